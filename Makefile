@@ -1,0 +1,43 @@
+# facematch — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SHARED ?= ../shared
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install facematch with its dev tools (quick when nothing changed)
+
+run: install ## migrate, seed a demo partner and serve on http://127.0.0.1:8000 (embedded defaults)
+	$(BIN)/facematch serve --dev
+
+test: install ## lint, type-check and run the whole test suite
+	$(MAKE) lint
+	$(BIN)/python -m pytest -q
+
+test-fast: install ## unit tests only (no models, no browser)
+	$(BIN)/python -m pytest -q -m "not model and not e2e and not slow"
+
+lint: install ## ruff, mypy and the import-linter contracts
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: install ## accuracy and speed benchmarks (see BENCHMARKS.md)
+	$(BIN)/python bench/engine_bench.py --shared $(SHARED)
+
+clean: ## remove the virtualenv and local data
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

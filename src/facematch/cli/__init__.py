@@ -1,0 +1,1 @@
+"""The ``facematch`` command line."""

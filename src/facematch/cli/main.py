@@ -1,0 +1,48 @@
+"""``facematch`` entry point: one subcommand per module, heavy imports inside the commands.
+
+Each module named in ``COMMANDS`` exposes ``register(subparsers)``, which adds its parser and sets
+``func`` (taking the parsed namespace, returning an exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from facematch import __version__
+from facematch.errors import FacematchError
+
+COMMANDS: tuple[str, ...] = (
+    "facematch.cli.compare",
+    "facematch.cli.evaluate",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facematch", description="Self-hostable face match service.")
+    parser.add_argument("--version", action="version", version=f"facematch {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except FacematchError as error:
+        print(f"facematch: {error.code}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The engine's public data types: frozen dataclasses in, frozen dataclasses out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Template = npt.NDArray[np.float32]
+
+
+class Role(StrEnum):
+    """What an image is for: it decides how the subject face is chosen."""
+
+    SELFIE = "selfie"
+    REFERENCE = "reference"
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A face box in the pixels of the upright (EXIF-applied, rotation-corrected) image."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    """Measured quality of the subject face, with machine-readable reasons when it is not usable."""
+
+    interocular_px: float
+    sharpness: float
+    brightness: float
+    contrast: float
+    yaw: float
+    roll: float
+    detector_score: float
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+
+@dataclass(frozen=True, slots=True)
+class FaceAnalysis:
+    """The subject face of one image, ready to compare."""
+
+    role: Role
+    box: Box
+    landmarks: tuple[tuple[float, float], ...]
+    quality: Quality
+    rotation: int
+    faces_found: int
+    image_width: int
+    image_height: int
+    template: Template = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    """The verdict of one selfie-against-reference comparison."""
+
+    score: float
+    similarity: float
+    threshold: float
+    match: bool
+    far_at_threshold: float
+    target_far: float
+    model_version: str
+    selfie: FaceAnalysis
+    reference: FaceAnalysis
+
+
+class Engine(Protocol):
+    """What the rest of facematch needs from a face engine (the real one or the fake)."""
+
+    @property
+    def model_version(self) -> str: ...
+
+    def analyze(self, image: bytes, role: Role) -> FaceAnalysis:
+        """Decode ``image`` and return its subject face; raises ImageError / FaceError subclasses."""
+        ...
+
+    def compare_analyses(self, selfie: FaceAnalysis, reference: FaceAnalysis) -> MatchResult:
+        """Compare two analysed faces."""
+        ...
+
+    def compare(self, selfie: bytes, reference: bytes) -> MatchResult:
+        """Analyse both images and compare them."""
+        ...

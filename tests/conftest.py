@@ -1,0 +1,18 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+FACES = SHARED / "faces"
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    """``../shared/faces`` beside the project (CI lays it there too)."""
+    if not (FACES / "pairs.csv").is_file():
+        pytest.fail(f"test faces not found at {FACES}")
+    return FACES
