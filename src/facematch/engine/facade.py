@@ -1,0 +1,158 @@
+"""``FaceEngine``: the engine's small public API (load, analyze, compare).
+
+One loaded engine serves concurrent callers: the recognizer session is shared (onnxruntime runs
+are thread-safe), detectors are per thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facematch.engine.align import align_face
+from facematch.engine.calibrate import Calibration
+from facematch.engine.detect import Detection, find_faces
+from facematch.engine.images import decode_image
+from facematch.engine.models import Detector, Recognizer, bundled_detector, bundled_recognizer, custom_recognizer
+from facematch.engine.quality import QualityGates, measure
+from facematch.engine.types import Box, FaceAnalysis, MatchResult, Role, Template
+from facematch.errors import FaceError, FaceQualityError, ImageError, ModelError, MultipleFacesError, NoFaceError
+
+#: a second selfie face at least this fraction of the subject's width makes the selfie ambiguous
+COMPARABLE_FACE_RATIO = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """What the engine needs to know; the service builds it from its settings."""
+
+    recognizer_model: Path | None = None
+    recognizer_calibration: Path | None = None
+    target_far: float = 1e-3
+    threshold: float | None = None
+    max_image_bytes: int = 15 * 1024 * 1024
+    max_image_pixels: int = 50_000_000
+    threads: int = 1
+    flip_average: bool = True
+
+
+def choose_subject(faces: tuple[Detection, ...], role: Role) -> Detection:
+    """The face the comparison is about.
+
+    Selfie: the one dominant face; a second face of comparable size is ambiguous.
+    Reference: the primary portrait, i.e. the largest face (ghost portraits and background
+    faces are smaller). Ties break on score, then position, so the choice is deterministic.
+    """
+    if not faces:
+        raise NoFaceError()
+    ranked = sorted(faces, key=lambda f: (-f.width, -f.score, f.y, f.x))
+    subject = ranked[0]
+    if role is Role.SELFIE and len(ranked) > 1 and ranked[1].width >= COMPARABLE_FACE_RATIO * subject.width:
+        raise MultipleFacesError(f"{len(ranked)} faces found; the selfie must show one person")
+    return subject
+
+
+class FaceEngine:
+    """Detect, align, quality-check and embed faces; compare them with a calibrated decision."""
+
+    def __init__(
+        self,
+        detector: Detector,
+        recognizer: Recognizer,
+        calibration: Calibration,
+        options: EngineOptions,
+        gates: QualityGates | None = None,
+    ) -> None:
+        self._detector = detector
+        self._recognizer = recognizer
+        self.calibration = calibration
+        self.options = options
+        self.gates = gates or QualityGates()
+        self.threshold = (
+            options.threshold if options.threshold is not None else calibration.threshold_for(options.target_far)
+        )
+        self.target_far = calibration.far(self.threshold) if options.threshold is not None else options.target_far
+        self._version = f"{detector.spec.version}+{recognizer.spec.version}"
+
+    @classmethod
+    def load(cls, options: EngineOptions | None = None) -> FaceEngine:
+        """Load the bundled models (or the operator's recognizer) after checking their sha256."""
+        options = options or EngineOptions()
+        cv2.setNumThreads(options.threads)
+        detector = Detector(bundled_detector())
+        if options.recognizer_model is not None:
+            if options.recognizer_calibration is None:
+                raise ModelError("a custom recognizer needs its calibration file")
+            spec, calibration = custom_recognizer(options.recognizer_model, options.recognizer_calibration)
+        else:
+            spec, calibration = bundled_recognizer()
+        return cls(detector, Recognizer(spec, threads=options.threads), calibration, options)
+
+    @property
+    def model_version(self) -> str:
+        return self._version
+
+    def analyze(self, image: bytes, role: Role) -> FaceAnalysis:
+        """Decode ``image`` and return its subject face with quality and template.
+
+        Raises an ImageError subclass for unusable bytes, NoFaceError, MultipleFacesError (selfie),
+        or FaceQualityError with the reasons when the face cannot be compared reliably.
+        """
+        try:
+            decoded = decode_image(
+                image, max_bytes=self.options.max_image_bytes, max_pixels=self.options.max_image_pixels
+            )
+            found = find_faces(self._detector, decoded.rgb)
+            subject = choose_subject(found.faces, role)
+            crop = align_face(found.image, subject.landmarks)
+            quality = measure(subject, crop, decoded.scale, self.gates)
+            if not quality.ok:
+                raise FaceQualityError(reasons=quality.reasons)
+        except (ImageError, FaceError) as error:
+            error.role = role.value
+            raise
+        template = self._template(crop)
+        h, w = found.image.shape[:2]
+        inverse = 1.0 / decoded.scale
+        return FaceAnalysis(
+            role=role,
+            box=Box(subject.x * inverse, subject.y * inverse, subject.width * inverse, subject.height * inverse),
+            landmarks=tuple((float(x) * inverse, float(y) * inverse) for x, y in subject.landmarks),
+            quality=quality,
+            rotation=found.rotation,
+            faces_found=len(found.faces),
+            image_width=round(w * inverse),
+            image_height=round(h * inverse),
+            template=template,
+        )
+
+    def _template(self, crop: np.ndarray) -> Template:
+        if not self.options.flip_average:
+            return self._recognizer.embed(crop[None])[0]
+        pair = np.stack([crop, crop[:, ::-1]])
+        features = self._recognizer.embed(pair)
+        mean = features.mean(axis=0)
+        return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+
+    def similarity(self, a: Template, b: Template) -> float:
+        return float(np.clip(np.dot(a, b), -1.0, 1.0))
+
+    def compare_analyses(self, selfie: FaceAnalysis, reference: FaceAnalysis) -> MatchResult:
+        similarity = self.similarity(selfie.template, reference.template)
+        return MatchResult(
+            score=self.calibration.score(similarity),
+            similarity=similarity,
+            threshold=self.threshold,
+            match=similarity >= self.threshold,
+            far_at_threshold=self.calibration.far(self.threshold),
+            target_far=self.target_far,
+            model_version=self.model_version,
+            selfie=selfie,
+            reference=reference,
+        )
+
+    def compare(self, selfie: bytes, reference: bytes) -> MatchResult:
+        return self.compare_analyses(self.analyze(selfie, Role.SELFIE), self.analyze(reference, Role.REFERENCE))
