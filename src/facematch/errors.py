@@ -14,7 +14,45 @@
     │   ├── NoFaceError                 no face found
     │   ├── MultipleFacesError          a selfie with a second face of comparable size
     │   └── FaceQualityError            a face was found but fails a quality gate (reasons attached)
-    └── ModelError                      a model file is missing, altered, or cannot be loaded
+    ├── ModelError                      a model file is missing, altered, or cannot be loaded
+    ├── RequestError                    a partner/SDK request is incomplete or invalid
+    │   ├── MissingFieldError           a required header or field is empty (<NAME>_CAN_NOT_BE_EMPTY)
+    │   ├── InvalidFieldError           a field has a value we do not accept (INVALID_<NAME>)
+    │   ├── DuplicatePartnerSessionError  x-partner-session-id was used before
+    │   ├── InvalidSubmissionTypeError  submissionType is not FACE_MATCH
+    │   ├── InvalidConfirmRequestError  the confirm body is malformed
+    │   ├── InvalidSubmissionIdError    a submission id that cannot be one
+    │   └── SessionUserMismatchError    the session belongs to another partner user
+    ├── AuthError                       who is calling may not do this
+    │   ├── UnauthorizedError           no, bad, expired or wrong-kind credentials or token
+    │   ├── ForbiddenError              authenticated, but not allowed to touch this object
+    │   ├── OnboardingPartnerMismatchError  x-onboarding-partner not registered for this client
+    │   └── AuthThrottledError          too many wrong pass-keys from one source (retry_after)
+    ├── SubmissionError                 a submission cannot do what was asked
+    │   ├── SubmissionNotFoundError     unknown, or not visible to the caller
+    │   ├── SubmissionStateConflictError  e.g. a second confirm
+    │   ├── SubmissionQuotaExceededError  the session's attempts are used up
+    │   ├── InvalidUploadArtifactError  an upload is missing or is not an acceptable image
+    │   └── UploadTooLargeError         an upload exceeds the byte cap
+    ├── OutboundRequestError            an outbound HTTP request (reference fetch, callback) failed
+    │   ├── DestinationNotAllowedError  refused by policy before any connection (scheme, host, address)
+    │   ├── FetchTimeoutError           the connect timeout or the total deadline passed
+    │   ├── FetchConnectionError        no connection, or the peer broke HTTP
+    │   ├── ResponseTooLargeError       the decoded body exceeds the byte cap
+    │   └── UpstreamStatusError         an unexpected HTTP status (any 3xx: redirects are never followed)
+    ├── ReferenceFetchError             the partner's reference image could not be obtained (``kind``)
+    │   ├── ReferenceNotAllowedError    NOT_ALLOWED
+    │   ├── ReferenceTimeoutError       TIMEOUT
+    │   ├── ReferenceConnectionError    CONNECTION
+    │   ├── ReferenceTooLargeError      TOO_LARGE
+    │   ├── ReferenceStatusError        HTTP_STATUS
+    │   └── ReferenceNotAnImageError    NOT_AN_IMAGE
+    ├── ServiceUnavailableError         the engine or database is not ready
+    └── WebError                        the hosted web flow (H5 app) cannot go on
+        ├── WebSessionError             no, invalid, or wrong-flow web session (INVALID_SESSION)
+        │   └── WebSessionExpiredError  the web session or launch link ran out (SESSION_EXPIRED)
+        ├── HandoffLinkError            a Smart QR link that is used, expired or unknown (LINK_EXPIRED)
+        └── CaptureRejectedError        a capture without a usable face; no submission made (hint attached)
 
 Every class carries a stable UPPER_SNAKE ``code``; the API maps classes to HTTP and to the
 OneKYC code/cause pairs in one table, the CLI prints ``code: message``.
@@ -119,3 +157,277 @@ class ModelError(FacematchError):
     """A model file is missing, does not match its manifest, or cannot be loaded."""
 
     code = "MODEL_ERROR"
+
+
+def _upper_snake(name: str) -> str:
+    """``successRedirectionUrl`` → ``SUCCESS_REDIRECTION_URL``, ``x-sdk-session-id`` → ``X_SDK_SESSION_ID``"""
+    out = []
+    for i, char in enumerate(name):
+        if char.isupper() and i and name[i - 1].islower():
+            out.append("_")
+        out.append("_" if char in "- " else char.upper())
+    return "".join(out)
+
+
+class RequestError(FacematchError):
+    """The request is incomplete or invalid."""
+
+    code = "INVALID_REQUEST"
+
+
+class MissingFieldError(RequestError):
+    """A required header or field is missing or empty; ``code`` is ``<NAME>_CAN_NOT_BE_EMPTY``."""
+
+    def __init__(self, name: str, *, code: str | None = None) -> None:
+        self.field = name
+        cause = code or f"{_upper_snake(name)}_CAN_NOT_BE_EMPTY"
+        super().__init__(f"{name} is required", code=cause)
+
+
+class InvalidFieldError(RequestError):
+    """A field has a value we do not accept; ``code`` is ``INVALID_<NAME>``."""
+
+    def __init__(self, name: str, message: str = "", *, code: str | None = None) -> None:
+        self.field = name
+        cause = code or f"INVALID_{_upper_snake(name)}"
+        super().__init__(message or f"{name} is invalid", code=cause)
+
+
+class DuplicatePartnerSessionError(RequestError):
+    """This x-partner-session-id was already used by the partner."""
+
+    code = "DUPLICATE_PARTNER_SESSION_ID"
+
+
+class InvalidSubmissionTypeError(RequestError):
+    """submissionType must be FACE_MATCH."""
+
+    code = "INVALID_SUBMISSION_TYPE"
+
+
+class InvalidConfirmRequestError(RequestError):
+    """The confirm-upload body is malformed."""
+
+    code = "INVALID_CONFIRM_UPLOAD_REQUEST"
+
+
+class InvalidSubmissionIdError(RequestError):
+    """The submission id is not well formed."""
+
+    code = "INVALID_SUBMISSION_ID"
+
+
+class SessionUserMismatchError(RequestError):
+    """The partner session belongs to another partner user."""
+
+    code = "PARTNER_SESSION_ID_DOES_NOT_BELONG_TO_THE_USER"
+
+
+class AuthError(FacematchError):
+    """The caller may not do this."""
+
+    code = "UNAUTHORIZED"
+
+
+class UnauthorizedError(AuthError):
+    """Missing, wrong, expired or wrong-kind credentials or token."""
+
+    code = "UNAUTHORIZED"
+
+
+class ForbiddenError(AuthError):
+    """Authenticated, but not allowed to act on this object."""
+
+    code = "FORBIDDEN"
+
+
+class OnboardingPartnerMismatchError(AuthError):
+    """The x-onboarding-partner value is not registered for this client."""
+
+    code = "ONBOARDING_PARTNER_DOES_NOT_BELONG_TO_CLIENT"
+
+
+class AuthThrottledError(AuthError):
+    """Too many wrong pass-keys from this source; try again later."""
+
+    code = "TOO_MANY_REQUESTS"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many failed attempts; retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class SubmissionError(FacematchError):
+    """The submission cannot do what was asked."""
+
+    code = "SUBMISSION_ERROR"
+
+
+class SubmissionNotFoundError(SubmissionError):
+    """The submission does not exist or is not visible to the caller."""
+
+    code = "SUBMISSION_DOES_NOT_EXIST"
+
+
+class SubmissionStateConflictError(SubmissionError):
+    """The submission is not in a state that allows this (e.g. a second confirm)."""
+
+    code = "SUBMISSION_STATE_CONFLICT"
+
+
+class SubmissionQuotaExceededError(SubmissionError):
+    """The partner session has used all its attempts."""
+
+    code = "SUBMISSION_QUOTA_EXCEEDED"
+
+
+class InvalidUploadArtifactError(SubmissionError):
+    """An upload is missing, or it is not an acceptable image."""
+
+    code = "INVALID_UPLOAD_ARTIFACT"
+
+
+class UploadTooLargeError(SubmissionError):
+    """The upload exceeds the byte cap."""
+
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class ServiceUnavailableError(FacematchError):
+    """The service is not ready (engine not loaded, database unreachable)."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
+class OutboundRequestError(FacematchError):
+    """An outbound HTTP request (reference image fetch, callback delivery) failed.
+
+    Messages are safe to show a partner: they never say whether an internal address or port answered.
+    """
+
+    code = "OUTBOUND_REQUEST_FAILED"
+
+
+class DestinationNotAllowedError(OutboundRequestError):
+    """The destination was refused by policy before any connection was attempted."""
+
+    code = "DESTINATION_NOT_ALLOWED"
+
+
+class FetchTimeoutError(OutboundRequestError):
+    """The remote server did not answer within the connect timeout or the total deadline."""
+
+    code = "FETCH_TIMEOUT"
+
+
+class FetchConnectionError(OutboundRequestError):
+    """The remote server could not be reached, or its response was not valid HTTP."""
+
+    code = "FETCH_CONNECTION_FAILED"
+
+
+class ResponseTooLargeError(OutboundRequestError):
+    """The response body exceeds the byte cap (counted after decompression)."""
+
+    code = "RESPONSE_TOO_LARGE"
+
+
+class UpstreamStatusError(OutboundRequestError):
+    """The remote server answered with an HTTP status we cannot use (redirects are never followed)."""
+
+    code = "UPSTREAM_STATUS"
+
+    def __init__(self, status: int, message: str = "") -> None:
+        super().__init__(message or f"the remote server answered HTTP {status}")
+        self.status = status
+
+
+class ReferenceFetchError(FacematchError):
+    """The partner's reference image could not be obtained.
+
+    ``kind`` is a stable UPPER_SNAKE word reported with ``DOCUMENT_NOT_FOUND``; the partner's own
+    response body is never carried.
+    """
+
+    code = "REFERENCE_FETCH_FAILED"
+    kind: str = "UNKNOWN"
+
+
+class ReferenceNotAllowedError(ReferenceFetchError):
+    """The reference image URL is not allowed (scheme, host allowlist, or a non-public address)."""
+
+    code = "REFERENCE_NOT_ALLOWED"
+    kind = "NOT_ALLOWED"
+
+
+class ReferenceTimeoutError(ReferenceFetchError):
+    """The reference image server did not answer in time."""
+
+    code = "REFERENCE_TIMEOUT"
+    kind = "TIMEOUT"
+
+
+class ReferenceConnectionError(ReferenceFetchError):
+    """The reference image server could not be reached or broke HTTP."""
+
+    code = "REFERENCE_CONNECTION_FAILED"
+    kind = "CONNECTION"
+
+
+class ReferenceTooLargeError(ReferenceFetchError):
+    """The reference image response exceeds the byte cap."""
+
+    code = "REFERENCE_TOO_LARGE"
+    kind = "TOO_LARGE"
+
+
+class ReferenceStatusError(ReferenceFetchError):
+    """The reference image server answered with a non-success HTTP status."""
+
+    code = "REFERENCE_HTTP_STATUS"
+    kind = "HTTP_STATUS"
+
+    def __init__(self, status: int, message: str = "") -> None:
+        super().__init__(message or f"the reference image server answered HTTP {status}")
+        self.status = status
+
+
+class ReferenceNotAnImageError(ReferenceFetchError):
+    """The reference image response is neither an image nor JSON holding a base64 image."""
+
+    code = "REFERENCE_NOT_AN_IMAGE"
+    kind = "NOT_AN_IMAGE"
+
+
+class WebError(FacematchError):
+    """The hosted web flow cannot go on."""
+
+    code = "WEB_ERROR"
+
+
+class WebSessionError(WebError):
+    """The web session is missing, invalid, or not for this flow."""
+
+    code = "INVALID_SESSION"
+
+
+class WebSessionExpiredError(WebSessionError):
+    """The web session or the launch link has expired."""
+
+    code = "SESSION_EXPIRED"
+
+
+class HandoffLinkError(WebError):
+    """This QR link was already used, has expired, or does not exist."""
+
+    code = "LINK_EXPIRED"
+
+
+class CaptureRejectedError(WebError):
+    """The captured photo holds no usable face; nothing was submitted."""
+
+    code = "CAPTURE_REJECTED"
+
+    def __init__(self, hint: str) -> None:
+        super().__init__(f"no usable face in the capture: {hint}")
+        self.hint = hint

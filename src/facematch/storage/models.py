@@ -1,0 +1,196 @@
+"""The typed ORM: partners, partner sessions, submissions, jobs, the callback outbox, audit events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC (SQLite has no time zones), returned as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}  # noqa: RUF012
+
+
+class Partner(Base):
+    """A partner (client) with its credentials and per-partner settings."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    passkey_hash: Mapped[str] = mapped_column(String(64))
+    previous_passkey_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    previous_passkey_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    onboarding_partners: Mapped[list[str]] = mapped_column(default=list)
+    callback_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    callback_method: Mapped[str] = mapped_column(String(8), default="POST")
+    callback_auth_header: Mapped[str | None] = mapped_column(String(2000), default=None)
+    callback_gone_at: Mapped[datetime | None] = mapped_column(default=None)
+    webhook_secret: Mapped[str] = mapped_column(String(200))
+    reference_hosts: Mapped[list[str]] = mapped_column(default=list)
+    reference_headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    frame_origins: Mapped[list[str]] = mapped_column(default=list)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    show_status_screen: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_qr: Mapped[bool] = mapped_column(Boolean, default=False)
+    force_qr: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FlowSession(Base):
+    """One partner session (x-partner-session-id): the user, the options, and its attempts."""
+
+    __tablename__ = "flow_sessions"
+    __table_args__ = (UniqueConstraint("partner_id", "partner_session_id", name="uq_session_partner_psid"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), index=True)
+    partner_session_id: Mapped[str] = mapped_column(String(200))
+    onboarding_partner: Mapped[str | None] = mapped_column(String(200), default=None)
+    partner_user_id: Mapped[str] = mapped_column(String(200))
+    partner_user_id_type: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16))
+    interactive: Mapped[bool] = mapped_column(Boolean, default=False)
+    flow: Mapped[str] = mapped_column(String(32), default="FACE_MATCH")
+    success_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    failure_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    theme: Mapped[str] = mapped_column(String(16), default="NO_PREFERENCE")
+    reference_image_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    user_locale: Mapped[str] = mapped_column(String(8), default="id_ID")
+    allow_qr: Mapped[bool] = mapped_column(Boolean, default=False)
+    force_qr: Mapped[bool] = mapped_column(Boolean, default=False)
+    portrait_only: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Submission(Base):
+    """One attempt: uploads, processing state and the decision."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("session_id", "attempt", name="uq_submission_attempt"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), index=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("flow_sessions.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    submission_type: Mapped[str] = mapped_column(String(32), default="FACE_MATCH")
+    sdk_session_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    status: Mapped[str] = mapped_column(String(16), default="INITIATED")
+    selfie_blob: Mapped[str | None] = mapped_column(String(64), default=None)
+    reference_blob: Mapped[str | None] = mapped_column(String(64), default=None)
+    metadata_json: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[str | None] = mapped_column(String(16), default=None)
+    reason_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error_message: Mapped[str | None] = mapped_column(String(500), default=None)
+    score: Mapped[float | None] = mapped_column(Float, default=None)
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_action: Mapped[str | None] = mapped_column(String(16), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    images_purged_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Job(Base):
+    """Durable processing state of one submission: queued → running (leased) → done."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_due", "state", "available_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OutboxMessage(Base):
+    """A completion callback, written with the final result and delivered at least once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the webhook-id
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), index=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class DeliveryAttempt(Base):
+    """The delivery log: one row per callback attempt."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("outbox.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(32))
+    http_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(String(500), default=None)
+    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who read or changed which submission (biometric data access log)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    submission_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
