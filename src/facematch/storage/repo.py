@@ -66,8 +66,10 @@ def audit(actor: str, action: str, submission_id: str | None, *, session: Sessio
 # --- jobs -----------------------------------------------------------------------------------------
 
 
-def enqueue_job(submission_id: str, *, session: Session) -> None:
-    session.add(Job(submission_id=submission_id, state="queued", available_at=utcnow()))
+def enqueue_job(submission_id: str, *, session: Session, delay_s: float = 0.0) -> None:
+    """A durable job row; ``delay_s`` holds it back (a safety net behind synchronous work)."""
+    available = utcnow() + timedelta(seconds=delay_s)
+    session.add(Job(submission_id=submission_id, state="queued", available_at=available))
 
 
 def claim_job(owner: str, lease_s: float, *, session: Session) -> Job | None:

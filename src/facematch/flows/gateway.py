@@ -1,0 +1,136 @@
+"""The token gateway: partner and user tokens, and checking the token a request carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from facematch.errors import MissingFieldError, OnboardingPartnerMismatchError, UnauthorizedError
+from facematch.flows import partners
+from facematch.flows.context import Services
+from facematch.flows.tokens import IssuedToken, TokenKind
+from facematch.storage import repo
+from facematch.storage.models import FlowSession, Partner
+
+
+@dataclass(frozen=True, slots=True)
+class UserScope:
+    """Who a user token speaks for: one partner user, and for Initiate Flow tokens one session."""
+
+    partner: Partner
+    partner_user_id: str
+    partner_user_id_type: str
+    onboarding_partner: str | None
+    flow_session_id: str | None
+
+
+def partner_token(svc: Services, *, client_id: str | None, pass_key: str | None, source: str) -> IssuedToken:
+    """Generate Partner Token (client-id + pass-key → partner JWT)."""
+    if not client_id:
+        raise MissingFieldError("client-id", code="CLIENT_ID_CAN_NOT_BE_EMPTY")
+    if not pass_key:
+        raise MissingFieldError("pass-key", code="PASS_KEY_CAN_NOT_BE_EMPTY")
+    with svc.db.session() as session:
+        partner = partners.authenticate(client_id, pass_key, source, session=session, throttle=svc.throttle)
+        partner_id = partner.id
+    return svc.tokens.issue(TokenKind.PARTNER, partner_id, svc.settings.tokens.partner_ttl_s)
+
+
+def user_token(
+    svc: Services,
+    *,
+    client_id: str | None,
+    pass_key: str | None,
+    onboarding_partner: str | None,
+    partner_user_id: str | None,
+    partner_user_id_type: str | None,
+    source: str,
+) -> IssuedToken:
+    """Generate User Token (client-id + pass-key + user headers → user JWT)."""
+    if not client_id or not pass_key:
+        raise MissingFieldError("client-id", code="MISSING_CLIENT_ID_OR_PASS_KEY")
+    for name, value in (
+        ("x-onboarding-partner", onboarding_partner),
+        ("partner-user-id", partner_user_id),
+        ("partner-user-id-type", partner_user_id_type),
+    ):
+        if not value:
+            raise MissingFieldError(name)
+    assert onboarding_partner and partner_user_id and partner_user_id_type
+    with svc.db.session() as session:
+        partner = partners.authenticate(client_id, pass_key, source, session=session, throttle=svc.throttle)
+        check_onboarding_partner(partner, onboarding_partner)
+        partner_id = partner.id
+    return svc.tokens.issue(
+        TokenKind.USER,
+        partner_id,
+        svc.settings.tokens.user_ttl_s,
+        uid=partner_user_id,
+        uidt=partner_user_id_type,
+        obp=onboarding_partner,
+    )
+
+
+def check_onboarding_partner(partner: Partner, onboarding_partner: str) -> None:
+    if onboarding_partner not in partner.onboarding_partners:
+        raise OnboardingPartnerMismatchError()
+
+
+def require_partner(svc: Services, token: str | None, *, session: Session) -> Partner:
+    """The enabled partner a partner token speaks for, or UnauthorizedError."""
+    claims = svc.tokens.verify(token, TokenKind.PARTNER)
+    partner = repo.partner_by_id(str(claims["sub"]), session=session)
+    if partner is None or partner.disabled:
+        raise UnauthorizedError("partner unknown or disabled")
+    return partner
+
+
+def require_user(svc: Services, token: str | None, *, session: Session) -> UserScope:
+    """The scope of a user token, or UnauthorizedError."""
+    claims = svc.tokens.verify(token, TokenKind.USER)
+    partner = repo.partner_by_id(str(claims["sub"]), session=session)
+    if partner is None or partner.disabled:
+        raise UnauthorizedError("partner unknown or disabled")
+    uid, uidt = claims.get("uid"), claims.get("uidt")
+    if not isinstance(uid, str) or not isinstance(uidt, str):
+        raise UnauthorizedError("not a user token")
+    sid = claims.get("sid")
+    obp = claims.get("obp")
+    return UserScope(
+        partner=partner,
+        partner_user_id=uid,
+        partner_user_id_type=uidt,
+        onboarding_partner=obp if isinstance(obp, str) else None,
+        flow_session_id=sid if isinstance(sid, str) else None,
+    )
+
+
+def user_token_for_session(svc: Services, flow_session: FlowSession) -> IssuedToken:
+    """A user token bound to one Initiate Flow session (SDK ``token``, and what a launch token buys)."""
+    return svc.tokens.issue(
+        TokenKind.USER,
+        flow_session.partner_id,
+        svc.settings.tokens.user_ttl_s,
+        uid=flow_session.partner_user_id,
+        uidt=flow_session.partner_user_id_type,
+        obp=flow_session.onboarding_partner,
+        sid=flow_session.id,
+    )
+
+
+def redeem_launch_token(svc: Services, launch_token: str | None) -> tuple[FlowSession, IssuedToken]:
+    """The web app's exchange: a launch token (from the launch URL fragment) → its session + a user token."""
+    claims = svc.tokens.verify(launch_token, TokenKind.LAUNCH)
+    with svc.db.session() as session:
+        flow_session = session.get(FlowSession, str(claims.get("sid", "")))
+        partner = repo.partner_by_id(str(claims["sub"]), session=session)
+        if (
+            flow_session is None
+            or partner is None
+            or partner.disabled
+            or flow_session.partner_id != partner.id
+        ):
+            raise UnauthorizedError("launch token does not match a session")
+        session.expunge(flow_session)
+    return flow_session, user_token_for_session(svc, flow_session)

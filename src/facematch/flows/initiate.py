@@ -1,0 +1,145 @@
+"""Initiate Flow: a partner session with its options, answered with an SDK token or a launch URL."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.exc import IntegrityError
+
+from facematch.errors import DuplicatePartnerSessionError, InvalidFieldError, MissingFieldError
+from facematch.flows import gateway
+from facematch.flows.context import Services
+from facematch.flows.tokens import TokenKind
+from facematch.storage import repo
+from facematch.storage.models import FlowSession
+
+FLOWS = ("FACE_MATCH",)
+SOURCES = ("SDK", "WEB_SDK")
+THEMES = ("DARK_MODE", "LIGHT_MODE", "NO_PREFERENCE")
+LOCALES = ("id_ID", "en_ID")
+MAX_HEADER_LEN = 200
+
+
+@dataclass(frozen=True, slots=True)
+class InitiateRequest:
+    """Headers and body of Initiate Flow as received (nothing validated yet)."""
+
+    token: str | None
+    onboarding_partner: str | None
+    partner_user_id: str | None
+    partner_user_id_type: str | None
+    partner_session_id: str | None
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class InitiateResult:
+    token: str | None
+    launch_url: str | None
+    expiry_seconds: int
+    expires_at: int
+
+
+def require_header(name: str, value: str | None) -> str:
+    """A required header's value, or MissingFieldError (``<NAME>_CAN_NOT_BE_EMPTY``)."""
+    if value is None or not value.strip():
+        raise MissingFieldError(name)
+    if len(value) > MAX_HEADER_LEN:
+        raise InvalidFieldError(name)
+    return value.strip()
+
+
+def _http_url(name: str, value: Any, *, required: bool) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise MissingFieldError(name)
+        return None
+    if not isinstance(value, str) or len(value) > 2000:
+        raise InvalidFieldError(name)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        raise InvalidFieldError(name)
+    return value
+
+
+def _enum(name: str, value: Any, allowed: tuple[str, ...], default: str | None) -> str:
+    if value is None:
+        if default is None:
+            raise MissingFieldError(name)
+        return default
+    if not isinstance(value, str) or value not in allowed:
+        raise InvalidFieldError(name)
+    return value
+
+
+def _flag(name: str, value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise InvalidFieldError(name)
+    return value
+
+
+def initiate_flow(svc: Services, request: InitiateRequest) -> InitiateResult:
+    """Validate and store the session; the reference image URL is only fetched at processing time."""
+    with svc.db.session() as session:
+        partner = gateway.require_partner(svc, request.token, session=session)
+        psid = require_header("x-partner-session-id", request.partner_session_id)
+        obp = require_header("x-onboarding-partner", request.onboarding_partner)
+        uid = require_header("partner-user-id", request.partner_user_id)
+        uidt = require_header("partner-user-id-type", request.partner_user_id_type)
+        gateway.check_onboarding_partner(partner, obp)
+        body = request.body
+        flow = _enum("flow", body.get("flow"), FLOWS, None)
+        source = _enum("source", body.get("source"), SOURCES, None)
+        web = source == "WEB_SDK"
+        success_url = _http_url("successRedirectionUrl", body.get("successRedirectionUrl"), required=web)
+        failure_url = _http_url("failureRedirectionUrl", body.get("failureRedirectionUrl"), required=web)
+        theme = _enum("theme", body.get("theme"), THEMES, "NO_PREFERENCE")
+        details = body.get("additionalDetails")
+        if details is None:
+            details = {}
+        if not isinstance(details, dict):
+            raise InvalidFieldError("additionalDetails")
+        reference_url = _http_url("referenceImageUrl", details.get("referenceImageUrl"), required=False)
+        if reference_url is not None:
+            host = (urlsplit(reference_url).hostname or "").lower()
+            if host not in partner.reference_hosts:
+                raise InvalidFieldError("referenceImageUrl", "the reference image host is not allowed")
+        if repo.flow_session_by_psid(partner.id, psid, session=session) is not None:
+            raise DuplicatePartnerSessionError()
+        flow_session = FlowSession(
+            id=str(uuid.uuid4()),
+            partner_id=partner.id,
+            partner_session_id=psid,
+            onboarding_partner=obp,
+            partner_user_id=uid,
+            partner_user_id_type=uidt,
+            source=source,
+            interactive=True,
+            flow=flow,
+            success_url=success_url,
+            failure_url=failure_url,
+            theme=theme,
+            reference_image_url=reference_url,
+            user_locale=_enum("userLocale", details.get("userLocale"), LOCALES, "id_ID"),
+            allow_qr=_flag("allowQr", details.get("allowQr"), partner.allow_qr),
+            force_qr=_flag("forceQr", details.get("forceQr"), partner.force_qr),
+            portrait_only=_flag("portraitOnly", details.get("portraitOnly"), True),
+        )
+        session.add(flow_session)
+        try:
+            session.flush()
+        except IntegrityError:
+            raise DuplicatePartnerSessionError() from None
+    if not web:
+        issued = gateway.user_token_for_session(svc, flow_session)
+        return InitiateResult(issued.token, None, issued.expiry_seconds, issued.expires_at)
+    launch = svc.tokens.issue(
+        TokenKind.LAUNCH, flow_session.partner_id, svc.settings.tokens.user_ttl_s, sid=flow_session.id
+    )
+    url = svc.settings.server.public_url.rstrip("/") + svc.settings.server.launch_path + launch.token
+    return InitiateResult(None, url, launch.expiry_seconds, launch.expires_at)

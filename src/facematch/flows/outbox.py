@@ -1,0 +1,186 @@
+"""The callback outbox: deliver due messages (at least once, same ``webhook-id``), keep the
+delivery log, follow the retry schedule, dead-letter, and resend by hand."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from facematch.errors import SubmissionNotFoundError
+from facematch.flows import webhooks
+from facematch.flows.context import Services
+from facematch.storage import repo
+from facematch.storage.models import DeliveryAttempt, OutboxMessage, Partner, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    message_id: str
+    attempt: int
+    body: bytes
+    url: str | None
+    method: str
+    secret: str
+    auth_header: str | None
+    gone: bool
+
+
+def claim(svc: Services, owner: str) -> Claimed | None:
+    """Lease the next due message (the lease outlives one delivery, so a crash only delays it)."""
+    with svc.db.session() as session:
+        message = repo.claim_outbox(owner, svc.settings.callbacks.lease_s, session=session)
+        if message is None:
+            return None
+        partner = session.get(Partner, message.partner_id)
+        assert partner is not None
+        return Claimed(
+            message_id=message.id,
+            attempt=message.attempts + 1,
+            body=message.body.encode(),
+            url=partner.callback_url,
+            method=partner.callback_method,
+            secret=partner.webhook_secret,
+            auth_header=partner.callback_auth_header,
+            gone=partner.callback_gone_at is not None,
+        )
+
+
+def _auth_headers(value: str | None) -> dict[str, str]:
+    if not value:
+        return {}
+    name, _, header_value = value.partition(":")
+    return {name.strip(): header_value.strip()}
+
+
+def send(svc: Services, claimed: Claimed) -> webhooks.DeliveryOutcome:
+    """One attempt over the network (no database transaction is held meanwhile)."""
+    if claimed.url is None or claimed.gone:
+        reason = "no callback URL configured" if claimed.url is None else "endpoint marked gone (HTTP 410)"
+        return webhooks.DeliveryOutcome(webhooks.Outcome.FAILED, None, None, reason, int(time.time()))
+    settings = svc.settings.reference
+    policy = webhooks.callback_policy(allow_http=settings.allow_http, allow_loopback=settings.allow_loopback)
+    return webhooks.deliver_once(
+        claimed.url,
+        claimed.method,
+        claimed.body,
+        claimed.message_id,
+        claimed.secret,
+        policy=policy,
+        extra_headers=_auth_headers(claimed.auth_header),
+    )
+
+
+def record(svc: Services, claimed: Claimed, outcome: webhooks.DeliveryOutcome, duration_ms: float) -> str:
+    """Log the attempt and move the message on; returns its new status."""
+    now = utcnow()
+    with svc.db.session() as session:
+        message = session.get(OutboxMessage, claimed.message_id)
+        assert message is not None
+        session.add(
+            DeliveryAttempt(
+                message_id=message.id,
+                attempt=claimed.attempt,
+                outcome=outcome.outcome.value,
+                http_status=outcome.status_code,
+                error=(outcome.error or "")[:500] or None,
+                duration_ms=duration_ms,
+            )
+        )
+        message.attempts = claimed.attempt
+        message.lease_owner = None
+        message.lease_until = None
+        message.last_error = outcome.error
+        if outcome.outcome is webhooks.Outcome.DELIVERED:
+            message.status = "delivered"
+            message.delivered_at = now
+        elif outcome.outcome is webhooks.Outcome.GONE:
+            message.status = "gone"
+            session.execute(
+                update(Partner)
+                .where(Partner.id == message.partner_id)
+                .values(callback_gone_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        elif outcome.outcome is webhooks.Outcome.FAILED:
+            message.status = "dead"
+        else:
+            delay = webhooks.next_attempt_delay(claimed.attempt, outcome.retry_after_seconds)
+            if delay is None:
+                message.status = "dead"
+            else:
+                message.next_attempt_at = now + timedelta(seconds=delay)
+        status = message.status
+    svc.metrics.callbacks.labels(outcome.outcome.value.lower()).inc()
+    if status == "dead":
+        log.warning("callback %s dead-lettered after %d attempts", claimed.message_id, claimed.attempt)
+    return status
+
+
+def deliver_next(svc: Services, owner: str) -> bool:
+    """Claim, send and record one due message; False when nothing was due."""
+    claimed = claim(svc, owner)
+    if claimed is None:
+        return False
+    started = time.monotonic()
+    outcome = send(svc, claimed)
+    record(svc, claimed, outcome, (time.monotonic() - started) * 1000)
+    return True
+
+
+def resend(svc: Services, message_id: str) -> None:
+    """Put a message (dead, gone or delivered) back on the schedule; same ``webhook-id``."""
+    with svc.db.session() as session:
+        message = session.get(OutboxMessage, message_id)
+        if message is None:
+            raise SubmissionNotFoundError(f"no callback message {message_id}")
+        message.status = "pending"
+        message.next_attempt_at = utcnow()
+        message.lease_owner = None
+        message.lease_until = None
+        if message.partner_id:
+            session.execute(
+                update(Partner)
+                .where(Partner.id == message.partner_id)
+                .values(callback_gone_at=None)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def describe(
+    svc: Services, status: str | None, partner_id: str | None, *, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Messages (newest first) with their delivery log, for ``facematch callbacks list``."""
+    with svc.db.session() as session:
+        rows = []
+        for message in repo.list_outbox(status, partner_id, session=session, limit=limit):
+            attempts = repo.delivery_attempts(message.id, session=session)
+            rows.append(
+                {
+                    "id": message.id,
+                    "partnerId": message.partner_id,
+                    "submissionId": message.submission_id,
+                    "status": message.status,
+                    "attempts": message.attempts,
+                    "nextAttemptAt": message.next_attempt_at.isoformat()
+                    if message.status == "pending"
+                    else None,
+                    "lastError": message.last_error,
+                    "log": [
+                        {
+                            "attempt": a.attempt,
+                            "at": a.at.isoformat(),
+                            "outcome": a.outcome,
+                            "httpStatus": a.http_status,
+                        }
+                        for a in attempts
+                    ],
+                }
+            )
+        return rows

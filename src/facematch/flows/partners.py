@@ -1,0 +1,188 @@
+"""Partners: creation, pass-keys (≥128-bit, shown once, stored hashed, constant-time compare),
+rotation with an overlap window, per-partner settings, and authentication by client-id + pass-key."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from facematch.errors import InvalidFieldError, UnauthorizedError
+from facematch.flows import webhooks
+from facematch.flows.throttle import AuthThrottle
+from facematch.storage import repo
+from facematch.storage.models import Partner, utcnow
+
+CALLBACK_METHODS = ("POST", "PUT", "PATCH")
+
+
+def hash_passkey(passkey: str) -> str:
+    # pass-keys are 192 random bits, so a fast hash is enough (no dictionary to attack)
+    return hashlib.sha256(passkey.encode()).hexdigest()
+
+
+def new_passkey() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerOptions:
+    """Per-partner settings an operator can set (None: leave unchanged)."""
+
+    onboarding_partners: list[str] | None = None
+    reference_hosts: list[str] | None = None
+    reference_headers: dict[str, str] | None = None
+    frame_origins: list[str] | None = None
+    max_attempts: int | None = None
+    show_status_screen: bool | None = None
+    allow_qr: bool | None = None
+    force_qr: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewPartner:
+    partner: Partner
+    passkey: str
+    webhook_secret: str
+
+
+def create_partner(
+    name: str, options: PartnerOptions, *, session: Session, default_max_attempts: int = 3
+) -> NewPartner:
+    """Create a partner; the returned pass-key is the only time it exists in clear."""
+    passkey = new_passkey()
+    secret = webhooks.generate_secret()
+    partner = Partner(
+        id=str(uuid.uuid4()),
+        client_id=str(uuid.uuid4()),
+        name=name,
+        passkey_hash=hash_passkey(passkey),
+        webhook_secret=secret,
+        max_attempts=default_max_attempts,
+        onboarding_partners=[],
+        reference_hosts=[],
+        reference_headers={},
+        frame_origins=[],
+    )
+    apply_options(partner, options)
+    session.add(partner)
+    session.flush()
+    return NewPartner(partner=partner, passkey=passkey, webhook_secret=secret)
+
+
+def apply_options(partner: Partner, options: PartnerOptions) -> None:
+    """Validate and apply the given settings."""
+    if options.onboarding_partners is not None:
+        partner.onboarding_partners = [v.strip() for v in options.onboarding_partners if v.strip()]
+    if options.reference_hosts is not None:
+        partner.reference_hosts = [h.strip().lower() for h in options.reference_hosts if h.strip()]
+    if options.reference_headers is not None:
+        partner.reference_headers = dict(options.reference_headers)
+    if options.frame_origins is not None:
+        for origin in options.frame_origins:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("https", "http") or not parts.netloc or parts.path not in ("", "/"):
+                raise InvalidFieldError("frame-origin", f"not an origin: {origin!r}")
+        partner.frame_origins = [o.rstrip("/") for o in options.frame_origins]
+    if options.max_attempts is not None:
+        if not 1 <= options.max_attempts <= 20:
+            raise InvalidFieldError("max-attempts", "max attempts must be 1..20")
+        partner.max_attempts = options.max_attempts
+    if options.show_status_screen is not None:
+        partner.show_status_screen = options.show_status_screen
+    if options.allow_qr is not None:
+        partner.allow_qr = options.allow_qr
+    if options.force_qr is not None:
+        partner.force_qr = options.force_qr
+
+
+def rotate_passkey(partner: Partner, *, overlap_s: int) -> str:
+    """A new pass-key; the old one stays valid for ``overlap_s`` seconds (0: revoked now)."""
+    passkey = new_passkey()
+    if overlap_s > 0:
+        partner.previous_passkey_hash = partner.passkey_hash
+        partner.previous_passkey_expires_at = utcnow() + timedelta(seconds=overlap_s)
+    else:
+        partner.previous_passkey_hash = None
+        partner.previous_passkey_expires_at = None
+    partner.passkey_hash = hash_passkey(passkey)
+    return passkey
+
+
+def set_callback(
+    partner: Partner, url: str | None, *, method: str = "POST", auth_header: str | None = None
+) -> None:
+    """Set (or clear, with None) the completion callback endpoint."""
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
+            raise InvalidFieldError(
+                "callback-url", "the callback URL must be an http(s) URL without credentials"
+            )
+    if method.upper() not in CALLBACK_METHODS:
+        raise InvalidFieldError("callback-method", "the callback method must be POST, PUT or PATCH")
+    if auth_header is not None and ":" not in auth_header:
+        raise InvalidFieldError("callback-auth-header", "expected 'Header-Name: value'")
+    partner.callback_url = url
+    partner.callback_method = method.upper()
+    partner.callback_auth_header = auth_header
+    partner.callback_gone_at = None
+
+
+def authenticate(
+    client_id: str, passkey: str, source: str, *, session: Session, throttle: AuthThrottle
+) -> Partner:
+    """The enabled partner whose pass-key (current, or previous within its overlap) matches."""
+    throttle.check(client_id, source)
+    partner = repo.partner_by_client_id(client_id, session=session)
+    offered = hash_passkey(passkey)
+    valid = False
+    if partner is not None and not partner.disabled:
+        valid = hmac.compare_digest(offered, partner.passkey_hash)
+        previous = partner.previous_passkey_hash
+        expires = partner.previous_passkey_expires_at
+        if not valid and previous and expires and expires > utcnow():
+            valid = hmac.compare_digest(offered, previous)
+    else:
+        hmac.compare_digest(offered, offered)  # same work whether or not the client exists
+    if not valid or partner is None:
+        throttle.failed(client_id, source)
+        raise UnauthorizedError("client-id or pass-key is wrong")
+    throttle.succeeded(client_id, source)
+    return partner
+
+
+def describe(partner: Partner) -> dict[str, object]:
+    """Everything about a partner an operator may see (no pass-key, no webhook secret)."""
+    return {
+        "id": partner.id,
+        "clientId": partner.client_id,
+        "name": partner.name,
+        "disabled": partner.disabled,
+        "onboardingPartners": partner.onboarding_partners,
+        "callback": {
+            "url": partner.callback_url,
+            "method": partner.callback_method,
+            "authHeader": partner.callback_auth_header.split(":", 1)[0]
+            if partner.callback_auth_header
+            else None,
+            "goneAt": partner.callback_gone_at.isoformat() if partner.callback_gone_at else None,
+        },
+        "referenceHosts": partner.reference_hosts,
+        "referenceHeaders": sorted(partner.reference_headers),
+        "frameOrigins": partner.frame_origins,
+        "maxAttempts": partner.max_attempts,
+        "showStatusScreen": partner.show_status_screen,
+        "allowQr": partner.allow_qr,
+        "forceQr": partner.force_qr,
+        "previousPasskeyValidUntil": (
+            partner.previous_passkey_expires_at.isoformat() if partner.previous_passkey_expires_at else None
+        ),
+        "createdAt": partner.created_at.isoformat(),
+    }

@@ -1,0 +1,288 @@
+"""The user-side submission API: presigned upload URLs, uploads, confirm, status."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from facematch.config import Settings
+from facematch.engine.images import decode_image, encode_jpeg
+from facematch.errors import (
+    ForbiddenError,
+    ImageError,
+    InvalidConfirmRequestError,
+    InvalidSubmissionIdError,
+    InvalidSubmissionTypeError,
+    InvalidUploadArtifactError,
+    SubmissionNotFoundError,
+    SubmissionQuotaExceededError,
+    SubmissionStateConflictError,
+    UnauthorizedError,
+)
+from facematch.flows import gateway, views
+from facematch.flows.context import Services
+from facematch.flows.decisions import NextAction, next_action
+from facematch.flows.initiate import require_header
+from facematch.flows.tokens import TokenKind
+from facematch.storage import repo
+from facematch.storage.models import FlowSession, Partner, Submission, utcnow
+
+DOCUMENT_TYPES = ("SELFIE", "REFERENCE")
+ACCEPTED_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
+_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@dataclass(frozen=True, slots=True)
+class UserRequest:
+    """The headers every user-side submission call carries."""
+
+    token: str | None
+    partner_session_id: str | None
+    sdk_session_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSlot:
+    url: str
+    reference: str
+    expiry_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Presigned:
+    submission_id: str
+    status: str
+    documents: dict[str, UploadSlot]
+    max_bytes: int
+
+
+def make_derivative(data: bytes, settings: Settings) -> bytes:
+    """The stored form of an image: decoded within our caps and re-encoded (no EXIF, GPS or trailers)."""
+    decoded = decode_image(
+        data, max_bytes=settings.engine.max_image_bytes, max_pixels=settings.engine.max_image_pixels
+    )
+    return encode_jpeg(decoded.rgb)
+
+
+def _scope_session(
+    scope: gateway.UserScope, psid: str, *, session: Session, create: bool
+) -> FlowSession | None:
+    """The partner session a user token may act on (created for backend-to-backend tokens)."""
+    if scope.flow_session_id is not None:
+        flow_session = session.get(FlowSession, scope.flow_session_id)
+        if flow_session is None or flow_session.partner_session_id != psid:
+            raise ForbiddenError("the token belongs to another session")
+        return flow_session
+    flow_session = repo.flow_session_by_psid(scope.partner.id, psid, session=session)
+    if flow_session is not None:
+        if (flow_session.partner_user_id, flow_session.partner_user_id_type) != (
+            scope.partner_user_id,
+            scope.partner_user_id_type,
+        ):
+            raise ForbiddenError("the session belongs to another user")
+        return flow_session
+    if not create:
+        return None
+    flow_session = FlowSession(
+        id=str(uuid.uuid4()),
+        partner_id=scope.partner.id,
+        partner_session_id=psid,
+        onboarding_partner=scope.onboarding_partner,
+        partner_user_id=scope.partner_user_id,
+        partner_user_id_type=scope.partner_user_id_type,
+        source="API",
+        interactive=False,
+    )
+    try:
+        with session.begin_nested():
+            session.add(flow_session)
+    except IntegrityError:  # another request created it first
+        return _scope_session(scope, psid, session=session, create=False)
+    return flow_session
+
+
+def presign(svc: Services, request: UserRequest, submission_type: str | None) -> Presigned:
+    """Get Presigned URLs: a new attempt (or the open one) with one signed PUT URL per document."""
+    with svc.db.session() as session:
+        scope = gateway.require_user(svc, request.token, session=session)
+        psid = require_header("x-partner-session-id", request.partner_session_id)
+        sdk = require_header("x-sdk-session-id", request.sdk_session_id)
+        if submission_type != "FACE_MATCH":
+            raise InvalidSubmissionTypeError()
+        flow_session = _scope_session(scope, psid, session=session, create=True)
+        assert flow_session is not None
+        partner = scope.partner
+        latest = repo.latest_submission(flow_session.id, session=session)
+        if latest is not None and latest.status == "INITIATED":
+            submission = latest
+            submission.sdk_session_id = sdk
+        elif latest is not None and latest.status == "IN_PROGRESS":
+            raise SubmissionStateConflictError("the previous attempt is still being processed")
+        else:
+            attempts = repo.count_attempts(flow_session.id, session=session)
+            if attempts >= partner.max_attempts:
+                raise SubmissionQuotaExceededError()
+            if latest is not None and latest.final and flow_session.interactive:
+                raise SubmissionStateConflictError("the session already has its final result")
+            submission = Submission(
+                id=str(uuid.uuid4()),
+                partner_id=partner.id,
+                session_id=flow_session.id,
+                attempt=attempts + 1,
+                sdk_session_id=sdk,
+                status="INITIATED",
+                metadata_json={},
+                details={},
+            )
+            session.add(submission)
+            try:
+                session.flush()
+            except IntegrityError:
+                raise SubmissionStateConflictError("another attempt was created at the same time") from None
+        ttl = svc.settings.tokens.upload_ttl_s
+        base = svc.settings.server.public_url.rstrip("/")
+        documents = {}
+        for doc in DOCUMENT_TYPES:
+            issued = svc.tokens.issue(TokenKind.UPLOAD, submission.id, ttl, doc=doc, pid=partner.id)
+            documents[doc] = UploadSlot(
+                url=f"{base}/coe/v1/submissions/{submission.id}/documents/{doc}?signature={issued.token}",
+                reference=f"{submission.id}/{doc}",
+                expiry_seconds=ttl,
+            )
+        return Presigned(submission.id, submission.status, documents, svc.settings.engine.max_image_bytes)
+
+
+def upload(
+    svc: Services,
+    submission_id: str,
+    doc_type: str,
+    signature: str | None,
+    data: bytes,
+    content_type: str | None,
+) -> str:
+    """Store one presigned upload (an image, re-encoded and encrypted); returns its document reference."""
+    claims = svc.tokens.verify(signature, TokenKind.UPLOAD)
+    if claims["sub"] != submission_id or claims.get("doc") != doc_type:
+        raise UnauthorizedError("the signature is for another upload")
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media and media != "application/octet-stream" and media not in ACCEPTED_CONTENT_TYPES:
+        raise InvalidUploadArtifactError(f"content type {media} is not an accepted image type")
+    try:
+        derivative = make_derivative(data, svc.settings)
+    except ImageError as error:
+        raise InvalidUploadArtifactError(f"{error.code}: {error.message}") from None
+    blob_id = svc.blobs.put(derivative)
+    old: str | None = None
+    try:
+        with svc.db.session() as session:
+            submission = repo.submission_of_partner(str(claims.get("pid")), submission_id, session=session)
+            if submission is None:
+                raise SubmissionNotFoundError()
+            if submission.status != "INITIATED":
+                raise SubmissionStateConflictError("the submission was already confirmed")
+            if doc_type == "SELFIE":
+                old, submission.selfie_blob = submission.selfie_blob, blob_id
+            else:
+                old, submission.reference_blob = submission.reference_blob, blob_id
+    except BaseException:
+        svc.blobs.delete(blob_id)
+        raise
+    if old:
+        svc.blobs.delete(old)
+    return f"{submission_id}/{doc_type}"
+
+
+def _user_submission(
+    scope: gateway.UserScope, psid: str, submission_id: str, *, session: Session
+) -> tuple[Submission, FlowSession]:
+    """The submission if this user token may see it; SubmissionNotFoundError otherwise (no leaks)."""
+    submission = repo.submission_of_partner(scope.partner.id, submission_id, session=session)
+    if submission is None:
+        raise SubmissionNotFoundError()
+    flow_session = session.get(FlowSession, submission.session_id)
+    if (
+        flow_session is None
+        or flow_session.partner_session_id != psid
+        or (scope.flow_session_id is not None and scope.flow_session_id != flow_session.id)
+        or flow_session.partner_user_id != scope.partner_user_id
+        or flow_session.partner_user_id_type != scope.partner_user_id_type
+    ):
+        raise SubmissionNotFoundError()
+    return submission, flow_session
+
+
+def confirm(svc: Services, request: UserRequest, body: Any) -> str:
+    """Confirm Upload: the submission becomes IN_PROGRESS and its job is durable before we answer."""
+    with svc.db.session() as session:
+        scope = gateway.require_user(svc, request.token, session=session)
+        psid = require_header("x-partner-session-id", request.partner_session_id)
+        sdk = require_header("x-sdk-session-id", request.sdk_session_id)
+        if not isinstance(body, dict):
+            raise InvalidConfirmRequestError()
+        submission_id = body.get("submissionId")
+        metadata = body.get("metadata")
+        if not isinstance(submission_id, str) or not submission_id or len(submission_id) > 64:
+            raise InvalidConfirmRequestError("submissionId is required")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise InvalidConfirmRequestError("metadata must be an object")
+        submission, _ = _user_submission(scope, psid, submission_id, session=session)
+        if submission.sdk_session_id != sdk:
+            raise ForbiddenError("the submission belongs to another SDK session")
+        if submission.status != "INITIATED":
+            raise SubmissionStateConflictError("the submission was already confirmed")
+        if not submission.selfie_blob:
+            raise InvalidUploadArtifactError("the SELFIE document was not uploaded")
+        moved = session.execute(
+            update(Submission)
+            .where(Submission.id == submission.id, Submission.status == "INITIATED")
+            .values(status="IN_PROGRESS", confirmed_at=utcnow(), metadata_json=metadata or {})
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise SubmissionStateConflictError("the submission was already confirmed")
+        repo.enqueue_job(submission.id, session=session)
+    svc.queue.submit(submission_id)
+    return submission_id
+
+
+def attempt_next_action(
+    submission: Submission, flow_session: FlowSession, partner: Partner, attempts: int
+) -> str | None:
+    """The stored next action of a decided attempt (None while undecided)."""
+    if submission.status not in ("COMPLETED", "ERROR"):
+        return None
+    if submission.next_action:
+        return submission.next_action
+    return next_action(
+        status=submission.status,
+        reason_code=submission.reason_code,
+        interactive=flow_session.interactive,
+        attempts_used=attempts,
+        max_attempts=partner.max_attempts,
+        show_status_screen=partner.show_status_screen,
+    ).value
+
+
+def status(svc: Services, request: UserRequest, submission_id: str) -> dict[str, Any]:
+    """Get Submission Status (user token), with ``nextAction``."""
+    with svc.db.session() as session:
+        scope = gateway.require_user(svc, request.token, session=session)
+        psid = require_header("x-partner-session-id", request.partner_session_id)
+        require_header("x-sdk-session-id", request.sdk_session_id)
+        if not _ID.match(submission_id):
+            raise InvalidSubmissionIdError()
+        submission, flow_session = _user_submission(scope, psid, submission_id, session=session)
+        attempts = repo.count_attempts(flow_session.id, session=session)
+        action = attempt_next_action(submission, flow_session, scope.partner, attempts)
+        return views.status_data(
+            submission, next_action=action, attempts_used=attempts, max_attempts=scope.partner.max_attempts
+        )
+
+
+__all__ = ["NextAction", "Presigned", "UploadSlot", "UserRequest", "confirm", "presign", "status", "upload"]

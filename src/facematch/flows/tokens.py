@@ -1,0 +1,105 @@
+"""Signed tokens (HS256 JWTs) and the two token-gateway use cases.
+
+Every token carries ``iss``, ``aud`` = ``facematch:<kind>``, ``sub``, ``iat`` and ``exp``; verification
+names the one kind it accepts, so a user token cannot call a partner endpoint, an upload URL cannot
+read an image, and so on. Only HS256 is accepted (``alg: none`` and key-confusion tricks fail).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from facematch.errors import FacematchError, UnauthorizedError
+
+log = logging.getLogger(__name__)
+
+ISSUER = "facematch"
+_ALGORITHM = "HS256"
+
+
+class TokenKeyError(FacematchError):
+    """The token signing key is missing or too short."""
+
+    code = "TOKEN_KEY_ERROR"
+
+
+class TokenKind(StrEnum):
+    PARTNER = "partner"
+    USER = "user"
+    LAUNCH = "launch"
+    UPLOAD = "upload"
+    IMAGE = "image"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    expiry_seconds: int
+    expires_at: int
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """Development only: read the signing key at ``path`` or generate one there (0600)."""
+    if path.is_file():
+        return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48).encode()
+    path.touch(mode=0o600, exist_ok=False)
+    path.write_bytes(secret)
+    log.warning(
+        "generated a development token key at %s; set FACEMATCH_TOKENS__SECRET outside development", path
+    )
+    return secret
+
+
+class TokenService:
+    """Issues and verifies every kind of token with one HMAC key."""
+
+    def __init__(self, secret: bytes, *, clock: Callable[[], float] = time.time) -> None:
+        if len(secret) < 32:
+            raise TokenKeyError("the token secret must be at least 32 bytes")
+        self._secret = secret
+        self._clock = clock
+
+    def issue(self, kind: TokenKind, subject: str, ttl_s: int, **claims: Any) -> IssuedToken:
+        now = int(self._clock())
+        payload = {
+            **claims,
+            "iss": ISSUER,
+            "aud": f"{ISSUER}:{kind.value}",
+            "sub": subject,
+            "iat": now,
+            "exp": now + ttl_s,
+            "jti": secrets.token_hex(8),
+        }
+        token = jwt.encode(payload, self._secret, algorithm=_ALGORITHM, headers={"typ": "JWT"})
+        return IssuedToken(token=token, expiry_seconds=ttl_s, expires_at=now + ttl_s)
+
+    def verify(self, token: str | None, kind: TokenKind) -> dict[str, Any]:
+        """The claims of a valid token of ``kind``; anything else raises UnauthorizedError."""
+        if not token:
+            raise UnauthorizedError("token missing")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[_ALGORITHM],
+                audience=f"{ISSUER}:{kind.value}",
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "aud", "iss", "sub"]},
+                leeway=0,
+            )
+        except jwt.PyJWTError:
+            raise UnauthorizedError("token invalid") from None
+        if claims["exp"] <= self._clock():
+            raise UnauthorizedError("token expired")
+        return claims

@@ -1,0 +1,44 @@
+"""The callback sender: threads that deliver due outbox messages (see flows.outbox)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+
+from facematch.flows import outbox
+from facematch.flows.context import Services
+
+log = logging.getLogger(__name__)
+
+
+class CallbackSender:
+    def __init__(self, svc: Services, workers: int) -> None:
+        self._svc = svc
+        self._workers = workers
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.owner = f"cb-{secrets.token_hex(6)}"
+
+    def start(self) -> None:
+        for number in range(self._workers):
+            thread = threading.Thread(target=self._loop, name=f"facematch-callbacks-{number}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def _loop(self) -> None:
+        poll = self._svc.settings.callbacks.poll_interval_s
+        while not self._stop.is_set():
+            try:
+                sent = outbox.deliver_next(self._svc, self.owner)
+            except Exception:
+                log.exception("callback loop error")
+                sent = False
+            if not sent:
+                self._stop.wait(poll)
