@@ -355,7 +355,7 @@ def test_slow_servers_are_cut_off_at_the_total_deadline(server, behaviour) -> No
     started = time.monotonic()
     with pytest.raises(FetchTimeoutError):
         request("GET", url, policy=FAST)
-    assert 0.9 <= time.monotonic() - started < 1.6
+    assert 0.9 <= time.monotonic() - started < 2.5  # the server would go on for 5 s
 
 
 def test_silent_resolver_is_bounded_by_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -367,7 +367,7 @@ def test_silent_resolver_is_bounded_by_the_deadline(monkeypatch: pytest.MonkeyPa
     started = time.monotonic()
     with pytest.raises(FetchTimeoutError):
         request("GET", "https://slow-dns.example/", policy=FAST)
-    assert time.monotonic() - started < 1.2
+    assert time.monotonic() - started < 1.45  # not the resolver's 1.5 s
 
 
 # --- size caps --------------------------------------------------------------------------------
