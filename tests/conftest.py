@@ -16,3 +16,6 @@ def faces_dir() -> Path:
     if not (FACES / "pairs.csv").is_file():
         pytest.fail(f"test faces not found at {FACES}")
     return FACES
+
+
+pytest_plugins = ("servicekit",)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from PIL import Image
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -63,11 +65,16 @@ class Presigned:
 
 
 def make_derivative(data: bytes, settings: Settings) -> bytes:
-    """The stored form of an image: decoded within our caps and re-encoded (no EXIF, GPS or trailers)."""
+    """The stored form of an image: decoded within our caps and re-encoded from its pixels (no EXIF,
+    GPS, ICC or trailing bytes). PNG stays lossless PNG; everything else becomes JPEG."""
     decoded = decode_image(
         data, max_bytes=settings.engine.max_image_bytes, max_pixels=settings.engine.max_image_pixels
     )
-    return encode_jpeg(decoded.rgb)
+    if decoded.format != "png":
+        return encode_jpeg(decoded.rgb)
+    out = io.BytesIO()
+    Image.fromarray(decoded.rgb).save(out, format="PNG")
+    return out.getvalue()
 
 
 def _scope_session(

@@ -1,0 +1,157 @@
+"""The one mapping from domain errors to HTTP status + OneKYC code/cause, and the handlers.
+
+Lookup walks the exception's classes (most specific first); for each, an endpoint-specific row
+(where the contract gives that endpoint its own code) wins over the default row. ``cause`` None
+means the exception's own ``code`` (e.g. ``X_PARTNER_SESSION_ID_CAN_NOT_BE_EMPTY``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from facematch import errors as e
+
+log = logging.getLogger(__name__)
+
+
+class Surface(StrEnum):
+    """Endpoints whose error rows differ; used as route names."""
+
+    GATEWAY_PARTNER = "partner_token"
+    GATEWAY_USER = "user_token"
+    INITIATE = "initiate_flow"
+    PRESIGN = "presigned_urls"
+    UPLOAD = "upload_document"
+    CONFIRM = "confirm_upload"
+    STATUS = "submission_status"
+    DETAILS = "submission_details"
+    FACE_MATCH = "face_match"
+    IMAGE = "selfie_image"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSpec:
+    status: int
+    code: str
+    cause: str | None = None
+
+
+DEFAULT: dict[type[Exception], ErrorSpec] = {
+    e.MissingFieldError: ErrorSpec(400, "1539"),
+    e.InvalidFieldError: ErrorSpec(400, "1539"),
+    e.DuplicatePartnerSessionError: ErrorSpec(400, "1539"),
+    e.InvalidSubmissionTypeError: ErrorSpec(400, "1542"),
+    e.InvalidConfirmRequestError: ErrorSpec(400, "1542"),
+    e.InvalidSubmissionIdError: ErrorSpec(400, "1541"),
+    e.SessionUserMismatchError: ErrorSpec(400, "1553"),
+    e.RequestError: ErrorSpec(400, "1539"),
+    e.UnauthorizedError: ErrorSpec(401, "110", "UNAUTHORIZED"),
+    e.ForbiddenError: ErrorSpec(403, "110", "FORBIDDEN"),
+    e.OnboardingPartnerMismatchError: ErrorSpec(403, "110", "ONBOARDING_PARTNER_DOES_NOT_BELONG_TO_CLIENT"),
+    e.AuthThrottledError: ErrorSpec(429, "429", "TOO_MANY_REQUESTS"),
+    e.AuthError: ErrorSpec(401, "110", "UNAUTHORIZED"),
+    e.SubmissionNotFoundError: ErrorSpec(404, "404", "SUBMISSION_DOES_NOT_EXIST"),
+    e.SubmissionStateConflictError: ErrorSpec(409, "409", "SUBMISSION_STATE_CONFLICT"),
+    e.SubmissionQuotaExceededError: ErrorSpec(429, "429", "SUBMISSION_QUOTA_EXCEEDED"),
+    e.InvalidUploadArtifactError: ErrorSpec(422, "422", "INVALID_UPLOAD_ARTIFACT"),
+    e.UploadTooLargeError: ErrorSpec(413, "413", "PAYLOAD_TOO_LARGE"),
+    e.ServiceUnavailableError: ErrorSpec(503, "903", "SERVICE_UNAVAILABLE"),
+    e.WebSessionError: ErrorSpec(401, "110"),
+    e.HandoffLinkError: ErrorSpec(410, "410"),
+    e.CaptureRejectedError: ErrorSpec(422, "422"),
+    e.FacematchError: ErrorSpec(500, "900", "GENERIC_SERVICE_ERROR"),
+}
+
+PER_ENDPOINT: dict[tuple[Surface, type[Exception]], ErrorSpec] = {
+    (Surface.STATUS, e.SubmissionNotFoundError): ErrorSpec(404, "1543", "SUBMISSION_DOES_NOT_EXIST"),
+    (Surface.DETAILS, e.SubmissionNotFoundError): ErrorSpec(400, "1552", "SUBMISSION_DOES_NOT_EXIST"),
+    (Surface.DETAILS, e.MissingFieldError): ErrorSpec(400, "1550"),
+    (Surface.DETAILS, e.ForbiddenError): ErrorSpec(403, "903", "FORBIDDEN"),
+    (Surface.IMAGE, e.SubmissionNotFoundError): ErrorSpec(404, "404", "NOT_FOUND"),
+}
+
+#: Endpoints whose published examples type ``code`` as an integer.
+INTEGER_CODES = frozenset({Surface.GATEWAY_USER, Surface.DETAILS})
+#: Endpoints of the token gateway, whose errors name their entity.
+TOKEN_GATEWAY = frozenset({Surface.GATEWAY_PARTNER, Surface.GATEWAY_USER})
+#: Request bodies that fail to parse, per endpoint.
+MALFORMED_BODY: dict[Surface, type[e.RequestError]] = {Surface.CONFIRM: e.InvalidConfirmRequestError}
+
+
+def lookup(error: Exception, surface: Surface | None) -> ErrorSpec:
+    for cls in type(error).__mro__:
+        if surface is not None and (surface, cls) in PER_ENDPOINT:
+            return PER_ENDPOINT[(surface, cls)]
+        if cls in DEFAULT:
+            return DEFAULT[cls]
+    return DEFAULT[e.FacematchError]
+
+
+def surface_of(request: Request) -> Surface | None:
+    route = request.scope.get("route")
+    name = getattr(route, "name", None)
+    try:
+        return Surface(name) if name else None
+    except ValueError:
+        return None
+
+
+def envelope(
+    status: int, code: str, cause: str, surface: Surface | None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    item: dict[str, Any] = {
+        "code": int(code) if surface in INTEGER_CODES and code.isdigit() else code,
+        "cause": cause,
+    }
+    if surface in TOKEN_GATEWAY:
+        item["entity"] = "ONEKYC_TOKEN_SERVICE"
+    return JSONResponse(
+        {"success": False, "errors": [item], "data": None}, status_code=status, headers=headers
+    )
+
+
+async def _domain_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, e.FacematchError)
+    surface = surface_of(request)
+    spec = lookup(error, surface)
+    if spec.status >= 500:
+        log.error("request failed: %s", error.code, exc_info=error)
+    headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, e.AuthThrottledError) else None
+    return envelope(spec.status, spec.code, spec.cause or error.code, surface, headers)
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    surface = surface_of(request)
+    domain = MALFORMED_BODY.get(surface, e.RequestError) if surface else e.RequestError
+    return await _domain_error(request, domain())
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    causes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+    cause = causes.get(
+        error.status_code, "INVALID_REQUEST" if error.status_code < 500 else "GENERIC_SERVICE_ERROR"
+    )
+    return envelope(
+        error.status_code, str(error.status_code), cause, surface_of(request), dict(error.headers or {})
+    )
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.error("unexpected error", exc_info=error)
+    return envelope(500, "900", "GENERIC_SERVICE_ERROR", surface_of(request))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(e.FacematchError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,133 @@
+"""Partner-token endpoints: Initiate Flow, Get Submission Details, and the synchronous face match."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from fastapi import APIRouter, Body, Request
+from starlette.concurrency import run_in_threadpool
+
+from facematch.api.deps import (
+    OnboardingPartner,
+    OneKycToken,
+    PartnerSessionId,
+    PartnerUserId,
+    PartnerUserIdType,
+    SubmissionIdHeader,
+    Svc,
+    ok,
+)
+from facematch.api.errors import Surface
+from facematch.errors import InvalidFieldError, UploadTooLargeError
+from facematch.flows import initiate, processing, results
+
+router = APIRouter(tags=["partner"])
+
+
+@router.post("/coe-partner/v1/initiate-flow", name=Surface.INITIATE)
+def initiate_flow(
+    svc: Svc,
+    token: OneKycToken = None,
+    onboarding_partner: OnboardingPartner = None,
+    partner_user_id: PartnerUserId = None,
+    partner_user_id_type: PartnerUserIdType = None,
+    partner_session_id: PartnerSessionId = None,
+    body: dict[str, Any] = Body(default_factory=dict),  # noqa: B008
+) -> dict[str, Any]:
+    """Initiate Flow (``flow: FACE_MATCH``): ``source: SDK`` → user ``token``; ``WEB_SDK`` → ``launchUrl``."""
+    result = initiate.initiate_flow(
+        svc,
+        initiate.InitiateRequest(
+            token, onboarding_partner, partner_user_id, partner_user_id_type, partner_session_id, body
+        ),
+    )
+    data: dict[str, Any] = {"expirySeconds": str(result.expiry_seconds), "expiresAt": str(result.expires_at)}
+    if result.token is not None:
+        data["token"] = result.token
+    else:
+        data["launchUrl"] = result.launch_url
+    return ok(data)
+
+
+@router.get("/coe/v1/submissions", name=Surface.DETAILS)
+@router.get("/coe-partner/v1/submissions", name=Surface.DETAILS, include_in_schema=False)
+def submission_details(
+    svc: Svc,
+    token: OneKycToken = None,
+    partner_session_id: PartnerSessionId = None,
+    submission_id: SubmissionIdHeader = None,
+    partner_user_id: PartnerUserId = None,
+    partner_user_id_type: PartnerUserIdType = None,
+) -> dict[str, Any]:
+    """Get Submission Details (partner token) by ``x-submission-id`` or ``x-partner-session-id``."""
+    request = results.DetailsRequest(
+        token, partner_session_id, submission_id, partner_user_id, partner_user_id_type
+    )
+    return ok(results.details(svc, request))
+
+
+def _b64(name: str, value: Any) -> bytes | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidFieldError(name)
+    if value.startswith("data:") and "," in value:
+        value = value.split(",", 1)[1]
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidFieldError(name) from None
+
+
+@router.post("/coe-partner/v1/face-match", name=Surface.FACE_MATCH)
+async def face_match(
+    request: Request,
+    svc: Svc,
+    token: OneKycToken = None,
+    partner_session_id: PartnerSessionId = None,
+    onboarding_partner: OnboardingPartner = None,
+    partner_user_id: PartnerUserId = None,
+    partner_user_id_type: PartnerUserIdType = None,
+) -> dict[str, Any]:
+    """Compare now: multipart ``selfie`` + ``reference`` files, or JSON with base64 ``selfie`` and
+    ``reference``; answers with the Get Submission Details ``data`` (the attempt is recorded)."""
+    cap = svc.settings.engine.max_image_bytes
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    selfie: bytes | None = None
+    reference: bytes | None = None
+    if media == "multipart/form-data":
+        form = await request.form(max_files=2, max_fields=4, max_part_size=cap)
+        try:
+            parts: dict[str, bytes | None] = {}
+            for name in ("selfie", "reference"):
+                item = form.get(name)
+                if item is None or isinstance(item, str):
+                    parts[name] = item.encode() if isinstance(item, str) and item else None
+                    continue
+                data = await item.read(cap + 1)
+                if len(data) > cap:
+                    raise UploadTooLargeError(f"{name} exceeds {cap} bytes")
+                parts[name] = data
+            selfie, reference = parts["selfie"], parts["reference"]
+        finally:
+            await form.close()
+    else:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise InvalidFieldError("body", "expected multipart/form-data or a JSON object")
+        selfie, reference = _b64("selfie", body.get("selfie")), _b64("reference", body.get("reference"))
+    direct = processing.DirectMatchRequest(
+        token,
+        partner_session_id,
+        onboarding_partner,
+        partner_user_id,
+        partner_user_id_type,
+        selfie,
+        reference,
+    )
+    return ok(await run_in_threadpool(processing.face_match_now, svc, direct))

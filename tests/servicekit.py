@@ -1,0 +1,290 @@
+"""Fixtures for the service tests: a migrated database per test session (SQLite file, or a fresh
+PostgreSQL database when FACEMATCH_TEST_DATABASE_URL is set), settings, a real uvicorn server on
+loopback (in a thread or as a process that tests may SIGKILL), partners, and an HTTP receiver."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.server
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from facematch.config import Settings
+from facematch.engine.fake import FakeEngine
+from facematch.flows import partners
+from facematch.storage.db import Database, migrate
+
+BLOB_KEY = base64.b64encode(b"k" * 32).decode()
+TOKEN_SECRET = "test-token-secret-" + "x" * 32
+ONBOARDING = "ACME-WEB_SDK-FACE_MATCH"
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database for this test session; PostgreSQL gets a database of its own, dropped after."""
+    base = os.environ.get("FACEMATCH_TEST_DATABASE_URL")
+    if not base:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'facematch.db'}"
+        migrate(url)
+        yield url
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(base)
+    name = f"fm_test_{secrets.token_hex(6)}"
+    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    url = parsed.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def service_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The FACEMATCH_* environment of a test server."""
+    env = {
+        "FACEMATCH_ENVIRONMENT": "test",
+        "FACEMATCH_DATA_DIR": str(data_dir),
+        "FACEMATCH_DATABASE__URL": database_url,
+        "FACEMATCH_BLOBS__KEY": BLOB_KEY,
+        "FACEMATCH_TOKENS__SECRET": TOKEN_SECRET,
+        "FACEMATCH_REFERENCE__ALLOW_LOOPBACK": "true",
+        "FACEMATCH_REFERENCE__ALLOW_HTTP": "true",
+        "FACEMATCH_REFERENCE__RETRIES": "1",
+        "FACEMATCH_SUBMISSIONS__WORKERS": "2",
+        "FACEMATCH_SUBMISSIONS__POLL_INTERVAL_S": "0.05",
+        "FACEMATCH_SUBMISSIONS__JOB_LEASE_S": "2",
+        "FACEMATCH_CALLBACKS__POLL_INTERVAL_S": "0.05",
+        "FACEMATCH_CALLBACKS__LEASE_S": "3",
+    }
+    env.update(extra)
+    return env
+
+
+def make_settings(database_url: str, data_dir: Path, **extra: str) -> Settings:
+    saved = dict(os.environ)
+    try:
+        os.environ.update(service_env(database_url, data_dir, **extra))
+        return Settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path)
+
+
+@dataclass
+class PartnerCreds:
+    partner_id: str
+    client_id: str
+    passkey: str
+    webhook_secret: str
+
+
+def create_partner(db: Database, **options: Any) -> PartnerCreds:
+    defaults: dict[str, Any] = {"onboarding_partners": [ONBOARDING], "reference_hosts": ["127.0.0.1"]}
+    defaults.update(options)
+    callback = defaults.pop("callback_url", None)
+    with db.session() as session:
+        created = partners.create_partner(
+            "Test partner", partners.PartnerOptions(**defaults), session=session
+        )
+        if callback:
+            partners.set_callback(created.partner, callback)
+        return PartnerCreds(
+            created.partner.id, created.partner.client_id, created.passkey, created.webhook_secret
+        )
+
+
+class LiveServer:
+    """uvicorn serving an app on a free loopback port, in a thread of this process."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        self.app = app
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
+
+    @property
+    def services(self) -> Any:
+        return self.app.state.services
+
+
+def live_app(database_url: str, data_dir: Path, engine: Any = None, **extra: str) -> LiveServer:
+    from facematch.api.app import create_app
+
+    port = free_port()
+    settings = make_settings(
+        database_url, data_dir, FACEMATCH_SERVER__PUBLIC_URL=f"http://127.0.0.1:{port}", **extra
+    )
+    return LiveServer(create_app(settings, engine=engine or FakeEngine()), port)
+
+
+class ServerProcess:
+    """``tests/fake_server.py`` as a child process (real uvicorn, fake engine) that tests may kill."""
+
+    def __init__(self, database_url: str, data_dir: Path, port: int, log_path: Path, **extra: str) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = {**os.environ, **service_env(database_url, data_dir, **extra)}
+        self.env["FACEMATCH_SERVER__PUBLIC_URL"] = self.url
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ServerProcess:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, str(HERE / "fake_server.py"), str(self.port)],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return self
+            time.sleep(0.05)
+        raise RuntimeError("server did not become ready")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+Responder = Callable[["Receiver", "ReceivedRequest"], tuple[int, dict[str, str], bytes]]
+
+
+@dataclass
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A loopback HTTP endpoint whose answers a test scripts (callbacks, reference images)."""
+
+    responder: Responder
+    requests: list[ReceivedRequest] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    httpd: http.server.ThreadingHTTPServer | None = None
+    on_request: Callable[[ReceivedRequest], None] | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.httpd is not None
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def start(self) -> Receiver:
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = ReceivedRequest(
+                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
+                with receiver.lock:
+                    receiver.requests.append(request)
+                status, headers, payload = receiver.responder(receiver, request)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                self.wfile.flush()
+                if receiver.on_request is not None:
+                    receiver.on_request(request)
+
+            do_GET = do_POST = do_PUT = do_PATCH = _any  # noqa: N815
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.requests)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)
