@@ -17,6 +17,7 @@ from facematch.errors import FacematchError
 COMMANDS: tuple[str, ...] = (
     "facematch.cli.compare",
     "facematch.cli.evaluate",
+    "facematch.cli.demo_partner",
 )
 
 

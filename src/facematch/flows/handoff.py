@@ -1,0 +1,127 @@
+"""Smart QR handoff: a single-use link that moves one web flow from a desktop to a phone.
+
+The desktop asks for a code; the QR holds ``<public_url>/web/h/<code>``. The code is 192 random bits,
+stored only as its SHA-256, valid for at most ``web.handoff_ttl_s`` (≤ 10 minutes) and redeemed at
+most once: one ``UPDATE ... WHERE used_at IS NULL AND expires_at > now`` decides, so of many parallel
+opens exactly one wins. A new code supersedes the unused ones of the same flow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import segno
+from sqlalchemy import select, update
+
+from facematch.errors import HandoffLinkError
+from facematch.flows.context import Services
+from facematch.storage.models import Handoff, utcnow
+
+HANDOFF_PATH = "/web/h/"
+
+
+class HandoffState(StrEnum):
+    """What the desktop shows: no code yet, waiting for the phone, phone took over, code expired."""
+
+    NONE = "NONE"
+    WAITING = "WAITING"
+    REDEEMED = "REDEEMED"
+    EXPIRED = "EXPIRED"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedHandoff:
+    link: str
+    expires_at: datetime
+    qr_image: str  # a data: URI of the QR image (PNG)
+
+    @property
+    def expires_at_epoch(self) -> int:
+        return int(self.expires_at.timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffStatus:
+    state: HandoffState
+    expires_at: datetime | None
+
+
+def _digest(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def qr_data_uri(link: str) -> str:
+    """The link as a QR code (error correction M, quiet zone 4): a PNG ``data:`` URI."""
+    qr = segno.make(link, error="m", micro=False)
+    return str(qr.png_data_uri(scale=6, border=4, dark="#000000", light="#ffffff"))
+
+
+def create_handoff(svc: Services, flow_session_id: str, *, now: datetime | None = None) -> IssuedHandoff:
+    """A fresh code for ``flow_session_id``; unused older codes of that flow stop working."""
+    now = now or utcnow()
+    code = secrets.token_urlsafe(24)
+    expires_at = now + timedelta(seconds=svc.settings.web.handoff_ttl_s)
+    with svc.db.session() as session:
+        session.execute(
+            update(Handoff)
+            .where(Handoff.session_id == flow_session_id, Handoff.used_at.is_(None), Handoff.expires_at > now)
+            .values(expires_at=now)
+        )
+        session.add(
+            Handoff(
+                id=str(uuid.uuid4()),
+                session_id=flow_session_id,
+                token_hash=_digest(code),
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+    link = svc.settings.server.public_url.rstrip("/") + HANDOFF_PATH + code
+    return IssuedHandoff(link=link, expires_at=expires_at, qr_image=qr_data_uri(link))
+
+
+def redeem_handoff(svc: Services, code: str, *, now: datetime | None = None) -> str:
+    """Use the code once; returns its flow session id. Used, expired or unknown: HandoffLinkError."""
+    now = now or utcnow()
+    if not code or len(code) > 100:
+        raise HandoffLinkError()
+    digest = _digest(code)
+    with svc.db.session() as session:
+        claimed = session.execute(
+            update(Handoff)
+            .where(Handoff.token_hash == digest, Handoff.used_at.is_(None), Handoff.expires_at > now)
+            .values(used_at=now)
+            .returning(Handoff.session_id)
+        ).first()
+    if claimed is None:
+        raise HandoffLinkError()
+    return str(claimed[0])
+
+
+def handoff_status(svc: Services, flow_session_id: str, *, now: datetime | None = None) -> HandoffStatus:
+    """The state of the flow's newest code."""
+    now = now or utcnow()
+    with svc.db.session() as session:
+        latest = session.scalar(
+            select(Handoff)
+            .where(Handoff.session_id == flow_session_id)
+            .order_by(Handoff.created_at.desc())
+            .limit(1)
+        )
+        if latest is None:
+            return HandoffStatus(HandoffState.NONE, None)
+        used = session.scalar(
+            select(Handoff.id)
+            .where(Handoff.session_id == flow_session_id, Handoff.used_at.is_not(None))
+            .limit(1)
+        )
+    if used is not None:
+        return HandoffStatus(HandoffState.REDEEMED, latest.expires_at)
+    if latest.expires_at <= now:
+        return HandoffStatus(HandoffState.EXPIRED, latest.expires_at)
+    return HandoffStatus(HandoffState.WAITING, latest.expires_at)

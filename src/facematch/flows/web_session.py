@@ -1,0 +1,328 @@
+"""The hosted H5 flow's use cases: open a web session, guide the capture, submit it, report progress.
+
+A web session is a short-lived user token (``web`` claim: ``desktop`` or ``phone``) bound to one
+Initiate Flow session. The desktop gets it in exchange for the launch token; the phone of a Smart QR
+handoff gets it when it redeems the QR link. Everything the app learns about progress comes from
+:func:`web_state`, which reads the stored attempts and the next action decided by the backend.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+
+from facematch.errors import (
+    CaptureRejectedError,
+    ForbiddenError,
+    ImageError,
+    SubmissionStateConflictError,
+    UnauthorizedError,
+    WebSessionError,
+    WebSessionExpiredError,
+)
+from facematch.flows import gateway, guidance, handoff, submissions
+from facematch.flows.context import Services
+from facematch.flows.tokens import TokenKind
+from facematch.storage import repo
+from facematch.storage.models import FlowSession, Partner, Submission
+
+
+class Role(StrEnum):
+    DESKTOP = "desktop"
+    PHONE = "phone"
+
+
+class Phase(StrEnum):
+    CAPTURE = "CAPTURE"
+    PROCESSING = "PROCESSING"
+    RETRY = "RETRY"
+    FINAL = "FINAL"
+
+
+#: What the front-end callback reports for a final attempt: the partner reads the verdict from us.
+FINAL_ERROR_CODE = "VERIFICATION_FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    flow_session_id: str
+    role: Role
+    token: str = field(repr=False, default="")
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    """What the app needs to render the flow (no secrets, no scores)."""
+
+    role: Role
+    partner_name: str
+    locale: str
+    theme: str
+    allow_qr: bool
+    force_qr: bool
+    portrait_only: bool
+    show_cta: bool
+    max_attempts: int
+    attempts_used: int
+    partner_session_id: str
+    success_url: str
+    failure_url: str
+    frame_origins: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WebState:
+    """Where the flow stands, and for a final attempt what the partner callback says."""
+
+    phase: Phase
+    submission_id: str | None
+    status: str | None
+    next_action: str | None
+    outcome: str | None
+    retry_reason: str | None
+    attempts_used: int
+    max_attempts: int
+    handoff: handoff.HandoffStatus | None
+
+    @property
+    def final(self) -> bool:
+        return self.phase is Phase.FINAL
+
+    @property
+    def attempts_left(self) -> int:
+        return max(0, self.max_attempts - self.attempts_used)
+
+    @property
+    def callback_status(self) -> str | None:
+        if not self.final:
+            return None
+        return "COMPLETED" if self.status == "COMPLETED" else "ERROR"
+
+    @property
+    def callback_error_code(self) -> str | None:
+        return FINAL_ERROR_CODE if self.final and self.status != "COMPLETED" else None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedSession:
+    token: str
+    config: WebConfig
+    state: WebState
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def issue_session_token(svc: Services, flow_session: FlowSession, role: Role) -> str:
+    """A web session: a user token for this one flow, living ``web.session_ttl_s``."""
+    return svc.tokens.issue(
+        TokenKind.USER,
+        flow_session.partner_id,
+        svc.settings.web.session_ttl_s,
+        uid=flow_session.partner_user_id,
+        uidt=flow_session.partner_user_id_type,
+        obp=flow_session.onboarding_partner,
+        sid=flow_session.id,
+        web=role.value,
+    ).token
+
+
+def _expired(token: str) -> bool:
+    # Only chooses which error screen to show: the signature was already refused or accepted.
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return False
+    exp = claims.get("exp")
+    return isinstance(exp, int) and exp <= time.time()
+
+
+def resolve_session(svc: Services, token: str | None) -> WebSession:
+    """The web session a token stands for; WebSessionExpiredError / WebSessionError otherwise."""
+    if not token:
+        raise WebSessionError("no web session")
+    try:
+        claims = svc.tokens.verify(token, TokenKind.USER)
+    except UnauthorizedError:
+        if _expired(token):
+            raise WebSessionExpiredError() from None
+        raise WebSessionError() from None
+    role, sid = claims.get("web"), claims.get("sid")
+    if role not in (Role.DESKTOP.value, Role.PHONE.value) or not isinstance(sid, str):
+        raise WebSessionError("not a web session")
+    return WebSession(flow_session_id=sid, role=Role(role), token=token)
+
+
+def open_session(svc: Services, launch_token: str | None) -> OpenedSession:
+    """Exchange the launch token (from the URL fragment) for a desktop web session."""
+    try:
+        flow_session, _ = gateway.redeem_launch_token(svc, launch_token)
+    except UnauthorizedError:
+        if launch_token and _expired(launch_token):
+            raise WebSessionExpiredError("the launch link has expired") from None
+        raise WebSessionError("the launch link is not valid") from None
+    if flow_session.source != "WEB_SDK":
+        raise WebSessionError("this session was not initiated for the Web SDK")
+    token = issue_session_token(svc, flow_session, Role.DESKTOP)
+    web = WebSession(flow_session.id, Role.DESKTOP, token)
+    return OpenedSession(token=token, config=web_config(svc, web), state=web_state(svc, web))
+
+
+def redeem_handoff(svc: Services, code: str) -> str:
+    """The phone opens the QR link: use it once and return a phone web session token."""
+    flow_session_id = handoff.redeem_handoff(svc, code)
+    with svc.db.session() as session:
+        flow_session = session.get(FlowSession, flow_session_id)
+        if flow_session is None:
+            raise WebSessionError()
+        session.expunge(flow_session)
+    return issue_session_token(svc, flow_session, Role.PHONE)
+
+
+def _load(svc: Services, web: WebSession) -> tuple[FlowSession, Partner]:
+    with svc.db.session() as session:
+        flow_session = session.get(FlowSession, web.flow_session_id)
+        partner = repo.partner_by_id(flow_session.partner_id, session=session) if flow_session else None
+        if flow_session is None or partner is None or partner.disabled:
+            raise WebSessionError()
+        session.expunge_all()
+    return flow_session, partner
+
+
+def web_config(svc: Services, web: WebSession) -> WebConfig:
+    flow_session, partner = _load(svc, web)
+    with svc.db.session() as session:
+        used = repo.count_attempts(flow_session.id, session=session)
+    return WebConfig(
+        role=web.role,
+        partner_name=partner.name,
+        locale=flow_session.user_locale,
+        theme=flow_session.theme,
+        allow_qr=flow_session.allow_qr,
+        force_qr=flow_session.force_qr,
+        portrait_only=flow_session.portrait_only,
+        show_cta=partner.show_status_screen,
+        max_attempts=partner.max_attempts,
+        attempts_used=used,
+        partner_session_id=flow_session.partner_session_id,
+        success_url=flow_session.success_url or "",
+        failure_url=flow_session.failure_url or "",
+        frame_origins=tuple(partner.frame_origins),
+    )
+
+
+# ---------------------------------------------------------------- progress
+
+
+def _retry_reason(submission: Submission) -> str:
+    if submission.reason_code == "FACE_MATCH_FAILED":
+        return "FACE_MATCH_FAILED"
+    selfie: dict[str, Any] = submission.details.get("selfieValidation") or {}
+    if selfie.get("verificationReasonCode") in ("NO_FACE", "MULTIPLE_FACES"):
+        return "FACE"
+    return "QUALITY"
+
+
+def _outcome(submission: Submission) -> str:
+    if submission.status != "COMPLETED":
+        return "ERROR"
+    return "APPROVED" if submission.result == "VALID" else "REJECTED"
+
+
+def web_state(svc: Services, web: WebSession) -> WebState:
+    """The flow's progress as the app shows it."""
+    flow_session, partner = _load(svc, web)
+    with svc.db.session() as session:
+        latest = repo.latest_submission(flow_session.id, session=session)
+        used = repo.count_attempts(flow_session.id, session=session)
+        if latest is not None:
+            session.expunge(latest)
+    transfer = handoff.handoff_status(svc, flow_session.id) if web.role is Role.DESKTOP else None
+
+    def state(phase: Phase, *, outcome: str | None = None, retry_reason: str | None = None) -> WebState:
+        return WebState(
+            phase=phase,
+            submission_id=latest.id if latest else None,
+            status=latest.status if latest else None,
+            next_action=latest.next_action if latest else None,
+            outcome=outcome,
+            retry_reason=retry_reason,
+            attempts_used=used,
+            max_attempts=partner.max_attempts,
+            handoff=transfer,
+        )
+
+    if latest is None:
+        return state(Phase.CAPTURE)
+    if latest.final:
+        return state(Phase.FINAL, outcome=_outcome(latest))
+    if latest.next_action == "RETRY":
+        return state(Phase.RETRY, retry_reason=_retry_reason(latest))
+    if latest.confirmed_at is not None:
+        return state(Phase.PROCESSING)
+    return state(Phase.CAPTURE)
+
+
+def new_handoff(svc: Services, web: WebSession) -> handoff.IssuedHandoff:
+    """A Smart QR code for the desktop of a flow that allows QR and is not finished."""
+    if web.role is not Role.DESKTOP:
+        raise ForbiddenError("only the desktop makes QR codes")
+    flow_session, _ = _load(svc, web)
+    if not (flow_session.allow_qr or flow_session.force_qr):
+        raise ForbiddenError("Smart QR is off for this flow")
+    if web_state(svc, web).final:
+        raise SubmissionStateConflictError("the flow has ended")
+    return handoff.create_handoff(svc, flow_session.id)
+
+
+# ---------------------------------------------------------------- capture
+
+
+def check_preview(svc: Services, web: WebSession, frame: bytes) -> guidance.Guidance:
+    """Live guidance for one downscaled camera frame (nothing is stored)."""
+    if len(frame) > svc.settings.web.preview_max_bytes:
+        raise CaptureRejectedError(guidance.Hint.ADJUST)
+    _load(svc, web)
+    try:
+        return guidance.guide(svc.require_engine(), frame)
+    except ImageError:
+        return guidance.Guidance(guidance.Hint.NO_FACE)
+
+
+def capture(svc: Services, web: WebSession, image: bytes) -> str:
+    """Submit the selfie as the flow's next attempt and queue it; returns the submission id.
+
+    A photo without a usable face is refused before any submission exists (CaptureRejectedError),
+    so an empty frame never costs the user an attempt.
+    """
+    try:
+        verdict = guidance.guide(svc.require_engine(), image, placement=False)
+    except ImageError:
+        raise CaptureRejectedError(guidance.Hint.NO_FACE) from None
+    if not verdict.ready:
+        raise CaptureRejectedError(verdict.hint)
+    state = web_state(svc, web)
+    if state.phase in (Phase.PROCESSING, Phase.FINAL):
+        raise SubmissionStateConflictError("an attempt is already being processed or the flow has ended")
+    return submit_selfie(svc, web, image)
+
+
+#: The ``x-sdk-session-id`` the web app's attempts carry.
+SDK_SESSION_ID = "web-sdk"
+
+
+def submit_selfie(svc: Services, web: WebSession, image: bytes) -> str:
+    """Presign, upload and confirm, exactly as an SDK does with its user token."""
+    config = web_config(svc, web)
+    request = submissions.UserRequest(web.token, config.partner_session_id, SDK_SESSION_ID)
+    presigned = submissions.presign(svc, request, "FACE_MATCH")
+    slot = presigned.documents["SELFIE"]
+    signature = parse_qs(urlsplit(slot.url).query).get("signature", [""])[0]
+    submissions.upload(svc, presigned.submission_id, "SELFIE", signature, image, "image/jpeg")
+    metadata = {"channel": "WEB_SDK", "device": web.role.value}
+    return submissions.confirm(svc, request, {"submissionId": presigned.submission_id, "metadata": metadata})
