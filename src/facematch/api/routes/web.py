@@ -1,0 +1,219 @@
+"""The hosted H5 app (Web SDK): its page, its static files and its own small JSON API.
+
+The page lives at the launch URL's path (``server.launch_path``, ``/web/index.html``); the launch
+token stays in the URL fragment and the app exchanges it at ``POST /web/api/session``. The desktop
+then authenticates with the ``x-web-session`` header (sessionStorage, so it works inside iframes);
+the phone of a Smart QR handoff with a ``__Host-`` cookie set when it opens the QR link.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from facematch.api.deps import Svc as ServicesDep
+from facematch.errors import CaptureRejectedError, HandoffLinkError, UploadTooLargeError
+from facematch.flows import web_session
+from facematch.flows.context import Services
+from facematch.storage.models import Partner
+
+router = APIRouter(tags=["web"])
+
+PAGE = "/web/index.html"
+COOKIE = "__Host-facematch-web"
+_STATIC = {"app.js": "text/javascript", "app.css": "text/css", "i18n.js": "text/javascript"}
+_COMMON_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Opener-Policy": "same-origin-allow-popups",
+}
+_PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob: mediastream:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors {ancestors}"
+)
+
+
+def _static(name: str) -> bytes:
+    return (resources.files("facematch.web") / "static" / name).read_bytes()
+
+
+def frame_ancestors(svc: Services) -> str:
+    """``'self'`` plus every enabled partner's frame origins.
+
+    The page is fetched before the app knows whose flow it is (the token is in the fragment), so the
+    header lists all partners' origins; once the session is known the app refuses a parent that is not
+    its own partner's, and it only ever posts its result to that partner's origins.
+    """
+    with svc.db.session() as session:
+        rows = session.scalars(select(Partner.frame_origins).where(Partner.disabled.is_(False)))
+        origins = sorted({origin for row in rows for origin in row})
+    return " ".join(["'self'", *origins])
+
+
+def _headers(extra: dict[str, str] | None = None) -> dict[str, str]:
+    return {**_COMMON_HEADERS, **(extra or {})}
+
+
+def _json(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(
+        data, status_code=status, headers=_headers({"Content-Security-Policy": "frame-ancestors 'none'"})
+    )
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise UploadTooLargeError(f"the image exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _session(
+    svc: ServicesDep, request: Request, token: Annotated[str | None, Header(alias="x-web-session")] = None
+) -> web_session.WebSession:
+    return web_session.resolve_session(svc, token or request.cookies.get(COOKIE))
+
+
+SessionDep = Annotated[web_session.WebSession, Depends(_session)]
+
+
+def _config(config: web_session.WebConfig) -> dict[str, Any]:
+    return {
+        "role": config.role.value,
+        "partnerName": config.partner_name,
+        "locale": config.locale,
+        "theme": config.theme,
+        "allowQr": config.allow_qr,
+        "forceQr": config.force_qr,
+        "portraitOnly": config.portrait_only,
+        "showCta": config.show_cta,
+        "maxAttempts": config.max_attempts,
+        "attemptsUsed": config.attempts_used,
+        "callback": {
+            "partnerSessionId": config.partner_session_id,
+            "successUrl": config.success_url,
+            "failureUrl": config.failure_url,
+            "frameOrigins": list(config.frame_origins),
+        },
+    }
+
+
+def _state(state: web_session.WebState) -> dict[str, Any]:
+    transfer = state.handoff
+    return {
+        "phase": state.phase.value,
+        "final": state.final,
+        "submissionId": state.submission_id,
+        "status": state.status,
+        "nextAction": state.next_action,
+        "outcome": state.outcome,
+        "retryReason": state.retry_reason,
+        "attemptsUsed": state.attempts_used,
+        "attemptsLeft": state.attempts_left,
+        "callback": {"status": state.callback_status, "errorCode": state.callback_error_code}
+        if state.final
+        else None,
+        "handoff": None
+        if transfer is None
+        else {
+            "state": transfer.state.value,
+            "expiresAt": int(transfer.expires_at.timestamp()) if transfer.expires_at else None,
+        },
+    }
+
+
+# ---------------------------------------------------------------- page and files
+
+
+@router.get(PAGE, include_in_schema=False)
+def page(svc: ServicesDep) -> Response:
+    csp = _PAGE_CSP.format(ancestors=frame_ancestors(svc))
+    return Response(
+        _static("index.html"), media_type="text/html", headers=_headers({"Content-Security-Policy": csp})
+    )
+
+
+@router.get("/web/static/{name}", include_in_schema=False)
+def static_file(name: str) -> Response:
+    if name not in _STATIC:
+        return Response(status_code=404, headers=_headers())
+    return Response(_static(name), media_type=_STATIC[name], headers=_headers())
+
+
+@router.get("/web/h/{code}", include_in_schema=False)
+def open_handoff_link(svc: ServicesDep, code: str) -> Response:
+    """The QR link: redeem once, set the phone's cookie, continue at an address without the code."""
+    try:
+        token = web_session.redeem_handoff(svc, code)
+    except HandoffLinkError:
+        return RedirectResponse(PAGE + "#/link-expired", status_code=303, headers=_headers())
+    response = RedirectResponse(PAGE, status_code=303, headers=_headers())
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=svc.settings.web.session_ttl_s,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+# ---------------------------------------------------------------- the app's API
+
+
+@router.post("/web/api/session")
+def open_session(
+    svc: ServicesDep, launch_token: Annotated[str, Body(alias="launchToken", embed=True)]
+) -> Response:
+    opened = web_session.open_session(svc, launch_token)
+    return _json(
+        {"sessionToken": opened.token, "config": _config(opened.config), "state": _state(opened.state)}
+    )
+
+
+@router.get("/web/api/session")
+def current_session(svc: ServicesDep, web: SessionDep) -> Response:
+    config = web_session.web_config(svc, web)
+    return _json({"config": _config(config), "state": _state(web_session.web_state(svc, web))})
+
+
+@router.get("/web/api/status")
+def status(svc: ServicesDep, web: SessionDep) -> Response:
+    return _json(_state(web_session.web_state(svc, web)))
+
+
+@router.post("/web/api/preview")
+async def preview(svc: ServicesDep, web: SessionDep, request: Request) -> Response:
+    frame = await _body(request, svc.settings.web.preview_max_bytes)
+    verdict = await run_in_threadpool(web_session.check_preview, svc, web, frame)
+    return _json({"hint": verdict.hint.value, "ready": verdict.ready})
+
+
+@router.post("/web/api/capture")
+async def capture(svc: ServicesDep, web: SessionDep, request: Request) -> Response:
+    image = await _body(request, svc.settings.web.capture_max_bytes)
+    try:
+        submission_id = await run_in_threadpool(web_session.capture, svc, web, image)
+    except CaptureRejectedError as error:
+        # Not a failed attempt: nothing was submitted; the app shows the hint and keeps the camera on.
+        return _json({"hint": error.hint}, status=422)
+    return _json({"submissionId": submission_id})
+
+
+@router.post("/web/api/handoff")
+def create_handoff(svc: ServicesDep, web: SessionDep) -> Response:
+    issued = web_session.new_handoff(svc, web)
+    return _json({"qrImage": issued.qr_image, "expiresAt": issued.expires_at_epoch})

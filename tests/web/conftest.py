@@ -1,0 +1,141 @@
+"""A temporary facematch (SQLite, fake engine) and helpers to start web flows on it."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from facematch.api.app import create_app
+from facematch.config import Settings
+from facematch.engine.fake import FakeEngine, fake_face_image
+from facematch.engine.images import decode_image
+from facematch.flows import initiate, partners, submissions
+from facematch.flows.context import Services
+from facematch.flows.throttle import AuthThrottle
+from facematch.flows.tokens import TokenKind, TokenService
+from facematch.storage.blobs import EncryptedFileBlobStore
+from facematch.storage.db import Database, migrate
+
+with warnings.catch_warnings():
+    # Starlette nudges towards httpx2; the in-process client is all these tests need.
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+REFERENCE_PERSON = 7
+
+
+@dataclass
+class Started:
+    """One Initiate Flow (WEB_SDK) session."""
+
+    partner_id: str
+    partner_session_id: str
+    launch_token: str
+
+
+class WebWorld:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self._count = 0
+
+    def partner(self, **options: object) -> partners.NewPartner:
+        opts = partners.PartnerOptions(
+            onboarding_partners=["DEMO-WEB_SDK-FACE_MATCH"],
+            reference_hosts=["partner.test"],
+            frame_origins=["https://partner.test"],
+            **options,  # type: ignore[arg-type]
+        )
+        with self.svc.db.session() as session:
+            created = partners.create_partner("Toko Contoh", opts, session=session)
+            session.expunge(created.partner)
+        return created
+
+    def start(self, partner_id: str, **details: object) -> Started:
+        self._count += 1
+        psid = f"psid-{self._count}"
+        token = self.svc.tokens.issue(TokenKind.PARTNER, partner_id, 3600).token
+        result = initiate.initiate_flow(
+            self.svc,
+            initiate.InitiateRequest(
+                token=token,
+                onboarding_partner="DEMO-WEB_SDK-FACE_MATCH",
+                partner_user_id="user-1",
+                partner_user_id_type="TEST_ID",
+                partner_session_id=psid,
+                body={
+                    "flow": "FACE_MATCH",
+                    "source": "WEB_SDK",
+                    "successRedirectionUrl": "https://partner.test/ok",
+                    "failureRedirectionUrl": "https://partner.test/fail",
+                    "additionalDetails": {"referenceImageUrl": "https://partner.test/ref", **details},
+                },
+            ),
+        )
+        assert result.launch_url is not None
+        return Started(partner_id, psid, result.launch_url.split("token=", 1)[1])
+
+
+def _reference(url: str, *, headers: Mapping[str, str], allowed_hosts: Sequence[str]) -> bytes:
+    return fake_face_image(REFERENCE_PERSON)
+
+
+@pytest.fixture(autouse=True)
+def _lossless_derivatives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake engine reads marker pixels that JPEG re-encoding would smear: store PNGs in these tests."""
+
+    def png_derivative(data: bytes, settings: Settings) -> bytes:
+        decoded = decode_image(
+            data, max_bytes=settings.engine.max_image_bytes, max_pixels=settings.engine.max_image_pixels
+        )
+        out = io.BytesIO()
+        Image.fromarray(decoded.rgb).save(out, format="PNG")
+        return out.getvalue()
+
+    monkeypatch.setattr(submissions, "make_derivative", png_derivative)
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> Iterator[Services]:
+    settings = Settings(environment="test", data_dir=tmp_path)
+    migrate(settings.database_url)
+    db = Database(settings.database_url)
+    services = Services(
+        settings=settings,
+        db=db,
+        blobs=EncryptedFileBlobStore(tmp_path / "blobs", key=os.urandom(32), key_id="k1"),
+        tokens=TokenService(os.urandom(32)),
+        throttle=AuthThrottle(10),
+        fetch_reference=_reference,
+        engine=FakeEngine(),
+    )
+    yield services
+    db.dispose()
+
+
+@pytest.fixture
+def world(svc: Services) -> WebWorld:
+    return WebWorld(svc)
+
+
+@pytest.fixture
+def app_world(tmp_path: Path) -> Iterator[tuple[TestClient, WebWorld]]:
+    """The real app (fake engine, no background threads) over a temporary database."""
+    settings = Settings(
+        environment="test",
+        data_dir=tmp_path,
+        tokens={"secret": base64.b64encode(os.urandom(32)).decode()},
+        blobs={"key": base64.b64encode(os.urandom(32)).decode()},
+    )
+    migrate(settings.database_url)
+    app = create_app(settings, engine=FakeEngine(), background=False)
+    app.state.services.fetch_reference = _reference
+    with TestClient(app, base_url="https://facematch.test") as client:
+        yield client, WebWorld(app.state.services)

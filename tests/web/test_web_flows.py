@@ -1,0 +1,186 @@
+"""The web flow's use cases on a temporary database with the fake engine."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from facematch.engine.fake import fake_face_image
+from facematch.errors import (
+    CaptureRejectedError,
+    HandoffLinkError,
+    SubmissionStateConflictError,
+    WebSessionError,
+    WebSessionExpiredError,
+)
+from facematch.flows import handoff, processing, web_session
+from facematch.flows.context import Services
+from facematch.flows.guidance import Hint
+from facematch.flows.web_session import Phase, Role
+from facematch.storage.models import utcnow
+
+from .conftest import REFERENCE_PERSON, WebWorld
+
+
+def _open(world: WebWorld, **details: object) -> web_session.OpenedSession:
+    created = world.partner()
+    started = world.start(created.partner.id, **details)
+    return web_session.open_session(world.svc, started.launch_token)
+
+
+def _process(svc: Services, submission_id: str) -> None:
+    processing.process_submission(svc, submission_id)
+
+
+def test_launch_token_opens_a_desktop_session_with_the_flow_options(world: WebWorld) -> None:
+    opened = _open(world, userLocale="en_ID", forceQr=True, portraitOnly=False)
+    config = opened.config
+    assert config.role is Role.DESKTOP
+    assert (config.partner_name, config.locale, config.force_qr, config.portrait_only) == (
+        "Toko Contoh",
+        "en_ID",
+        True,
+        False,
+    )
+    assert config.success_url == "https://partner.test/ok"
+    assert config.frame_origins == ("https://partner.test",)
+    assert opened.state.phase is Phase.CAPTURE and opened.state.attempts_left == 3
+    web = web_session.resolve_session(world.svc, opened.token)
+    assert web.role is Role.DESKTOP
+
+
+def test_bad_and_expired_sessions_are_told_apart(world: WebWorld, svc: Services) -> None:
+    with pytest.raises(WebSessionError):
+        web_session.open_session(svc, "not-a-token")
+    with pytest.raises(WebSessionError):
+        web_session.resolve_session(svc, None)
+    opened = _open(world)
+    flow_id = web_session.resolve_session(svc, opened.token).flow_session_id
+    svc.settings.web.session_ttl_s = 1
+    from facematch.storage.models import FlowSession
+
+    with svc.db.session() as session:
+        flow = session.get(FlowSession, flow_id)
+        assert flow is not None
+        session.expunge(flow)
+    stale = svc.tokens.issue(
+        web_session.TokenKind.USER, flow.partner_id, -5, sid=flow_id, web="desktop", uid="u", uidt="t"
+    ).token
+    with pytest.raises(WebSessionExpiredError):
+        web_session.resolve_session(svc, stale)
+
+
+def test_same_person_completes_valid(world: WebWorld, svc: Services) -> None:
+    opened = _open(world)
+    web = web_session.resolve_session(svc, opened.token)
+    submission_id = web_session.capture(svc, web, fake_face_image(REFERENCE_PERSON))
+    assert web_session.web_state(svc, web).phase is Phase.PROCESSING
+    _process(svc, submission_id)
+    state = web_session.web_state(svc, web)
+    assert state.final and state.outcome == "APPROVED"
+    assert (state.callback_status, state.callback_error_code, state.next_action) == (
+        "COMPLETED",
+        None,
+        "STATUS",
+    )
+    with pytest.raises(SubmissionStateConflictError):
+        web_session.capture(svc, web, fake_face_image(REFERENCE_PERSON))
+
+
+def test_another_person_retries_until_attempts_run_out(world: WebWorld, svc: Services) -> None:
+    web = web_session.resolve_session(svc, _open(world).token)
+    for attempt in (1, 2, 3):
+        submission_id = web_session.capture(svc, web, fake_face_image(99))
+        _process(svc, submission_id)
+        state = web_session.web_state(svc, web)
+        if attempt < 3:
+            assert state.phase is Phase.RETRY and state.retry_reason == "FACE_MATCH_FAILED"
+            assert state.attempts_left == 3 - attempt
+    assert state.final and state.outcome == "REJECTED" and state.callback_status == "COMPLETED"
+
+
+def test_a_capture_without_a_face_makes_no_submission(world: WebWorld, svc: Services) -> None:
+    web = web_session.resolve_session(svc, _open(world).token)
+    for image, hint in (
+        (fake_face_image(1, faces=0), Hint.NO_FACE),
+        (fake_face_image(1, faces=2), Hint.MULTIPLE_FACES),
+        (fake_face_image(1, quality_issue="FACE_TOO_DARK"), Hint.MORE_LIGHT),
+        (b"not an image", Hint.NO_FACE),
+    ):
+        with pytest.raises(CaptureRejectedError) as caught:
+            web_session.capture(svc, web, image)
+        assert caught.value.hint == hint
+    state = web_session.web_state(svc, web)
+    assert state.phase is Phase.CAPTURE and state.submission_id is None and state.attempts_used == 0
+
+
+def test_preview_guidance(world: WebWorld, svc: Services) -> None:
+    web = web_session.resolve_session(svc, _open(world).token)
+    assert (
+        web_session.check_preview(svc, web, fake_face_image(1, quality_issue="FACE_BLURRED")).hint
+        is Hint.HOLD_STILL
+    )
+    assert web_session.check_preview(svc, web, fake_face_image(1)).ready  # the fake face sits centred
+    assert web_session.check_preview(svc, web, b"junk").hint is Hint.NO_FACE
+
+
+def test_handoff_link_is_single_use_and_bound_to_its_flow(world: WebWorld, svc: Services) -> None:
+    first = _open(world)
+    other = _open(world)
+    desktop = web_session.resolve_session(svc, first.token)
+    issued = handoff.create_handoff(svc, desktop.flow_session_id)
+    code = issued.link.rsplit("/", 1)[1]
+    assert len(code) >= 32 and issued.qr_image.startswith("data:image/png;base64,")
+    assert issued.expires_at - utcnow() <= timedelta(seconds=600)
+    assert web_session.web_state(svc, desktop).handoff.state is handoff.HandoffState.WAITING  # type: ignore[union-attr]
+    phone_token = web_session.redeem_handoff(svc, code)
+    phone = web_session.resolve_session(svc, phone_token)
+    assert phone.role is Role.PHONE and phone.flow_session_id == desktop.flow_session_id
+    assert phone.flow_session_id != web_session.resolve_session(svc, other.token).flow_session_id
+    with pytest.raises(HandoffLinkError):
+        web_session.redeem_handoff(svc, code)
+    assert web_session.web_state(svc, desktop).handoff.state is handoff.HandoffState.REDEEMED  # type: ignore[union-attr]
+    assert web_session.web_state(svc, phone).handoff is None
+    # The phone captures; the desktop sees the final state.
+    _process(svc, web_session.capture(svc, phone, fake_face_image(REFERENCE_PERSON)))
+    assert web_session.web_state(svc, desktop).outcome == "APPROVED"
+
+
+def test_expired_and_superseded_codes_are_refused(world: WebWorld, svc: Services) -> None:
+    web = web_session.resolve_session(svc, _open(world).token)
+    old = handoff.create_handoff(svc, web.flow_session_id, now=utcnow() - timedelta(minutes=11))
+    with pytest.raises(HandoffLinkError):
+        web_session.redeem_handoff(svc, old.link.rsplit("/", 1)[1])
+    assert web_session.web_state(svc, web).handoff.state is handoff.HandoffState.EXPIRED  # type: ignore[union-attr]
+    first = handoff.create_handoff(svc, web.flow_session_id)
+    second = handoff.create_handoff(svc, web.flow_session_id)
+    with pytest.raises(HandoffLinkError):
+        web_session.redeem_handoff(svc, first.link.rsplit("/", 1)[1])
+    web_session.redeem_handoff(svc, second.link.rsplit("/", 1)[1])
+    for junk in ("", "x" * 500, "nope"):
+        with pytest.raises(HandoffLinkError):
+            web_session.redeem_handoff(svc, junk)
+
+
+def test_parallel_opens_of_one_link_let_exactly_one_through(world: WebWorld, svc: Services) -> None:
+    web = web_session.resolve_session(svc, _open(world).token)
+    code = handoff.create_handoff(svc, web.flow_session_id).link.rsplit("/", 1)[1]
+    wins: list[str] = []
+    losses: list[Exception] = []
+    barrier = threading.Barrier(100)
+
+    def open_link() -> None:
+        barrier.wait()
+        try:
+            wins.append(web_session.redeem_handoff(svc, code))
+        except HandoffLinkError as error:
+            losses.append(error)
+
+    threads = [threading.Thread(target=open_link) for _ in range(100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(wins) == 1 and len(losses) == 99

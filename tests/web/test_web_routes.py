@@ -1,0 +1,171 @@
+"""The web app's HTTP surface: page, headers, session exchange, capture, status and the QR link."""
+
+from __future__ import annotations
+
+import base64
+import re
+from importlib import resources
+
+import cv2
+import numpy as np
+
+from facematch.engine.fake import fake_face_image
+from facematch.flows import processing
+
+from .conftest import REFERENCE_PERSON, TestClient, WebWorld
+
+STATIC = resources.files("facematch.web") / "static"
+
+
+def _launch(client: TestClient, world: WebWorld, **details: object) -> tuple[str, dict[str, object]]:
+    created = world.partner()
+    started = world.start(created.partner.id, **details)
+    response = client.post("/web/api/session", json={"launchToken": started.launch_token})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return body["sessionToken"], body
+
+
+def test_page_headers_follow_the_security_guide(app_world: tuple[TestClient, WebWorld]) -> None:
+    client, world = app_world
+    world.partner()
+    response = client.get("/web/index.html")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    csp = response.headers["content-security-policy"]
+    assert "frame-ancestors 'self' https://partner.test" in csp
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["permissions-policy"].startswith("camera=(self)")
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["cache-control"] == "no-store"
+    for name in ("app.js", "app.css", "i18n.js"):
+        asset = client.get(f"/web/static/{name}")
+        assert asset.status_code == 200 and asset.headers["cache-control"] == "no-store"
+    assert client.get("/web/static/../app.py").status_code == 404
+    assert client.get("/web/static/secret.txt").status_code == 404
+
+
+def test_the_pages_own_js_and_css_stay_under_100_kb() -> None:
+    weight = sum(len((STATIC / name).read_bytes()) for name in ("app.js", "app.css", "i18n.js"))
+    assert weight < 100_000
+
+
+def test_every_string_exists_in_both_locales() -> None:
+    i18n = (STATIC / "i18n.js").read_text()
+    id_part, en_part = i18n.split("en_ID: {", 1)
+    keys = [set(re.findall(r'^\s+"([\w.]+)":', part, re.M)) for part in (id_part, en_part)]
+    assert keys[0] == keys[1] and len(keys[0]) > 80
+    html = (STATIC / "index.html").read_text()
+    used = set(re.findall(r'data-i18n(?:-alt)?="([\w.]+)"', html))
+    js = (STATIC / "app.js").read_text()
+    used |= {k for k in re.findall(r"(?<![\w.])t\('([\w.]+)'", js) if not k.endswith(".")}
+    for prefix, values in (
+        (
+            "hint.",
+            [
+                "READY",
+                "NO_FACE",
+                "MULTIPLE_FACES",
+                "MOVE_CLOSER",
+                "MOVE_BACK",
+                "CENTER_FACE",
+                "MORE_LIGHT",
+                "LESS_LIGHT",
+                "HOLD_STILL",
+                "LOOK_STRAIGHT",
+                "ADJUST",
+                "WAIT",
+                "OFFLINE",
+            ],
+        ),
+        ("retry.", ["FACE_MATCH_FAILED", "QUALITY", "FACE"]),
+    ):
+        used |= {prefix + v for v in values}
+    for code in (
+        "CAMERA_PERMISSION_DENIED",
+        "CAMERA_UNAVAILABLE",
+        "SESSION_TIMEOUT",
+        "LINK_EXPIRED",
+        "NETWORK_ERROR",
+        "INVALID_SESSION",
+        "UNSUPPORTED_BROWSER",
+    ):
+        used |= {f"error.{code}.title", f"error.{code}.text"}
+    for outcome in ("APPROVED", "REJECTED", "ERROR"):
+        used |= {f"status.{outcome}.title", f"status.{outcome}.text"}
+    assert used <= keys[0], sorted(used - keys[0])
+
+
+def test_launch_exchange_capture_and_status(app_world: tuple[TestClient, WebWorld]) -> None:
+    client, world = app_world
+    token, body = _launch(client, world, userLocale="en_ID")
+    config = body["config"]
+    assert (
+        config["locale"] == "en_ID" and config["role"] == "desktop" and config["partnerName"] == "Toko Contoh"
+    )
+    assert config["callback"]["successUrl"] == "https://partner.test/ok"
+    headers = {"x-web-session": token}
+    assert client.get("/web/api/session", headers=headers).json()["state"]["phase"] == "CAPTURE"
+    preview = client.post("/web/api/preview", content=fake_face_image(1, faces=2), headers=headers)
+    assert preview.json() == {"hint": "MULTIPLE_FACES", "ready": False}
+    empty = client.post("/web/api/capture", content=fake_face_image(1, faces=0), headers=headers)
+    assert empty.status_code == 422 and empty.json() == {"hint": "NO_FACE"}
+    assert client.get("/web/api/status", headers=headers).json()["submissionId"] is None
+    shot = client.post("/web/api/capture", content=fake_face_image(REFERENCE_PERSON), headers=headers)
+    assert shot.status_code == 200
+    assert client.get("/web/api/status", headers=headers).json()["phase"] == "PROCESSING"
+    processing.process_submission(world.svc, shot.json()["submissionId"])
+    state = client.get("/web/api/status", headers=headers).json()
+    assert state["final"] and state["outcome"] == "APPROVED" and state["nextAction"] == "STATUS"
+    assert state["callback"] == {"status": "COMPLETED", "errorCode": None}
+    assert "score" not in str(state).lower()
+    again = client.post("/web/api/capture", content=fake_face_image(REFERENCE_PERSON), headers=headers)
+    assert again.status_code == 409
+
+
+def test_bad_sessions_get_the_envelope(app_world: tuple[TestClient, WebWorld]) -> None:
+    client, _ = app_world
+    bad = client.post("/web/api/session", json={"launchToken": "nope"})
+    assert bad.status_code == 401 and bad.json()["errors"][0]["cause"] == "INVALID_SESSION"
+    assert client.get("/web/api/status").json()["errors"][0]["cause"] == "INVALID_SESSION"
+    assert client.get("/web/api/status", headers={"x-web-session": "x.y.z"}).status_code == 401
+
+
+def test_qr_link_handoff(app_world: tuple[TestClient, WebWorld]) -> None:
+    client, world = app_world
+    token, _ = _launch(client, world, forceQr=True)
+    made = client.post("/web/api/handoff", headers={"x-web-session": token})
+    assert made.status_code == 200
+    link = _decode_qr(made.json()["qrImage"])
+    assert link.startswith("http://127.0.0.1:8000/web/h/") and len(link.rsplit("/", 1)[1]) >= 32
+    path = "/web/h/" + link.rsplit("/", 1)[1]
+    first = client.get(path, follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/web/index.html"
+    cookie = first.headers["set-cookie"]
+    assert cookie.startswith("__Host-facematch-web=")
+    for flag in ("Secure", "HttpOnly", "SameSite=strict", "Path=/"):
+        assert flag.lower() in cookie.lower()
+    assert "domain" not in cookie.lower()
+    second = client.get(path, follow_redirects=False)
+    assert second.status_code == 303 and second.headers["location"].endswith("#/link-expired")
+    assert "set-cookie" not in second.headers
+    phone_token = cookie.split(";", 1)[0].split("=", 1)[1]
+    phone = {"cookie": f"__Host-facematch-web={phone_token}"}
+    session = client.get("/web/api/session", headers=phone).json()
+    assert session["config"]["role"] == "phone" and session["state"]["handoff"] is None
+    assert client.post("/web/api/handoff", headers=phone).status_code == 403
+    desktop = client.get("/web/api/status", headers={"x-web-session": token}).json()
+    assert desktop["handoff"]["state"] == "REDEEMED"
+
+
+def test_qr_is_refused_when_the_flow_does_not_allow_it(app_world: tuple[TestClient, WebWorld]) -> None:
+    client, world = app_world
+    token, _ = _launch(client, world)
+    assert client.post("/web/api/handoff", headers={"x-web-session": token}).status_code == 403
+
+
+def _decode_qr(data_uri: str) -> str:
+    header, payload = data_uri.split(",", 1)
+    assert header == "data:image/png;base64"
+    image = cv2.imdecode(np.frombuffer(base64.b64decode(payload), np.uint8), cv2.IMREAD_GRAYSCALE)
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    return str(text)
