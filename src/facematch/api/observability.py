@@ -22,7 +22,7 @@ from facematch.flows.context import Metrics
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 access_log = logging.getLogger("facematch.access")
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -57,6 +57,7 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # it logs query strings; ours does not
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class RequestContextMiddleware:

@@ -18,6 +18,11 @@ COMMANDS: tuple[str, ...] = (
     "facematch.cli.compare",
     "facematch.cli.evaluate",
     "facematch.cli.demo_partner",
+    "facematch.cli.serve",
+    "facematch.cli.partner",
+    "facematch.cli.db",
+    "facematch.cli.callbacks",
+    "facematch.cli.purge",
 )
 
 

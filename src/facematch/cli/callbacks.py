@@ -1,0 +1,49 @@
+"""``facematch callbacks list|resend``: the completion-callback outbox and its delivery log."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("callbacks", help="inspect and resend completion callbacks")
+    commands = parser.add_subparsers(dest="callbacks_command", required=True)
+    listing = commands.add_parser("list", help="messages, newest first, with their delivery log")
+    listing.add_argument("--status", choices=("pending", "delivered", "dead", "gone"), default=None)
+    listing.add_argument("--client-id", default=None)
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(func=list_cmd)
+    resend = commands.add_parser("resend", help="put a message back on the schedule (same webhook-id)")
+    resend.add_argument("message_id")
+    resend.set_defaults(func=resend_cmd)
+
+
+def _services() -> Any:
+    from facematch.config import get_settings
+    from facematch.worker.runtime import build_services
+
+    return build_services(get_settings())
+
+
+def list_cmd(args: argparse.Namespace) -> int:
+    from facematch.flows import outbox
+    from facematch.storage import repo
+
+    svc = _services()
+    partner_id = None
+    if args.client_id:
+        with svc.db.session() as session:
+            partner = repo.partner_by_client_id(args.client_id, session=session)
+            partner_id = partner.id if partner else "-"
+    print(json.dumps(outbox.describe(svc, args.status, partner_id, limit=args.limit), indent=2))
+    return 0
+
+
+def resend_cmd(args: argparse.Namespace) -> int:
+    from facematch.flows import outbox
+
+    outbox.resend(_services(), args.message_id)
+    print(f"{args.message_id} queued for delivery")
+    return 0

@@ -1,0 +1,99 @@
+"""``facematch serve [--dev]``: migrate, (development) seed a demo partner, serve the API.
+
+The real face engine is loaded at start-up; ``/readyz`` answers 200 once it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+DEMO_ONBOARDING = "DEMO-WEB_SDK-FACE_MATCH"
+DEMO_BE_ONBOARDING = "DEMO-BE-FACE_MATCH"
+DEMO_SITE = "http://127.0.0.1:8001"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("serve", help="run the partner API (migrates first)")
+    parser.add_argument("--dev", action="store_true", help="development mode: generated keys, demo partner")
+    parser.add_argument("--host", default=None, help="bind address (default: settings server.host)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: settings server.port)")
+    parser.set_defaults(func=run)
+
+
+def seed_demo_partner(settings: Any, credentials_path: Path) -> dict[str, str] | None:
+    """Create the demo partner once; its pass-key is printed and written (0600) only then."""
+    from facematch.flows import partners
+    from facematch.storage.db import Database
+
+    if credentials_path.is_file():
+        return None
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            options = partners.PartnerOptions(
+                onboarding_partners=[DEMO_ONBOARDING, DEMO_BE_ONBOARDING],
+                reference_hosts=["127.0.0.1", "localhost"],
+                frame_origins=[DEMO_SITE],
+            )
+            created = partners.create_partner(
+                "Demo Partner",
+                options,
+                session=session,
+                default_max_attempts=settings.submissions.default_max_attempts,
+            )
+            partners.set_callback(created.partner, f"{DEMO_SITE}/webhook")
+            values = {
+                "clientId": created.partner.client_id,
+                "passKey": created.passkey,
+                "webhookSecret": created.webhook_secret,
+                "onboardingPartner": DEMO_ONBOARDING,
+            }
+    finally:
+        db.dispose()
+    credentials_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(credentials_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle, indent=2)
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from facematch.api.app import create_app
+    from facematch.api.observability import configure_logging
+    from facematch.config import Settings
+    from facematch.storage.db import migrate
+
+    overrides: dict[str, Any] = {}
+    if args.dev:
+        overrides = {"environment": "development", "reference": {"allow_loopback": True, "allow_http": True}}
+    settings = Settings(**overrides)
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    if (args.host or args.port) and "FACEMATCH_SERVER__PUBLIC_URL" not in os.environ:
+        settings.server.public_url = f"http://{host}:{port}"
+    configure_logging()
+    migrate(settings.database_url)
+    if settings.development:
+        seeded = seed_demo_partner(settings, settings.data_dir / "demo-partner.json")
+        if seeded:
+            print("Demo partner created (shown once; also in var/demo-partner.json, mode 0600):")
+            print(f"  client-id:  {seeded['clientId']}")
+            print(f"  pass-key:   {seeded['passKey']}")
+            print(f"  webhook secret: {seeded['webhookSecret']}")
+            print(f"  x-onboarding-partner: {DEMO_ONBOARDING} (web) / {DEMO_BE_ONBOARDING} (backend)")
+    print(f"facematch on http://{host}:{port} (OpenAPI docs at /docs)", flush=True)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=settings.server.proxy_headers,
+    )
+    return 0
