@@ -11,8 +11,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
-from facematch.engine.align import align_face
+from facematch.engine.align import CROP_SIZE, TEMPLATE, align_face
 from facematch.engine.calibrate import Calibration
 from facematch.engine.detect import Detection, find_faces
 from facematch.engine.images import decode_image
@@ -23,6 +24,10 @@ from facematch.errors import FaceError, FaceQualityError, ImageError, ModelError
 
 #: a second selfie face at least this fraction of the subject's width makes the selfie ambiguous
 COMPARABLE_FACE_RATIO = 0.5
+#: mean saturation (0-255) under which a face counts as grey
+GREY_SATURATION = 18.0
+#: distance between the eyes in the 112x112 alignment template
+TEMPLATE_INTEROCULAR = float(np.hypot(*(TEMPLATE[1] - TEMPLATE[0])))
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +41,8 @@ class EngineOptions:
     max_image_bytes: int = 15 * 1024 * 1024
     max_image_pixels: int = 50_000_000
     threads: int = 1
-    flip_average: bool = True
+    flip_average: bool = False
+    resolution_matching: bool = True
 
 
 def choose_subject(faces: tuple[Detection, ...], role: Role) -> Detection:
@@ -53,6 +59,26 @@ def choose_subject(faces: tuple[Detection, ...], role: Role) -> Detection:
     if role is Role.SELFIE and len(ranked) > 1 and ranked[1].width >= COMPARABLE_FACE_RATIO * subject.width:
         raise MultipleFacesError(f"{len(ranked)} faces found; the selfie must show one person")
     return subject
+
+
+def is_greyscale(crop: npt.NDArray[np.uint8]) -> bool:
+    """Whether a face crop carries (almost) no colour: mean HSV saturation of its centre."""
+    hsv = cv2.cvtColor(crop[24:104, 20:92], cv2.COLOR_RGB2HSV)
+    return bool(hsv[:, :, 1].mean() < GREY_SATURATION)
+
+
+def match_conditions(crop: npt.NDArray[np.uint8], interocular: float | None, *, grey: bool) -> npt.NDArray[np.uint8]:
+    """``crop`` as it would look with only ``interocular`` native pixels between the eyes, and/or grey."""
+    out = crop
+    if interocular is not None:
+        side = max(8, round(CROP_SIZE * interocular / TEMPLATE_INTEROCULAR))
+        if side < CROP_SIZE:
+            small = cv2.resize(out, (side, side), interpolation=cv2.INTER_AREA)
+            out = cv2.resize(small, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_LINEAR)
+    if grey:
+        g = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
+        out = np.stack([g, g, g], axis=-1)
+    return np.ascontiguousarray(out)
 
 
 class FaceEngine:
@@ -95,6 +121,10 @@ class FaceEngine:
     def model_version(self) -> str:
         return self._version
 
+    @property
+    def recognizer_sha256(self) -> str:
+        return self._recognizer.spec.sha256
+
     def analyze(self, image: bytes, role: Role) -> FaceAnalysis:
         """Decode ``image`` and return its subject face with quality and template.
 
@@ -115,6 +145,7 @@ class FaceEngine:
             error.role = role.value
             raise
         template = self._template(crop)
+        greyscale = is_greyscale(crop)
         h, w = found.image.shape[:2]
         inverse = 1.0 / decoded.scale
         return FaceAnalysis(
@@ -127,6 +158,8 @@ class FaceEngine:
             image_width=round(w * inverse),
             image_height=round(h * inverse),
             template=template,
+            crop=crop,
+            greyscale=greyscale,
         )
 
     def _template(self, crop: np.ndarray) -> Template:
@@ -140,8 +173,27 @@ class FaceEngine:
     def similarity(self, a: Template, b: Template) -> float:
         return float(np.clip(np.dot(a, b), -1.0, 1.0))
 
+    def matched_similarity(self, selfie: FaceAnalysis, reference: FaceAnalysis) -> float:
+        """Cosine similarity, after bringing the richer face down to the poorer one's conditions.
+
+        A 24 px grey document portrait and a sharp colour selfie differ in resolution and colour
+        as much as in identity; comparing the selfie as it would look printed that small and grey
+        removes that gap (measured in BENCHMARKS.md).
+        """
+        if not self.options.resolution_matching:
+            return self.similarity(selfie.template, reference.template)
+        a, b = selfie, reference
+        if b.quality.interocular_px > a.quality.interocular_px:
+            a, b = b, a  # a: the face with more pixels, adapted to b
+        target = b.quality.interocular_px if b.quality.interocular_px < a.quality.interocular_px * 0.7 else None
+        grey = b.greyscale and not a.greyscale
+        if a.crop is None or (target is None and not grey):
+            return self.similarity(selfie.template, reference.template)
+        adapted = self._template(match_conditions(a.crop, target, grey=grey))
+        return self.similarity(adapted, b.template)
+
     def compare_analyses(self, selfie: FaceAnalysis, reference: FaceAnalysis) -> MatchResult:
-        similarity = self.similarity(selfie.template, reference.template)
+        similarity = self.matched_similarity(selfie, reference)
         return MatchResult(
             score=self.calibration.score(similarity),
             similarity=similarity,

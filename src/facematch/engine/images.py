@@ -102,6 +102,9 @@ def decode_image(
                 raise ImageTooSmallError(f"image is {width}x{height} pixels")
             if getattr(image, "n_frames", 1) > 1:
                 raise AnimatedImageError()
+            if kind == "png":
+                # PNG carries a CRC per chunk; Pillow only checks them in verify()
+                Image.open(io.BytesIO(data), formats=["PNG"]).verify()
             orientation = _exif_orientation(image)
             scale = 1.0
             if kind == "jpeg" and draft_side is not None and min(width, height) >= 2 * draft_side:

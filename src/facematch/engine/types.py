@@ -60,6 +60,10 @@ class FaceAnalysis:
     image_width: int
     image_height: int
     template: Template = field(repr=False, compare=False)
+    crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False, compare=False)
+    """The aligned 112x112 RGB crop the template was made from (kept in memory only)."""
+    greyscale: bool = False
+    """Whether the face carries no colour (a grey or tinted document print)."""
 
 
 @dataclass(frozen=True, slots=True)
