@@ -1,0 +1,193 @@
+"""End-to-end harness: a real facematch (real engine) and the demo partner on loopback, and Debian
+Chromium driven by Playwright with a fake camera playing a clip made from ``../shared/faces``.
+
+One facematch + demo partner per test session; one browser per test module (its camera clip is a
+launch argument). Screenshots go to ``test-artifacts/`` (gitignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from facematch.demo_partner.app import DemoConfig, create_demo_app
+from facematch.demo_partner.client import PartnerCredentials
+from facematch.engine.types import Engine
+from servicekit import ONBOARDING, LiveServer, create_partner, free_port, live_app
+
+from .clips import empty_frame, face_frame, write_y4m
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+DOCS_SHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: The reference (ID portrait) and two selfies: the same person, and someone else.
+REFERENCE = "p_img20.jpg"
+SAME_PERSON = "p_img21.jpg"
+OTHER_PERSON = "p_img22.jpg"
+#: Browser-side waits: generous for a loaded 2-core machine, still far below pytest's timeout.
+STEP_MS = 20_000
+
+
+@dataclass
+class Stack:
+    facematch: LiveServer
+    demo: LiveServer
+    demo_url: str
+    reference: Path
+
+    @property
+    def facematch_url(self) -> str:
+        return self.facematch.url
+
+    def start_flow(self, page: Any, *, mode: str = "redirect", **options: str | bool) -> str:
+        """Use the demo partner's form like a user; returns the partner session id."""
+        page.goto(self.demo_url + "/")
+        page.set_input_files("#reference", str(self.reference))
+        page.check(f"input[name=mode][value={mode}]")
+        if "locale" in options:
+            page.select_option("#locale", str(options["locale"]))
+        if "theme" in options:
+            page.select_option("#theme", str(options["theme"]))
+        for flag in ("allow_qr", "force_qr", "portrait_only"):
+            if options.get(flag):
+                page.check(f"input[name={flag}]")
+        before = set(httpx.get(self.demo_url + "/api/sessions").json())
+        page.click("#start")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            new = set(httpx.get(self.demo_url + "/api/sessions").json()) - before
+            if new:
+                return new.pop()
+            time.sleep(0.05)
+        raise AssertionError("the demo partner did not start a flow")
+
+    def partner_view(self, psid: str) -> dict[str, Any]:
+        response = httpx.get(f"{self.demo_url}/api/sessions/{psid}", timeout=15)
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
+
+
+@pytest.fixture(scope="session")
+def real_engine() -> Engine:
+    from facematch.engine.facade import FaceEngine
+
+    return FaceEngine.load()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, real_engine: Engine, faces_dir: Path
+) -> Iterator[Stack]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian chromium is required for the e2e tests (make test installs it)")
+    demo_port = free_port()
+    demo_url = f"http://127.0.0.1:{demo_port}"
+    with live_app(database_url, tmp_path_factory.mktemp("e2e"), engine=real_engine) as facematch:
+        creds = create_partner(
+            facematch.services.db,
+            frame_origins=[demo_url],
+            reference_hosts=["127.0.0.1"],
+            callback_url=demo_url + "/webhook",
+        )
+        _rename_partner(facematch, creds.partner_id, "Toko Demo")
+        config = DemoConfig(
+            facematch_url=facematch.url,
+            public_url=demo_url,
+            credentials=PartnerCredentials(creds.client_id, creds.passkey, ONBOARDING, creds.webhook_secret),
+            partner_name="Toko Demo",
+        )
+        with LiveServer(create_demo_app(config), demo_port) as demo:
+            yield Stack(facematch, demo, demo_url, faces_dir / "images" / REFERENCE)
+
+
+def _rename_partner(server: LiveServer, partner_id: str, name: str) -> None:
+    from facematch.storage.models import Partner
+
+    with server.services.db.session() as session:
+        partner = session.get(Partner, partner_id)
+        partner.name = name
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory, real_engine: Engine, faces_dir: Path) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("clips")
+    images = faces_dir / "images"
+    return {
+        "same": write_y4m(face_frame(images / SAME_PERSON, real_engine), folder / "same.y4m"),
+        "other": write_y4m(face_frame(images / OTHER_PERSON, real_engine), folder / "other.y4m"),
+        "empty": write_y4m(empty_frame(), folder / "empty.y4m"),
+    }
+
+
+def launch_chromium(playwright: Any, clip: Path | None) -> Any:
+    """Debian Chromium; with ``clip`` a fake camera that plays it, without one no camera at all."""
+    args = list(CHROMIUM_ARGS)
+    if clip is not None:
+        args += [
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={clip}",
+        ]
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=args, headless=True)
+
+
+@pytest.fixture(scope="module")
+def playwright_driver() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
+
+
+def shot(page: Any, name: str, *, docs: bool = False) -> Path:
+    """Save a screenshot under test-artifacts/; ``docs``: also refresh the README's copy when
+    FACEMATCH_UPDATE_SCREENSHOTS=1 (so ordinary runs leave the work tree clean)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    if docs and os.environ.get("FACEMATCH_UPDATE_SCREENSHOTS") == "1":
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_SHOTS / path.name)
+    return path
+
+
+def decode_qr(png: bytes) -> str:
+    """What a phone camera would read from the QR on screen."""
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    return str(text)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.1)

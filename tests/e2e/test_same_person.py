@@ -1,0 +1,206 @@
+"""Same person as the reference: redirect and iframe callbacks, themes, portrait lock, Smart QR."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from .conftest import STEP_MS, Stack, decode_qr, launch_chromium, shot, wait_until
+
+pytestmark = pytest.mark.e2e
+
+TIMINGS: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_driver: Any, clips: dict[str, Path]) -> Iterator[Any]:
+    browser = launch_chromium(playwright_driver, clips["same"])
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(STEP_MS)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def take_selfie(frame: Any) -> float:
+    """Landing → consent → camera → wait for guidance → photo → send; returns when it was sent."""
+    frame.locator("#screen-landing").wait_for(state="visible")
+    frame.check("#consent")
+    frame.click("#btn-start")
+    frame.locator("#btn-shoot:not([disabled])").wait_for()
+    frame.click("#btn-shoot")
+    frame.locator("#screen-review").wait_for(state="visible")
+    sent = time.monotonic()
+    frame.click("#btn-submit")
+    return sent
+
+
+def test_redirect_mode_same_person_completes(stack: Stack, page: Any) -> None:
+    psid = stack.start_flow(page, mode="redirect")
+    page.locator("#screen-landing").wait_for(state="visible")
+    assert "token=" not in page.url and urlsplit(page.url).fragment == ""
+    assert page.locator("#partner-name").inner_text() == "Toko Demo"
+    sent = take_selfie(page)
+    page.locator("#screen-status").wait_for(state="visible")
+    TIMINGS["capture_to_status_s"] = time.monotonic() - sent
+    assert page.locator("#status-title").inner_text() == "Verifikasi selesai"
+    page.click("#btn-done")
+    page.wait_for_url(stack.demo_url + "/result/success*")
+    query = parse_qs(urlsplit(page.url).query)
+    assert query == {"status": ["COMPLETED"], "partner_session_id": [psid]}
+    view = wait_until(lambda: (v := stack.partner_view(psid))["webhooks"] and v)
+    details = view["details"]["data"]
+    assert (details["status"], details["result"], details["reasonCode"]) == ("COMPLETED", "VALID", "")
+    assert details["submissionDetails"]["verificationResults"]["faceMatch"]["result"] is True
+    [hook] = view["webhooks"]
+    assert hook["verified"] and hook["payload"]["result"] == "VALID"
+    assert hook["payload"]["partnerSessionId"] == psid
+
+
+def test_iframe_mode_posts_the_result_to_the_partner_origin(stack: Stack, page: Any) -> None:
+    psid = stack.start_flow(page, mode="iframe")
+    frame = page.wait_for_selector("#facematch").content_frame()
+    assert frame is not None
+    take_selfie(frame)
+    frame.locator("#screen-status").wait_for(state="visible")
+    frame.click("#btn-done")
+    message = wait_until(lambda: page.evaluate("window.lastFacematchMessage || null"))
+    assert message["origin"] == stack.facematch_url
+    assert message["data"] == {
+        "source": "facematch",
+        "type": "FACEMATCH_RESULT",
+        "status": "COMPLETED",
+        "partner_session_id": psid,
+    }
+    page.wait_for_url(stack.demo_url + "/result/success*")
+    assert stack.partner_view(psid)["details"]["data"]["result"] == "VALID"
+
+
+def test_an_unlisted_origin_cannot_frame_the_app(stack: Stack, browser: Any) -> None:
+    # localhost is another origin than the partner's listed http://127.0.0.1:<port>.
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(stack.demo_url.replace("127.0.0.1", "localhost") + "/healthz")
+    page.set_content(f"<iframe id='f' src='{stack.facematch_url}/web/index.html'></iframe>")
+    frame = page.wait_for_selector("#f").content_frame()
+    time.sleep(1)
+    assert frame is None or frame.url.startswith("chrome-error://") or not frame.query_selector("#main")
+    context.close()
+
+
+def test_dark_mode_in_english(stack: Stack, page: Any) -> None:
+    stack.start_flow(page, locale="en_ID", theme="DARK_MODE")
+    page.locator("#screen-landing").wait_for(state="visible")
+    assert page.locator("#landing-title").inner_text() == "Face verification"
+    assert page.evaluate("document.documentElement.lang") == "en"
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(16, 19, 23)"
+    shot(page, "landing-dark-en", docs=True)
+    page.check("#consent")
+    page.click("#btn-start")
+    page.locator("#btn-shoot:not([disabled])").wait_for()
+    assert page.locator("#guidance").inner_text() == "Looks good! Tap “Take photo”"
+    shot(page, "capture-dark-en", docs=True)
+
+
+def test_portrait_only_blocks_a_landscape_phone(stack: Stack, browser: Any) -> None:
+    context = browser.new_context(
+        viewport={"width": 740, "height": 360},
+        screen={"width": 740, "height": 360},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+    )
+    context.set_default_timeout(STEP_MS)
+    page = context.new_page()
+    stack.start_flow(page, portrait_only=True)
+    page.locator("#rotate").wait_for(state="visible")
+    assert page.locator("#rotate-title").inner_text() == "Putar ponsel ke posisi tegak"
+    shot(page, "portrait-only-landscape-phone", docs=True)
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.locator("#rotate").wait_for(state="hidden")
+    page.locator("#screen-landing").wait_for(state="visible")
+    shot(page, "landing-phone", docs=True)
+    context.close()
+
+
+def _qr_link(page: Any) -> str:
+    page.locator("#qr-img").wait_for(state="visible")
+    page.wait_for_function("document.getElementById('qr-img').naturalWidth > 0")
+    return decode_qr(page.locator("#qr-img").screenshot())
+
+
+def _phone(browser: Any, driver: Any) -> Any:
+    context = browser.new_context(**driver.devices["Pixel 7"])
+    context.set_default_timeout(STEP_MS)
+    return context
+
+
+def test_smart_qr_hands_the_flow_to_a_phone(
+    stack: Stack, page: Any, browser: Any, playwright_driver: Any
+) -> None:
+    psid = stack.start_flow(page, force_qr=True)
+    page.locator("#screen-qr").wait_for(state="visible")
+    link = _qr_link(page)
+    assert link.startswith(stack.facematch_url + "/web/h/") and len(link.rsplit("/", 1)[1]) >= 32
+    shot(page, "qr-desktop", docs=True)
+    phone_context = _phone(browser, playwright_driver)
+    phone = phone_context.new_page()
+    phone.goto(link)
+    phone.locator("#screen-landing").wait_for(state="visible")
+    assert "/web/h/" not in phone.url and phone.url.endswith("/web/index.html")
+    assert "Toko Demo" in phone.locator("#landing-title ~ .lead").inner_text()  # named before the camera
+    wait_until(lambda: "Ponsel terhubung" in page.locator("#qr-state").inner_text())
+    take_selfie(phone)
+    phone.locator("#screen-phone-done").wait_for(state="visible")
+    shot(phone, "phone-done", docs=True)
+    page.locator("#screen-status").wait_for(state="visible")
+    shot(page, "status-desktop", docs=True)
+    page.click("#btn-done")
+    page.wait_for_url(stack.demo_url + "/result/success*")
+    assert parse_qs(urlsplit(page.url).query)["status"] == ["COMPLETED"]
+    assert stack.partner_view(psid)["details"]["data"]["result"] == "VALID"
+    # The link was used: a second open is refused.
+    again = phone_context.new_page()
+    again.goto(link)
+    again.locator("#screen-error").wait_for(state="visible")
+    assert again.locator("#error-title").inner_text() == "Tautan sudah tidak berlaku"
+    phone_context.close()
+
+
+def test_an_expired_qr_code_can_be_replaced(
+    stack: Stack, page: Any, browser: Any, playwright_driver: Any
+) -> None:
+    from sqlalchemy import update
+
+    from facematch.storage.models import Handoff, utcnow
+
+    stack.start_flow(page, force_qr=True)
+    old = _qr_link(page)
+    with stack.facematch.services.db.session() as session:  # the clock moves on 10 minutes
+        session.execute(update(Handoff).where(Handoff.used_at.is_(None)).values(expires_at=utcnow()))
+    page.locator("#btn-qr-new").wait_for(state="visible")
+    assert "kedaluwarsa" in page.locator("#qr-state").inner_text()
+    shot(page, "qr-expired", docs=True)
+    phone_context = _phone(browser, playwright_driver)
+    phone = phone_context.new_page()
+    phone.goto(old)
+    phone.locator("#screen-error").wait_for(state="visible")
+    assert phone.locator("#error-title").inner_text() == "Tautan sudah tidak berlaku"
+    page.click("#btn-qr-new")
+    new = _qr_link(page)
+    assert new != old and new.startswith(stack.facematch_url + "/web/h/")
+    phone.goto(new)
+    phone.locator("#screen-landing").wait_for(state="visible")
+    phone_context.close()
