@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint bench clean
+.PHONY: help install run test test-pg test-fast lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,9 +23,14 @@ install: $(STAMP) ## create .venv and install facematch with its dev tools (quic
 run: install ## migrate, seed a demo partner and serve on http://127.0.0.1:8000 (embedded defaults)
 	$(BIN)/facematch serve --dev
 
-test: install ## lint, type-check and run the whole test suite
+test: install ## lint, type-check, the whole suite on SQLite, then on PostgreSQL when FACEMATCH_TEST_DATABASE_URL is set
 	$(MAKE) lint
-	$(BIN)/python -m pytest -q
+	env -u FACEMATCH_TEST_DATABASE_URL $(BIN)/python -m pytest -q
+	@if [ -n "$$FACEMATCH_TEST_DATABASE_URL" ]; then $(MAKE) test-pg; fi
+
+test-pg: install ## the suite on PostgreSQL (a fresh database per run; model tests need no database and run once)
+	FACEMATCH_TEST_DATABASE_URL=$${FACEMATCH_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
+		$(BIN)/python -m pytest -q -m "not model"
 
 test-fast: install ## unit tests only (no models, no browser)
 	$(BIN)/python -m pytest -q -m "not model and not e2e and not slow"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from conftest import Api
+from partner_client import Api
 
 
 def test_matching_faces_complete_valid(api: Api, images: dict[str, bytes]) -> None:

@@ -1,0 +1,141 @@
+"""Security guide §3: token negatives, pass-key rotation and revocation, throttling without lockout."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+
+import httpx
+import jwt
+import pytest
+
+from facematch.flows import partners
+from facematch.storage import repo
+from partner_client import Api
+from servicekit import TOKEN_SECRET
+
+INITIATE = {"flow": "FACE_MATCH", "source": "SDK"}
+
+
+def initiate_with(api: Api, token: str) -> httpx.Response:
+    headers = {"x-onekyc-token": token, "x-partner-session-id": str(uuid.uuid4()), **api.user_headers()}
+    return api.http.post("/coe-partner/v1/initiate-flow", headers=headers, json=INITIATE)
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def claims(api: Api, **changes: object) -> dict[str, object]:
+    now = int(time.time())
+    base: dict[str, object] = {
+        "iss": "facematch",
+        "aud": "facematch:partner",
+        "sub": api.creds.partner_id,
+        "iat": now,
+        "exp": now + 600,
+    }
+    base.update(changes)
+    return base
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(
+            lambda api: jwt.encode(claims(api, exp=int(time.time()) - 1), TOKEN_SECRET), id="expired"
+        ),
+        pytest.param(
+            lambda api: _b64({"alg": "none", "typ": "JWT"}) + "." + _b64(claims(api)) + ".", id="alg-none"
+        ),
+        pytest.param(
+            lambda api: jwt.encode(claims(api, aud="facematch:user"), TOKEN_SECRET), id="wrong-audience"
+        ),
+        pytest.param(
+            lambda api: jwt.encode(claims(api), "another-secret-of-enough-length-000000"), id="wrong-key"
+        ),
+        pytest.param(lambda api: jwt.encode(claims(api, iss="someone"), TOKEN_SECRET), id="wrong-issuer"),
+        pytest.param(
+            lambda api: jwt.encode(claims(api), TOKEN_SECRET, algorithm="HS384"), id="other-algorithm"
+        ),
+        pytest.param(lambda api: api.user_token(), id="user-token-on-partner-endpoint"),
+        pytest.param(lambda api: api.partner_token()[:-3] + "abc", id="tampered-signature"),
+    ],
+)
+def test_bad_partner_tokens_are_401(api: Api, forge: object) -> None:
+    token = forge(api)  # type: ignore[operator]
+    response = initiate_with(api, token)
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["cause"] == "UNAUTHORIZED"
+
+
+def test_control_a_forged_token_with_the_right_key_works(api: Api) -> None:
+    assert initiate_with(api, jwt.encode(claims(api), TOKEN_SECRET)).status_code == 200
+
+
+def test_partner_token_cannot_call_user_endpoints(api: Api) -> None:
+    response = api.presign(api.partner_token(), str(uuid.uuid4()))
+    assert response.status_code == 401
+
+
+def test_passkey_rotation_overlap_and_revocation(api: Api) -> None:
+    db = api.server.services.db
+    with db.session() as session:
+        partner = repo.partner_by_client_id(api.creds.client_id, session=session)
+        assert partner is not None
+        new_key = partners.rotate_passkey(partner, overlap_s=3600)
+    old_key = api.creds.passkey
+
+    def token_status(passkey: str) -> int:
+        headers = {"client-id": api.creds.client_id, "pass-key": passkey}
+        return api.http.get("/v1/coe/partner/authentication", headers=headers).status_code
+
+    assert token_status(old_key) == 200 and token_status(new_key) == 200
+    with db.session() as session:
+        partner = repo.partner_by_client_id(api.creds.client_id, session=session)
+        assert partner is not None
+        newest = partners.rotate_passkey(partner, overlap_s=0)
+    assert token_status(new_key) == 401 and token_status(old_key) == 401
+    assert token_status(newest) == 200
+
+
+def test_disabled_partner_loses_tokens_and_keys(api: Api) -> None:
+    token = api.partner_token()
+    with api.server.services.db.session() as session:
+        partner = repo.partner_by_client_id(api.creds.client_id, session=session)
+        assert partner is not None
+        partner.disabled = True
+    assert initiate_with(api, token).status_code == 401
+    headers = {"client-id": api.creds.client_id, "pass-key": api.creds.passkey}
+    assert api.http.get("/v1/coe/partner/authentication", headers=headers).status_code == 401
+
+
+def test_wrong_passkeys_are_throttled_without_locking_out_the_partner(api: Api) -> None:
+    attacker = httpx.Client(
+        base_url=api.server.url, transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=10
+    )
+    headers = {"client-id": api.creds.client_id, "pass-key": "guess"}
+    statuses = [
+        attacker.get("/v1/coe/partner/authentication", headers=headers).status_code for _ in range(12)
+    ]
+    assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
+    throttled = attacker.get("/v1/coe/partner/authentication", headers=headers)
+    assert throttled.json()["errors"][0] == {
+        "code": "429",
+        "cause": "TOO_MANY_REQUESTS",
+        "entity": "ONEKYC_TOKEN_SERVICE",
+    }
+    assert int(throttled.headers["retry-after"]) > 0
+    attacker.close()
+    # the real partner, calling from its own address, is not locked out
+    assert api.partner_token()
+
+
+def test_passkey_in_query_string_is_not_accepted(api: Api) -> None:
+    response = api.http.get(
+        "/v1/coe/partner/authentication",
+        params={"client-id": api.creds.client_id, "pass-key": api.creds.passkey},
+    )
+    assert response.status_code == 400
