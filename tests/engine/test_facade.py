@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from imagekit import png_declaring
 
 from facematch.engine import degrade
 from facematch.engine.facade import FaceEngine
@@ -23,6 +22,7 @@ from facematch.errors import (
     NoFaceError,
     UnsupportedImageFormatError,
 )
+from imagekit import png_declaring
 
 pytestmark = pytest.mark.model
 
@@ -60,10 +60,7 @@ def test_labelled_pairs_at_the_default_threshold(
     for row in rows:
         a, b = analyses[row["image_a"]], analyses[row["image_b"]]
         genuine = row["same_person"] == "yes"
-        if isinstance(a, str) or isinstance(b, str):
-            decided = False
-        else:
-            decided = engine.compare_analyses(a, b).match
+        decided = False if isinstance(a, str) or isinstance(b, str) else engine.compare_analyses(a, b).match
         if decided != genuine:
             misses.append((row["image_a"], row["image_b"], genuine))
     assert len(rows) > 400
@@ -85,8 +82,14 @@ def test_results_carry_score_threshold_far_and_model(engine: FaceEngine, faces_d
 
 
 @pytest.mark.parametrize(
-    "name", ["couple.jpg", "harington_with_leslie.jpg", "obama_and_biden.jpg", "obama_biden_two_people.jpg",
-             "selfie-many-people.jpg"],
+    "name",
+    [
+        "couple.jpg",
+        "harington_with_leslie.jpg",
+        "obama_and_biden.jpg",
+        "obama_biden_two_people.jpg",
+        "selfie-many-people.jpg",
+    ],
 )
 def test_multi_face_images(engine: FaceEngine, faces_dir: Path, name: str) -> None:
     """MULTIPLE_FACES as a selfie; as a reference, the primary (largest) face is chosen, stably."""
@@ -175,7 +178,9 @@ def test_no_face(engine: FaceEngine) -> None:
         (b"\xff\xd8\xff\xe0" + b"\0" * 100, CorruptImageError),
     ],
 )
-def test_bad_inputs_raise_typed_errors_quickly(engine: FaceEngine, data: bytes, error: type[Exception]) -> None:
+def test_bad_inputs_raise_typed_errors_quickly(
+    engine: FaceEngine, data: bytes, error: type[Exception]
+) -> None:
     started = time.perf_counter()
     with pytest.raises(error):
         engine.compare(data, data)

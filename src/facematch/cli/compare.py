@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     verdict = "MATCH" if result.match else "NO MATCH"
     print(
-        f"{verdict}  score {result.score:.3f}  (similarity {result.similarity:.3f}, threshold {result.threshold:.3f})"
+        f"{verdict}  score {result.score:.3f}  "
+        f"(similarity {result.similarity:.3f}, threshold {result.threshold:.3f})"
     )
     print(f"  false-accept rate at this threshold: {result.far_at_threshold:.0e}")
     for label, face in (("selfie", result.selfie), ("reference", result.reference)):

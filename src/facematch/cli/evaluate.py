@@ -37,7 +37,8 @@ def register(subparsers: Any) -> None:
         type=Path,
         default=None,
         metavar="OUT.json",
-        help="write a calibration file from the impostor pairs (use with FACEMATCH_ENGINE__RECOGNIZER_CALIBRATION)",
+        help="write a calibration file from the impostor pairs "
+        "(load it with FACEMATCH_ENGINE__RECOGNIZER_CALIBRATION)",
     )
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="images analysed in parallel"
@@ -113,13 +114,13 @@ def run(args: argparse.Namespace) -> int:
 
     scores: list[PairScore] = []
     failures: list[dict[str, str]] = []
-    for a, b, genuine in rows:
+    for a, b, same in rows:
         fa, fb = analyses[a], analyses[b]
         if isinstance(fa, str) or isinstance(fb, str):
-            scores.append(PairScore(genuine, None))
+            scores.append(PairScore(same, None))
             failures.append({"image_a": a, "image_b": b, "reason": fa if isinstance(fa, str) else str(fb)})
         else:
-            scores.append(PairScore(genuine, engine.compare_analyses(fa, fb).similarity))
+            scores.append(PairScore(same, engine.compare_analyses(fa, fb).similarity))
     points = {far: tar_at_far(scores, far) for far in (1e-2, 1e-3)}
     tar_default = sum(
         1 for s in scores if s.genuine and s.similarity is not None and s.similarity >= engine.threshold
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     far_default = sum(
         1 for s in scores if not s.genuine and s.similarity is not None and s.similarity >= engine.threshold
     )
-    genuine = sum(s.genuine for s in scores)
+    genuine = sum(1 for s in scores if s.genuine)
     impostor = len(scores) - genuine
     correct = sum(
         (s.similarity is not None and s.similarity >= engine.threshold) == s.genuine for s in scores
@@ -192,7 +193,8 @@ def _summary(r: dict[str, Any]) -> str:
             if r["far_0.001_resolvable"]
             else f"  [only {r['impostor']} impostor pairs: FAR 1e-3 is not resolved]"
         ),
-        f"at the default threshold {r['default_threshold']:.3f}: accuracy {r['accuracy_at_default_threshold']:.2%}, "
+        f"at the default threshold {r['default_threshold']:.3f}: "
+        f"accuracy {r['accuracy_at_default_threshold']:.2%}, "
         f"false accepts {r['false_accepts_at_default_threshold']}",
         f"speed {r['images_per_s']:.1f} images/s with {r['workers']} worker(s)",
     ]

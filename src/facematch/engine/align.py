@@ -15,7 +15,9 @@ TEMPLATE = np.array(
 )
 
 
-def similarity_transform(src: npt.NDArray[np.float64], dst: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def similarity_transform(
+    src: npt.NDArray[np.float64], dst: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     """Least-squares rotation + uniform scale + translation mapping ``src`` onto ``dst`` (Umeyama)."""
     src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
     src_c, dst_c = src - src_mean, dst - dst_mean
@@ -59,7 +61,7 @@ def align_face(image: npt.NDArray[np.uint8], landmarks: npt.NDArray[np.float64])
             [small.shape[1] / max(window.shape[1], 1), small.shape[0] / max(window.shape[0], 1)]
         )
         matrix = similarity_transform(shifted, TEMPLATE)
-        image = small
+        image = np.asarray(small, dtype=np.uint8)
     crop = cv2.warpAffine(
         image, matrix, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )

@@ -16,6 +16,7 @@ a monotone curve of (similarity, log10 FAR) knots. From it follow
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -58,7 +59,7 @@ class Calibration:
         logs = [k[1] for k in self.knots]
         if len(self.knots) < 2 or sims != sorted(sims) or len(set(sims)) != len(sims):
             raise ModelError("calibration knots must be at least two, with strictly increasing similarity")
-        if any(b > a for a, b in zip(logs, logs[1:], strict=False)):
+        if any(b > a for a, b in itertools.pairwise(logs)):
             raise ModelError("calibration knots must have non-increasing log10 FAR")
 
     @classmethod
@@ -112,11 +113,15 @@ class Calibration:
         target = math.log10(target_far)
         sims = [k[0] for k in self.knots]
         logs = [k[1] for k in self.knots]
-        for (s0, l0), (s1, l1) in zip(zip(sims, logs, strict=True), zip(sims[1:], logs[1:], strict=True), strict=True):
+        for (s0, l0), (s1, l1) in zip(
+            zip(sims, logs, strict=True), zip(sims[1:], logs[1:], strict=True), strict=True
+        ):
             if l1 <= target <= l0 and l0 != l1:
                 return s0 + (target - l0) * (s1 - s0) / (l1 - l0)
         # beyond the knots: extrapolate along the end segment
-        (s0, l0), (s1, l1) = (self.knots[-2], self.knots[-1]) if target < logs[-1] else (self.knots[0], self.knots[1])
+        (s0, l0), (s1, l1) = (
+            (self.knots[-2], self.knots[-1]) if target < logs[-1] else (self.knots[0], self.knots[1])
+        )
         return s0 + (target - l0) * (s1 - s0) / (l1 - l0)
 
     def score(self, similarity: float) -> float:
@@ -150,7 +155,11 @@ def far_upper_bound(false_accepts: int, impostors: int, confidence: float = 0.95
 
 def _binom_cdf(k: int, n: int, p: float) -> float:
     log_terms = [
-        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p) + (n - i) * math.log1p(-p)
+        math.lgamma(n + 1)
+        - math.lgamma(i + 1)
+        - math.lgamma(n - i + 1)
+        + i * math.log(p)
+        + (n - i) * math.log1p(-p)
         for i in range(k + 1)
     ]
     top = max(log_terms)
@@ -191,19 +200,13 @@ def calibrate_from_scores(
                 source=source,
             )
         )
-    knots: list[tuple[float, float]] = []
-    for rank in sorted({*np.unique(np.geomspace(1, n, num=min(n, 24)).astype(int))}):
-        sim = float(scores[rank - 1])
-        log_far = math.log10(rank / n)
-        if knots and sim <= knots[-1][0] + 1e-9:
-            continue
-        knots.append((sim, log_far))
-    knots.sort()
-    cleaned: list[tuple[float, float]] = []
-    for sim, log_far in knots:
-        if cleaned and log_far > cleaned[-1][1]:
-            continue
-        cleaned.append((round(sim, 6), round(log_far, 6)))
+    # knots on the empirical tail: at similarity scores[r-1], r of the n impostors reach it
+    reached: dict[float, int] = {}
+    for rank in np.unique(np.geomspace(1, n, num=min(n, 24)).astype(int)):
+        raw = float(scores[rank - 1])
+        sim = round(raw, 6)
+        reached[sim] = max(reached.get(sim, 0), int(np.sum(scores >= raw)))
+    cleaned = [(sim, round(math.log10(count / n), 6)) for sim, count in sorted(reached.items())]
     if len(cleaned) < 2:
         raise ModelError("impostor scores do not spread enough to calibrate")
     return Calibration(

@@ -76,7 +76,7 @@ def _window(rgb: RGB, cx: float, cy: float, width: float, height: float) -> RGB:
     h, w = rgb.shape[:2]
     pad = max(0, -x0, -y0, x1 - w, y1 - h)
     if pad:
-        rgb = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        rgb = np.asarray(cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE), dtype=np.uint8)
         x0, y0, x1, y1 = x0 + pad, y0 + pad, x1 + pad, y1 + pad
     return np.ascontiguousarray(rgb[y0:y1, x0:x1])
 
@@ -110,7 +110,7 @@ def id_card(rgb: RGB, box: Box, face_px: int, *, seed: int = 0, ghost: bool = Tr
     portrait = _window(rgb, cx, cy, box.width * 1.9, box.width * 2.4)
     scale = face_px / max(box.width, 1.0)
     pw, ph = max(8, round(portrait.shape[1] * scale)), max(8, round(portrait.shape[0] * scale))
-    portrait = cv2.resize(portrait, (pw, ph), interpolation=cv2.INTER_AREA)
+    portrait = np.asarray(cv2.resize(portrait, (pw, ph), interpolation=cv2.INTER_AREA), dtype=np.uint8)
     g = cv2.cvtColor(portrait, cv2.COLOR_RGB2GRAY).astype(np.float32)
     g = 40 + g * 0.75  # printed: lifted blacks, lower contrast
     portrait = np.stack([g] * 3, axis=-1).clip(0, 255).astype(np.uint8)
@@ -131,10 +131,12 @@ def id_card(rgb: RGB, box: Box, face_px: int, *, seed: int = 0, ghost: bool = Tr
         gx, gy = round(card_w * 0.45), card_h - gh - round(card_h * 0.08)
         region = card[gy : gy + gh, gx : gx + gw].astype(np.float32)
         card[gy : gy + gh, gx : gx + gw] = (region * 0.7 + faint * 0.3).astype(np.uint8)
-    printed = cv2.imdecode(np.frombuffer(encode(card, quality=30), np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
+    printed = np.asarray(Image.open(io.BytesIO(encode(card, quality=30))).convert("RGB"), dtype=np.uint8)
     # the photo of the card: a margin of table around it, slight blur, noise
     margin = round(card_h * 0.15)
-    photo = cv2.copyMakeBorder(printed, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=(96, 80, 64))
+    photo = cv2.copyMakeBorder(
+        printed, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=(96, 80, 64)
+    )
     photo = cv2.GaussianBlur(photo, (0, 0), 0.6)
     noisy = photo.astype(np.float32) + rng.normal(0, 3.0, photo.shape)
     return encode(noisy.clip(0, 255).astype(np.uint8), quality=75)

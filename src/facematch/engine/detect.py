@@ -92,7 +92,9 @@ def _detect_at(detector: FaceDetector, rgb: npt.NDArray[np.uint8], scale: float)
     for row in rows:
         x, y, bw, bh = (float(v) for v in row[:4])
         marks = (row[4:14].astype(np.float64).reshape(5, 2) - pad) / scale
-        found.append(Detection((x - pad) / scale, (y - pad) / scale, bw / scale, bh / scale, marks, float(row[14])))
+        found.append(
+            Detection((x - pad) / scale, (y - pad) / scale, bw / scale, bh / scale, marks, float(row[14]))
+        )
     return found
 
 

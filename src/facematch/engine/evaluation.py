@@ -66,12 +66,12 @@ def tar_at_far(pairs: Sequence[PairScore], far_target: float) -> OperatingPointR
     """The best TAR whose empirical FAR is at most ``far_target`` (lowest such threshold)."""
     i = np.sort(_scores(pairs, False))[::-1]
     allowed = math.floor(far_target * len(i))
-    if allowed >= len(i):
-        threshold = FAILED + 1e-9
-    else:
-        threshold = float(np.nextafter(i[allowed], np.inf))  # just above the first impostor not allowed
+    # just above the first impostor that is not allowed through
+    threshold = FAILED + 1e-9 if allowed >= len(i) else float(np.nextafter(i[allowed], np.inf))
     tar, far, false_accepts = rates_at(pairs, threshold)
-    return OperatingPointResult(far_target, threshold, tar, far, false_accepts, far_upper_bound(false_accepts, len(i)))
+    return OperatingPointResult(
+        far_target, threshold, tar, far, false_accepts, far_upper_bound(false_accepts, len(i))
+    )
 
 
 def eer(pairs: Sequence[PairScore]) -> float:

@@ -17,10 +17,23 @@ from facematch.engine.align import CROP_SIZE, TEMPLATE, align_face
 from facematch.engine.calibrate import Calibration
 from facematch.engine.detect import Detection, find_faces
 from facematch.engine.images import decode_image
-from facematch.engine.models import Detector, Recognizer, bundled_detector, bundled_recognizer, custom_recognizer
+from facematch.engine.models import (
+    Detector,
+    Recognizer,
+    bundled_detector,
+    bundled_recognizer,
+    custom_recognizer,
+)
 from facematch.engine.quality import QualityGates, measure
 from facematch.engine.types import Box, FaceAnalysis, MatchResult, Role, Template
-from facematch.errors import FaceError, FaceQualityError, ImageError, ModelError, MultipleFacesError, NoFaceError
+from facematch.errors import (
+    FaceError,
+    FaceQualityError,
+    ImageError,
+    ModelError,
+    MultipleFacesError,
+    NoFaceError,
+)
 
 #: a second selfie face at least this fraction of the subject's width makes the selfie ambiguous
 COMPARABLE_FACE_RATIO = 0.5
@@ -67,14 +80,18 @@ def is_greyscale(crop: npt.NDArray[np.uint8]) -> bool:
     return bool(hsv[:, :, 1].mean() < GREY_SATURATION)
 
 
-def match_conditions(crop: npt.NDArray[np.uint8], interocular: float | None, *, grey: bool) -> npt.NDArray[np.uint8]:
+def match_conditions(
+    crop: npt.NDArray[np.uint8], interocular: float | None, *, grey: bool
+) -> npt.NDArray[np.uint8]:
     """``crop`` as it would look with only ``interocular`` native pixels between the eyes, and/or grey."""
     out = crop
     if interocular is not None:
         side = max(8, round(CROP_SIZE * interocular / TEMPLATE_INTEROCULAR))
         if side < CROP_SIZE:
             small = cv2.resize(out, (side, side), interpolation=cv2.INTER_AREA)
-            out = cv2.resize(small, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_LINEAR)
+            out = np.asarray(
+                cv2.resize(small, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_LINEAR), np.uint8
+            )
     if grey:
         g = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
         out = np.stack([g, g, g], axis=-1)
@@ -98,9 +115,13 @@ class FaceEngine:
         self.options = options
         self.gates = gates or QualityGates()
         self.threshold = (
-            options.threshold if options.threshold is not None else calibration.threshold_for(options.target_far)
+            options.threshold
+            if options.threshold is not None
+            else calibration.threshold_for(options.target_far)
         )
-        self.target_far = calibration.far(self.threshold) if options.threshold is not None else options.target_far
+        self.target_far = (
+            calibration.far(self.threshold) if options.threshold is not None else options.target_far
+        )
         self._version = f"{detector.spec.version}+{recognizer.spec.version}"
 
     @classmethod
@@ -150,7 +171,9 @@ class FaceEngine:
         inverse = 1.0 / decoded.scale
         return FaceAnalysis(
             role=role,
-            box=Box(subject.x * inverse, subject.y * inverse, subject.width * inverse, subject.height * inverse),
+            box=Box(
+                subject.x * inverse, subject.y * inverse, subject.width * inverse, subject.height * inverse
+            ),
             landmarks=tuple((float(x) * inverse, float(y) * inverse) for x, y in subject.landmarks),
             quality=quality,
             rotation=found.rotation,
@@ -162,13 +185,14 @@ class FaceEngine:
             greyscale=greyscale,
         )
 
-    def _template(self, crop: np.ndarray) -> Template:
+    def _template(self, crop: npt.NDArray[np.uint8]) -> Template:
         if not self.options.flip_average:
-            return self._recognizer.embed(crop[None])[0]
-        pair = np.stack([crop, crop[:, ::-1]])
-        features = self._recognizer.embed(pair)
+            single: Template = self._recognizer.embed(crop[None])[0]
+            return single
+        features = self._recognizer.embed(np.stack([crop, crop[:, ::-1]]))
         mean = features.mean(axis=0)
-        return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+        averaged: Template = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+        return averaged
 
     def similarity(self, a: Template, b: Template) -> float:
         return float(np.clip(np.dot(a, b), -1.0, 1.0))
@@ -185,7 +209,9 @@ class FaceEngine:
         a, b = selfie, reference
         if b.quality.interocular_px > a.quality.interocular_px:
             a, b = b, a  # a: the face with more pixels, adapted to b
-        target = b.quality.interocular_px if b.quality.interocular_px < a.quality.interocular_px * 0.7 else None
+        target = (
+            b.quality.interocular_px if b.quality.interocular_px < a.quality.interocular_px * 0.7 else None
+        )
         grey = b.greyscale and not a.greyscale
         if a.crop is None or (target is None and not grey):
             return self.similarity(selfie.template, reference.template)
@@ -207,4 +233,6 @@ class FaceEngine:
         )
 
     def compare(self, selfie: bytes, reference: bytes) -> MatchResult:
-        return self.compare_analyses(self.analyze(selfie, Role.SELFIE), self.analyze(reference, Role.REFERENCE))
+        return self.compare_analyses(
+            self.analyze(selfie, Role.SELFIE), self.analyze(reference, Role.REFERENCE)
+        )

@@ -20,7 +20,9 @@ _MAGIC = (17, 99, 201)
 _QUALITY_REASONS = ("FACE_TOO_SMALL", "FACE_BLURRED", "FACE_TOO_DARK")
 
 
-def fake_face_image(identity: int, *, faces: int = 1, quality_issue: str | None = None, size: int = 64) -> bytes:
+def fake_face_image(
+    identity: int, *, faces: int = 1, quality_issue: str | None = None, size: int = 64
+) -> bytes:
     """A PNG the fake engine reads as ``faces`` faces of person ``identity`` (0..65535)."""
     pixels = np.full((size, size, 3), 128, dtype=np.uint8)
     pixels[0, 0] = _MAGIC
@@ -37,7 +39,9 @@ class FakeEngine:
 
     threshold = 0.5
 
-    def __init__(self, *, max_image_bytes: int = 15 * 1024 * 1024, max_image_pixels: int = 50_000_000) -> None:
+    def __init__(
+        self, *, max_image_bytes: int = 15 * 1024 * 1024, max_image_pixels: int = 50_000_000
+    ) -> None:
         self._max_bytes = max_image_bytes
         self._max_pixels = max_image_pixels
 
@@ -66,10 +70,21 @@ class FakeEngine:
         return FaceAnalysis(
             role=role,
             box=Box(w * 0.25, h * 0.25, w * 0.5, h * 0.5),
-            landmarks=((w * 0.4, h * 0.4), (w * 0.6, h * 0.4), (w * 0.5, h * 0.5), (w * 0.42, h * 0.6), (w * 0.58, h * 0.6)),
+            landmarks=(
+                (w * 0.4, h * 0.4),
+                (w * 0.6, h * 0.4),
+                (w * 0.5, h * 0.5),
+                (w * 0.42, h * 0.6),
+                (w * 0.58, h * 0.6),
+            ),
             quality=Quality(
-                interocular_px=w * 0.2, sharpness=100.0, brightness=0.5, contrast=0.2,
-                yaw=0.0, roll=0.0, detector_score=0.99,
+                interocular_px=w * 0.2,
+                sharpness=100.0,
+                brightness=0.5,
+                contrast=0.2,
+                yaw=0.0,
+                roll=0.0,
+                detector_score=0.99,
             ),
             rotation=0,
             faces_found=faces,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from facematch.errors import (
     AnimatedImageError,
@@ -111,16 +111,27 @@ def decode_image(
                 image.draft("RGB", (draft_side, draft_side))
                 scale = image.size[0] / width
             image.load()
-            image = ImageOps.exif_transpose(image) or image
-            rgb = _to_rgb8(image)
+            upright = ImageOps.exif_transpose(image) or image
+            rgb = _to_rgb8(upright)
     except (ImageTooLargeError, ImageTooSmallError, AnimatedImageError):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageTooLargeError(str(error)) from None
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         raise CorruptImageError("the image cannot be identified") from None
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError,
-            ZeroDivisionError, MemoryError, RuntimeError, struct.error) as error:
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        EOFError,
+        IndexError,
+        KeyError,
+        TypeError,
+        ZeroDivisionError,
+        MemoryError,
+        RuntimeError,
+        struct.error,
+    ) as error:
         raise CorruptImageError(f"the image cannot be decoded ({type(error).__name__})") from None
     return DecodedImage(
         rgb=rgb,

@@ -130,7 +130,12 @@ class Detector:
         detector = getattr(self._local, "detector", None)
         if detector is None:
             detector = cv2.FaceDetectorYN.create(
-                str(self.spec.path), "", self.spec.input_size, self._score_threshold, self._nms_threshold, 5000
+                str(self.spec.path),
+                "",
+                self.spec.input_size,
+                self._score_threshold,
+                self._nms_threshold,
+                5000,
             )
             self._local.detector = detector
         return detector
@@ -222,7 +227,9 @@ class Recognizer:
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
             try:
-                self._session = ort.InferenceSession(self._model_bytes, options, providers=["CPUExecutionProvider"])
+                self._session = ort.InferenceSession(
+                    self._model_bytes, options, providers=["CPUExecutionProvider"]
+                )
             except Exception as error:
                 raise ModelError(f"cannot load recognizer {spec.path.name}: {error}") from error
             self._input = self._session.get_inputs()[0].name
@@ -253,4 +260,5 @@ class Recognizer:
         batch = np.ascontiguousarray(crops_rgb.transpose(0, 3, 1, 2), dtype=np.float32)
         features = np.concatenate([self._forward(batch[i : i + 1]).reshape(1, -1) for i in range(len(batch))])
         norms = np.linalg.norm(features, axis=1, keepdims=True)
-        return (features / np.maximum(norms, 1e-12)).astype(np.float32)
+        normalised: npt.NDArray[np.float32] = (features / np.maximum(norms, 1e-12)).astype(np.float32)
+        return normalised

@@ -55,7 +55,11 @@ def measure(
     contrast = float(centre.std() / 255.0)
     # judge blur at the face's native resolution, not at the upscaled crop's
     native_side = max(16, min(112, round(interocular * 112 / 35.2)))
-    probe = cv2.resize(grey, (native_side, native_side), interpolation=cv2.INTER_AREA) if native_side < 112 else grey
+    probe = (
+        cv2.resize(grey, (native_side, native_side), interpolation=cv2.INTER_AREA)
+        if native_side < 112
+        else grey
+    )
     sharpness = float(cv2.Laplacian(probe, cv2.CV_64F).var())
     eye_mid = marks[:2].mean(axis=0)
     eye_vec = marks[1] - marks[0]

@@ -10,8 +10,12 @@ from facematch.engine.types import FaceAnalysis, MatchResult
 def analysis_to_dict(face: FaceAnalysis) -> dict[str, Any]:
     q = face.quality
     return {
-        "box": {"x": round(face.box.x, 1), "y": round(face.box.y, 1), "width": round(face.box.width, 1),
-                "height": round(face.box.height, 1)},
+        "box": {
+            "x": round(face.box.x, 1),
+            "y": round(face.box.y, 1),
+            "width": round(face.box.width, 1),
+            "height": round(face.box.height, 1),
+        },
         "rotation": face.rotation,
         "faces_found": face.faces_found,
         "greyscale": face.greyscale,
