@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-pg test-fast lint bench clean
+.PHONY: help install run test test-pg test-fast lint bench clean chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ install: $(STAMP) ## create .venv and install facematch with its dev tools (quic
 run: install ## migrate, seed a demo partner and serve on http://127.0.0.1:8000 (embedded defaults)
 	$(BIN)/facematch serve --dev
 
-test: install ## lint, type-check, the whole suite on SQLite, then on PostgreSQL when FACEMATCH_TEST_DATABASE_URL is set
+test: install chromium ## lint, type-check, the whole suite on SQLite, then on PostgreSQL when FACEMATCH_TEST_DATABASE_URL is set
 	$(MAKE) lint
 	env -u FACEMATCH_TEST_DATABASE_URL $(BIN)/python -m pytest -q
 	@if [ -n "$$FACEMATCH_TEST_DATABASE_URL" ]; then $(MAKE) test-pg; fi
@@ -34,6 +34,9 @@ test-pg: install ## the suite on PostgreSQL (a fresh database per run; model tes
 
 test-fast: install ## unit tests only (no models, no browser)
 	$(BIN)/python -m pytest -q -m "not model and not e2e and not slow"
+
+chromium: ## Debian chromium for the e2e tests (installed with apt when /usr/bin/chromium is missing)
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
 lint: install ## ruff, mypy and the import-linter contracts
 	$(BIN)/ruff check src tests bench

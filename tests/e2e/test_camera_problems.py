@@ -1,0 +1,95 @@
+"""A camera that shows no face, a camera the user refuses, and no camera at all."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from .conftest import CHROMIUM, CHROMIUM_ARGS, STEP_MS, Stack, launch_chromium, shot
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_driver: Any, clips: dict[str, Path]) -> Iterator[Any]:
+    browser = launch_chromium(playwright_driver, clips["empty"])
+    yield browser
+    browser.close()
+
+
+def _page(browser: Any) -> Any:
+    context = browser.new_context(viewport={"width": 1024, "height": 800})
+    context.set_default_timeout(STEP_MS)
+    return context.new_page()
+
+
+def _start_camera(page: Any) -> None:
+    page.locator("#screen-landing").wait_for(state="visible")
+    page.check("#consent")
+    page.click("#btn-start")
+
+
+def test_no_face_gets_guidance_and_nothing_is_submitted(stack: Stack, browser: Any) -> None:
+    page = _page(browser)
+    psid = stack.start_flow(page)
+    _start_camera(page)
+    page.locator("#guidance[data-hint=NO_FACE]").wait_for()
+    assert page.locator("#guidance").inner_text() == "Arahkan wajahmu ke dalam bingkai oval"
+    time.sleep(2)  # several preview rounds later the photo button is still off
+    assert page.locator("#btn-shoot").is_disabled()
+    assert page.locator("#guidance").get_attribute("data-hint") == "NO_FACE"
+    shot(page, "guidance-no-face", docs=True)
+    details = stack.partner_view(psid)["details"]
+    assert details["success"] is False and details["errors"][0]["cause"] == "SUBMISSION_DOES_NOT_EXIST"
+    page.context.close()
+
+
+def _failure(page: Any, stack: Stack) -> dict[str, list[str]]:
+    page.click("#btn-error-leave")
+    page.wait_for_url(stack.demo_url + "/result/failure*")
+    return parse_qs(urlsplit(page.url).query)
+
+
+def test_camera_permission_denied_calls_back_with_its_code(
+    stack: Stack, playwright_driver: Any, clips: dict[str, Path]
+) -> None:
+    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--deny-permission-prompts"]
+    args.append(f"--use-file-for-fake-video-capture={clips['empty']}")
+    denying = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=args)
+    page = _page(denying)
+    psid = stack.start_flow(page)
+    _start_camera(page)
+    page.locator("#screen-error").wait_for(state="visible")
+    assert page.locator("#error-title").inner_text() == "Akses kamera ditolak"
+    assert page.locator("#btn-error-retry").is_visible()
+    shot(page, "error-camera-denied", docs=True)
+    assert _failure(page, stack) == {
+        "status": ["ERROR"],
+        "partner_session_id": [psid],
+        "error_code": ["CAMERA_PERMISSION_DENIED"],
+    }
+    denying.close()
+
+
+def test_without_a_camera(stack: Stack, playwright_driver: Any) -> None:
+    bare = launch_chromium(playwright_driver, None)
+    # allowQr: a desktop without a camera goes straight to the QR.
+    page = _page(bare)
+    stack.start_flow(page, allow_qr=True)
+    page.locator("#screen-qr").wait_for(state="visible")
+    assert "tidak punya kamera" in page.locator("#qr-intro").inner_text()
+    page.locator("#qr-img").wait_for(state="visible")
+    # QR not allowed: the documented error and callback.
+    page = _page(bare)
+    psid = stack.start_flow(page)
+    _start_camera(page)
+    page.locator("#screen-error").wait_for(state="visible")
+    assert page.locator("#error-title").inner_text() == "Kamera tidak ditemukan"
+    assert _failure(page, stack)["error_code"] == ["CAMERA_UNAVAILABLE"]
+    assert stack.partner_view(psid)["details"]["success"] is False
+    bare.close()

@@ -1,0 +1,57 @@
+"""Someone else than the reference: retry screens until the attempts run out, then the status."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from .conftest import STEP_MS, Stack, launch_chromium, shot, wait_until
+from .test_same_person import take_selfie
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_driver: Any, clips: dict[str, Path]) -> Iterator[Any]:
+    browser = launch_chromium(playwright_driver, clips["other"])
+    yield browser
+    browser.close()
+
+
+def test_retry_until_attempts_run_out_then_status(stack: Stack, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context.set_default_timeout(STEP_MS)
+    page = context.new_page()
+    psid = stack.start_flow(page)
+    take_selfie(page)
+    for left in (2, 1):
+        page.locator("#screen-retry").wait_for(state="visible")
+        assert page.locator("#retry-left").inner_text() == f"Sisa percobaan: {left}"
+        assert "belum cocok" in page.locator("#retry-reason").inner_text()
+        if left == 2:
+            shot(page, "retry-phone", docs=True)
+        page.click("#btn-retry")
+        page.locator("#btn-shoot:not([disabled])").wait_for()
+        assert page.locator("#attempts").inner_text() == f"Percobaan {4 - left} dari 3"
+        page.click("#btn-shoot")
+        page.click("#btn-submit")
+    page.locator("#screen-status").wait_for(state="visible")
+    assert page.locator("#status-title").inner_text() == "Verifikasi tidak berhasil"
+    assert "0." not in page.locator("main").inner_text()  # no scores or thresholds on screen
+    shot(page, "status-rejected-phone", docs=True)
+    page.click("#btn-done")
+    page.wait_for_url(stack.demo_url + "/result/success*")
+    assert parse_qs(urlsplit(page.url).query) == {"status": ["COMPLETED"], "partner_session_id": [psid]}
+    view = wait_until(lambda: (v := stack.partner_view(psid))["webhooks"] and v)
+    details = view["details"]["data"]
+    assert (details["status"], details["result"], details["reasonCode"]) == (
+        "COMPLETED",
+        "INVALID",
+        "FACE_MATCH_FAILED",
+    )
+    assert len(view["webhooks"]) == 1 and view["webhooks"][0]["payload"]["reasonCode"] == "FACE_MATCH_FAILED"
+    context.close()
