@@ -20,8 +20,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install facematch with its dev tools (quick when nothing changed)
 
-run: install ## migrate, seed a demo partner and serve on http://127.0.0.1:8000 (embedded defaults)
-	$(BIN)/facematch serve --dev
+run: install ## migrate, seed a demo partner, serve on http://127.0.0.1:8000 and the demo partner site on :8001
+	@$(BIN)/facematch serve --dev & server=$$!; \
+	trap 'kill $$server $$demo 2>/dev/null' EXIT INT TERM; \
+	for _ in $$(seq 1 100); do test -f var/demo-partner.json && break; sleep 0.2; done; \
+	$(BIN)/facematch demo-partner & demo=$$!; \
+	echo "demo partner on http://127.0.0.1:8001"; \
+	wait $$server
 
 test: install chromium ## lint, type-check, the whole suite on SQLite, then on PostgreSQL when FACEMATCH_TEST_DATABASE_URL is set
 	$(MAKE) lint
