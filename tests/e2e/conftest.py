@@ -57,6 +57,7 @@ class Stack:
     demo: LiveServer
     demo_url: str
     reference: Path
+    partner_id: str
 
     @property
     def facematch_url(self) -> str:
@@ -121,15 +122,21 @@ def stack(
             partner_name="Toko Demo",
         )
         with LiveServer(create_demo_app(config), demo_port) as demo:
-            yield Stack(facematch, demo, demo_url, faces_dir / "images" / REFERENCE)
+            yield Stack(facematch, demo, demo_url, faces_dir / "images" / REFERENCE, creds.partner_id)
 
 
 def _rename_partner(server: LiveServer, partner_id: str, name: str) -> None:
+    set_partner(server, partner_id, name=name)
+
+
+def set_partner(server: LiveServer, partner_id: str, **values: Any) -> None:
+    """Change per-partner settings the way `facematch partner` would."""
     from facematch.storage.models import Partner
 
     with server.services.db.session() as session:
         partner = session.get(Partner, partner_id)
-        partner.name = name
+        for key, value in values.items():
+            setattr(partner, key, value)
 
 
 @pytest.fixture(scope="session")

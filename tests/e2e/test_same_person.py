@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,11 +11,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .conftest import STEP_MS, Stack, decode_qr, launch_chromium, shot, wait_until
+from .conftest import ARTIFACTS, STEP_MS, Stack, decode_qr, launch_chromium, set_partner, shot, wait_until
 
 pytestmark = pytest.mark.e2e
 
-TIMINGS: dict[str, float] = {}
+
+def record_timing(name: str, seconds: float) -> None:
+    """Kept for BENCHMARKS.md: test-artifacts/web-timings.jsonl."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with (ARTIFACTS / "web-timings.jsonl").open("a") as out:
+        out.write(json.dumps({"name": name, "seconds": round(seconds, 3), "at": time.time()}) + "\n")
 
 
 @pytest.fixture(scope="module")
@@ -47,16 +53,20 @@ def take_selfie(frame: Any) -> float:
 
 
 def test_redirect_mode_same_person_completes(stack: Stack, page: Any) -> None:
+    page.goto(stack.demo_url + "/")
+    shot(page, "demo-partner-home", docs=True)
     psid = stack.start_flow(page, mode="redirect")
     page.locator("#screen-landing").wait_for(state="visible")
     assert "token=" not in page.url and urlsplit(page.url).fragment == ""
     assert page.locator("#partner-name").inner_text() == "Toko Demo"
+    shot(page, "landing-desktop", docs=True)
     sent = take_selfie(page)
     page.locator("#screen-status").wait_for(state="visible")
-    TIMINGS["capture_to_status_s"] = time.monotonic() - sent
+    record_timing("capture_to_status_s", time.monotonic() - sent)
     assert page.locator("#status-title").inner_text() == "Verifikasi selesai"
     page.click("#btn-done")
     page.wait_for_url(stack.demo_url + "/result/success*")
+    page.locator("#webhooks").wait_for()
     query = parse_qs(urlsplit(page.url).query)
     assert query == {"status": ["COMPLETED"], "partner_session_id": [psid]}
     view = wait_until(lambda: (v := stack.partner_view(psid))["webhooks"] and v)
@@ -66,6 +76,25 @@ def test_redirect_mode_same_person_completes(stack: Stack, page: Any) -> None:
     [hook] = view["webhooks"]
     assert hook["verified"] and hook["payload"]["result"] == "VALID"
     assert hook["payload"]["partnerSessionId"] == psid
+    page.reload()
+    shot(page, "demo-partner-result", docs=True)
+
+
+def test_hidden_status_screen_calls_back_at_once(stack: Stack, page: Any) -> None:
+    set_partner(stack.facematch, stack.partner_id, show_status_screen=False)
+    try:
+        psid = stack.start_flow(page)
+        take_selfie(page)
+        page.wait_for_url(stack.demo_url + "/result/success*")  # EXIT: no status screen, no tap
+        assert parse_qs(urlsplit(page.url).query)["partner_session_id"] == [psid]
+    finally:
+        set_partner(stack.facematch, stack.partner_id, show_status_screen=True)
+
+
+def test_allow_qr_with_a_camera_goes_straight_to_the_flow(stack: Stack, page: Any) -> None:
+    stack.start_flow(page, allow_qr=True)
+    page.locator("#screen-landing").wait_for(state="visible")
+    assert page.locator("#screen-qr").is_hidden()
 
 
 def test_iframe_mode_posts_the_result_to_the_partner_origin(stack: Stack, page: Any) -> None:

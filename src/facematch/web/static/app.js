@@ -354,6 +354,8 @@
     if (S.config.role === 'desktop' && st.handoff && st.handoff.state !== 'NONE') {
       S.config.qr = true;
       show('qr');
+      // A reloaded desktop cannot show the old code again (only its hash is kept): make a new one.
+      if (st.handoff.state === 'WAITING') return newCode();
       $('qr-img').hidden = true;
       return handleState(st);
     }
@@ -375,6 +377,7 @@
     start.then(function (r) {
       if (r.sessionToken) { S.token = r.sessionToken; sessionStorage.setItem(STORE, r.sessionToken); }
       applyConfig(r.config);
+      if (framedByStranger(r.config)) return showError('INVALID_SESSION', { callback: false });
       if (r.config.role === 'desktop' && window.parent === window) guardBack();
       resume(r.state);
     }, function (err) {
@@ -382,6 +385,13 @@
       if (err instanceof ApiError) return showError('INVALID_SESSION', { callback: false });
       showError('NETWORK_ERROR', { retry: function () { window.location.reload(); }, callback: false });
     });
+  }
+  function framedByStranger(config) {
+    // The page's CSP lists every partner's frame origins; this flow may only be framed by its own.
+    if (window.parent === window) return false;
+    var ancestors = window.location.ancestorOrigins;
+    if (!ancestors || !ancestors.length) return false; // not exposed: postMessage targeting still protects
+    return config.callback.frameOrigins.indexOf(ancestors[0]) < 0;
   }
   function guardBack() {
     // The contract's PENDING: the user left with the back button.

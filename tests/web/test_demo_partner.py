@@ -1,0 +1,39 @@
+"""The demo partner's own logic: webhook verification and safe pages."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from standardwebhooks import Webhook
+
+from facematch.demo_partner.client import verify_webhook
+from facematch.demo_partner.pages import frame_page, result_page
+from facematch.flows.webhooks import generate_secret as new_webhook_secret
+
+
+def _signed(secret: str, body: bytes, msg_id: str = "msg_1", stamp: int | None = None) -> dict[str, str]:
+    stamp = int(time.time()) if stamp is None else stamp
+    signature = Webhook(secret).sign(msg_id, datetime.fromtimestamp(stamp, tz=UTC), body.decode())
+    return {"webhook-id": msg_id, "webhook-timestamp": str(stamp), "webhook-signature": signature}
+
+
+def test_webhooks_signed_by_an_off_the_shelf_signer_verify() -> None:
+    secret = new_webhook_secret()
+    body = b'{"status":"COMPLETED"}'
+    headers = _signed(secret, body)
+    assert verify_webhook(secret, headers, body)
+    assert not verify_webhook(secret, headers, body + b" ")
+    assert not verify_webhook(secret, {**headers, "webhook-id": "msg_2"}, body)
+    assert not verify_webhook(secret, {**headers, "webhook-timestamp": str(int(time.time()) - 1)}, body)
+    assert not verify_webhook(new_webhook_secret(), headers, body)
+    stale = _signed(secret, body, stamp=int(time.time()) - 3600)
+    assert not verify_webhook(secret, stale, body)
+    assert not verify_webhook(secret, {}, body)
+
+
+def test_pages_escape_what_they_echo() -> None:
+    page = result_page("Demo", "failure", {"status": "<script>x</script>"}, {"a": "<b>"}, [])
+    assert "<script>x" not in page and "&lt;script&gt;" in page
+    frame = frame_page("Demo", "https://fm.test/web/index.html#/launch-v1?token=a'b", "https://fm.test")
+    assert "token=a&#x27;b" in frame and 'const FACEMATCH_ORIGIN = "https://fm.test";' in frame
