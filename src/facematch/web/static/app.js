@@ -6,7 +6,7 @@
   var STORE = 'facematch.session';
   var PREVIEW_WIDTH = 480;
   var PREVIEW_GAP_MS = 250;
-  var POLL_MS = 1000;
+  var POLL_MS = 500;
 
   var $ = function (id) { return document.getElementById(id); };
   var S = {
