@@ -229,6 +229,7 @@ class Receiver:
     requests: list[ReceivedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     httpd: http.server.ThreadingHTTPServer | None = None
+    before_reply: Callable[[ReceivedRequest], None] | None = None
     on_request: Callable[[ReceivedRequest], None] | None = None
 
     @property
@@ -249,6 +250,8 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append(request)
                 status, headers, payload = receiver.responder(receiver, request)
+                if receiver.before_reply is not None:
+                    receiver.before_reply(request)
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)

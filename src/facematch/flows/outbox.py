@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 class Claimed:
     message_id: str
     attempt: int
+    """Position in the retry schedule (restarts when resent by hand)."""
     body: bytes
     url: str | None
     method: str
@@ -83,10 +84,11 @@ def record(svc: Services, claimed: Claimed, outcome: webhooks.DeliveryOutcome, d
     with svc.db.session() as session:
         message = session.get(OutboxMessage, claimed.message_id)
         assert message is not None
+        logged = len(repo.delivery_attempts(message.id, session=session))
         session.add(
             DeliveryAttempt(
                 message_id=message.id,
-                attempt=claimed.attempt,
+                attempt=logged + 1,
                 outcome=outcome.outcome.value,
                 http_status=outcome.status_code,
                 error=(outcome.error or "")[:500] or None,
@@ -135,12 +137,13 @@ def deliver_next(svc: Services, owner: str) -> bool:
 
 
 def resend(svc: Services, message_id: str) -> None:
-    """Put a message (dead, gone or delivered) back on the schedule; same ``webhook-id``."""
+    """Put a message (dead, gone or delivered) back on a fresh schedule; same ``webhook-id``."""
     with svc.db.session() as session:
         message = session.get(OutboxMessage, message_id)
         if message is None:
             raise SubmissionNotFoundError(f"no callback message {message_id}")
         message.status = "pending"
+        message.attempts = 0
         message.next_attempt_at = utcnow()
         message.lease_owner = None
         message.lease_until = None
