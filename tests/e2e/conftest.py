@@ -1,8 +1,9 @@
 """End-to-end harness: a real facematch (real engine) and the demo partner on loopback, and Debian
 Chromium driven by Playwright with a fake camera playing a clip made from ``../shared/faces``.
 
-One facematch + demo partner per test session; one browser per test module (its camera clip is a
-launch argument). Screenshots go to ``test-artifacts/`` (gitignored).
+One facematch + demo partner and one browser per test module (the camera clip is a launch
+argument; a server per module keeps its job workers from outliving the module). Screenshots go
+to ``test-artifacts/`` (gitignored).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def real_engine() -> Engine:
     return FaceEngine.load()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(
     database_url: str, tmp_path_factory: pytest.TempPathFactory, real_engine: Engine, faces_dir: Path
 ) -> Iterator[Stack]:

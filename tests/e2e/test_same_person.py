@@ -233,3 +233,41 @@ def test_an_expired_qr_code_can_be_replaced(
     phone.goto(new)
     phone.locator("#screen-landing").wait_for(state="visible")
     phone_context.close()
+
+
+def test_a_320px_phone_fits_without_sideways_scrolling(stack: Stack, browser: Any) -> None:
+    context = browser.new_context(
+        viewport={"width": 320, "height": 568},
+        screen={"width": 320, "height": 568},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+    )
+    context.set_default_timeout(STEP_MS)
+    page = context.new_page()
+    stack.start_flow(page)
+    page.locator("#screen-landing").wait_for(state="visible")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    page.check("#consent")
+    page.click("#btn-start")
+    page.locator("#btn-shoot:not([disabled])").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    shot(page, "capture-320px", docs=True)
+    context.close()
+
+
+def test_a_lost_connection_can_be_retried(stack: Stack, page: Any) -> None:
+    stack.start_flow(page)
+    page.locator("#screen-landing").wait_for(state="visible")
+    page.check("#consent")
+    page.click("#btn-start")
+    page.locator("#btn-shoot:not([disabled])").wait_for()
+    page.click("#btn-shoot")
+    page.context.set_offline(True)
+    page.click("#btn-submit")
+    page.locator("#screen-error").wait_for(state="visible")
+    assert page.locator("#error-title").inner_text() == "Koneksi terputus"
+    page.context.set_offline(False)
+    page.click("#btn-error-retry")
+    page.locator("#screen-status").wait_for(state="visible")
+    assert page.locator("#status-title").inner_text() == "Verifikasi selesai"
