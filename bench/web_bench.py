@@ -34,6 +34,7 @@ from facematch.storage.db import migrate
 from facematch.storage.models import Submission
 from servicekit import ONBOARDING, LiveServer, create_partner, free_port, live_app
 
+PREVIEW = "/web/api/preview"
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -126,6 +127,13 @@ def main() -> int:
                         starts.append(ready)
                         results.append(elapsed)
                 browser.close()
+            registry = facematch.services.metrics.registry
+            previews = {
+                key: registry.get_sample_value(
+                    f"facematch_http_request_duration_seconds_{key}", {"route": PREVIEW}
+                )
+                for key in ("sum", "count")
+            }
             with facematch.services.db.session() as session:
                 rows = session.execute(
                     select(Submission.confirmed_at, Submission.completed_at)
@@ -143,6 +151,11 @@ def main() -> int:
         print(f"  {name:<11} {size:>7,} B  gzip {packed:>6,} B")
     print(f"  {'total':<11} {total:>7,} B  gzip {total_gz:>6,} B")
     print(f"runs: {len(results)} (after one warm-up)")
+    if previews["count"]:
+        mean = (previews["sum"] or 0.0) / previews["count"]
+        print(
+            f"  guidance preview (server)    mean {mean * 1000:6.0f} ms over {previews['count']:.0f} frames"
+        )
     for label, values in (
         ("launch → landing", starts),
         ("capture → result (browser)", results),
