@@ -41,7 +41,11 @@ def test_page_headers_follow_the_security_guide(app_world: tuple[TestClient, Web
         asset = client.get(f"/web/static/{name}")
         assert asset.status_code == 200 and asset.headers["cache-control"] == "no-store"
     assert client.get("/web/static/../app.py").status_code == 404
-    assert client.get("/web/static/secret.txt").status_code == 404
+    missing = client.get("/web/static/secret.txt")
+    assert missing.status_code == 404 and missing.headers["cache-control"] == "no-store"
+    error = client.get("/web/api/status")  # the error envelope gets the headers too
+    assert error.status_code == 401 and error.headers["referrer-policy"] == "no-referrer"
+    assert error.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
 
 
 def test_the_pages_own_js_and_css_stay_under_100_kb() -> None:
@@ -155,6 +159,18 @@ def test_qr_link_handoff(app_world: tuple[TestClient, WebWorld]) -> None:
     assert client.post("/web/api/handoff", headers=phone).status_code == 403
     desktop = client.get("/web/api/status", headers={"x-web-session": token}).json()
     assert desktop["handoff"]["state"] == "REDEEMED"
+
+
+def test_a_plain_user_token_is_not_a_web_session(app_world: tuple[TestClient, WebWorld]) -> None:
+    client, world = app_world
+    created = world.partner()
+    started = world.start(created.partner.id)
+    from facematch.flows import gateway
+
+    _, user = gateway.redeem_launch_token(world.svc, started.launch_token)
+    assert client.get("/web/api/status", headers={"x-web-session": user.token}).status_code == 401
+    launch = {"x-web-session": started.launch_token}
+    assert client.get("/web/api/status", headers=launch).status_code == 401
 
 
 def test_qr_is_refused_when_the_flow_does_not_allow_it(app_world: tuple[TestClient, WebWorld]) -> None:

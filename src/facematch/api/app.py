@@ -52,6 +52,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     errors.install(app)
     for module in (tokens, partner, submissions, health, web):
         app.include_router(module.router)
+    app.add_middleware(web.WebSecurityHeaders)
     app.add_middleware(
         RequestContextMiddleware, metrics=svc.metrics, max_body_bytes=settings.server.max_body_bytes
     )

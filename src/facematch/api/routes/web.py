@@ -15,6 +15,8 @@ from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facematch.api.deps import Svc as ServicesDep
 from facematch.errors import CaptureRejectedError, HandoffLinkError, UploadTooLargeError
@@ -58,14 +60,32 @@ def frame_ancestors(svc: Services) -> str:
     return " ".join(["'self'", *origins])
 
 
-def _headers(extra: dict[str, str] | None = None) -> dict[str, str]:
-    return {**_COMMON_HEADERS, **(extra or {})}
+class WebSecurityHeaders:
+    """Pure ASGI middleware: every ``/web/`` answer (errors and 404s included) carries the security
+    guide's headers; a response that sets its own CSP (the page) keeps it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/web/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _COMMON_HEADERS.items():
+                    headers[name] = value
+                if "content-security-policy" not in headers:
+                    headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(
-        data, status_code=status, headers=_headers({"Content-Security-Policy": "frame-ancestors 'none'"})
-    )
+    return JSONResponse(data, status_code=status)
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -139,16 +159,14 @@ def _state(state: web_session.WebState) -> dict[str, Any]:
 @router.get(PAGE, include_in_schema=False)
 def page(svc: ServicesDep) -> Response:
     csp = _PAGE_CSP.format(ancestors=frame_ancestors(svc))
-    return Response(
-        _static("index.html"), media_type="text/html", headers=_headers({"Content-Security-Policy": csp})
-    )
+    return Response(_static("index.html"), media_type="text/html", headers={"Content-Security-Policy": csp})
 
 
 @router.get("/web/static/{name}", include_in_schema=False)
 def static_file(name: str) -> Response:
     if name not in _STATIC:
-        return Response(status_code=404, headers=_headers())
-    return Response(_static(name), media_type=_STATIC[name], headers=_headers())
+        return Response(status_code=404)
+    return Response(_static(name), media_type=_STATIC[name])
 
 
 @router.get("/web/h/{code}", include_in_schema=False)
@@ -157,8 +175,8 @@ def open_handoff_link(svc: ServicesDep, code: str) -> Response:
     try:
         token = web_session.redeem_handoff(svc, code)
     except HandoffLinkError:
-        return RedirectResponse(PAGE + "#/link-expired", status_code=303, headers=_headers())
-    response = RedirectResponse(PAGE, status_code=303, headers=_headers())
+        return RedirectResponse(PAGE + "#/link-expired", status_code=303)
+    response = RedirectResponse(PAGE, status_code=303)
     response.set_cookie(
         COOKIE,
         token,
