@@ -157,7 +157,9 @@ class WebSettings(BaseModel):
     """The hosted H5 app (Web SDK) and its Smart QR handoff."""
 
     session_ttl_s: int = Field(
-        default=3600, gt=0, description="Lifetime of a web session (after the launch token or QR link is used)."
+        default=3600,
+        gt=0,
+        description="Lifetime of a web session (after the launch token or QR link is used).",
     )
     handoff_ttl_s: int = Field(
         default=600, gt=0, le=600, description="Lifetime of a Smart QR link (at most 10 minutes)."
@@ -165,7 +167,9 @@ class WebSettings(BaseModel):
     preview_max_bytes: int = Field(
         default=400_000, gt=0, description="Largest guidance preview frame accepted from the app."
     )
-    capture_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0, description="Largest selfie capture accepted.")
+    capture_max_bytes: int = Field(
+        default=8 * 1024 * 1024, gt=0, description="Largest selfie capture accepted."
+    )
 
 
 class Settings(BaseSettings):
