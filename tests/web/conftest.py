@@ -22,7 +22,7 @@ from facematch.flows.context import Services
 from facematch.flows.throttle import AuthThrottle
 from facematch.flows.tokens import TokenKind, TokenService
 from facematch.storage.blobs import EncryptedFileBlobStore
-from facematch.storage.db import Database, migrate
+from facematch.storage.db import Database
 
 with warnings.catch_warnings():
     # Starlette nudges towards httpx2; the in-process client is all these tests need.
@@ -103,9 +103,9 @@ def _lossless_derivatives(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def svc(tmp_path: Path) -> Iterator[Services]:
-    settings = Settings(environment="test", data_dir=tmp_path)
-    migrate(settings.database_url)
+def svc(database_url: str, tmp_path: Path) -> Iterator[Services]:
+    """Services over the test session's database (SQLite, or PostgreSQL when configured)."""
+    settings = Settings(environment="test", data_dir=tmp_path, database={"url": database_url})
     db = Database(settings.database_url)
     services = Services(
         settings=settings,
@@ -126,15 +126,15 @@ def world(svc: Services) -> WebWorld:
 
 
 @pytest.fixture
-def app_world(tmp_path: Path) -> Iterator[tuple[TestClient, WebWorld]]:
-    """The real app (fake engine, no background threads) over a temporary database."""
+def app_world(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, WebWorld]]:
+    """The real app (fake engine, no background threads) over the test session's database."""
     settings = Settings(
         environment="test",
         data_dir=tmp_path,
+        database={"url": database_url},
         tokens={"secret": base64.b64encode(os.urandom(32)).decode()},
         blobs={"key": base64.b64encode(os.urandom(32)).decode()},
     )
-    migrate(settings.database_url)
     app = create_app(settings, engine=FakeEngine(), background=False)
     app.state.services.fetch_reference = _reference
     with TestClient(app, base_url="https://facematch.test") as client:
