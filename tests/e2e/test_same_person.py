@@ -166,7 +166,8 @@ def test_portrait_only_blocks_a_landscape_phone(stack: Stack, browser: Any) -> N
 
 def _qr_link(page: Any) -> str:
     page.locator("#qr-img").wait_for(state="visible")
-    page.wait_for_function("document.getElementById('qr-img').naturalWidth > 0")
+    # (wait_for_function would need eval, which the page's CSP rightly forbids)
+    wait_until(lambda: page.evaluate("document.getElementById('qr-img').complete"))
     return decode_qr(page.locator("#qr-img").screenshot())
 
 
