@@ -7,7 +7,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.server
+import logging
 import os
+import re
 import secrets
 import signal
 import socket
@@ -33,6 +35,56 @@ BLOB_KEY = base64.b64encode(b"k" * 32).decode()
 TOKEN_SECRET = "test-token-secret-" + "x" * 32
 ONBOARDING = "ACME-WEB_SDK-FACE_MATCH"
 HERE = Path(__file__).resolve().parent
+
+
+#: Every log line of this test session (in-process servers), the log files of server processes, and
+#: the credentials handed out: after the suite, no credential and no token may appear in any log.
+CAPTURED_LOGS: list[str] = []
+LOG_FILES: list[Path] = []
+SECRETS: set[str] = set()
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        from facematch.api.observability import JsonFormatter
+
+        super().__init__(logging.DEBUG)
+        self.setFormatter(JsonFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        CAPTURED_LOGS.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def capture_logs() -> Iterator[None]:
+    handler = _Capture()
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # as configure_logging does for the service
+    yield
+    root.removeHandler(handler)
+    root.setLevel(previous)
+
+
+def leaked_secrets() -> list[str]:
+    """Log lines that contain a credential handed out in this session, or anything shaped like a JWT."""
+    lines = list(CAPTURED_LOGS)
+    for path in LOG_FILES:
+        if path.is_file():
+            lines.extend(path.read_text(errors="replace").splitlines())
+    return [line for line in lines if _JWT.search(line) or any(secret in line for secret in SECRETS)]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leaks = leaked_secrets()
+    if leaks:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"SECRETS IN LOGS ({len(leaks)} lines), e.g.: {leaks[0][:300]}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def free_port() -> int:
@@ -176,6 +228,7 @@ class ServerProcess:
         self.env = {**os.environ, **service_env(database_url, data_dir, **extra)}
         self.env["FACEMATCH_SERVER__PUBLIC_URL"] = self.url
         self.log_path = log_path
+        LOG_FILES.append(log_path)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServerProcess:

@@ -58,6 +58,8 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # it logs query strings; ours does not
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every outbound URL at INFO; a partner's reference URL may be a capability URL
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class RequestContextMiddleware:
