@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .conftest import STEP_MS, Stack, launch_chromium, shot, wait_until
+from .conftest import STEP_MS, Stack, decode_qr, launch_chromium, shot, wait_until
 from .test_same_person import take_selfie
 
 pytestmark = pytest.mark.e2e
@@ -55,3 +55,37 @@ def test_retry_until_attempts_run_out_then_status(stack: Stack, browser: Any) ->
     )
     assert len(view["webhooks"]) == 1 and view["webhooks"][0]["payload"]["reasonCode"] == "FACE_MATCH_FAILED"
     context.close()
+
+
+def test_a_phone_retries_while_the_desktop_follows(
+    stack: Stack, browser: Any, playwright_driver: Any
+) -> None:
+    desktop_context = browser.new_context(viewport={"width": 1280, "height": 900})
+    desktop_context.set_default_timeout(STEP_MS)
+    desktop = desktop_context.new_page()
+    psid = stack.start_flow(desktop, force_qr=True)
+    desktop.locator("#qr-img").wait_for(state="visible")
+    wait_until(lambda: desktop.evaluate("document.getElementById('qr-img').complete"))
+    link = decode_qr(desktop.locator("#qr-img").screenshot())
+    phone_context = browser.new_context(**playwright_driver.devices["Pixel 7"])
+    phone_context.set_default_timeout(STEP_MS)
+    phone = phone_context.new_page()
+    phone.goto(link)
+    take_selfie(phone)
+    phone.locator("#screen-retry").wait_for(state="visible")
+    assert phone.locator("[data-action=leave]:visible").count() == 0  # only the desktop calls back
+    wait_until(lambda: "Foto perlu diulang" in desktop.locator("#qr-state").inner_text())
+    for _ in range(2):
+        phone.locator("#screen-retry").wait_for(state="visible")
+        phone.click("#btn-retry")
+        phone.locator("#btn-shoot:not([disabled])").wait_for()
+        phone.click("#btn-shoot")
+        phone.click("#btn-submit")
+    phone.locator("#screen-phone-done").wait_for(state="visible")
+    desktop.locator("#screen-status").wait_for(state="visible")
+    assert desktop.locator("#status-title").inner_text() == "Verifikasi tidak berhasil"
+    desktop.click("#btn-done")
+    desktop.wait_for_url(stack.demo_url + "/result/success*")
+    assert stack.partner_view(psid)["details"]["data"]["reasonCode"] == "FACE_MATCH_FAILED"
+    phone_context.close()
+    desktop_context.close()
