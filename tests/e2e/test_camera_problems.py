@@ -93,3 +93,17 @@ def test_without_a_camera(stack: Stack, playwright_driver: Any) -> None:
     assert _failure(page, stack)["error_code"] == ["CAMERA_UNAVAILABLE"]
     assert stack.partner_view(psid)["details"]["success"] is False
     bare.close()
+
+
+def test_leaving_sends_pending(stack: Stack, browser: Any) -> None:
+    page = _page(browser)
+    psid = stack.start_flow(page)
+    page.locator("#screen-landing").wait_for(state="visible")
+    page.click("#screen-landing [data-action=leave]")
+    page.wait_for_url(stack.demo_url + "/result/failure*")
+    assert parse_qs(urlsplit(page.url).query) == {
+        "status": ["ERROR"],
+        "partner_session_id": [psid],
+        "error_code": ["PENDING"],
+    }
+    page.context.close()
