@@ -107,3 +107,14 @@ def test_leaving_sends_pending(stack: Stack, browser: Any) -> None:
         "error_code": ["PENDING"],
     }
     page.context.close()
+
+
+def test_the_back_button_sends_pending(stack: Stack, browser: Any) -> None:
+    page = _page(browser)
+    psid = stack.start_flow(page)
+    page.locator("#screen-landing").wait_for(state="visible")
+    page.go_back()
+    page.wait_for_url(stack.demo_url + "/result/failure*")
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["error_code"] == ["PENDING"] and query["partner_session_id"] == [psid]
+    page.context.close()
