@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -20,30 +22,36 @@ def register(subparsers: Any) -> None:
     resend.set_defaults(func=resend_cmd)
 
 
-def _services() -> Any:
+@contextmanager
+def _services() -> Iterator[Any]:
     from facematch.config import get_settings
     from facematch.worker.runtime import build_services
 
-    return build_services(get_settings())
+    svc = build_services(get_settings())
+    try:
+        yield svc
+    finally:
+        svc.db.dispose()
 
 
 def list_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import outbox
     from facematch.storage import repo
 
-    svc = _services()
-    partner_id = None
-    if args.client_id:
-        with svc.db.session() as session:
-            partner = repo.partner_by_client_id(args.client_id, session=session)
-            partner_id = partner.id if partner else "-"
-    print(json.dumps(outbox.describe(svc, args.status, partner_id, limit=args.limit), indent=2))
+    with _services() as svc:
+        partner_id = None
+        if args.client_id:
+            with svc.db.session() as session:
+                partner = repo.partner_by_client_id(args.client_id, session=session)
+                partner_id = partner.id if partner else "-"
+        print(json.dumps(outbox.describe(svc, args.status, partner_id, limit=args.limit), indent=2))
     return 0
 
 
 def resend_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import outbox
 
-    outbox.resend(_services(), args.message_id)
+    with _services() as svc:
+        outbox.resend(svc, args.message_id)
     print(f"{args.message_id} queued for delivery")
     return 0

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -82,12 +84,19 @@ def _options(args: argparse.Namespace) -> Any:
     )
 
 
-def _db() -> Any:
+@contextmanager
+def _session() -> Iterator[tuple[Any, Any]]:
+    """(settings, session) for one command; the connection pool is closed afterwards."""
     from facematch.config import get_settings
     from facematch.storage.db import Database
 
     settings = get_settings()
-    return settings, Database(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            yield settings, session
+    finally:
+        db.dispose()
 
 
 def _partner(session: Any, client_id: str) -> Any:
@@ -103,8 +112,7 @@ def _partner(session: Any, client_id: str) -> Any:
 def create_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import partners
 
-    settings, db = _db()
-    with db.session() as session:
+    with _session() as (settings, session):
         created = partners.create_partner(
             args.name,
             _options(args),
@@ -121,8 +129,7 @@ def create_cmd(args: argparse.Namespace) -> int:
 def list_cmd(args: argparse.Namespace) -> int:
     from facematch.storage import repo
 
-    _, db = _db()
-    with db.session() as session:
+    with _session() as (_, session):
         for partner in repo.list_partners(session=session):
             state = "disabled" if partner.disabled else "enabled"
             print(f"{partner.client_id}  {state:8}  {partner.name}")
@@ -132,8 +139,7 @@ def list_cmd(args: argparse.Namespace) -> int:
 def show_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import partners
 
-    _, db = _db()
-    with db.session() as session:
+    with _session() as (_, session):
         print(json.dumps(partners.describe(_partner(session, args.client_id)), indent=2))
     return 0
 
@@ -141,8 +147,7 @@ def show_cmd(args: argparse.Namespace) -> int:
 def update_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import partners
 
-    _, db = _db()
-    with db.session() as session:
+    with _session() as (_, session):
         partner = _partner(session, args.client_id)
         partners.apply_options(partner, _options(args))
         print(json.dumps(partners.describe(partner), indent=2))
@@ -152,9 +157,8 @@ def update_cmd(args: argparse.Namespace) -> int:
 def rotate_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import partners
 
-    settings, db = _db()
-    overlap = settings.tokens.passkey_overlap_s if args.overlap_s is None else args.overlap_s
-    with db.session() as session:
+    with _session() as (settings, session):
+        overlap = settings.tokens.passkey_overlap_s if args.overlap_s is None else args.overlap_s
         passkey = partners.rotate_passkey(_partner(session, args.client_id), overlap_s=overlap)
     print(f"pass-key: {passkey}")
     print(
@@ -168,8 +172,7 @@ def rotate_cmd(args: argparse.Namespace) -> int:
 def callback_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import partners, webhooks
 
-    _, db = _db()
-    with db.session() as session:
+    with _session() as (_, session):
         partner = _partner(session, args.client_id)
         partners.set_callback(partner, args.url, method=args.method, auth_header=args.auth_header)
         if args.new_secret:
@@ -180,8 +183,7 @@ def callback_cmd(args: argparse.Namespace) -> int:
 
 
 def disable_cmd(args: argparse.Namespace) -> int:
-    _, db = _db()
-    with db.session() as session:
+    with _session() as (_, session):
         partner = _partner(session, args.client_id)
         partner.disabled = not args.enable
     print("enabled" if args.enable else "disabled")

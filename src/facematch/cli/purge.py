@@ -19,6 +19,10 @@ def run(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     days = settings.blobs.retention_days if args.days is None else args.days
-    count = purge_images(build_services(settings), days=days)
+    svc = build_services(settings)
+    try:
+        count = purge_images(svc, days=days)
+    finally:
+        svc.db.dispose()
     print(f"purged images of {count} submissions older than {days} days")
     return 0

@@ -1,0 +1,133 @@
+"""``facematch partner|db|callbacks|purge`` against a real database."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from facematch.cli.main import main
+from facematch.config import Settings
+from facematch.engine.fake import fake_face_image
+from facematch.flows import partners
+from facematch.storage import repo
+from facematch.storage.blobs import BlobNotFoundError
+from facematch.storage.db import Database
+from facematch.storage.models import FlowSession, Submission, utcnow
+from facematch.worker.runtime import build_services
+from servicekit import SECRETS, create_partner, service_env
+
+
+@pytest.fixture
+def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key, value in service_env(database_url, tmp_path).items():
+        monkeypatch.setenv(key, value)
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert main(list(args)) == 0
+    return capsys.readouterr().out
+
+
+def field(output: str, name: str) -> str:
+    return next(line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith(name + ":"))
+
+
+def test_partner_lifecycle(cli_env: Path, capsys: pytest.CaptureFixture[str], database_url: str) -> None:
+    out = run(
+        capsys, "partner", "create", "Toko", "--onboarding-partner", "TOKO-SDK-FACE_MATCH",
+        "--reference-host", "img.toko.example", "--frame-origin", "https://toko.example",
+        "--max-attempts", "5", "--status-screen", "hide", "--allow-qr", "on",
+    )  # fmt: skip
+    client_id, passkey = field(out, "client-id"), field(out, "pass-key")
+    SECRETS.update({passkey, field(out, "webhook secret")})
+    assert len(passkey) >= 22  # ≥128 bits of randomness, URL-safe base64
+    assert client_id in run(capsys, "partner", "list")
+    shown = json.loads(run(capsys, "partner", "show", client_id))
+    assert shown["maxAttempts"] == 5 and shown["showStatusScreen"] is False and shown["allowQr"] is True
+    assert passkey not in json.dumps(shown) and "whsec_" not in json.dumps(shown)
+    db = Database(database_url)
+    with db.session() as session:
+        partner = repo.partner_by_client_id(client_id, session=session)
+        assert partner is not None and partner.passkey_hash == partners.hash_passkey(passkey)
+        assert passkey not in partner.passkey_hash
+    rotated = field(run(capsys, "partner", "rotate-key", client_id, "--overlap-s", "0"), "pass-key")
+    SECRETS.add(rotated)
+    with db.session() as session:
+        partner = repo.partner_by_client_id(client_id, session=session)
+        assert partner is not None and partner.passkey_hash == partners.hash_passkey(rotated)
+        assert partner.previous_passkey_hash is None
+    out = run(
+        capsys, "partner", "set-callback", client_id, "https://toko.example/hook", "--method", "PUT",
+        "--auth-header", "Authorization: Bearer abc", "--new-secret",
+    )  # fmt: skip
+    SECRETS.add(field(out, "webhook secret"))
+    shown = json.loads(run(capsys, "partner", "show", client_id))
+    assert shown["callback"] == {
+        "url": "https://toko.example/hook",
+        "method": "PUT",
+        "authHeader": "Authorization",
+        "goneAt": None,
+    }
+    updated = json.loads(
+        run(capsys, "partner", "update", client_id, "--force-qr", "on", "--max-attempts", "2")
+    )
+    assert updated["forceQr"] is True and updated["maxAttempts"] == 2
+    run(capsys, "partner", "disable", client_id)
+    assert json.loads(run(capsys, "partner", "show", client_id))["disabled"] is True
+    assert main(["partner", "show", "no-such-client"]) == 2
+    assert main(["partner", "set-callback", client_id, "ftp://x"]) == 2
+    db.dispose()
+
+
+def test_db_and_callbacks_and_purge(
+    cli_env: Path, capsys: pytest.CaptureFixture[str], database_url: str
+) -> None:
+    assert "0" in run(capsys, "db", "upgrade")
+    assert run(capsys, "db", "current").strip()
+    assert isinstance(json.loads(run(capsys, "callbacks", "list", "--status", "dead", "--limit", "5")), list)
+    assert main(["callbacks", "resend", "msg_unknown"]) == 2
+    # an old decided submission with stored images is purged; its decision stays
+    svc = build_services(Settings())
+    db = svc.db
+    creds = create_partner(db)
+    blob = svc.blobs.put(fake_face_image(1))
+    with db.session() as session:
+        flow = FlowSession(
+            id=str(uuid.uuid4()),
+            partner_id=creds.partner_id,
+            partner_session_id="old",
+            partner_user_id="u",
+            partner_user_id_type="T",
+            source="API",
+        )
+        session.add(flow)
+        session.flush()
+        old = Submission(
+            id=str(uuid.uuid4()),
+            partner_id=creds.partner_id,
+            session_id=flow.id,
+            attempt=1,
+            status="COMPLETED",
+            result="VALID",
+            reason_code="",
+            selfie_blob=blob,
+            metadata_json={},
+            details={},
+            created_at=utcnow() - timedelta(days=40),
+        )
+        session.add(old)
+        old_id = old.id
+    out = run(capsys, "purge", "--days", "30")
+    assert "purged images of" in out
+    with db.session() as session:
+        row = session.get(Submission, old_id)
+        assert row is not None and row.selfie_blob is None and row.images_purged_at is not None
+        assert row.result == "VALID"
+    with pytest.raises(BlobNotFoundError):
+        svc.blobs.get(blob)
+    db.dispose()
