@@ -1,0 +1,147 @@
+"""The durable job table: leases, takeover after a dead worker, retries, idempotent decisions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from facematch.config import Settings
+from facematch.engine.fake import FakeEngine, fake_face_image
+from facematch.flows import decisions, processing
+from facematch.flows.context import Services
+from facematch.storage import repo
+from facematch.storage.models import FlowSession, Job, OutboxMessage, Submission, utcnow
+from facematch.worker.queue import run_one
+from facematch.worker.runtime import build_services
+from servicekit import create_partner
+
+
+@pytest.fixture
+def svc(settings: Settings) -> Iterator[Services]:
+    services = build_services(settings, engine=FakeEngine())
+    yield services
+    services.db.dispose()
+
+
+def confirmed_submission(svc: Services, selfie: bytes = fake_face_image(1)) -> str:
+    creds = create_partner(svc.db)
+    flow_id, submission_id = str(uuid.uuid4()), str(uuid.uuid4())
+    with svc.db.session() as session:
+        session.add(
+            FlowSession(
+                id=flow_id,
+                partner_id=creds.partner_id,
+                partner_session_id=flow_id,
+                partner_user_id="u",
+                partner_user_id_type="T",
+                source="API",
+            )
+        )
+        session.flush()
+        session.add(
+            Submission(
+                id=submission_id,
+                partner_id=creds.partner_id,
+                session_id=flow_id,
+                attempt=1,
+                status="IN_PROGRESS",
+                selfie_blob=svc.blobs.put(selfie),
+                reference_blob=svc.blobs.put(fake_face_image(1)),
+                metadata_json={},
+                details={},
+            )
+        )
+        session.flush()
+        repo.enqueue_job(submission_id, session=session)
+    return submission_id
+
+
+def job_of(svc: Services, submission_id: str) -> Job:
+    with svc.db.session() as session:
+        job = session.scalar(select(Job).where(Job.submission_id == submission_id))
+        assert job is not None
+        session.expunge(job)
+        return job
+
+
+def drain(svc: Services, owner: str = "test") -> None:
+    while run_one(svc, owner):
+        pass
+
+
+def test_a_job_is_leased_once_and_decided(svc: Services) -> None:
+    submission_id = confirmed_submission(svc)
+    with svc.db.session() as session:
+        first = repo.claim_job("a", 30, session=session)
+        assert first is not None and first.submission_id == submission_id
+    with svc.db.session() as session:
+        assert repo.claim_job("b", 30, session=session) is None  # leased by "a"
+    with svc.db.session() as session:  # "a" died: its lease runs out
+        session.execute(
+            update(Job)
+            .where(Job.submission_id == submission_id)
+            .values(lease_until=utcnow() - timedelta(seconds=1))
+        )
+    drain(svc, "b")
+    job = job_of(svc, submission_id)
+    assert job.state == "done" and job.tries == 2
+    with svc.db.session() as session:
+        submission = session.get(Submission, submission_id)
+        assert submission is not None and submission.result == "VALID"
+
+
+def test_failing_job_is_retried_then_ends_as_error(svc: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    submission_id = confirmed_submission(svc)
+    calls: list[str] = []
+
+    def broken(_: Services, sid: str) -> None:
+        calls.append(sid)
+        raise RuntimeError("boom")
+
+    for _ in range(svc.settings.submissions.job_max_tries):
+        with svc.db.session() as session:  # skip the backoff
+            session.execute(
+                update(Job).where(Job.submission_id == submission_id).values(available_at=utcnow())
+            )
+        assert run_one(svc, "w", job=broken)
+    assert len(calls) == svc.settings.submissions.job_max_tries
+    with svc.db.session() as session:
+        submission = session.get(Submission, submission_id)
+        assert submission is not None and (submission.status, submission.reason_code) == (
+            "ERROR",
+            "VERIFICATION_FAILED",
+        )
+        assert session.scalar(select(OutboxMessage).where(OutboxMessage.submission_id == submission_id))
+    assert job_of(svc, submission_id).state == "done"
+
+
+def test_deciding_twice_changes_nothing_and_makes_one_callback(svc: Services) -> None:
+    submission_id = confirmed_submission(svc)
+    drain(svc)
+    assert processing.record_decision(svc, submission_id, decisions.unexpected_failure()) is False
+    processing.process_submission(svc, submission_id)  # a redelivered job is a no-op
+    with svc.db.session() as session:
+        submission = session.get(Submission, submission_id)
+        assert submission is not None and submission.result == "VALID"
+        messages = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.submission_id == submission_id)
+        ).all()
+    assert len(messages) == 1
+
+
+def test_missing_engine_is_retried_not_lost(settings: Settings, tmp_path: Path) -> None:
+    services = build_services(settings)  # no engine yet
+    try:
+        submission_id = confirmed_submission(services)
+        assert run_one(services, "w")
+        job = job_of(services, submission_id)
+        assert (job.state == "queued" and "SERVICE_UNAVAILABLE" in (job.last_error or "")) or "engine" in (
+            job.last_error or ""
+        )
+    finally:
+        services.db.dispose()
