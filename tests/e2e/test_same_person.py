@@ -272,3 +272,23 @@ def test_a_lost_connection_can_be_retried(stack: Stack, page: Any) -> None:
     page.click("#btn-error-retry")
     page.locator("#screen-status").wait_for(state="visible")
     assert page.locator("#status-title").inner_text() == "Verifikasi selesai"
+
+
+def test_the_flow_works_from_the_keyboard(stack: Stack, page: Any) -> None:
+    stack.start_flow(page)
+    page.locator("#screen-landing").wait_for(state="visible")
+    assert page.evaluate("document.activeElement.id") == "landing-title"  # focus moves to each screen
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "consent"
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "btn-start"
+    page.keyboard.press("Enter")
+    page.locator("#btn-shoot:not([disabled])").wait_for()
+    assert page.evaluate("document.activeElement.id") == "capture-title"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "btn-shoot"
+    page.keyboard.press("Enter")
+    page.locator("#screen-review").wait_for(state="visible")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "btn-submit"
