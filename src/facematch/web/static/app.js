@@ -91,13 +91,12 @@
   }
   function delay(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
   function failed(err, retry) {
-    if (err instanceof ApiError) {
-      if (err.code === 'SESSION_EXPIRED') return showError('SESSION_TIMEOUT');
-      if (err.status === 401 || err.status === 403) return showError('INVALID_SESSION', { callback: false });
-      if (err.status >= 500 && retry) return showError('NETWORK_ERROR', { retry: retry });
-    }
-    if (!(err instanceof ApiError)) return showError('NETWORK_ERROR', { retry: retry });
-    showError('INVALID_SESSION', { callback: false });
+    if (!(err instanceof ApiError) || err.status >= 500) return showError('NETWORK_ERROR', { retry: retry });
+    if (err.code === 'SESSION_EXPIRED') return showError('SESSION_TIMEOUT');
+    if (err.status === 401 || err.status === 403) return showError('INVALID_SESSION', { callback: false });
+    // Any other refusal (a conflict, a quota): the server's state says what to show next.
+    if (retry !== poll) return poll();
+    showError('NETWORK_ERROR', { retry: retry });
   }
 
   /* ---------- partner callback (redirect or postMessage) ---------- */
@@ -359,7 +358,11 @@
       $('qr-img').hidden = true;
       return handleState(st);
     }
-    if (st.phase === 'PROCESSING') { S.lastSubmission = st.submissionId; show('processing'); return poll(); }
+    if (st.phase === 'PROCESSING' || st.phase === 'RETRY') {
+      S.lastSubmission = st.submissionId;
+      if (st.phase === 'PROCESSING') show('processing');
+      return poll();
+    }
     startFlow();
   }
   function boot() {
