@@ -184,3 +184,17 @@ def test_parallel_opens_of_one_link_let_exactly_one_through(world: WebWorld, svc
     for thread in threads:
         thread.join()
     assert len(wins) == 1 and len(losses) == 99
+
+
+def test_previews_past_the_concurrency_limit_are_answered_busy(world: WebWorld, svc: Services) -> None:
+    web = web_session.resolve_session(svc, _open(world).token)
+    taken = [
+        web_session._preview_slots.acquire(blocking=False) for _ in range(web_session.MAX_CONCURRENT_PREVIEWS)
+    ]
+    try:
+        assert all(taken)
+        assert web_session.check_preview(svc, web, fake_face_image(1)).hint is Hint.BUSY
+    finally:
+        for _ in taken:
+            web_session._preview_slots.release()
+    assert web_session.check_preview(svc, web, fake_face_image(1)).ready

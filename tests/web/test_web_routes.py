@@ -11,6 +11,7 @@ import numpy as np
 
 from facematch.engine.fake import fake_face_image
 from facematch.flows import processing
+from facematch.flows.guidance import Hint
 
 from .conftest import REFERENCE_PERSON, TestClient, WebWorld
 
@@ -63,27 +64,8 @@ def test_every_string_exists_in_both_locales() -> None:
     used = set(re.findall(r'data-i18n(?:-alt)?="([\w.]+)"', html))
     js = (STATIC / "app.js").read_text()
     used |= {k for k in re.findall(r"(?<![\w.])t\('([\w.]+)'", js) if not k.endswith(".")}
-    for prefix, values in (
-        (
-            "hint.",
-            [
-                "READY",
-                "NO_FACE",
-                "MULTIPLE_FACES",
-                "MOVE_CLOSER",
-                "MOVE_BACK",
-                "CENTER_FACE",
-                "MORE_LIGHT",
-                "LESS_LIGHT",
-                "HOLD_STILL",
-                "LOOK_STRAIGHT",
-                "ADJUST",
-                "WAIT",
-                "OFFLINE",
-            ],
-        ),
-        ("retry.", ["FACE_MATCH_FAILED", "QUALITY", "FACE"]),
-    ):
+    hints = [hint.value for hint in Hint if hint is not Hint.BUSY] + ["WAIT", "OFFLINE"]
+    for prefix, values in (("hint.", hints), ("retry.", ["FACE_MATCH_FAILED", "QUALITY", "FACE"])):
         used |= {prefix + v for v in values}
     for code in (
         "CAMERA_PERMISSION_DENIED",

@@ -40,6 +40,8 @@ class Hint(StrEnum):
     HOLD_STILL = "HOLD_STILL"
     LOOK_STRAIGHT = "LOOK_STRAIGHT"
     ADJUST = "ADJUST"
+    BUSY = "BUSY"
+    """No check this time (the server is at its preview limit); the app keeps its last hint."""
 
 
 _REASON_HINTS: dict[str, Hint] = {

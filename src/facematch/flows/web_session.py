@@ -8,6 +8,7 @@ handoff gets it when it redeems the QR link. Everything the app learns about pro
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -283,15 +284,25 @@ def new_handoff(svc: Services, web: WebSession) -> handoff.IssuedHandoff:
 # ---------------------------------------------------------------- capture
 
 
+#: Preview checks running at once in this process. Previews are best effort: past the limit a frame
+#: is answered BUSY at once, so a client sending frames in parallel cannot starve the job workers.
+MAX_CONCURRENT_PREVIEWS = 2
+_preview_slots = threading.BoundedSemaphore(MAX_CONCURRENT_PREVIEWS)
+
+
 def check_preview(svc: Services, web: WebSession, frame: bytes) -> guidance.Guidance:
     """Live guidance for one downscaled camera frame (nothing is stored)."""
     if len(frame) > svc.settings.web.preview_max_bytes:
         raise CaptureRejectedError(guidance.Hint.ADJUST)
     _load(svc, web)
+    if not _preview_slots.acquire(blocking=False):
+        return guidance.Guidance(guidance.Hint.BUSY)
     try:
         return guidance.guide(svc.require_engine(), frame)
     except ImageError:
         return guidance.Guidance(guidance.Hint.NO_FACE)
+    finally:
+        _preview_slots.release()
 
 
 def capture(svc: Services, web: WebSession, image: bytes) -> str:

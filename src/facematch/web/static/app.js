@@ -199,6 +199,7 @@
     startPreview();
   }
   function setHint(hint, ready) {
+    if (hint === 'BUSY') return; // the server skipped this frame: keep the last hint
     var el = $('guidance');
     if (el.getAttribute('data-hint') !== hint) {
       el.setAttribute('data-hint', hint);
