@@ -33,6 +33,8 @@ from facematch.storage.models import FlowSession, OutboxMessage, Partner, Submis
 log = logging.getLogger(__name__)
 
 CALLBACK_EVENT = "submission.completed"
+#: metadata key of a synchronous compare (its images live only in the request)
+DIRECT = "directCompare"
 
 
 def _reference_headers(partner: Partner, flow_session: FlowSession) -> dict[str, str]:
@@ -95,7 +97,9 @@ def process_submission(svc: Services, submission_id: str) -> None:
         reference = None
         decision = decisions.unexpected_failure("stored image unreadable")
     else:
-        if selfie is None:
+        if submission.metadata_json.get(DIRECT):
+            decision = decisions.unexpected_failure("the synchronous compare was interrupted")
+        elif selfie is None:
             decision = decisions.Decision("COMPLETED", "INVALID", "DOCUMENT_NOT_FOUND", {})
         else:
             decision = evaluate(svc, selfie, reference, partner, flow_session)
@@ -186,7 +190,8 @@ def face_match_now(svc: Services, request: DirectMatchRequest) -> dict[str, Any]
     """Compare two images in the request and answer with the Get Submission Details ``data``.
 
     The attempt is recorded like any other (details and callbacks work the same), and a safety-net
-    job is queued behind it, so a crash mid-request still ends with a decided submission.
+    job is queued behind it, so a crash mid-request still ends with a decided submission (ERROR:
+    the reference was never stored, so the interrupted compare cannot be redone).
     """
     with svc.db.session() as session:
         partner = gateway.require_partner(svc, request.token, session=session)
@@ -203,7 +208,6 @@ def face_match_now(svc: Services, request: DirectMatchRequest) -> dict[str, Any]
             raise DuplicatePartnerSessionError()
         partner_id = partner.id
     selfie_blob = _derivative_or_none(request.selfie, svc)
-    reference_blob = _derivative_or_none(request.reference, svc)
     submission_id = str(uuid.uuid4())
     try:
         with svc.db.session() as session:
@@ -228,8 +232,7 @@ def face_match_now(svc: Services, request: DirectMatchRequest) -> dict[str, Any]
                     attempt=1,
                     status="IN_PROGRESS",
                     selfie_blob=selfie_blob,
-                    reference_blob=reference_blob,
-                    metadata_json={},
+                    metadata_json={DIRECT: True},
                     details={},
                     confirmed_at=now,
                 )
@@ -237,15 +240,9 @@ def face_match_now(svc: Services, request: DirectMatchRequest) -> dict[str, Any]
             session.flush()
             repo.enqueue_job(submission_id, session=session, delay_s=svc.settings.submissions.job_lease_s)
     except IntegrityError:
-        for blob in (selfie_blob, reference_blob):
-            if blob:
-                svc.blobs.delete(blob)
+        if selfie_blob:
+            svc.blobs.delete(selfie_blob)
         raise DuplicatePartnerSessionError() from None
-    with svc.db.session() as session:
-        flow_session_row = session.get(FlowSession, flow_session.id)
-        partner_row = session.get(Partner, partner_id)
-        assert flow_session_row is not None and partner_row is not None
-        session.expunge_all()
-    decision = evaluate(svc, request.selfie, request.reference, partner_row, flow_session_row)
+    decision = evaluate(svc, request.selfie, request.reference, partner, flow_session)
     record_decision(svc, submission_id, decision)
     return results.details_for_partner(svc, partner_id, submission_id)
