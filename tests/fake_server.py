@@ -13,10 +13,10 @@ import time
 import uvicorn
 
 from facematch.api.app import create_app
-from facematch.api.observability import configure_logging
 from facematch.config import Settings
 from facematch.engine.fake import FakeEngine
 from facematch.engine.types import FaceAnalysis, MatchResult
+from facematch.logs import configure_logging
 
 
 class SlowFakeEngine(FakeEngine):

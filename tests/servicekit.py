@@ -47,7 +47,7 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 
 class _Capture(logging.Handler):
     def __init__(self) -> None:
-        from facematch.api.observability import JsonFormatter
+        from facematch.logs import JsonFormatter
 
         super().__init__(logging.DEBUG)
         self.setFormatter(JsonFormatter())

@@ -15,7 +15,7 @@ from facematch import __version__
 from facematch.api import errors
 from facematch.api.observability import RequestContextMiddleware
 from facematch.api.routes import health, partner, submissions, tokens, web
-from facematch.config import Settings
+from facematch.config import Settings, get_settings
 from facematch.engine.types import Engine
 from facematch.worker.runtime import Background, build_services, load_engine
 
@@ -57,3 +57,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
         RequestContextMiddleware, metrics=svc.metrics, max_body_bytes=settings.server.max_body_bytes
     )
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for ``uvicorn --factory facematch.api.app:app_from_environment`` (and ``facematch serve``)."""
+    return create_app(get_settings())

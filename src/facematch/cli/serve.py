@@ -64,19 +64,20 @@ def seed_demo_partner(settings: Any, credentials_path: Path) -> dict[str, str] |
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from facematch.api.app import create_app
-    from facematch.api.observability import configure_logging
     from facematch.config import Settings
+    from facematch.logs import configure_logging
     from facematch.storage.db import migrate
 
-    overrides: dict[str, Any] = {}
     if args.dev:
-        overrides = {"environment": "development", "reference": {"allow_loopback": True, "allow_http": True}}
-    settings = Settings(**overrides)
+        # the app is built by uvicorn from the environment, so --dev speaks through it too
+        os.environ["FACEMATCH_ENVIRONMENT"] = "development"
+        os.environ.setdefault("FACEMATCH_REFERENCE__ALLOW_LOOPBACK", "true")
+        os.environ.setdefault("FACEMATCH_REFERENCE__ALLOW_HTTP", "true")
+    settings = Settings()
     host = args.host or settings.server.host
     port = args.port or settings.server.port
-    if (args.host or args.port) and "FACEMATCH_SERVER__PUBLIC_URL" not in os.environ:
-        settings.server.public_url = f"http://{host}:{port}"
+    if args.host or args.port:
+        os.environ.setdefault("FACEMATCH_SERVER__PUBLIC_URL", f"http://{host}:{port}")
     configure_logging()
     migrate(settings.database_url)
     if settings.development:
@@ -89,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  x-onboarding-partner: {DEMO_ONBOARDING} (web) / {DEMO_BE_ONBOARDING} (backend)")
     print(f"facematch on http://{host}:{port} (OpenAPI docs at /docs)", flush=True)
     uvicorn.run(
-        create_app(settings),
+        "facematch.api.app:app_from_environment",
+        factory=True,
         host=host,
         port=port,
         log_config=None,
