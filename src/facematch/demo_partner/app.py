@@ -133,8 +133,10 @@ def create_demo_app(config: DemoConfig) -> FastAPI:
         psid = params.get("partner_session_id", "")
         session = state.sessions.get(psid)
         if session is not None:
+            landed = {"outcome": outcome, **params}
             with state.lock:
-                session.callbacks.append({"outcome": outcome, **params})
+                if landed not in session.callbacks:
+                    session.callbacks.append(landed)
         details = client.submission_details(psid) if session is not None else {"error": "unknown session"}
         return result_page(config.partner_name, outcome, params, details, _webhooks_of(state, psid))
 

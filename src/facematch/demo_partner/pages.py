@@ -20,9 +20,10 @@ iframe{width:100%;height:760px;border:1px solid #c9ced8;border-radius:8px;backgr
 """
 
 
-def _layout(partner: str, title: str, body: str) -> str:
+def _layout(partner: str, title: str, body: str, *, refresh_s: int | None = None) -> str:
+    refresh = f"<meta http-equiv='refresh' content='{refresh_s}'>" if refresh_s else ""
     return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>{refresh}"
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
         f"<title>{escape(title)} · {escape(partner)}</title><style>{_STYLE}</style></head>"
         f"<body><header>{escape(partner)} <small>(facematch demo partner)</small></header>"
@@ -97,8 +98,10 @@ def result_page(
         f"<pre id='fe-params'>{escape(json.dumps(params, indent=2))}</pre>"
         "<h2>Get Submission Details (partner backend → facematch)</h2>"
         f"<pre id='details'>{escape(json.dumps(details, indent=2))}</pre>"
-        f"<h2>Signed webhooks received ({len(webhooks)})</h2>"
+        f"<h2>Signed webhooks received ({len(webhooks)}{', waiting…' if not webhooks else ''})</h2>"
         f"<pre id='webhooks'>{escape(json.dumps(webhooks, indent=2))}</pre>"
         "<p><a href='/'>Start again</a></p>"
     )
-    return _layout(partner, "Result", body)
+    # The signed webhook may land a moment after the user: look again until it is here.
+    waiting = status == "COMPLETED" and not webhooks
+    return _layout(partner, "Result", body, refresh_s=2 if waiting else None)
