@@ -28,7 +28,7 @@ def svc(settings: Settings) -> Iterator[Services]:
     services.db.dispose()
 
 
-def confirmed_submission(svc: Services, selfie: bytes = fake_face_image(1)) -> str:
+def confirmed_submission(svc: Services, selfie: bytes = fake_face_image(1), *, direct: bool = False) -> str:
     creds = create_partner(svc.db)
     flow_id, submission_id = str(uuid.uuid4()), str(uuid.uuid4())
     with svc.db.session() as session:
@@ -51,8 +51,8 @@ def confirmed_submission(svc: Services, selfie: bytes = fake_face_image(1)) -> s
                 attempt=1,
                 status="IN_PROGRESS",
                 selfie_blob=svc.blobs.put(selfie),
-                reference_blob=svc.blobs.put(fake_face_image(1)),
-                metadata_json={},
+                reference_blob=None if direct else svc.blobs.put(fake_face_image(1)),
+                metadata_json={processing.DIRECT: True} if direct else {},
                 details={},
             )
         )
@@ -145,3 +145,12 @@ def test_missing_engine_is_retried_not_lost(settings: Settings, tmp_path: Path) 
         )
     finally:
         services.db.dispose()
+
+
+def test_an_interrupted_synchronous_compare_ends_as_error(svc: Services) -> None:
+    submission_id = confirmed_submission(svc, direct=True)
+    drain(svc)
+    with svc.db.session() as session:
+        submission = session.get(Submission, submission_id)
+        assert submission is not None
+        assert (submission.status, submission.reason_code) == ("ERROR", "VERIFICATION_FAILED")
