@@ -118,3 +118,24 @@ def test_the_back_button_sends_pending(stack: Stack, browser: Any) -> None:
     query = parse_qs(urlsplit(page.url).query)
     assert query["error_code"] == ["PENDING"] and query["partner_session_id"] == [psid]
     page.context.close()
+
+
+def test_an_expired_session_calls_back_with_session_timeout(stack: Stack, browser: Any) -> None:
+    web = stack.facematch.services.settings.web
+    ttl, web.session_ttl_s = web.session_ttl_s, 2
+    try:
+        page = _page(browser)
+        psid = stack.start_flow(page)
+        page.locator("#screen-landing").wait_for(state="visible")
+    finally:
+        web.session_ttl_s = ttl
+    time.sleep(3)
+    _start_camera(page)
+    page.locator("#screen-error").wait_for(state="visible")
+    assert page.locator("#error-title").inner_text() == "Sesi sudah berakhir"
+    assert _failure(page, stack) == {
+        "status": ["ERROR"],
+        "partner_session_id": [psid],
+        "error_code": ["SESSION_TIMEOUT"],
+    }
+    page.context.close()
