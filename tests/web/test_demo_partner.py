@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from standardwebhooks import Webhook
 
 from facematch.demo_partner.client import verify_webhook
@@ -37,3 +40,25 @@ def test_pages_escape_what_they_echo() -> None:
     assert "<script>x" not in page and "&lt;script&gt;" in page
     frame = frame_page("Demo", "https://fm.test/web/index.html#/launch-v1?token=a'b", "https://fm.test")
     assert "token=a&#x27;b" in frame and 'const FACEMATCH_ORIGIN = "https://fm.test";' in frame
+
+
+def test_demo_partner_credentials_come_from_the_file_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from facematch.cli.demo_partner import load_credentials
+    from facematch.cli.main import main
+
+    path = tmp_path / "demo-partner.json"
+    path.write_text(
+        json.dumps({"clientId": "c", "passKey": "p", "webhookSecret": "w", "onboardingPartner": "o"})
+    )
+    monkeypatch.setenv("DEMO_PASS_KEY", "from-env")
+    assert load_credentials(path) == {
+        "clientId": "c",
+        "passKey": "from-env",
+        "webhookSecret": "w",
+        "onboardingPartner": "o",
+    }
+    monkeypatch.delenv("DEMO_PASS_KEY")
+    assert main(["demo-partner", "--credentials", str(tmp_path / "none.json")]) == 2
+    assert "missing credentials" in capsys.readouterr().out
