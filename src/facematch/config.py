@@ -106,6 +106,10 @@ class ServerSettings(BaseModel):
         description="Web app path of the launch URL; the launch token is appended (in the fragment).",
     )
     max_body_bytes: int = Field(default=32 * 1024 * 1024, description="Largest request body accepted.")
+    partner_rate_per_s: float = Field(
+        default=50.0, gt=0, description="Sustained authenticated requests per second allowed per partner."
+    )
+    partner_burst: int = Field(default=200, gt=0, description="Requests a partner may send in a burst.")
     proxy_headers: bool = Field(
         default=False, description="Trust X-Forwarded-For from a reverse proxy for client addresses."
     )

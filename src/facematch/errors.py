@@ -48,6 +48,7 @@
     │   ├── ReferenceStatusError        HTTP_STATUS
     │   └── ReferenceNotAnImageError    NOT_AN_IMAGE
     ├── ServiceUnavailableError         the engine or database is not ready
+    ├── RateLimitedError                a partner sends more requests than its rate allows (retry_after)
     └── WebError                        the hosted web flow (H5 app) cannot go on
         ├── WebSessionError             no, invalid, or wrong-flow web session (INVALID_SESSION)
         │   └── WebSessionExpiredError  the web session or launch link ran out (SESSION_EXPIRED)
@@ -291,6 +292,16 @@ class UploadTooLargeError(SubmissionError):
     """The upload exceeds the byte cap."""
 
     code = "PAYLOAD_TOO_LARGE"
+
+
+class RateLimitedError(FacematchError):
+    """Too many requests from this partner; try again later."""
+
+    code = "TOO_MANY_REQUESTS"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"rate limit exceeded; retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
 
 
 class ServiceUnavailableError(FacematchError):

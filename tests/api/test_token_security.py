@@ -6,6 +6,7 @@ import base64
 import json
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import jwt
@@ -13,8 +14,8 @@ import pytest
 
 from facematch.flows import partners
 from facematch.storage import repo
-from partner_client import Api
-from servicekit import TOKEN_SECRET
+from partner_client import Api, make_api
+from servicekit import TOKEN_SECRET, live_app
 
 INITIATE = {"flow": "FACE_MATCH", "source": "SDK"}
 
@@ -139,3 +140,19 @@ def test_passkey_in_query_string_is_not_accepted(api: Api) -> None:
         params={"client-id": api.creds.client_id, "pass-key": api.creds.passkey},
     )
     assert response.status_code == 400
+
+
+def test_per_partner_rate_limit_answers_429_with_retry_after(database_url: str, tmp_path: Path) -> None:
+    with live_app(
+        database_url, tmp_path, FACEMATCH_SERVER__PARTNER_RATE_PER_S="1", FACEMATCH_SERVER__PARTNER_BURST="5"
+    ) as server:
+        noisy, quiet = make_api(server), make_api(server)
+        token = noisy.partner_token()
+        statuses = [initiate_with(noisy, token).status_code for _ in range(7)]
+        assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429]
+        limited = initiate_with(noisy, token)
+        assert limited.json()["errors"][0] == {"code": "429", "cause": "TOO_MANY_REQUESTS"}
+        assert int(limited.headers["retry-after"]) >= 1
+        assert initiate_with(quiet, quiet.partner_token()).status_code == 200  # other partners are unaffected
+        noisy.http.close()
+        quiet.http.close()

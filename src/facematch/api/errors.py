@@ -58,6 +58,7 @@ DEFAULT: dict[type[Exception], ErrorSpec] = {
     e.OnboardingPartnerMismatchError: ErrorSpec(403, "110", "ONBOARDING_PARTNER_DOES_NOT_BELONG_TO_CLIENT"),
     e.AuthThrottledError: ErrorSpec(429, "429", "TOO_MANY_REQUESTS"),
     e.AuthError: ErrorSpec(401, "110", "UNAUTHORIZED"),
+    e.RateLimitedError: ErrorSpec(429, "429", "TOO_MANY_REQUESTS"),
     e.SubmissionNotFoundError: ErrorSpec(404, "404", "SUBMISSION_DOES_NOT_EXIST"),
     e.SubmissionStateConflictError: ErrorSpec(409, "409", "SUBMISSION_STATE_CONFLICT"),
     e.SubmissionQuotaExceededError: ErrorSpec(429, "429", "SUBMISSION_QUOTA_EXCEEDED"),
@@ -124,7 +125,8 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     spec = lookup(error, surface)
     if spec.status >= 500:
         log.error("request failed: %s", error.code, exc_info=error)
-    headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, e.AuthThrottledError) else None
+    retry_after = getattr(error, "retry_after_s", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return envelope(spec.status, spec.code, spec.cause or error.code, surface, headers)
 
 

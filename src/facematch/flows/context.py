@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.errors import ServiceUnavailableError
-from facematch.flows.throttle import AuthThrottle
+from facematch.flows.throttle import AuthThrottle, RateLimiter
 from facematch.flows.tokens import TokenService
 from facematch.storage.blobs import BlobStore
 from facematch.storage.db import Database
@@ -73,6 +73,7 @@ class Services:
     tokens: TokenService
     throttle: AuthThrottle
     fetch_reference: ReferenceFetcher
+    rate: RateLimiter = field(default_factory=lambda: RateLimiter(50.0, 200))
     queue: JobQueue = field(default_factory=NullQueue)
     metrics: Metrics = field(default_factory=Metrics)
     engine: Engine | None = None

@@ -83,6 +83,7 @@ def require_partner(svc: Services, token: str | None, *, session: Session) -> Pa
     partner = repo.partner_by_id(str(claims["sub"]), session=session)
     if partner is None or partner.disabled:
         raise UnauthorizedError("partner unknown or disabled")
+    svc.rate.take(partner.id)
     return partner
 
 
@@ -92,6 +93,7 @@ def require_user(svc: Services, token: str | None, *, session: Session) -> UserS
     partner = repo.partner_by_id(str(claims["sub"]), session=session)
     if partner is None or partner.disabled:
         raise UnauthorizedError("partner unknown or disabled")
+    svc.rate.take(partner.id)
     uid, uidt = claims.get("uid"), claims.get("uidt")
     if not isinstance(uid, str) or not isinstance(uidt, str):
         raise UnauthorizedError("not a user token")

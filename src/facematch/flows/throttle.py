@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from facematch.errors import AuthThrottledError
+from facematch.errors import AuthThrottledError, RateLimitedError
 
 _WINDOW_S = 60.0
 
@@ -49,3 +49,25 @@ class AuthThrottle:
     def succeeded(self, client_id: str, source: str) -> None:
         with self._lock:
             self._failures.pop((client_id, source), None)
+
+
+class RateLimiter:
+    """A token bucket per partner: ``rate`` requests per second sustained, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> None:
+        """Spend one request of ``key``'s budget, or raise RateLimitedError."""
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self._burst, now))
+            tokens = min(self._burst, tokens + (now - last) * self._rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                raise RateLimitedError(max(1, int((1.0 - tokens) / self._rate + 0.999)))
+            self._buckets[key] = (tokens - 1.0, now)

@@ -12,7 +12,7 @@ from facematch.engine.types import Engine
 from facematch.flows import reference
 from facematch.flows.context import Services
 from facematch.flows.safe_http import FetchPolicy
-from facematch.flows.throttle import AuthThrottle
+from facematch.flows.throttle import AuthThrottle, RateLimiter
 from facematch.flows.tokens import TokenKeyError, TokenService, load_or_create_secret
 from facematch.storage.blobs import BlobKeyError, EncryptedFileBlobStore, decode_key, load_or_create_key
 from facematch.storage.db import Database
@@ -74,6 +74,7 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         tokens=TokenService(_token_secret(settings)),
         throttle=AuthThrottle(settings.tokens.auth_failures_per_minute),
         fetch_reference=ReferenceFetcher(settings),
+        rate=RateLimiter(settings.server.partner_rate_per_s, settings.server.partner_burst),
         engine=engine,
     )
 
