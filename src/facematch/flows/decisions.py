@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from facematch.engine.types import MatchResult
 from facematch.errors import FaceError, ImageError
@@ -24,6 +24,16 @@ class NextAction(StrEnum):
     """Final; the partner shows our status screen."""
     EXIT = "EXIT"
     """Final; the partner hides the status screen: go straight back to the partner."""
+
+
+class PartnerRules(Protocol):
+    """The partner settings the next action depends on."""
+
+    @property
+    def max_attempts(self) -> int: ...
+
+    @property
+    def show_status_screen(self) -> bool: ...
 
 
 #: Outcomes a user can fix by taking another selfie.
@@ -110,3 +120,17 @@ def next_action(
     ):
         return NextAction.RETRY
     return NextAction.STATUS if show_status_screen else NextAction.EXIT
+
+
+def next_action_for(
+    status: str, reason_code: str | None, *, interactive: bool, attempts_used: int, partner: PartnerRules
+) -> NextAction:
+    """:func:`next_action` with the partner's attempt limit and status-screen choice."""
+    return next_action(
+        status=status,
+        reason_code=reason_code,
+        interactive=interactive,
+        attempts_used=attempts_used,
+        max_attempts=partner.max_attempts,
+        show_status_screen=partner.show_status_screen,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -77,9 +78,8 @@ def check_onboarding_partner(partner: Partner, onboarding_partner: str) -> None:
         raise OnboardingPartnerMismatchError()
 
 
-def require_partner(svc: Services, token: str | None, *, session: Session) -> Partner:
-    """The enabled partner a partner token speaks for, or UnauthorizedError."""
-    claims = svc.tokens.verify(token, TokenKind.PARTNER)
+def _enabled_partner(svc: Services, claims: dict[str, Any], *, session: Session) -> Partner:
+    """The enabled partner a verified token names, within its request rate."""
     partner = repo.partner_by_id(str(claims["sub"]), session=session)
     if partner is None or partner.disabled:
         raise UnauthorizedError("partner unknown or disabled")
@@ -87,13 +87,16 @@ def require_partner(svc: Services, token: str | None, *, session: Session) -> Pa
     return partner
 
 
+def require_partner(svc: Services, token: str | None, *, session: Session) -> Partner:
+    """The enabled partner a partner token speaks for, or UnauthorizedError."""
+    claims = svc.tokens.verify(token, TokenKind.PARTNER)
+    return _enabled_partner(svc, claims, session=session)
+
+
 def require_user(svc: Services, token: str | None, *, session: Session) -> UserScope:
     """The scope of a user token, or UnauthorizedError."""
     claims = svc.tokens.verify(token, TokenKind.USER)
-    partner = repo.partner_by_id(str(claims["sub"]), session=session)
-    if partner is None or partner.disabled:
-        raise UnauthorizedError("partner unknown or disabled")
-    svc.rate.take(partner.id)
+    partner = _enabled_partner(svc, claims, session=session)
     uid, uidt = claims.get("uid"), claims.get("uidt")
     if not isinstance(uid, str) or not isinstance(uidt, str):
         raise UnauthorizedError("not a user token")

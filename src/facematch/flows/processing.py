@@ -119,13 +119,12 @@ def record_decision(svc: Services, submission_id: str, decision: Decision) -> bo
         partner = session.get(Partner, submission.partner_id)
         assert flow_session is not None and partner is not None
         attempts = repo.count_attempts(flow_session.id, session=session)
-        action = decisions.next_action(
-            status=decision.status,
-            reason_code=decision.reason_code,
+        action = decisions.next_action_for(
+            decision.status,
+            decision.reason_code,
             interactive=flow_session.interactive,
             attempts_used=attempts,
-            max_attempts=partner.max_attempts,
-            show_status_screen=partner.show_status_screen,
+            partner=partner,
         )
         final = action is not decisions.NextAction.RETRY
         now = utcnow()

@@ -29,7 +29,7 @@ from facematch.errors import (
 )
 from facematch.flows import gateway, views
 from facematch.flows.context import Services
-from facematch.flows.decisions import NextAction, next_action
+from facematch.flows.decisions import NextAction, next_action_for
 from facematch.flows.initiate import require_header
 from facematch.flows.tokens import TokenKind
 from facematch.storage import repo
@@ -266,13 +266,12 @@ def attempt_next_action(
         return None
     if submission.next_action:
         return submission.next_action
-    return next_action(
-        status=submission.status,
-        reason_code=submission.reason_code,
+    return next_action_for(
+        submission.status,
+        submission.reason_code,
         interactive=flow_session.interactive,
         attempts_used=attempts,
-        max_attempts=partner.max_attempts,
-        show_status_screen=partner.show_status_screen,
+        partner=partner,
     ).value
 
 
