@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
+import io
 
+import httpx
+from PIL import Image
+
+from facematch.engine.fake import fake_face_image
 from partner_client import Api
 
 
@@ -34,3 +38,20 @@ def test_different_faces_face_match_failed(api: Api, images: dict[str, bytes]) -
         "INVALID",
         "FACE_MATCH_FAILED",
     )
+
+
+def test_stored_images_are_clean_derivatives(api: Api) -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (120, 90, 60)).save(buffer, format="JPEG", exif=exif.tobytes())
+    selfie = buffer.getvalue() + b"<html><script>alert(1)</script></html>"
+    token, psid, submission_id = api.run_be_flow(selfie, fake_face_image(1))
+    api.wait_decided(token, psid, submission_id)
+    url = api.details(x_submission_id=submission_id).json()["data"]["submissionDetails"]["imageUrls"][
+        "selfie"
+    ]
+    stored = httpx.get(url)
+    assert stored.headers["content-type"] == "image/jpeg" and stored.headers["cache-control"] == "no-store"
+    assert b"<script>" not in stored.content and b"PhoneMaker" not in stored.content
+    assert not Image.open(io.BytesIO(stored.content)).getexif()
