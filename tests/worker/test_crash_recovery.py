@@ -193,6 +193,7 @@ def test_200_submissions_with_kills_at_random_points_all_reach_a_final_state(
         server.stop()
         client.close()
         receiver.stop()
+    print(f"200 submissions, {kills} SIGKILLs, {len(webhook_ids)} callbacks")
     assert kills >= 3
     assert len(set(ids)) == 200
     with db.session() as session:
