@@ -23,14 +23,14 @@ class EngineSettings(BaseModel):
     )
     recognizer_calibration: Path | None = Field(
         default=None,
-        description="JSON calibration file for recognizer_model (see docs/models.md).",
+        description="JSON calibration file for recognizer_model (see docs/engine.md).",
     )
     target_far: float = Field(
         default=1e-3,
         gt=0,
         lt=1,
         description="False-accept rate the default decision threshold is chosen for "
-        "(one of the calibrated operating points: 0.01, 0.001, 0.0001).",
+        "(calibrated operating points: 0.01, 0.001, 0.0001; others are interpolated).",
     )
     threshold: float | None = Field(
         default=None,
@@ -38,7 +38,7 @@ class EngineSettings(BaseModel):
     )
     max_image_bytes: int = Field(default=15 * 1024 * 1024, description="Largest accepted encoded image.")
     max_image_pixels: int = Field(default=50_000_000, description="Largest accepted decoded image (pixels).")
-    threads: int = Field(default=1, ge=1, description="ONNX/OpenCV threads per inference call.")
+    threads: int = Field(default=1, ge=1, description="OpenCV/onnxruntime threads per inference call (parallelism comes from concurrent requests).")
 
 
 class DatabaseSettings(BaseModel):

@@ -98,13 +98,18 @@ def _detect_at(detector: FaceDetector, rgb: npt.NDArray[np.uint8], scale: float)
     return found
 
 
-def _search(detector: FaceDetector, rgb: npt.NDArray[np.uint8]) -> list[Detection]:
-    """Detect in one orientation: coarse to fine, stopping at the first confident result."""
+def _search(
+    detector: FaceDetector, rgb: npt.NDArray[np.uint8], *, small_faces: bool = True
+) -> list[Detection]:
+    """Detect in one orientation: coarse to fine, stopping at the first confident result.
+
+    ``small_faces``: also try the upscaled pass for faces too small for the base passes.
+    """
     long_side = max(rgb.shape[:2]) * (1 + 2 * PAD_FRACTION)
     faces: list[Detection] = []
     scales = [side / long_side for side in PASS_SIDES]
     small_scale = min(SMALL_FACE_UPSCALE, MAX_SMALL_FACE_SIDE / long_side)
-    if small_scale > scales[-1] * 1.5:
+    if small_faces and small_scale > scales[-1] * 1.5:
         scales.append(small_scale)
     for scale in scales:
         found = _detect_at(detector, rgb, scale)
@@ -134,9 +139,11 @@ def find_faces(detector: FaceDetector, rgb: npt.NDArray[np.uint8]) -> DetectionR
     if best_score >= UPRIGHT_CONFIDENT:
         return DetectionResult(tuple(faces), 0, rgb)
     best: tuple[float, int, list[Detection], npt.NDArray[np.uint8]] = (best_score, 0, faces, rgb)
+    # the costly upscaled pass is only worth repeating turned when upright found no face at all
+    small_faces = not faces
     for degrees in (90, 270, 180):
         turned = rotate(rgb, degrees)
-        found = _search(detector, turned)
+        found = _search(detector, turned, small_faces=small_faces)
         score = max((f.score for f in found), default=0.0)
         if score > best[0] + ROTATION_MARGIN:
             best = (score, degrees, found, turned)

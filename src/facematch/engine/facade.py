@@ -6,6 +6,7 @@ are thread-safe), detectors are per thread.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,8 @@ from facematch.errors import (
 
 #: a second selfie face at least this fraction of the subject's width makes the selfie ambiguous
 COMPARABLE_FACE_RATIO = 0.5
+#: below this many native pixels between the eyes, templates average over landmark jitter
+SMALL_FACE_INTEROCULAR = 32.0
 #: mean saturation (0-255) under which a face counts as grey
 GREY_SATURATION = 18.0
 #: distance between the eyes in the 112x112 alignment template
@@ -56,6 +59,7 @@ class EngineOptions:
     threads: int = 1
     flip_average: bool = False
     resolution_matching: bool = True
+    small_face_jitter: bool = True
 
 
 def choose_subject(faces: tuple[Detection, ...], role: Role) -> Detection:
@@ -80,22 +84,31 @@ def is_greyscale(crop: npt.NDArray[np.uint8]) -> bool:
     return bool(hsv[:, :, 1].mean() < GREY_SATURATION)
 
 
-def match_conditions(
-    crop: npt.NDArray[np.uint8], interocular: float | None, *, grey: bool
-) -> npt.NDArray[np.uint8]:
-    """``crop`` as it would look with only ``interocular`` native pixels between the eyes, and/or grey."""
+def match_conditions(crop: npt.NDArray[np.uint8], side: int | None, *, grey: bool) -> npt.NDArray[np.uint8]:
+    """``crop`` as it would look had the face been ``side`` pixels across at most, and/or grey."""
     out = crop
-    if interocular is not None:
-        side = max(8, round(CROP_SIZE * interocular / TEMPLATE_INTEROCULAR))
-        if side < CROP_SIZE:
-            small = cv2.resize(out, (side, side), interpolation=cv2.INTER_AREA)
-            out = np.asarray(
-                cv2.resize(small, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_LINEAR), np.uint8
-            )
+    if side is not None and side < CROP_SIZE:
+        small = cv2.resize(out, (side, side), interpolation=cv2.INTER_AREA)
+        out = np.asarray(cv2.resize(small, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_LINEAR), np.uint8)
     if grey:
         g = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
         out = np.stack([g, g, g], axis=-1)
     return np.ascontiguousarray(out)
+
+
+def jittered_crops(
+    image: npt.NDArray[np.uint8], landmarks: npt.NDArray[np.float64]
+) -> list[npt.NDArray[np.uint8]]:
+    """Alignments of a small face with its landmarks scaled by ±5% and shifted by 5% of the eye
+    distance: on a face a few pixels wide the landmarks are uncertain by about that much, and
+    averaging the templates over that uncertainty steadies them (measured in BENCHMARKS.md)."""
+    centre = landmarks.mean(axis=0)
+    eye = float(np.hypot(*(landmarks[1] - landmarks[0])))
+    variants = [(landmarks - centre) * s + centre for s in (0.95, 1.05)]
+    variants += [
+        landmarks + np.array(shift) * eye for shift in ((0.05, 0), (-0.05, 0), (0, 0.05), (0, -0.05))
+    ]
+    return [align_face(image, marks) for marks in variants]
 
 
 class FaceEngine:
@@ -123,12 +136,16 @@ class FaceEngine:
             calibration.far(self.threshold) if options.threshold is not None else options.target_far
         )
         self._version = f"{detector.spec.version}+{recognizer.spec.version}"
+        # one selfie meets many references in an evaluation: keep its adapted templates
+        self._adapted = functools.lru_cache(maxsize=4096)(self._adapt)
 
     @classmethod
     def load(cls, options: EngineOptions | None = None) -> FaceEngine:
         """Load the bundled models (or the operator's recognizer) after checking their sha256."""
         options = options or EngineOptions()
         cv2.setNumThreads(options.threads)
+        # OpenCV 5 warns on every network it builds that targets are not selectable; not actionable
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         detector = Detector(bundled_detector())
         if options.recognizer_model is not None:
             if options.recognizer_calibration is None:
@@ -165,7 +182,10 @@ class FaceEngine:
         except (ImageError, FaceError) as error:
             error.role = role.value
             raise
-        template = self._template(crop)
+        if self.options.small_face_jitter and quality.interocular_px < SMALL_FACE_INTEROCULAR:
+            template = self._mean_template([crop, *jittered_crops(found.image, subject.landmarks)])
+        else:
+            template = self._template(crop)
         greyscale = is_greyscale(crop)
         h, w = found.image.shape[:2]
         inverse = 1.0 / decoded.scale
@@ -194,6 +214,11 @@ class FaceEngine:
         averaged: Template = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
         return averaged
 
+    def _mean_template(self, crops: list[npt.NDArray[np.uint8]]) -> Template:
+        mean = np.mean([self._template(c) for c in crops], axis=0)
+        averaged: Template = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+        return averaged
+
     def similarity(self, a: Template, b: Template) -> float:
         return float(np.clip(np.dot(a, b), -1.0, 1.0))
 
@@ -215,8 +240,12 @@ class FaceEngine:
         grey = b.greyscale and not a.greyscale
         if a.crop is None or (target is None and not grey):
             return self.similarity(selfie.template, reference.template)
-        adapted = self._template(match_conditions(a.crop, target, grey=grey))
-        return self.similarity(adapted, b.template)
+        side = None if target is None else max(8, round(CROP_SIZE * target / TEMPLATE_INTEROCULAR))
+        return self.similarity(self._adapted(a, side, grey), b.template)
+
+    def _adapt(self, face: FaceAnalysis, side: int | None, grey: bool) -> Template:
+        assert face.crop is not None
+        return self._template(match_conditions(face.crop, side, grey=grey))
 
     def compare_analyses(self, selfie: FaceAnalysis, reference: FaceAnalysis) -> MatchResult:
         similarity = self.matched_similarity(selfie, reference)
