@@ -189,6 +189,7 @@ class LiveServer:
             app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
         )
         self.server = uvicorn.Server(config)
+        logging.getLogger("uvicorn.access").disabled = True  # it logs query strings, as in production
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:

@@ -285,3 +285,19 @@ def test_unknown_route_and_method_use_the_envelope(api: Api) -> None:
 
 def test_onboarding_header_value_shape(api: Api) -> None:
     assert ONBOARDING.count("-") == 2
+
+
+def test_unexpected_failures_are_500_in_the_envelope(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    token, psid = api.user_token(), str(uuid.uuid4())
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(api.server.services.tokens, "issue", broken)
+    expect(api.presign(token, psid), 500, "900", "SOMETHING_WENT_WRONG")
+    response = api.http.get(
+        "/v1/coe/partner/authentication",
+        headers={"client-id": api.creds.client_id, "pass-key": api.creds.passkey},
+    )
+    item = expect(response, 500, "900", "GENERIC_SERVICE_ERROR")
+    assert "disk on fire" not in response.text and item["entity"] == "ONEKYC_TOKEN_SERVICE"

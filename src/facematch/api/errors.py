@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from facematch import errors as e
 
@@ -77,6 +78,8 @@ PER_ENDPOINT: dict[tuple[Surface, type[Exception]], ErrorSpec] = {
     (Surface.DETAILS, e.MissingFieldError): ErrorSpec(400, "1550"),
     (Surface.DETAILS, e.ForbiddenError): ErrorSpec(403, "903", "FORBIDDEN"),
     (Surface.IMAGE, e.SubmissionNotFoundError): ErrorSpec(404, "404", "NOT_FOUND"),
+    (Surface.PRESIGN, e.FacematchError): ErrorSpec(500, "900", "SOMETHING_WENT_WRONG"),
+    (Surface.STATUS, e.FacematchError): ErrorSpec(500, "900", "SOMETHING_WENT_WRONG"),
 }
 
 #: Endpoints whose published examples type ``code`` as an integer.
@@ -147,13 +150,14 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    log.error("unexpected error", exc_info=error)
-    return envelope(500, "900", "GENERIC_SERVICE_ERROR", surface_of(request))
+def unexpected_error_response(scope: Scope) -> JSONResponse:
+    """The answer to an exception nobody handled (the request middleware sends it)."""
+    surface = surface_of(Request(scope))
+    spec = lookup(e.FacematchError(), surface)
+    return envelope(spec.status, spec.code, spec.cause or "GENERIC_SERVICE_ERROR", surface)
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(e.FacematchError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)

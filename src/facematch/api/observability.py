@@ -12,11 +12,13 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from facematch.api.errors import unexpected_error_response
 from facematch.errors import UploadTooLargeError
 from facematch.flows.context import Metrics
 from facematch.logs import request_id_var
 
 access_log = logging.getLogger("facematch.access")
+log = logging.getLogger(__name__)
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -49,9 +51,12 @@ class RequestContextMiddleware:
                     raise UploadTooLargeError(f"the request body exceeds {self.max_body_bytes} bytes")
             return message
 
+        started_response = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -63,6 +68,12 @@ class RequestContextMiddleware:
                 await _too_large(send_with_id)
             else:
                 await self.app(scope, limited_receive, send_with_id)
+        except Exception as error:
+            # answered here (not re-raised) so the connection stays usable and the body is ours
+            if started_response:
+                raise
+            log.error("unexpected error", exc_info=error)
+            await unexpected_error_response(scope)(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
