@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from facematch.engine.fake import FakeEngine, fake_face_image
 from facematch.engine.types import FaceAnalysis, MatchResult
+from facematch.flows import processing
 from facematch.storage.models import FlowSession, OutboxMessage, Submission
 from partner_client import Api, make_api
 from servicekit import LiveServer, ReceivedRequest, Receiver, live_app
@@ -273,3 +274,24 @@ def test_unexpected_failure_is_error_verification_failed(database_url: str, tmp_
         with server.services.db.session() as session:
             assert session.scalar(select(OutboxMessage).where(OutboxMessage.submission_id == submission_id))
         api.http.close()
+
+
+def test_leaving_after_a_retry_makes_the_last_attempt_final(api: Api) -> None:
+    token, psid = sdk_session(api)
+    first = attempt(api, token, psid, fake_face_image(1), fake_face_image(2))
+    assert first["nextAction"] == "RETRY"
+    assert api.details(x_partner_session_id=psid).json()["data"]["status"] == "IN_PROGRESS"
+    svc = api.server.services
+    with svc.db.session() as session:
+        flow = session.scalar(select(FlowSession).where(FlowSession.partner_session_id == psid))
+        assert flow is not None
+        flow_id = flow.id
+    assert processing.finish_session(svc, flow_id) is True
+    assert processing.finish_session(svc, flow_id) is False  # once
+    data = api.details(x_partner_session_id=psid).json()["data"]
+    assert (data["status"], data["result"]) == ("COMPLETED", "INVALID")
+    assert data["reasonCode"] == "FACE_MATCH_FAILED"
+    assert api.status(token, psid, first["submissionId"]).json()["data"]["nextAction"] == "STATUS"
+    with svc.db.session() as session:
+        query = select(func.count()).where(OutboxMessage.submission_id == first["submissionId"])
+        assert session.scalar(query) == 1

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from facematch.engine.types import Role
 from facematch.errors import (
@@ -149,19 +150,49 @@ def record_decision(svc: Services, submission_id: str, decision: Decision) -> bo
             return False
         session.refresh(submission)
         if final:
-            body = views.details_data(submission, flow_session, selfie_url=None)
-            session.add(
-                OutboxMessage(
-                    id="msg_" + secrets.token_hex(16),
-                    partner_id=partner.id,
-                    submission_id=submission_id,
-                    event_type=CALLBACK_EVENT,
-                    body=json.dumps(body, separators=(",", ":"), sort_keys=True),
-                    status="pending",
-                    next_attempt_at=now,
-                )
-            )
+            _write_callback(submission, flow_session, session=session)
     svc.metrics.submissions.labels(decision.status, decision.result or "", decision.reason_code).inc()
+    return True
+
+
+def _write_callback(submission: Submission, flow_session: FlowSession, *, session: Session) -> None:
+    """The outbox message of a final attempt (the caller's transaction also holds the result)."""
+    body = views.details_data(submission, flow_session, selfie_url=None)
+    session.add(
+        OutboxMessage(
+            id="msg_" + secrets.token_hex(16),
+            partner_id=submission.partner_id,
+            submission_id=submission.id,
+            event_type=CALLBACK_EVENT,
+            body=json.dumps(body, separators=(",", ":"), sort_keys=True),
+            status="pending",
+            next_attempt_at=utcnow(),
+        )
+    )
+
+
+def finish_session(svc: Services, flow_session_id: str) -> bool:
+    """The user leaves while a retry was offered: the last decided attempt becomes the final result
+    (partner-visible, with its callback). False when there is nothing to finish."""
+    with svc.db.session() as session:
+        flow_session = session.get(FlowSession, flow_session_id)
+        if flow_session is None:
+            return False
+        latest = repo.latest_submission(flow_session.id, session=session)
+        partner = session.get(Partner, flow_session.partner_id)
+        if latest is None or partner is None or latest.final or latest.status not in ("COMPLETED", "ERROR"):
+            return False
+        action = decisions.NextAction.STATUS if partner.show_status_screen else decisions.NextAction.EXIT
+        moved = session.execute(
+            update(Submission)
+            .where(Submission.id == latest.id, Submission.final.is_(False))
+            .values(final=True, next_action=action.value)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        session.refresh(latest)
+        _write_callback(latest, flow_session, session=session)
     return True
 
 
