@@ -137,7 +137,6 @@ class CallbackSettings(BaseModel):
     workers: int = Field(default=1, ge=0, description="Delivery threads started with the app (0: none).")
     lease_s: float = Field(default=60.0, gt=0, description="A claimed delivery is retaken after this.")
     poll_interval_s: float = Field(default=0.5, gt=0, description="How often the delivery loop looks.")
-    timeout_s: float = Field(default=15.0, gt=0, description="Total time allowed for one delivery.")
 
 
 class ReferenceSettings(BaseModel):
@@ -153,7 +152,9 @@ class ReferenceSettings(BaseModel):
     )
     connect_timeout_s: float = Field(default=3.0, gt=0, description="Connect timeout.")
     total_timeout_s: float = Field(default=10.0, gt=0, description="Deadline for one fetch.")
-    max_bytes: int = Field(default=15 * 1024 * 1024, description="Largest reference body accepted.")
+    max_bytes: int = Field(
+        default=20 * 1024 * 1024, description="Largest reference body accepted (room for base64 JSON)."
+    )
     retries: int = Field(default=3, ge=0, description="Retries of 5xx and timeouts, with backoff.")
 
 
