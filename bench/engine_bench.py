@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ def derive(source: Source, variant: str) -> bytes:
     if variant == "original":
         return source.data
     if variant.startswith("id_card_"):
-        return degrade.id_card(rgb, box, int(variant.rsplit("_", 1)[1]), seed=hash(source.name) % 1000)
+        return degrade.id_card(rgb, box, int(variant.rsplit("_", 1)[1]), seed=zlib.crc32(source.name.encode()))
     if variant == "tight_crop":
         return degrade.encode(degrade.tight_crop(rgb, box))
     if variant.startswith("rot"):

@@ -25,9 +25,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from facematch.cli.engine_options import engine_options
-    from facematch.engine.facade import FaceEngine
+    from facematch.config import get_settings
     from facematch.engine.reports import match_to_dict
+    from facematch.worker.runtime import load_engine
 
     images = []
     for path in (args.selfie, args.reference):
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as error:
             print(f"facematch: cannot read {path}: {error.strerror}", file=sys.stderr)
             return 2
-    engine = FaceEngine.load(engine_options(target_far=args.target_far))
+    engine = load_engine(get_settings(), target_far=args.target_far)
     try:
         result = engine.compare(images[0], images[1])
     except FacematchError as error:

@@ -86,16 +86,16 @@ def resolve_root(root: Path | None, pairs: Path, names: list[str]) -> Path:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from facematch.cli.engine_options import engine_options
+    from facematch.config import get_settings
     from facematch.engine.calibrate import calibrate_from_scores
     from facematch.engine.evaluation import PairScore, auc, eer, tar_at_far
-    from facematch.engine.facade import FaceEngine
     from facematch.engine.types import FaceAnalysis, Role
+    from facematch.worker.runtime import load_engine
 
     rows = read_pairs(args.pairs)
     names = sorted({name for a, b, _ in rows for name in (a, b)})
     root = resolve_root(args.root, args.pairs, names)
-    engine = FaceEngine.load(engine_options())
+    engine = load_engine(get_settings())
 
     def analyse(name: str) -> tuple[str, FaceAnalysis | str]:
         try:

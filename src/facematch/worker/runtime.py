@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from facematch.config import Settings
 from facematch.engine.types import Engine
@@ -18,6 +19,9 @@ from facematch.storage.blobs import BlobKeyError, EncryptedFileBlobStore, decode
 from facematch.storage.db import Database
 from facematch.worker.callbacks import CallbackSender
 from facematch.worker.queue import InProcessQueue
+
+if TYPE_CHECKING:
+    from facematch.engine.facade import EngineOptions, FaceEngine
 
 log = logging.getLogger(__name__)
 
@@ -79,22 +83,28 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
     )
 
 
-def load_engine(settings: Settings) -> Engine:
-    """The real face engine (imported here: model loading is heavy)."""
-    from facematch.engine.facade import EngineOptions, FaceEngine
+def engine_options(settings: Settings, *, target_far: float | None = None) -> EngineOptions:
+    """The engine's options from the settings (the engine never reads settings itself);
+    ``target_far`` overrides both the configured FAR and any explicit threshold."""
+    from facematch.engine.facade import EngineOptions
 
     options = settings.engine
-    return FaceEngine.load(
-        EngineOptions(
-            recognizer_model=options.recognizer_model,
-            recognizer_calibration=options.recognizer_calibration,
-            target_far=options.target_far,
-            threshold=options.threshold,
-            max_image_bytes=options.max_image_bytes,
-            max_image_pixels=options.max_image_pixels,
-            threads=options.threads,
-        )
+    return EngineOptions(
+        recognizer_model=options.recognizer_model,
+        recognizer_calibration=options.recognizer_calibration,
+        target_far=target_far if target_far is not None else options.target_far,
+        threshold=None if target_far is not None else options.threshold,
+        max_image_bytes=options.max_image_bytes,
+        max_image_pixels=options.max_image_pixels,
+        threads=options.threads,
     )
+
+
+def load_engine(settings: Settings, *, target_far: float | None = None) -> FaceEngine:
+    """The real face engine (imported here: model loading is heavy)."""
+    from facematch.engine.facade import FaceEngine
+
+    return FaceEngine.load(engine_options(settings, target_far=target_far))
 
 
 class Background:
