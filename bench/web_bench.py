@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from sqlalchemy import select
 
+from e2e.browser import launch_chromium, new_page, take_selfie
 from e2e.clips import face_frame, write_y4m
 from facematch.demo_partner.app import DemoConfig, create_demo_app
 from facematch.demo_partner.client import PartnerCredentials
@@ -35,18 +36,6 @@ from facematch.storage.models import Submission
 from servicekit import ONBOARDING, LiveServer, create_partner, free_port, live_app
 
 PREVIEW = "/web/api/preview"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
 
 
 def page_weight() -> list[tuple[str, int, int]]:
@@ -64,19 +53,14 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run_flow(page: Any, demo_url: str, reference: Path) -> tuple[float, float]:
+    """One redirect-mode flow; returns (launch → landing, capture → result) in seconds."""
     page.goto(demo_url + "/")
     page.set_input_files("#reference", str(reference))
     started = time.monotonic()
     page.click("#start")
     page.locator("#screen-landing").wait_for(state="visible")
     ready = time.monotonic() - started
-    page.check("#consent")
-    page.click("#btn-start")
-    page.locator("#btn-shoot:not([disabled])").wait_for()
-    page.click("#btn-shoot")
-    page.locator("#screen-review").wait_for(state="visible")
-    sent = time.monotonic()
-    page.click("#btn-submit")
+    sent = take_selfie(page)
     page.locator("#screen-status").wait_for(state="visible")
     return ready, time.monotonic() - sent
 
@@ -113,16 +97,12 @@ def main() -> int:
                 PartnerCredentials(creds.client_id, creds.passkey, ONBOARDING, creds.webhook_secret),
             )
             with LiveServer(create_demo_app(config), demo_port), sync_playwright() as driver:
-                browser = driver.chromium.launch(
-                    executable_path="/usr/bin/chromium",
-                    args=[*ARGS, f"--use-file-for-fake-video-capture={clip}"],
-                )
+                browser = launch_chromium(driver, clip)
                 starts, results = [], []
                 for run in range(args.runs + 1):
-                    context = browser.new_context(viewport={"width": 1280, "height": 900})
-                    context.set_default_timeout(30_000)
-                    ready, elapsed = run_flow(context.new_page(), demo_url, images / "p_img20.jpg")
-                    context.close()
+                    page = new_page(browser)
+                    ready, elapsed = run_flow(page, demo_url, images / "p_img20.jpg")
+                    page.context.close()
                     if run:  # the first run warms caches
                         starts.append(ready)
                         results.append(elapsed)

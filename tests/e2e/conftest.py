@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import httpx
-import numpy as np
 import pytest
 
 from facematch.demo_partner.app import DemoConfig, create_demo_app
@@ -26,30 +24,15 @@ from facematch.demo_partner.client import PartnerCredentials
 from facematch.engine.types import Engine
 from servicekit import ONBOARDING, LiveServer, create_partner, free_port, live_app
 
+from .browser import CHROMIUM, launch_chromium, new_page
 from .clips import empty_frame, face_frame, write_y4m
 
-pytestmark = pytest.mark.e2e
-
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 DOCS_SHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-#: The reference (ID portrait) and two selfies: the same person, and someone else.
 REFERENCE = "p_img20.jpg"
-SAME_PERSON = "p_img21.jpg"
-OTHER_PERSON = "p_img22.jpg"
-#: Browser-side waits: generous for a loaded 2-core machine, still far below pytest's timeout.
-STEP_MS = 20_000
+#: The camera clips: the reference's person, someone else, and an empty wall.
+CLIP_SOURCES = {"same": "p_img21.jpg", "other": "p_img22.jpg"}
 
 
 @dataclass
@@ -143,24 +126,12 @@ def set_partner(server: LiveServer, partner_id: str, **values: Any) -> None:
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory: pytest.TempPathFactory, real_engine: Engine, faces_dir: Path) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("clips")
-    images = faces_dir / "images"
-    return {
-        "same": write_y4m(face_frame(images / SAME_PERSON, real_engine), folder / "same.y4m"),
-        "other": write_y4m(face_frame(images / OTHER_PERSON, real_engine), folder / "other.y4m"),
-        "empty": write_y4m(empty_frame(), folder / "empty.y4m"),
+    made = {
+        name: write_y4m(face_frame(faces_dir / "images" / photo, real_engine), folder / f"{name}.y4m")
+        for name, photo in CLIP_SOURCES.items()
     }
-
-
-def launch_chromium(playwright: Any, clip: Path | None) -> Any:
-    """Debian Chromium; with ``clip`` a fake camera that plays it, without one no camera at all."""
-    args = list(CHROMIUM_ARGS)
-    if clip is not None:
-        args += [
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={clip}",
-        ]
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=args, headless=True)
+    made["empty"] = write_y4m(empty_frame(), folder / "empty.y4m")
+    return made
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +140,22 @@ def playwright_driver() -> Iterator[Any]:
 
     with sync_playwright() as driver:
         yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_driver: Any, clips: dict[str, Path], request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The module's browser: its camera plays the clip the module names in ``CLIP``."""
+    browser = launch_chromium(playwright_driver, clips[request.module.CLIP])
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A desktop page (1280x900) in a fresh context."""
+    page = new_page(browser)
+    yield page
+    page.context.close()
 
 
 def shot(page: Any, name: str, *, docs: bool = False) -> Path:
@@ -181,21 +168,3 @@ def shot(page: Any, name: str, *, docs: bool = False) -> Path:
         DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SHOTS / path.name)
     return path
-
-
-def decode_qr(png: bytes) -> str:
-    """What a phone camera would read from the QR on screen."""
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    return str(text)
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)

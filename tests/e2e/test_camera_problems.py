@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, STEP_MS, Stack, launch_chromium, shot
+from .browser import launch_chromium, new_page
+from .conftest import Stack, shot
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def browser(playwright_driver: Any, clips: dict[str, Path]) -> Iterator[Any]:
-    browser = launch_chromium(playwright_driver, clips["empty"])
-    yield browser
-    browser.close()
+CLIP = "empty"
 
 
 def _page(browser: Any) -> Any:
-    context = browser.new_context(viewport={"width": 1024, "height": 800})
-    context.set_default_timeout(STEP_MS)
-    return context.new_page()
+    return new_page(browser, width=1024, height=800)
 
 
 def _start_camera(page: Any) -> None:
@@ -58,9 +50,7 @@ def _failure(page: Any, stack: Stack) -> dict[str, list[str]]:
 def test_camera_permission_denied_calls_back_with_its_code(
     stack: Stack, playwright_driver: Any, clips: dict[str, Path]
 ) -> None:
-    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--deny-permission-prompts"]
-    args.append(f"--use-file-for-fake-video-capture={clips['empty']}")
-    denying = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=args)
+    denying = launch_chromium(playwright_driver, clips["empty"], deny_camera=True)
     page = _page(denying)
     psid = stack.start_flow(page)
     _start_camera(page)

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .conftest import STEP_MS, Stack, decode_qr, launch_chromium, shot, wait_until
-from .test_same_person import take_selfie
+from servicekit import wait_for
+
+from .browser import new_page, read_qr, take_selfie
+from .conftest import Stack, shot
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def browser(playwright_driver: Any, clips: dict[str, Path]) -> Iterator[Any]:
-    browser = launch_chromium(playwright_driver, clips["other"])
-    yield browser
-    browser.close()
+CLIP = "other"
 
 
 def test_retry_until_attempts_run_out_then_status(stack: Stack, browser: Any) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    context.set_default_timeout(STEP_MS)
-    page = context.new_page()
+    page = new_page(browser, width=390, height=844, phone=True)
     psid = stack.start_flow(page)
     take_selfie(page)
     for left in (2, 1):
@@ -46,7 +38,7 @@ def test_retry_until_attempts_run_out_then_status(stack: Stack, browser: Any) ->
     page.click("#btn-done")
     page.wait_for_url(stack.demo_url + "/result/success*")
     assert parse_qs(urlsplit(page.url).query) == {"status": ["COMPLETED"], "partner_session_id": [psid]}
-    view = wait_until(lambda: (v := stack.partner_view(psid))["webhooks"] and v)
+    view = wait_for(lambda: (v := stack.partner_view(psid))["webhooks"] and v, timeout=30, interval=0.25)
     details = view["details"]["data"]
     assert (details["status"], details["result"], details["reasonCode"]) == (
         "COMPLETED",
@@ -54,27 +46,19 @@ def test_retry_until_attempts_run_out_then_status(stack: Stack, browser: Any) ->
         "FACE_MATCH_FAILED",
     )
     assert len(view["webhooks"]) == 1 and view["webhooks"][0]["payload"]["reasonCode"] == "FACE_MATCH_FAILED"
-    context.close()
+    page.context.close()
 
 
-def test_a_phone_retries_while_the_desktop_follows(
-    stack: Stack, browser: Any, playwright_driver: Any
-) -> None:
-    desktop_context = browser.new_context(viewport={"width": 1280, "height": 900})
-    desktop_context.set_default_timeout(STEP_MS)
-    desktop = desktop_context.new_page()
+def test_a_phone_retries_while_the_desktop_follows(stack: Stack, browser: Any) -> None:
+    desktop = new_page(browser)
     psid = stack.start_flow(desktop, force_qr=True)
-    desktop.locator("#qr-img").wait_for(state="visible")
-    wait_until(lambda: desktop.evaluate("document.getElementById('qr-img').complete"))
-    link = decode_qr(desktop.locator("#qr-img").screenshot())
-    phone_context = browser.new_context(**playwright_driver.devices["Pixel 7"])
-    phone_context.set_default_timeout(STEP_MS)
-    phone = phone_context.new_page()
+    link = read_qr(desktop)
+    phone = new_page(browser, width=412, height=915, phone=True)
     phone.goto(link)
     take_selfie(phone)
     phone.locator("#screen-retry").wait_for(state="visible")
     assert phone.locator("[data-action=leave]:visible").count() == 0  # only the desktop calls back
-    wait_until(lambda: "Foto perlu diulang" in desktop.locator("#qr-state").inner_text())
+    wait_for(lambda: "Foto perlu diulang" in desktop.locator("#qr-state").inner_text(), timeout=30)
     for _ in range(2):
         phone.locator("#screen-retry").wait_for(state="visible")
         phone.click("#btn-retry")
@@ -87,5 +71,5 @@ def test_a_phone_retries_while_the_desktop_follows(
     desktop.click("#btn-done")
     desktop.wait_for_url(stack.demo_url + "/result/success*")
     assert stack.partner_view(psid)["details"]["data"]["reasonCode"] == "FACE_MATCH_FAILED"
-    phone_context.close()
-    desktop_context.close()
+    phone.context.close()
+    desktop.context.close()

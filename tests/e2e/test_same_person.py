@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .conftest import ARTIFACTS, STEP_MS, Stack, decode_qr, launch_chromium, set_partner, shot, wait_until
+from servicekit import wait_for
+
+from .browser import new_page, read_qr, take_selfie
+from .conftest import ARTIFACTS, Stack, set_partner, shot
 
 pytestmark = pytest.mark.e2e
+CLIP = "same"
 
 
 def record_timing(name: str, seconds: float) -> None:
@@ -21,35 +23,6 @@ def record_timing(name: str, seconds: float) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     with (ARTIFACTS / "web-timings.jsonl").open("a") as out:
         out.write(json.dumps({"name": name, "seconds": round(seconds, 3), "at": time.time()}) + "\n")
-
-
-@pytest.fixture(scope="module")
-def browser(playwright_driver: Any, clips: dict[str, Path]) -> Iterator[Any]:
-    browser = launch_chromium(playwright_driver, clips["same"])
-    yield browser
-    browser.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(STEP_MS)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def take_selfie(frame: Any) -> float:
-    """Landing → consent → camera → wait for guidance → photo → send; returns when it was sent."""
-    frame.locator("#screen-landing").wait_for(state="visible")
-    frame.check("#consent")
-    frame.click("#btn-start")
-    frame.locator("#btn-shoot:not([disabled])").wait_for()
-    frame.click("#btn-shoot")
-    frame.locator("#screen-review").wait_for(state="visible")
-    sent = time.monotonic()
-    frame.click("#btn-submit")
-    return sent
 
 
 def test_redirect_mode_same_person_completes(stack: Stack, page: Any) -> None:
@@ -69,7 +42,7 @@ def test_redirect_mode_same_person_completes(stack: Stack, page: Any) -> None:
     page.locator("#webhooks").wait_for()
     query = parse_qs(urlsplit(page.url).query)
     assert query == {"status": ["COMPLETED"], "partner_session_id": [psid]}
-    view = wait_until(lambda: (v := stack.partner_view(psid))["webhooks"] and v)
+    view = wait_for(lambda: (v := stack.partner_view(psid))["webhooks"] and v, timeout=30, interval=0.25)
     details = view["details"]["data"]
     assert (details["status"], details["result"], details["reasonCode"]) == ("COMPLETED", "VALID", "")
     assert details["submissionDetails"]["verificationResults"]["faceMatch"]["result"] is True
@@ -104,7 +77,7 @@ def test_iframe_mode_posts_the_result_to_the_partner_origin(stack: Stack, page: 
     take_selfie(frame)
     frame.locator("#screen-status").wait_for(state="visible")
     frame.click("#btn-done")
-    message = wait_until(lambda: page.evaluate("window.lastFacematchMessage || null"))
+    message = wait_for(lambda: page.evaluate("window.lastFacematchMessage || null"), timeout=30)
     assert message["origin"] == stack.facematch_url
     assert message["data"] == {
         "source": "facematch",
@@ -116,16 +89,13 @@ def test_iframe_mode_posts_the_result_to_the_partner_origin(stack: Stack, page: 
     assert stack.partner_view(psid)["details"]["data"]["result"] == "VALID"
 
 
-def test_an_unlisted_origin_cannot_frame_the_app(stack: Stack, browser: Any) -> None:
+def test_an_unlisted_origin_cannot_frame_the_app(stack: Stack, page: Any) -> None:
     # localhost is another origin than the partner's listed http://127.0.0.1:<port>.
-    context = browser.new_context()
-    page = context.new_page()
     page.goto(stack.demo_url.replace("127.0.0.1", "localhost") + "/healthz")
     page.set_content(f"<iframe id='f' src='{stack.facematch_url}/web/index.html'></iframe>")
     frame = page.wait_for_selector("#f").content_frame()
     time.sleep(1)
     assert frame is None or frame.url.startswith("chrome-error://") or not frame.query_selector("#main")
-    context.close()
 
 
 def test_dark_mode_in_english(stack: Stack, page: Any) -> None:
@@ -144,15 +114,7 @@ def test_dark_mode_in_english(stack: Stack, page: Any) -> None:
 
 
 def test_portrait_only_blocks_a_landscape_phone(stack: Stack, browser: Any) -> None:
-    context = browser.new_context(
-        viewport={"width": 740, "height": 360},
-        screen={"width": 740, "height": 360},
-        is_mobile=True,
-        has_touch=True,
-        device_scale_factor=2,
-    )
-    context.set_default_timeout(STEP_MS)
-    page = context.new_page()
+    page = new_page(browser, width=740, height=360, phone=True)
     stack.start_flow(page, portrait_only=True)
     page.locator("#rotate").wait_for(state="visible")
     assert page.locator("#rotate-title").inner_text() == "Putar ponsel ke posisi tegak"
@@ -161,37 +123,21 @@ def test_portrait_only_blocks_a_landscape_phone(stack: Stack, browser: Any) -> N
     page.locator("#rotate").wait_for(state="hidden")
     page.locator("#screen-landing").wait_for(state="visible")
     shot(page, "landing-phone", docs=True)
-    context.close()
+    page.context.close()
 
 
-def _qr_link(page: Any) -> str:
-    page.locator("#qr-img").wait_for(state="visible")
-    # (wait_for_function would need eval, which the page's CSP rightly forbids)
-    wait_until(lambda: page.evaluate("document.getElementById('qr-img').complete"))
-    return decode_qr(page.locator("#qr-img").screenshot())
-
-
-def _phone(browser: Any, driver: Any) -> Any:
-    context = browser.new_context(**driver.devices["Pixel 7"])
-    context.set_default_timeout(STEP_MS)
-    return context
-
-
-def test_smart_qr_hands_the_flow_to_a_phone(
-    stack: Stack, page: Any, browser: Any, playwright_driver: Any
-) -> None:
+def test_smart_qr_hands_the_flow_to_a_phone(stack: Stack, page: Any, browser: Any) -> None:
     psid = stack.start_flow(page, force_qr=True)
     page.locator("#screen-qr").wait_for(state="visible")
-    link = _qr_link(page)
+    link = read_qr(page)
     assert link.startswith(stack.facematch_url + "/web/h/") and len(link.rsplit("/", 1)[1]) >= 32
     shot(page, "qr-desktop", docs=True)
-    phone_context = _phone(browser, playwright_driver)
-    phone = phone_context.new_page()
+    phone = new_page(browser, width=412, height=915, phone=True)
     phone.goto(link)
     phone.locator("#screen-landing").wait_for(state="visible")
     assert "/web/h/" not in phone.url and phone.url.endswith("/web/index.html")
     assert "Toko Demo" in phone.locator("#landing-title ~ .lead").inner_text()  # named before the camera
-    wait_until(lambda: "Ponsel terhubung" in page.locator("#qr-state").inner_text())
+    wait_for(lambda: "Ponsel terhubung" in page.locator("#qr-state").inner_text(), timeout=30)
     take_selfie(phone)
     phone.locator("#screen-phone-done").wait_for(state="visible")
     shot(phone, "phone-done", docs=True)
@@ -202,50 +148,39 @@ def test_smart_qr_hands_the_flow_to_a_phone(
     assert parse_qs(urlsplit(page.url).query)["status"] == ["COMPLETED"]
     assert stack.partner_view(psid)["details"]["data"]["result"] == "VALID"
     # The link was used: a second open is refused.
-    again = phone_context.new_page()
+    again = phone.context.new_page()
     again.goto(link)
     again.locator("#screen-error").wait_for(state="visible")
     assert again.locator("#error-title").inner_text() == "Tautan sudah tidak berlaku"
-    phone_context.close()
+    phone.context.close()
 
 
-def test_an_expired_qr_code_can_be_replaced(
-    stack: Stack, page: Any, browser: Any, playwright_driver: Any
-) -> None:
+def test_an_expired_qr_code_can_be_replaced(stack: Stack, page: Any, browser: Any) -> None:
     from sqlalchemy import update
 
     from facematch.storage.models import Handoff, utcnow
 
     stack.start_flow(page, force_qr=True)
-    old = _qr_link(page)
+    old = read_qr(page)
     with stack.facematch.services.db.session() as session:  # the clock moves on 10 minutes
         session.execute(update(Handoff).where(Handoff.used_at.is_(None)).values(expires_at=utcnow()))
     page.locator("#btn-qr-new").wait_for(state="visible")
     assert "kedaluwarsa" in page.locator("#qr-state").inner_text()
     shot(page, "qr-expired", docs=True)
-    phone_context = _phone(browser, playwright_driver)
-    phone = phone_context.new_page()
+    phone = new_page(browser, width=412, height=915, phone=True)
     phone.goto(old)
     phone.locator("#screen-error").wait_for(state="visible")
     assert phone.locator("#error-title").inner_text() == "Tautan sudah tidak berlaku"
     page.click("#btn-qr-new")
-    new = _qr_link(page)
+    new = read_qr(page)
     assert new != old and new.startswith(stack.facematch_url + "/web/h/")
     phone.goto(new)
     phone.locator("#screen-landing").wait_for(state="visible")
-    phone_context.close()
+    phone.context.close()
 
 
 def test_a_320px_phone_fits_without_sideways_scrolling(stack: Stack, browser: Any) -> None:
-    context = browser.new_context(
-        viewport={"width": 320, "height": 568},
-        screen={"width": 320, "height": 568},
-        is_mobile=True,
-        has_touch=True,
-        device_scale_factor=2,
-    )
-    context.set_default_timeout(STEP_MS)
-    page = context.new_page()
+    page = new_page(browser, width=320, height=568, phone=True)
     stack.start_flow(page)
     page.locator("#screen-landing").wait_for(state="visible")
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
@@ -254,7 +189,7 @@ def test_a_320px_phone_fits_without_sideways_scrolling(stack: Stack, browser: An
     page.locator("#btn-shoot:not([disabled])").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
     shot(page, "capture-320px", docs=True)
-    context.close()
+    page.context.close()
 
 
 def test_a_lost_connection_can_be_retried(stack: Stack, page: Any) -> None:
