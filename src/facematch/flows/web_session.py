@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
+from sqlalchemy import select
 
 from facematch.errors import (
     CaptureRejectedError,
@@ -183,6 +184,17 @@ def redeem_handoff(svc: Services, code: str) -> str:
             raise WebSessionError()
         session.expunge(flow_session)
     return issue_session_token(svc, flow_session, Role.PHONE)
+
+
+def framing_origins(svc: Services) -> list[str]:
+    """Every enabled partner's frame origins: who may frame the page before its session is known.
+
+    Once the session is known the app refuses a parent that is not its own partner's, and it only
+    ever posts its result to that partner's origins.
+    """
+    with svc.db.session() as session:
+        rows = session.scalars(select(Partner.frame_origins).where(Partner.disabled.is_(False)))
+        return sorted({origin for row in rows for origin in row})
 
 
 def _load(svc: Services, web: WebSession) -> tuple[FlowSession, Partner]:

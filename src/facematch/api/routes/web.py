@@ -13,16 +13,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from facematch.api.deps import Svc as ServicesDep
+from facematch.api.deps import Svc
 from facematch.errors import CaptureRejectedError, HandoffLinkError, UploadTooLargeError
 from facematch.flows import web_session
-from facematch.flows.context import Services
-from facematch.storage.models import Partner
 
 router = APIRouter(tags=["web"])
 
@@ -45,19 +42,6 @@ _PAGE_CSP = (
 
 def _static(name: str) -> bytes:
     return (resources.files("facematch.web") / "static" / name).read_bytes()
-
-
-def frame_ancestors(svc: Services) -> str:
-    """``'self'`` plus every enabled partner's frame origins.
-
-    The page is fetched before the app knows whose flow it is (the token is in the fragment), so the
-    header lists all partners' origins; once the session is known the app refuses a parent that is not
-    its own partner's, and it only ever posts its result to that partner's origins.
-    """
-    with svc.db.session() as session:
-        rows = session.scalars(select(Partner.frame_origins).where(Partner.disabled.is_(False)))
-        origins = sorted({origin for row in rows for origin in row})
-    return " ".join(["'self'", *origins])
 
 
 class WebSecurityHeaders:
@@ -100,7 +84,7 @@ async def _body(request: Request, limit: int) -> bytes:
 
 
 def _session(
-    svc: ServicesDep, request: Request, token: Annotated[str | None, Header(alias="x-web-session")] = None
+    svc: Svc, request: Request, token: Annotated[str | None, Header(alias="x-web-session")] = None
 ) -> web_session.WebSession:
     return web_session.resolve_session(svc, token or request.cookies.get(COOKIE))
 
@@ -157,8 +141,11 @@ def _state(state: web_session.WebState) -> dict[str, Any]:
 
 
 @router.get(PAGE, include_in_schema=False)
-def page(svc: ServicesDep) -> Response:
-    csp = _PAGE_CSP.format(ancestors=frame_ancestors(svc))
+def page(svc: Svc) -> Response:
+    # The page is fetched before it knows whose flow it is (the token is in the fragment), so every
+    # partner's origins are listed; the app then refuses a parent that is not its own partner's.
+    ancestors = " ".join(["'self'", *web_session.framing_origins(svc)])
+    csp = _PAGE_CSP.format(ancestors=ancestors)
     return Response(_static("index.html"), media_type="text/html", headers={"Content-Security-Policy": csp})
 
 
@@ -170,7 +157,7 @@ def static_file(name: str) -> Response:
 
 
 @router.get("/web/h/{code}", include_in_schema=False)
-def open_handoff_link(svc: ServicesDep, code: str) -> Response:
+def open_handoff_link(svc: Svc, code: str) -> Response:
     """The QR link: redeem once, set the phone's cookie, continue at an address without the code."""
     try:
         token = web_session.redeem_handoff(svc, code)
@@ -193,9 +180,7 @@ def open_handoff_link(svc: ServicesDep, code: str) -> Response:
 
 
 @router.post("/web/api/session")
-def open_session(
-    svc: ServicesDep, launch_token: Annotated[str, Body(alias="launchToken", embed=True)]
-) -> Response:
+def open_session(svc: Svc, launch_token: Annotated[str, Body(alias="launchToken", embed=True)]) -> Response:
     opened = web_session.open_session(svc, launch_token)
     return _json(
         {"sessionToken": opened.token, "config": _config(opened.config), "state": _state(opened.state)}
@@ -203,25 +188,25 @@ def open_session(
 
 
 @router.get("/web/api/session")
-def current_session(svc: ServicesDep, web: SessionDep) -> Response:
+def current_session(svc: Svc, web: SessionDep) -> Response:
     config = web_session.web_config(svc, web)
     return _json({"config": _config(config), "state": _state(web_session.web_state(svc, web))})
 
 
 @router.get("/web/api/status")
-def status(svc: ServicesDep, web: SessionDep) -> Response:
+def status(svc: Svc, web: SessionDep) -> Response:
     return _json(_state(web_session.web_state(svc, web)))
 
 
 @router.post("/web/api/preview")
-async def preview(svc: ServicesDep, web: SessionDep, request: Request) -> Response:
+async def preview(svc: Svc, web: SessionDep, request: Request) -> Response:
     frame = await _body(request, svc.settings.web.preview_max_bytes)
     verdict = await run_in_threadpool(web_session.check_preview, svc, web, frame)
     return _json({"hint": verdict.hint.value, "ready": verdict.ready})
 
 
 @router.post("/web/api/capture")
-async def capture(svc: ServicesDep, web: SessionDep, request: Request) -> Response:
+async def capture(svc: Svc, web: SessionDep, request: Request) -> Response:
     image = await _body(request, svc.settings.web.capture_max_bytes)
     try:
         submission_id = await run_in_threadpool(web_session.capture, svc, web, image)
@@ -232,6 +217,6 @@ async def capture(svc: ServicesDep, web: SessionDep, request: Request) -> Respon
 
 
 @router.post("/web/api/handoff")
-def create_handoff(svc: ServicesDep, web: SessionDep) -> Response:
+def create_handoff(svc: Svc, web: SessionDep) -> Response:
     issued = web_session.new_handoff(svc, web)
     return _json({"qrImage": issued.qr_image, "expiresAt": issued.expires_at_epoch})
