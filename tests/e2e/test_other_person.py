@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,6 +26,8 @@ def test_retry_until_attempts_run_out_then_status(stack: Stack, browser: Any) ->
         assert page.locator("#retry-left").inner_text() == f"Sisa percobaan: {left}"
         assert "belum cocok" in page.locator("#retry-reason").inner_text()
         if left == 2:
+            time.sleep(1.5)  # several status polls later the retry screen is still there
+            assert page.locator("#screen-retry").is_visible()
             shot(page, "retry-phone", docs=True)
         page.click("#btn-retry")
         page.locator("#btn-shoot:not([disabled])").wait_for()

@@ -263,23 +263,25 @@
   function poll() {
     stopPolling();
     request('GET', '/status').then(function (st) {
-      handleState(st);
-      if (!st.final && !S.finished && S.screen !== 'error') S.polling = setTimeout(poll, POLL_MS);
+      // handleState says whether there is more to wait for; polling never outlives that answer.
+      var more = handleState(st);
+      if (more && !S.finished && S.screen !== 'error' && !S.polling) S.polling = setTimeout(poll, POLL_MS);
     }, function (err) { failed(err, poll); });
   }
   function handleState(st) {
     S.config.attemptsUsed = st.attemptsUsed;
     if (S.config.role === 'desktop' && S.config.qr) return qrProgress(st);
-    if (st.final) return finish(st);
-    if (st.phase === 'PROCESSING') { if (S.screen !== 'processing') show('processing'); return; }
+    if (st.final) { finish(st); return false; }
+    if (st.phase === 'PROCESSING') { if (S.screen !== 'processing') show('processing'); return true; }
     if (st.phase === 'RETRY' && st.submissionId && st.submissionId === S.lastSubmission) {
-      stopPolling();
       $('retry-reason').textContent = t('retry.' + (st.retryReason || 'QUALITY'));
       $('retry-left').textContent = t('retry.left', { n: st.attemptsLeft });
       S.lastSubmission = null;
-      return show('retry');
+      show('retry');
+      return false;
     }
-    if (st.phase === 'CAPTURE' || st.phase === 'RETRY') { stopPolling(); if (!S.stream) startFlow(); }
+    if (!S.stream) startFlow();
+    return false;
   }
   function finish(st) {
     stopPolling();
@@ -317,17 +319,16 @@
     }, function (err) { failed(err, newCode); });
   }
   function qrProgress(st) {
-    if (st.final) return finish(st);
+    if (st.final) { finish(st); return false; }
     var h = st.handoff || {};
     var state = $('qr-state');
     if (h.state === 'EXPIRED') {
-      stopPolling();
       $('qr-img').hidden = true;
       $('qr-expiry').textContent = '';
       state.textContent = t('qr.expired');
       $('btn-qr-new').hidden = false;
       $('btn-qr-new').focus();
-      return;
+      return false;
     }
     var key = 'qr.waiting';
     if (h.state === 'REDEEMED') {
@@ -337,7 +338,7 @@
     }
     var text = t(key);
     if (state.textContent !== text) state.textContent = text;
-    if (!S.polling) S.polling = setTimeout(poll, POLL_MS);
+    return true;
   }
 
   /* ---------- start ---------- */
@@ -357,7 +358,8 @@
       // A reloaded desktop cannot show the old code again (only its hash is kept): make a new one.
       if (st.handoff.state === 'WAITING') return newCode();
       $('qr-img').hidden = true;
-      return handleState(st);
+      if (handleState(st)) poll();
+      return;
     }
     if (st.phase === 'PROCESSING' || st.phase === 'RETRY') {
       S.lastSubmission = st.submissionId;
