@@ -115,6 +115,9 @@ def test_bad_sessions_get_the_envelope(app_world: tuple[TestClient, WebWorld]) -
     assert bad.status_code == 401 and bad.json()["errors"][0]["cause"] == "INVALID_SESSION"
     assert client.get("/web/api/status").json()["errors"][0]["cause"] == "INVALID_SESSION"
     assert client.get("/web/api/status", headers={"x-web-session": "x.y.z"}).status_code == 401
+    for path in ("/web/api/handoff", "/web/api/preview", "/web/api/capture"):
+        refused = client.post(path, content=b"\xff\xd8\xff")
+        assert refused.status_code == 401 and refused.json()["errors"][0]["cause"] == "INVALID_SESSION"
 
 
 def test_qr_link_handoff(app_world: tuple[TestClient, WebWorld]) -> None:
