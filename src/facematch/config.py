@@ -38,7 +38,12 @@ class EngineSettings(BaseModel):
     )
     max_image_bytes: int = Field(default=15 * 1024 * 1024, description="Largest accepted encoded image.")
     max_image_pixels: int = Field(default=50_000_000, description="Largest accepted decoded image (pixels).")
-    threads: int = Field(default=1, ge=1, description="OpenCV/onnxruntime threads per inference call (parallelism comes from concurrent requests).")
+    threads: int = Field(
+        default=1,
+        ge=1,
+        description="OpenCV/onnxruntime threads per inference call "
+        "(parallelism comes from concurrent requests).",
+    )
 
 
 class DatabaseSettings(BaseModel):
