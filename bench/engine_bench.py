@@ -29,7 +29,6 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +46,20 @@ from facematch.engine.models import bundled_detector, bundled_recognizer, load_o
 from facematch.engine.types import Role
 from facematch.errors import FacematchError
 
-VARIANTS = ("original", "id_card_24", "id_card_36", "tight_crop", "rot90", "rot180", "rot270",
-            "exif3", "exif6", "exif8", "grey", "jpeg_q30")
+VARIANTS = (
+    "original",
+    "id_card_24",
+    "id_card_36",
+    "tight_crop",
+    "rot90",
+    "rot180",
+    "rot270",
+    "exif3",
+    "exif6",
+    "exif8",
+    "grey",
+    "jpeg_q30",
+)
 
 
 @dataclass
@@ -79,7 +90,9 @@ def derive(source: Source, variant: str) -> bytes:
     if variant == "original":
         return source.data
     if variant.startswith("id_card_"):
-        return degrade.id_card(rgb, box, int(variant.rsplit("_", 1)[1]), seed=zlib.crc32(source.name.encode()))
+        return degrade.id_card(
+            rgb, box, int(variant.rsplit("_", 1)[1]), seed=zlib.crc32(source.name.encode())
+        )
     if variant == "tight_crop":
         return degrade.encode(degrade.tight_crop(rgb, box))
     if variant.startswith("rot"):
@@ -98,6 +111,7 @@ class System:
 
     name: str
     threshold: float
+    thread_safe = True
 
     def embed(self, data: bytes, role: Role) -> Any: ...
 
@@ -166,6 +180,7 @@ class Dlib(System):
 
     name = "face_recognition-dlib"
     threshold = -0.6  # similarity = -distance
+    thread_safe = False  # dlib's detector crashes the process when shared between threads
 
     def __init__(self) -> None:
         import face_recognition
@@ -184,7 +199,11 @@ class Dlib(System):
         return -float(np.linalg.norm(selfie - reference))
 
 
-def evaluate(system: System, sources: list[Source], variants: tuple[str, ...], workers: int) -> dict[str, Any]:
+def evaluate(
+    system: System, sources: list[Source], variants: tuple[str, ...], workers: int
+) -> dict[str, Any]:
+    workers = workers if system.thread_safe else 1
+
     def run(job: tuple[str, bytes, Role]) -> tuple[str, Any]:
         return job[0], system.embed(job[1], job[2])
 
@@ -224,7 +243,8 @@ def evaluate(system: System, sources: list[Source], variants: tuple[str, ...], w
 
 
 def speed(system: System, images: list[bytes], workers: int, repeat: int = 3) -> float:
-    """Images per second over ``images`` (repeated), with ``workers`` threads."""
+    """Images per second over ``images`` (repeated), with ``workers`` threads (one if unsafe)."""
+    workers = workers if system.thread_safe else 1
     system.embed(images[0], Role.SELFIE)
     started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
@@ -238,7 +258,11 @@ def le_1mp(sources: list[Source]) -> list[bytes]:
     for s in sources:
         h, w = s.rgb.shape[:2]
         scale = min(1.0, (1_000_000 / (h * w)) ** 0.5)
-        rgb = s.rgb if scale == 1 else cv2.resize(s.rgb, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+        rgb = (
+            s.rgb
+            if scale == 1
+            else cv2.resize(s.rgb, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+        )
         out.append(degrade.encode(np.ascontiguousarray(rgb), quality=90))
     return out
 
@@ -271,29 +295,44 @@ def compare_latency(engine: FaceEngine, a: bytes, b: bytes, n: int = 40) -> dict
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
     parser.add_argument("--json", type=Path, default=Path("bench/out/engine.json"))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--quick", action="store_true", help="fewer variants, no baselines")
     parser.add_argument("--skip-baselines", action="store_true")
     parser.add_argument("--speed-only", action="store_true", help="skip the accuracy runs")
+    parser.add_argument("--systems", default="facematch,opencv,dlib", help="comma-separated subset to run")
+    parser.add_argument(
+        "--merge", action="store_true", help="update the systems run in an existing --json file"
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     engine = FaceEngine.load(EngineOptions(threads=1))
     sources = load_sources(args.shared, engine)
     variants = ("original", "id_card_24", "rot90") if args.quick else VARIANTS
-    print(f"{len(sources)} single-person images, {len({s.identity for s in sources})} identities", file=sys.stderr)
-    systems: list[System] = [Facematch(engine)]
+    print(
+        f"{len(sources)} single-person images, {len({s.identity for s in sources})} identities",
+        file=sys.stderr,
+    )
+    wanted = set(args.systems.split(","))
+    systems: list[System] = [Facematch(engine)] if "facematch" in wanted else []
     if not (args.quick or args.skip_baselines):
-        systems.append(PlainOpenCV())
-        try:
-            systems.append(Dlib())
-        except ImportError:
-            print("face_recognition not installed: dlib baseline skipped", file=sys.stderr)
+        if "opencv" in wanted:
+            systems.append(PlainOpenCV())
+        if "dlib" in wanted:
+            try:
+                systems.append(Dlib())
+            except ImportError:
+                print("face_recognition not installed: dlib baseline skipped", file=sys.stderr)
     report: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+        },
         "sources": len(sources),
         "identities": len({s.identity for s in sources}),
         "accuracy": {},
@@ -304,23 +343,37 @@ def main() -> int:
         if not args.speed_only:
             report["accuracy"][system.name] = evaluate(system, sources, variants, args.workers)
         report["speed"][system.name] = {"images_per_s_le_1mp": speed(system, small, args.workers)}
-        print(f"  {system.name:22} {report['speed'][system.name]['images_per_s_le_1mp']:.1f} images/s (≤1 MP, "
-              f"{args.workers} threads)", file=sys.stderr)
-    fm = report["speed"]["facematch"]
-    fm["twelve_mp_jpeg"] = twelve_mp_ms(engine, sources[0])
-    by_name = {s.name: s for s in sources}
-    pair = (small[sources.index(by_name["obama2.jpg"])], small[sources.index(by_name["obama.jpg"])])
-    fm["compare_1mp"] = compare_latency(engine, *pair)
+        print(
+            f"  {system.name:22} {report['speed'][system.name]['images_per_s_le_1mp']:.1f} images/s (≤1 MP, "
+            f"{args.workers} threads)",
+            file=sys.stderr,
+        )
+    if "facematch" in wanted:
+        fm = report["speed"]["facematch"]
+        fm["twelve_mp_jpeg"] = twelve_mp_ms(engine, sources[0])
+        by_name = {s.name: s for s in sources}
+        pair = (small[sources.index(by_name["obama2.jpg"])], small[sources.index(by_name["obama.jpg"])])
+        fm["compare_1mp"] = compare_latency(engine, *pair)
     # the measurements behind three design choices: each switched the other way
     hard = ("id_card_24", "id_card_36", "grey")
     report["ablations"] = {}
-    for label, options in () if args.speed_only else (
-        ("flip_average_on", EngineOptions(threads=1, flip_average=True)),
-        ("resolution_matching_off", EngineOptions(threads=1, resolution_matching=False)),
-        ("small_face_jitter_off", EngineOptions(threads=1, small_face_jitter=False)),
+    for label, options in (
+        ()
+        if args.speed_only or "facematch" not in wanted
+        else (
+            ("flip_average_on", EngineOptions(threads=1, flip_average=True)),
+            ("resolution_matching_off", EngineOptions(threads=1, resolution_matching=False)),
+            ("small_face_jitter_off", EngineOptions(threads=1, small_face_jitter=False)),
+        )
     ):
         print(f"ablation: {label}", file=sys.stderr)
-        report["ablations"][label] = evaluate(Facematch(FaceEngine.load(options)), sources, hard, args.workers)
+        report["ablations"][label] = evaluate(
+            Facematch(FaceEngine.load(options)), sources, hard, args.workers
+        )
+    if args.merge and args.json.is_file():
+        previous = json.loads(args.json.read_text())
+        for section in ("accuracy", "speed", "ablations"):
+            report[section] = {**previous.get(section, {}), **report.get(section, {})}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["speed"], indent=2))

@@ -1,7 +1,8 @@
 """``FaceEngine``: the engine's small public API (load, analyze, compare).
 
-One loaded engine serves concurrent callers: the recognizer session is shared (onnxruntime runs
-are thread-safe), detectors are per thread.
+One loaded engine serves concurrent callers: OpenCV networks (the detector, the bundled recognizer)
+are built once per thread, an onnxruntime session is shared (its runs are thread-safe), and the
+calibration is immutable.
 """
 
 from __future__ import annotations
