@@ -36,6 +36,7 @@ from facematch.storage.models import Submission
 from servicekit import ONBOARDING, LiveServer, create_partner, free_port, live_app
 
 PREVIEW = "/web/api/preview"
+CAPTURE = "/web/api/capture"
 
 
 def page_weight() -> list[tuple[str, int, int]]:
@@ -108,10 +109,12 @@ def main() -> int:
                         results.append(elapsed)
                 browser.close()
             registry = facematch.services.metrics.registry
-            previews = {
-                key: registry.get_sample_value(
-                    f"facematch_http_request_duration_seconds_{key}", {"route": PREVIEW}
+            served = {
+                (route, key): registry.get_sample_value(
+                    f"facematch_http_request_duration_seconds_{key}", {"route": route}
                 )
+                or 0.0
+                for route in (PREVIEW, CAPTURE)
                 for key in ("sum", "count")
             }
             with facematch.services.db.session() as session:
@@ -131,11 +134,11 @@ def main() -> int:
         print(f"  {name:<11} {size:>7,} B  gzip {packed:>6,} B")
     print(f"  {'total':<11} {total:>7,} B  gzip {total_gz:>6,} B")
     print(f"runs: {len(results)} (after one warm-up)")
-    if previews["count"]:
-        mean = (previews["sum"] or 0.0) / previews["count"]
-        print(
-            f"  guidance preview (server)    mean {mean * 1000:6.0f} ms over {previews['count']:.0f} frames"
-        )
+    for route, label in ((PREVIEW, "guidance preview"), (CAPTURE, "capture request")):
+        count = served[(route, "count")]
+        if count:
+            mean = served[(route, "sum")] / count
+            print(f"  {label + ' (server)':<28} mean {mean * 1000:6.0f} ms over {count:.0f} requests")
     for label, values in (
         ("launch → landing", starts),
         ("capture → result (browser)", results),

@@ -6,7 +6,8 @@
   var STORE = 'facematch.session';
   var PREVIEW_WIDTH = 480;
   var PREVIEW_GAP_MS = 250;
-  var POLL_MS = 500;
+  var POLL_MS = 1000; // waiting for the phone of a QR handoff
+  var FAST_POLL_MS = 250; // a photo is being verified: the answer is a fraction of a second away
 
   var $ = function (id) { return document.getElementById(id); };
   var S = {
@@ -265,7 +266,8 @@
     request('GET', '/status').then(function (st) {
       // handleState says whether there is more to wait for; polling never outlives that answer.
       var more = handleState(st);
-      if (more && !S.finished && S.screen !== 'error' && !S.polling) S.polling = setTimeout(poll, POLL_MS);
+      var gap = st.phase === 'PROCESSING' ? FAST_POLL_MS : POLL_MS;
+      if (more && !S.finished && S.screen !== 'error' && !S.polling) S.polling = setTimeout(poll, gap);
     }, function (err) { failed(err, poll); });
   }
   function handleState(st) {
