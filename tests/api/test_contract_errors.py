@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 
+from facematch.flows.tokens import TokenKind
 from partner_client import Api
 from servicekit import ONBOARDING
 
@@ -301,3 +303,14 @@ def test_unexpected_failures_are_500_in_the_envelope(api: Api, monkeypatch: pyte
     )
     item = expect(response, 500, "900", "GENERIC_SERVICE_ERROR")
     assert "disk on fire" not in response.text and item["entity"] == "ONEKYC_TOKEN_SERVICE"
+
+
+def test_upload_url_expires(api: Api, images: dict[str, bytes]) -> None:
+    token, psid = api.user_token(), str(uuid.uuid4())
+    data = api.presign(token, psid).json()["data"]
+    submission_id = data["submissionId"]
+    tokens = api.server.services.tokens
+    short = tokens.issue(TokenKind.UPLOAD, submission_id, 1, doc="SELFIE", pid=api.creds.partner_id).token
+    url = data["documents"]["SELFIE"]["documentUrl"].split("?")[0] + "?signature=" + short
+    time.sleep(1.1)
+    expect(api.upload(url, images["alice"]), 401, "110", "UNAUTHORIZED")
