@@ -155,7 +155,9 @@ def create_demo_app(config: DemoConfig) -> FastAPI:
             return Response(status_code=401)
         payload = json.loads(body)
         with state.lock:
-            state.webhooks.append({"id": headers["webhook-id"], "verified": True, "payload": payload})
+            # Deliveries are at least once: the same webhook-id may come again; keep it once.
+            if all(hook["id"] != headers["webhook-id"] for hook in state.webhooks):
+                state.webhooks.append({"id": headers["webhook-id"], "verified": True, "payload": payload})
         return Response(status_code=200)
 
     @app.get("/api/sessions/{psid}")
