@@ -62,3 +62,25 @@ def test_demo_partner_credentials_come_from_the_file_or_the_environment(
     monkeypatch.delenv("DEMO_PASS_KEY")
     assert main(["demo-partner", "--credentials", str(tmp_path / "none.json")]) == 2
     assert "missing credentials" in capsys.readouterr().out
+
+
+def test_the_webhook_endpoint_verifies_and_deduplicates() -> None:
+    from facematch.demo_partner.app import DemoConfig, create_demo_app
+    from facematch.demo_partner.client import PartnerCredentials
+
+    from .conftest import TestClient
+
+    secret = new_webhook_secret()
+    config = DemoConfig(
+        "http://127.0.0.1:9", "http://127.0.0.1:8001", PartnerCredentials("c", "p", "o", secret)
+    )
+    app = create_demo_app(config)
+    body = json.dumps({"partnerSessionId": "s-1", "status": "COMPLETED"}).encode()
+    with TestClient(app) as client:
+        for _ in range(2):
+            assert client.post("/webhook", content=body, headers=_signed(secret, body)).status_code == 200
+        assert (
+            client.post("/webhook", content=body, headers=_signed(new_webhook_secret(), body)).status_code
+            == 401
+        )
+    assert [hook["id"] for hook in app.state.demo.webhooks] == ["msg_1"]
