@@ -355,11 +355,15 @@ def main() -> int:
     for system in systems:
         if not args.speed_only:
             report["accuracy"][system.name] = evaluate(system, sources, variants, args.workers)
-        report["speed"][system.name] = {"images_per_s_le_1mp": speed(system, small, args.workers)}
+        threads = args.workers if system.thread_safe else 1
+        report["speed"][system.name] = {
+            "images_per_s_le_1mp": speed(system, small, args.workers),
+            "threads": threads,
+        }
         save(report, args.json, merge=args.merge)
         print(
-            f"  {system.name:22} {report['speed'][system.name]['images_per_s_le_1mp']:.1f} images/s (≤1 MP, "
-            f"{args.workers} threads)",
+            f"  {system.name:22} {report['speed'][system.name]['images_per_s_le_1mp']:.1f} images/s "
+            f"(≤1 MP, {threads} thread(s))",
             file=sys.stderr,
         )
     if "facematch" in wanted:
