@@ -154,3 +154,31 @@ def test_an_interrupted_synchronous_compare_ends_as_error(svc: Services) -> None
         submission = session.get(Submission, submission_id)
         assert submission is not None
         assert (submission.status, submission.reason_code) == ("ERROR", "VERIFICATION_FAILED")
+
+
+def test_a_job_that_keeps_killing_its_worker_ends_as_error(svc: Services) -> None:
+    submission_id = confirmed_submission(svc)
+    limit = svc.settings.submissions.job_max_tries
+    with svc.db.session() as session:  # each earlier try died with its process (no except ran)
+        session.execute(
+            update(Job)
+            .where(Job.submission_id == submission_id)
+            .values(state="running", tries=limit, lease_until=utcnow() - timedelta(seconds=1))
+        )
+    calls: list[str] = []
+
+    def never(_: Services, sid: str) -> None:
+        calls.append(sid)
+
+    assert run_one(svc, "w", job=never)
+    assert calls == []
+    with svc.db.session() as session:
+        submission = session.get(Submission, submission_id)
+        assert submission is not None
+        assert (submission.status, submission.reason_code) == ("ERROR", "VERIFICATION_FAILED")
+        messages = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.submission_id == submission_id)
+        ).all()
+    assert len(messages) == 1
+    assert job_of(svc, submission_id).state == "done"
+    assert not run_one(svc, "w", job=never)

@@ -59,6 +59,12 @@ def run_one(
         if claimed is None:
             return False
         job_id, submission_id, tries = claimed.id, claimed.submission_id, claimed.tries
+    if tries > settings.job_max_tries:
+        # every try so far ended without reaching the except below (the process was killed while
+        # running it): running it again would only kill the next process too
+        log.error("job for submission %s abandoned after %d tries", submission_id, tries - 1)
+        processing.record_decision(svc, submission_id, decisions.unexpected_failure())
+        return True
     with _Heartbeat(svc, job_id, owner):
         try:
             job(svc, submission_id)
