@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Body, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from facematch.api.deps import OneKycToken, PartnerSessionId, SdkSessionId, Svc, ok
+from facematch.api.deps import OneKycToken, PartnerSessionId, SdkSessionId, Svc, ok, read_capped_body
 from facematch.api.errors import Surface
 from facematch.engine.images import sniff_format
-from facematch.errors import InvalidUploadArtifactError, UploadTooLargeError
+from facematch.errors import InvalidUploadArtifactError
 from facematch.flows import results, submissions
 
 router = APIRouter(tags=["submissions"])
@@ -85,21 +85,14 @@ async def upload_document(
     """The presigned upload target: the raw image bytes as the body (JPEG, PNG, WebP or HEIC)."""
     if document_type not in submissions.DOCUMENT_TYPES:
         raise InvalidUploadArtifactError("unknown document type")
-    cap = svc.settings.engine.max_image_bytes
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > cap:
-            raise UploadTooLargeError(f"the upload exceeds {cap} bytes")
-        chunks.append(chunk)
+    body = await read_capped_body(request, svc.settings.engine.max_image_bytes)
     reference = await run_in_threadpool(
         submissions.upload,
         svc,
         submission_id,
         document_type,
         signature,
-        b"".join(chunks),
+        body,
         request.headers.get("content-type"),
     )
     return ok({"documentReference": reference, "status": "UPLOADED"})

@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from facematch.api.deps import Svc
-from facematch.errors import CaptureRejectedError, HandoffLinkError, UploadTooLargeError
+from facematch.api.deps import Svc, read_capped_body
+from facematch.errors import CaptureRejectedError, HandoffLinkError
 from facematch.flows import web_session
 
 router = APIRouter(tags=["web"])
@@ -70,17 +70,6 @@ class WebSecurityHeaders:
 
 def _json(data: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status)
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise UploadTooLargeError(f"the image exceeds {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _session(
@@ -200,14 +189,14 @@ def status(svc: Svc, web: SessionDep) -> Response:
 
 @router.post("/web/api/preview")
 async def preview(svc: Svc, web: SessionDep, request: Request) -> Response:
-    frame = await _body(request, svc.settings.web.preview_max_bytes)
+    frame = await read_capped_body(request, svc.settings.web.preview_max_bytes)
     verdict = await run_in_threadpool(web_session.check_preview, svc, web, frame)
     return _json({"hint": verdict.hint.value, "ready": verdict.ready})
 
 
 @router.post("/web/api/capture")
 async def capture(svc: Svc, web: SessionDep, request: Request) -> Response:
-    image = await _body(request, svc.settings.web.capture_max_bytes)
+    image = await read_capped_body(request, svc.settings.web.capture_max_bytes)
     try:
         submission_id = await run_in_threadpool(web_session.capture, svc, web, image)
     except CaptureRejectedError as error:
