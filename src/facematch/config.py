@@ -134,6 +134,12 @@ class SubmissionSettings(BaseModel):
         default=3, ge=1, description="Tries before an unexpectedly failing job ends as ERROR."
     )
     poll_interval_s: float = Field(default=0.5, gt=0, description="How often idle workers look for jobs.")
+    sweep_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often a worker finishes sessions whose user left after being offered a retry "
+        "(idle longer than web.session_ttl_s).",
+    )
 
 
 class CallbackSettings(BaseModel):

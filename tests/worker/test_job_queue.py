@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,9 +17,9 @@ from facematch.flows import decisions, processing
 from facematch.flows.context import Services
 from facematch.storage import repo
 from facematch.storage.models import FlowSession, Job, OutboxMessage, Submission, utcnow
-from facematch.worker.queue import run_one
+from facematch.worker.queue import AbandonedSweeper, run_one, sweep_abandoned
 from facematch.worker.runtime import build_services
-from servicekit import create_partner
+from servicekit import create_partner, make_settings
 
 
 @pytest.fixture
@@ -182,3 +183,87 @@ def test_a_job_that_keeps_killing_its_worker_ends_as_error(svc: Services) -> Non
     assert len(messages) == 1
     assert job_of(svc, submission_id).state == "done"
     assert not run_one(svc, "w", job=never)
+
+
+def decided_attempt(
+    svc: Services, partner_id: str, *, idle_s: float, next_action: str = "RETRY", later: bool = False
+) -> str:
+    """An interactive session whose attempt 1 was decided ``idle_s`` ago (and maybe an attempt 2)."""
+    flow_id = str(uuid.uuid4())
+    with svc.db.session() as session:
+        session.add(
+            FlowSession(
+                id=flow_id,
+                partner_id=partner_id,
+                partner_session_id=flow_id,
+                partner_user_id="u",
+                partner_user_id_type="T",
+                source="WEB",
+                interactive=True,
+            )
+        )
+        session.flush()
+        for attempt in (1, 2) if later else (1,):
+            session.add(
+                Submission(
+                    id=str(uuid.uuid4()),
+                    partner_id=partner_id,
+                    session_id=flow_id,
+                    attempt=attempt,
+                    status="COMPLETED" if attempt == 1 else "INITIATED",
+                    result="INVALID" if attempt == 1 else None,
+                    reason_code="FACE_NOT_FOUND" if attempt == 1 else None,
+                    next_action=next_action if attempt == 1 else None,
+                    final=next_action != "RETRY" if attempt == 1 else False,
+                    details={},
+                    completed_at=utcnow() - timedelta(seconds=idle_s) if attempt == 1 else None,
+                )
+            )
+    return flow_id
+
+
+def callbacks_of(svc: Services, flow_id: str) -> list[OutboxMessage]:
+    with svc.db.session() as session:
+        return list(
+            session.scalars(
+                select(OutboxMessage)
+                .join(Submission, Submission.id == OutboxMessage.submission_id)
+                .where(Submission.session_id == flow_id)
+            )
+        )
+
+
+def test_the_worker_finishes_sessions_left_after_a_retry(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        FACEMATCH_WEB__SESSION_TTL_S="60",
+        FACEMATCH_SUBMISSIONS__SWEEP_INTERVAL_S="0.05",
+    )
+    svc = build_services(settings, engine=FakeEngine())
+    try:
+        partner_id = create_partner(svc.db).partner_id
+        abandoned = decided_attempt(svc, partner_id, idle_s=120)
+        recent = decided_attempt(svc, partner_id, idle_s=10)
+        retried = decided_attempt(svc, partner_id, idle_s=120, later=True)
+        already_final = decided_attempt(svc, partner_id, idle_s=120, next_action="STATUS")
+        sweepers = [AbandonedSweeper(svc), AbandonedSweeper(svc)]  # two processes' workers
+        for sweeper in sweepers:
+            sweeper.start()
+        try:
+            deadline = time.monotonic() + 10
+            while not callbacks_of(svc, abandoned) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.2)  # a few more sweeps
+        finally:
+            for sweeper in sweepers:
+                sweeper.stop()
+        assert len(callbacks_of(svc, abandoned)) == 1
+        with svc.db.session() as session:
+            latest = repo.latest_submission(abandoned, session=session)
+            assert latest is not None and latest.final and latest.next_action in ("STATUS", "EXIT")
+        for untouched in (recent, retried, already_final):
+            assert callbacks_of(svc, untouched) == []
+        assert sweep_abandoned(svc) == 0
+    finally:
+        svc.db.dispose()

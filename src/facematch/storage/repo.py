@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from facematch.storage.models import (
     AuditEvent,
@@ -52,6 +52,27 @@ def latest_submission(session_id: str, *, session: Session) -> Submission | None
         .where(Submission.session_id == session_id)
         .order_by(Submission.attempt.desc())
         .limit(1)
+    )
+
+
+def abandoned_retry_sessions(idle_before: datetime, limit: int, *, session: Session) -> list[str]:
+    """Flow sessions whose latest attempt offered a retry (not final, next action RETRY) and was
+    decided before ``idle_before``: the user walked away."""
+    later = aliased(Submission)
+    return list(
+        session.scalars(
+            select(Submission.session_id)
+            .where(
+                Submission.final.is_(False),
+                Submission.next_action == "RETRY",
+                Submission.completed_at < idle_before,
+                ~select(later.id)
+                .where(later.session_id == Submission.session_id, later.attempt > Submission.attempt)
+                .exists(),
+            )
+            .order_by(Submission.completed_at)
+            .limit(limit)
+        )
     )
 
 

@@ -13,10 +13,12 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
 from facematch.flows import decisions, processing
 from facematch.flows.context import Services
 from facematch.storage import repo
+from facematch.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +118,45 @@ class InProcessQueue:
             if not worked:
                 self._wake.wait(poll)
                 self._wake.clear()
+
+
+def sweep_abandoned(svc: Services, batch: int = 100) -> int:
+    """Finish the flow sessions whose user was offered a retry and then stayed away longer than a
+    web session lives: the last decided attempt becomes final, with its callback. Safe to run in
+    several workers at once (:func:`~facematch.flows.processing.finish_session` moves an attempt to
+    final with a conditional UPDATE, so only one of them writes the callback). Returns how many
+    sessions this call finished."""
+    idle_before = utcnow() - timedelta(seconds=svc.settings.web.session_ttl_s)
+    with svc.db.session() as session:
+        candidates = repo.abandoned_retry_sessions(idle_before, batch, session=session)
+    return sum(1 for flow_session_id in candidates if processing.finish_session(svc, flow_session_id))
+
+
+class AbandonedSweeper:
+    """One thread running :func:`sweep_abandoned` every ``submissions.sweep_interval_s``."""
+
+    def __init__(self, svc: Services) -> None:
+        self._svc = svc
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="facematch-sweeper", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self) -> None:
+        interval = self._svc.settings.submissions.sweep_interval_s
+        while not self._stop.wait(interval):
+            try:
+                finished = sweep_abandoned(self._svc)
+            except Exception:
+                log.exception("abandoned-session sweep error")
+            else:
+                if finished:
+                    log.info("finished %d abandoned sessions", finished)

@@ -18,7 +18,7 @@ from facematch.flows.tokens import TokenKeyError, TokenService, load_or_create_s
 from facematch.storage.blobs import BlobKeyError, EncryptedFileBlobStore, decode_key, load_or_create_key
 from facematch.storage.db import Database
 from facematch.worker.callbacks import CallbackSender
-from facematch.worker.queue import InProcessQueue
+from facematch.worker.queue import AbandonedSweeper, InProcessQueue
 
 if TYPE_CHECKING:
     from facematch.engine.facade import EngineOptions, FaceEngine
@@ -108,19 +108,24 @@ def load_engine(settings: Settings, *, target_far: float | None = None) -> FaceE
 
 
 class Background:
-    """The job workers and the callback sender of one process."""
+    """The job workers, the abandoned-session sweeper and the callback sender of one process."""
 
     def __init__(self, svc: Services) -> None:
         self.queue = InProcessQueue(svc, svc.settings.submissions.workers)
+        self.sweeper = AbandonedSweeper(svc) if svc.settings.submissions.workers else None
         self.sender = CallbackSender(svc, svc.settings.callbacks.workers)
         svc.queue = self.queue
 
     def start(self) -> None:
         self.queue.start()
+        if self.sweeper is not None:
+            self.sweeper.start()
         self.sender.start()
 
     def stop(self) -> None:
         self.queue.stop()
+        if self.sweeper is not None:
+            self.sweeper.stop()
         self.sender.stop()
 
 
