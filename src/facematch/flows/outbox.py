@@ -56,26 +56,34 @@ def claim(svc: Services, owner: str) -> Claimed | None:
 def _auth_headers(value: str | None) -> dict[str, str]:
     if not value:
         return {}
-    name, _, header_value = value.partition(":")
-    return {name.strip(): header_value.strip()}
+    name, header_value = webhooks.auth_header_fields(value)
+    return {name: header_value}
 
 
 def send(svc: Services, claimed: Claimed) -> webhooks.DeliveryOutcome:
-    """One attempt over the network (no database transaction is held meanwhile)."""
+    """One attempt over the network (no database transaction is held meanwhile).
+
+    Callback settings that cannot make a request (a header or method stored before they were
+    validated) are a FAILED attempt, so the message is dead-lettered instead of re-leased forever.
+    """
     if claimed.url is None or claimed.gone:
         reason = "no callback URL configured" if claimed.url is None else "endpoint marked gone (HTTP 410)"
         return webhooks.DeliveryOutcome(webhooks.Outcome.FAILED, None, None, reason, int(time.time()))
     settings = svc.settings.reference
     policy = webhooks.callback_policy(allow_http=settings.allow_http, allow_loopback=settings.allow_loopback)
-    return webhooks.deliver_once(
-        claimed.url,
-        claimed.method,
-        claimed.body,
-        claimed.message_id,
-        claimed.secret,
-        policy=policy,
-        extra_headers=_auth_headers(claimed.auth_header),
-    )
+    try:
+        return webhooks.deliver_once(
+            claimed.url,
+            claimed.method,
+            claimed.body,
+            claimed.message_id,
+            claimed.secret,
+            policy=policy,
+            extra_headers=_auth_headers(claimed.auth_header),
+        )
+    except ValueError as error:
+        reason = f"callback settings unusable: {error}"
+        return webhooks.DeliveryOutcome(webhooks.Outcome.FAILED, None, None, reason, int(time.time()))
 
 
 def record(svc: Services, claimed: Claimed, outcome: webhooks.DeliveryOutcome, duration_ms: float) -> str:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from facematch.errors import InvalidFieldError, UnauthorizedError
-from facematch.flows import webhooks
+from facematch.flows import safe_http, webhooks
 from facematch.flows.throttle import AuthThrottle
 from facematch.storage import repo
 from facematch.storage.models import Partner, utcnow
@@ -83,6 +83,11 @@ def apply_options(partner: Partner, options: PartnerOptions) -> None:
     if options.reference_hosts is not None:
         partner.reference_hosts = [h.strip().lower() for h in options.reference_hosts if h.strip()]
     if options.reference_headers is not None:
+        for name, value in options.reference_headers.items():
+            try:
+                safe_http.check_header(name, value)
+            except ValueError as error:
+                raise InvalidFieldError("reference-headers", str(error)) from None
         partner.reference_headers = dict(options.reference_headers)
     if options.frame_origins is not None:
         for origin in options.frame_origins:
@@ -127,8 +132,11 @@ def set_callback(
             )
     if method.upper() not in CALLBACK_METHODS:
         raise InvalidFieldError("callback-method", "the callback method must be POST, PUT or PATCH")
-    if auth_header is not None and ":" not in auth_header:
-        raise InvalidFieldError("callback-auth-header", "expected 'Header-Name: value'")
+    if auth_header is not None:
+        try:
+            webhooks.auth_header_fields(auth_header)
+        except ValueError as error:
+            raise InvalidFieldError("callback-auth-header", str(error)) from None
     partner.callback_url = url
     partner.callback_method = method.upper()
     partner.callback_auth_header = auth_header

@@ -169,13 +169,19 @@ def _check_url(url: str, policy: FetchPolicy) -> Destination:
     )
 
 
+def check_header(name: str, value: str) -> None:
+    """``ValueError`` unless a caller may send this header: an HTTP token name, a value without
+    control characters (no CR/LF), and not one of the headers the client sets itself."""
+    if not _HEADER_NAME.match(name) or not _HEADER_VALUE.match(value):
+        raise ValueError(f"invalid header: {name!r}")
+    if name.lower() in _RESERVED_HEADERS:
+        raise ValueError(f"header is set by the client and may not be overridden: {name}")
+
+
 def _checked_headers(headers: Mapping[str, str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in headers.items():
-        if not _HEADER_NAME.match(name) or not _HEADER_VALUE.match(value):
-            raise ValueError(f"invalid header: {name!r}")
-        if name.lower() in _RESERVED_HEADERS:
-            raise ValueError(f"header is set by the client and may not be overridden: {name}")
+        check_header(name, value)
         out[name] = value
     # Ask for the body as-is; a server that compresses anyway is decoded under the same byte cap.
     out["Accept-Encoding"] = "identity"

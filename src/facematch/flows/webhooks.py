@@ -28,7 +28,7 @@ from facematch.errors import (
     OutboundRequestError,
     UpstreamStatusError,
 )
-from facematch.flows.safe_http import FetchPolicy, Resolver, request
+from facematch.flows.safe_http import FetchPolicy, Resolver, check_header, request
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks marker, not a secret
 CALLBACK_TIMEOUT_SECONDS = 15.0
@@ -100,6 +100,25 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
+def check_callback_header(name: str, value: str) -> None:
+    """``ValueError`` unless a partner's callback header can be sent: a valid header (see
+    :func:`~facematch.flows.safe_http.check_header`) that does not replace a webhook header."""
+    if name.strip().lower() in _PROTECTED_HEADERS:
+        raise ValueError(f"a callback header may not be {name!r}")
+    check_header(name, value)
+
+
+def auth_header_fields(value: str) -> tuple[str, str]:
+    """The name and value of a partner's ``"Header-Name: value"`` callback auth header;
+    ``ValueError`` when it cannot be sent."""
+    name, colon, header_value = value.partition(":")
+    if not colon:
+        raise ValueError("expected 'Header-Name: value'")
+    name, header_value = name.strip(), header_value.strip()
+    check_callback_header(name, header_value)
+    return name, header_value
+
+
 def build_headers(
     *,
     secret: str,
@@ -115,8 +134,7 @@ def build_headers(
     """
     headers: dict[str, str] = {}
     for name, value in (extra_headers or {}).items():
-        if name.strip().lower() in _PROTECTED_HEADERS:
-            raise ValueError(f"a callback header may not be {name!r}")
+        check_callback_header(name, value)
         headers[name] = value
     headers.update(
         {

@@ -1,0 +1,124 @@
+"""Partner headers (callback auth, reference fetch) are checked when set, and a stored one that
+cannot be sent dead-letters its callback instead of jamming the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select, update
+
+from facematch.config import Settings
+from facematch.engine.fake import FakeEngine
+from facematch.errors import InvalidFieldError
+from facematch.flows import decisions, outbox, partners, processing
+from facematch.flows.context import Services
+from facematch.storage import repo
+from facematch.storage.models import FlowSession, OutboxMessage, Partner, Submission
+from facematch.worker.runtime import build_services
+from servicekit import create_partner
+
+BAD_HEADERS = [
+    ("content-type", "text/plain"),
+    ("Webhook-Id", "x"),
+    ("webhook-signature", "v1,x"),
+    ("Host", "evil.example"),
+    ("Transfer-Encoding", "chunked"),
+    ("X Api Key", "x"),
+    ("X-Api-Key", "a\r\nX-Evil: 1"),
+    ("X-Api-Key", "a\nb"),
+    ("", "x"),
+]
+
+
+def make_partner() -> Partner:
+    return partners.create_partner("p", partners.PartnerOptions(), session=_NoSession()).partner
+
+
+class _NoSession:
+    def add(self, _: object) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_HEADERS)
+def test_a_callback_auth_header_that_cannot_be_sent_is_refused(name: str, value: str) -> None:
+    partner = make_partner()
+    with pytest.raises(InvalidFieldError):
+        partners.set_callback(partner, "https://partner.example/hook", auth_header=f"{name}: {value}")
+    assert partner.callback_auth_header is None
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_HEADERS)
+def test_a_reference_header_that_cannot_be_sent_is_refused(name: str, value: str) -> None:
+    partner = make_partner()
+    if name.lower().startswith("webhook-") or name.lower() == "content-type":
+        return  # only the callback's own headers are reserved there
+    with pytest.raises(InvalidFieldError):
+        partners.apply_options(partner, partners.PartnerOptions(reference_headers={name: value}))
+    assert partner.reference_headers == {}
+
+
+def test_good_headers_are_kept() -> None:
+    partner = make_partner()
+    partners.set_callback(partner, "https://partner.example/hook", auth_header="Authorization: Bearer abc")
+    partners.apply_options(partner, partners.PartnerOptions(reference_headers={"X-Api-Key": "k 1"}))
+    assert partner.callback_auth_header == "Authorization: Bearer abc"
+    assert partner.reference_headers == {"X-Api-Key": "k 1"}
+    with pytest.raises(InvalidFieldError):
+        partners.set_callback(partner, "https://partner.example/hook", auth_header="no colon")
+
+
+@pytest.fixture
+def svc(settings: Settings) -> Iterator[Services]:
+    services = build_services(settings, engine=FakeEngine())
+    yield services
+    services.db.dispose()
+
+
+def test_a_stored_header_that_cannot_be_sent_dead_letters_the_callback(svc: Services) -> None:
+    creds = create_partner(svc.db, callback_url="https://partner.example/hook")
+    flow_id, submission_id = str(uuid.uuid4()), str(uuid.uuid4())
+    with svc.db.session() as session:  # the header was stored before headers were checked
+        session.execute(
+            update(Partner)
+            .where(Partner.id == creds.partner_id)
+            .values(callback_auth_header="content-type: text/plain")
+        )
+        session.add(
+            FlowSession(
+                id=flow_id,
+                partner_id=creds.partner_id,
+                partner_session_id=flow_id,
+                partner_user_id="u",
+                partner_user_id_type="T",
+                source="API",
+            )
+        )
+        session.flush()
+        session.add(
+            Submission(
+                id=submission_id,
+                partner_id=creds.partner_id,
+                session_id=flow_id,
+                attempt=1,
+                status="IN_PROGRESS",
+                details={},
+            )
+        )
+    assert processing.record_decision(svc, submission_id, decisions.unexpected_failure())
+    with svc.db.session() as session:
+        message_id = session.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.submission_id == submission_id)
+        ).one()
+    assert outbox.deliver_next(svc, "w")
+    assert not outbox.deliver_next(svc, "w")  # not re-leased
+    with svc.db.session() as session:
+        message = session.get(OutboxMessage, message_id)
+        assert message is not None and message.status == "dead"
+        log = repo.delivery_attempts(message_id, session=session)
+        assert [entry.outcome for entry in log] == ["FAILED"]
+        assert "callback settings unusable" in (log[0].error or "")
