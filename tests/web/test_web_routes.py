@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from importlib import resources
 
@@ -10,8 +11,9 @@ import cv2
 import numpy as np
 
 from facematch.engine.fake import fake_face_image
-from facematch.flows import processing
+from facematch.flows import processing, web_session
 from facematch.flows.guidance import Hint
+from servicekit import CAPTURED_LOGS
 
 from .conftest import REFERENCE_PERSON, TestClient, WebWorld
 
@@ -145,6 +147,27 @@ def test_qr_link_handoff(app_world: tuple[TestClient, WebWorld]) -> None:
     assert client.post("/web/api/handoff", headers=phone).status_code == 403
     desktop = client.get("/web/api/status", headers={"x-web-session": token}).json()
     assert desktop["handoff"]["state"] == "REDEEMED"
+
+
+def test_the_access_log_never_shows_a_qr_link_code(app_world: tuple[TestClient, WebWorld]) -> None:
+    client, world = app_world
+    token, _ = _launch(client, world, forceQr=True)
+    # the link as POST /web/api/handoff puts it in the QR image (read here without decoding the QR)
+    issued = web_session.new_handoff(world.svc, web_session.resolve_session(world.svc, token))
+    code = issued.link.rsplit("/", 1)[1]
+    logged_before = len(CAPTURED_LOGS)
+    redeemed = client.get("/web/h/" + code, follow_redirects=False)
+    assert redeemed.status_code == 303 and "set-cookie" in redeemed.headers
+    assert client.get("/web/h/" + code, follow_redirects=False).status_code == 303  # used: refused
+    assert client.get(f"/web/h/{code}/extra", follow_redirects=False).status_code == 404  # unmatched
+    lines = CAPTURED_LOGS[logged_before:]
+    access = [json.loads(line) for line in lines if '"facematch.access"' in line]
+    assert [line["msg"] for line in access] == [
+        "GET /web/h/{code} 303",
+        "GET /web/h/{code} 303",
+        "GET /web/h/{code} 404",
+    ]
+    assert not [line for line in lines if code in line]
 
 
 def test_a_plain_user_token_is_not_a_web_session(app_world: tuple[TestClient, WebWorld]) -> None:

@@ -1,6 +1,6 @@
 """Structured JSON logs with a request id, the access log, Prometheus request metrics and the body
-cap: pure ASGI middleware (no BaseHTTPMiddleware). Query strings (which carry URL signatures) and
-headers (which carry tokens and pass-keys) are never logged."""
+cap: pure ASGI middleware (no BaseHTTPMiddleware). Query strings (which carry URL signatures),
+headers (which carry tokens and pass-keys) and the code in a Smart QR link path are never logged."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from facematch.api.errors import unexpected_error_response
 from facematch.errors import UploadTooLargeError
 from facematch.flows.context import Metrics
+from facematch.flows.handoff import HANDOFF_PATH
 from facematch.logs import request_id_var
 
 access_log = logging.getLogger("facematch.access")
@@ -83,11 +84,18 @@ class RequestContextMiddleware:
             access_log.info(
                 "%s %s %d",
                 scope["method"],
-                scope["path"],
+                loggable_path(scope["path"]),
                 status,
                 extra={"status": status, "duration_ms": round(elapsed * 1000, 1), "route": template},
             )
             request_id_var.reset(token)
+
+
+def loggable_path(path: str) -> str:
+    """The path as the access log shows it: a Smart QR link's code is a credential and is redacted."""
+    if path.startswith(HANDOFF_PATH):
+        return HANDOFF_PATH + "{code}"
+    return path
 
 
 async def _too_large(send: Send) -> None:
