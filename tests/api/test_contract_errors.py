@@ -70,6 +70,13 @@ def test_user_token_success_and_errors(api: Api) -> None:
     ):
         headers = {k: v for k, v in base.items() if k != header}
         expect(api.http.get("/v2/coe/authentication", headers=headers), 400, 1539, cause)
+    for header, cause in (  # longer than the stored columns
+        ("x-onboarding-partner", "INVALID_X_ONBOARDING_PARTNER"),
+        ("x-partner-user-id", "INVALID_PARTNER_USER_ID"),
+        ("x-partner-user-id-type", "INVALID_PARTNER_USER_ID_TYPE"),
+    ):
+        long = {**base, header: "u" * 201}
+        expect(api.http.get("/v2/coe/authentication", headers=long), 400, 1539, cause)
     wrong = {**base, "pass-key": "nope"}
     expect(api.http.get("/v2/coe/authentication", headers=wrong), 401, 110, "UNAUTHORIZED")
     other = {**base, "x-onboarding-partner": "OTHER-SDK-FACE_MATCH"}
@@ -125,6 +132,9 @@ def test_initiate_duplicate_session(api: Api) -> None:
             "INVALID_REFERENCE_IMAGE_URL",
         ),
         ({"additionalDetails": "x"}, "INVALID_ADDITIONAL_DETAILS"),
+        ({"successRedirectionUrl": "https://[::1/ok"}, "INVALID_SUCCESS_REDIRECTION_URL"),
+        ({"failureRedirectionUrl": "https://partner.example:99999/"}, "INVALID_FAILURE_REDIRECTION_URL"),
+        ({"additionalDetails": {"referenceImageUrl": "http://[::1"}}, "INVALID_REFERENCE_IMAGE_URL"),
     ],
 )
 def test_initiate_invalid_body(api: Api, change: dict[str, Any], cause: str) -> None:

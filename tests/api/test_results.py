@@ -209,6 +209,14 @@ def test_face_match_errors(api: Api) -> None:
     only_selfie = face_match(api, psid, json={"selfie": base64.b64encode(fake_face_image(3)).decode()})
     assert only_selfie.status_code == 400
     assert only_selfie.json()["errors"][0]["cause"] == "REFERENCE_CAN_NOT_BE_EMPTY"
+    headers = {"x-onekyc-token": api.partner_token(), "x-partner-session-id": psid, **api.user_headers()}
+    too_deep = api.http.post(
+        "/coe-partner/v1/face-match",
+        headers={**headers, "content-type": "application/json"},
+        content=b"[" * 100_000 + b"]" * 100_000,
+    )
+    assert too_deep.status_code == 400, too_deep.text
+    assert too_deep.json()["errors"][0]["cause"] == "INVALID_BODY"
     bad_b64 = face_match(api, psid, json={"selfie": "!!!", "reference": "!!!"})
     assert bad_b64.json()["errors"][0]["cause"] == "INVALID_SELFIE"
     not_image = face_match(

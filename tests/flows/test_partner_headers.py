@@ -114,11 +114,23 @@ def test_a_stored_header_that_cannot_be_sent_dead_letters_the_callback(svc: Serv
         message_id = session.scalars(
             select(OutboxMessage.id).where(OutboxMessage.submission_id == submission_id)
         ).one()
-    assert outbox.deliver_next(svc, "w")
-    assert not outbox.deliver_next(svc, "w")  # not re-leased
+    for _ in range(20):  # the database may hold other tests' messages too
+        if not outbox.deliver_next(svc, "w"):
+            break
+    else:
+        raise AssertionError("the outbox never ran dry")
     with svc.db.session() as session:
         message = session.get(OutboxMessage, message_id)
         assert message is not None and message.status == "dead"
         log = repo.delivery_attempts(message_id, session=session)
         assert [entry.outcome for entry in log] == ["FAILED"]
         assert "callback settings unusable" in (log[0].error or "")
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "https://partner.example:99999/hook"])
+def test_an_unparsable_partner_url_is_an_invalid_field(url: str) -> None:
+    partner = make_partner()
+    with pytest.raises(InvalidFieldError):
+        partners.set_callback(partner, url)
+    with pytest.raises(InvalidFieldError):
+        partners.apply_options(partner, partners.PartnerOptions(frame_origins=[url]))

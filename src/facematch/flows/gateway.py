@@ -7,12 +7,29 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from facematch.errors import MissingFieldError, OnboardingPartnerMismatchError, UnauthorizedError
+from facematch.errors import (
+    InvalidFieldError,
+    MissingFieldError,
+    OnboardingPartnerMismatchError,
+    UnauthorizedError,
+)
 from facematch.flows import partners
 from facematch.flows.context import Services
 from facematch.flows.tokens import IssuedToken, TokenKind
 from facematch.storage import repo
 from facematch.storage.models import FlowSession, Partner
+
+MAX_HEADER_LEN = 200
+"""Longest partner header value stored (the database columns are String(200))."""
+
+
+def require_header(name: str, value: str | None) -> str:
+    """A required header's value, or MissingFieldError (``<NAME>_CAN_NOT_BE_EMPTY``)."""
+    if value is None or not value.strip():
+        raise MissingFieldError(name)
+    if len(value) > MAX_HEADER_LEN:
+        raise InvalidFieldError(name)
+    return value.strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +68,9 @@ def user_token(
     """Generate User Token (client-id + pass-key + user headers → user JWT)."""
     if not client_id or not pass_key:
         raise MissingFieldError("client-id", code="MISSING_CLIENT_ID_OR_PASS_KEY")
-    for name, value in (
-        ("x-onboarding-partner", onboarding_partner),
-        ("partner-user-id", partner_user_id),
-        ("partner-user-id-type", partner_user_id_type),
-    ):
-        if not value:
-            raise MissingFieldError(name)
-    assert onboarding_partner and partner_user_id and partner_user_id_type
+    onboarding_partner = require_header("x-onboarding-partner", onboarding_partner)
+    partner_user_id = require_header("partner-user-id", partner_user_id)
+    partner_user_id_type = require_header("partner-user-id-type", partner_user_id_type)
     with svc.db.session() as session:
         partner = partners.authenticate(client_id, pass_key, source, session=session, throttle=svc.throttle)
         check_onboarding_partner(partner, onboarding_partner)

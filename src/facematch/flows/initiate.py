@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from facematch.errors import DuplicatePartnerSessionError, InvalidFieldError, MissingFieldError
 from facematch.flows import gateway
 from facematch.flows.context import Services
+from facematch.flows.gateway import require_header
 from facematch.flows.tokens import TokenKind
 from facematch.storage import repo
 from facematch.storage.models import FlowSession
@@ -20,7 +21,6 @@ FLOWS = ("FACE_MATCH",)
 SOURCES = ("SDK", "WEB_SDK")
 THEMES = ("DARK_MODE", "LIGHT_MODE", "NO_PREFERENCE")
 LOCALES = ("id_ID", "en_ID")
-MAX_HEADER_LEN = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +43,6 @@ class InitiateResult:
     expires_at: int
 
 
-def require_header(name: str, value: str | None) -> str:
-    """A required header's value, or MissingFieldError (``<NAME>_CAN_NOT_BE_EMPTY``)."""
-    if value is None or not value.strip():
-        raise MissingFieldError(name)
-    if len(value) > MAX_HEADER_LEN:
-        raise InvalidFieldError(name)
-    return value.strip()
-
-
 def _http_url(name: str, value: Any, *, required: bool) -> str | None:
     if value is None or value == "":
         if required:
@@ -59,7 +50,11 @@ def _http_url(name: str, value: Any, *, required: bool) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > 2000:
         raise InvalidFieldError(name)
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - parsing the port raises ValueError for a bad one
+    except ValueError:
+        raise InvalidFieldError(name) from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
         raise InvalidFieldError(name)
     return value

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -20,6 +22,11 @@ from facematch.storage import repo
 from facematch.storage.models import Partner, utcnow
 
 CALLBACK_METHODS = ("POST", "PUT", "PATCH")
+_ORIGIN = re.compile(
+    r"(?P<scheme>https?)://(?P<host>\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(?P<port>[0-9]{1,5}))?/?",
+    re.IGNORECASE,
+)
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 def hash_passkey(passkey: str) -> str:
@@ -90,11 +97,7 @@ def apply_options(partner: Partner, options: PartnerOptions) -> None:
                 raise InvalidFieldError("reference-headers", str(error)) from None
         partner.reference_headers = dict(options.reference_headers)
     if options.frame_origins is not None:
-        for origin in options.frame_origins:
-            parts = urlsplit(origin)
-            if parts.scheme not in ("https", "http") or not parts.netloc or parts.path not in ("", "/"):
-                raise InvalidFieldError("frame-origin", f"not an origin: {origin!r}")
-        partner.frame_origins = [o.rstrip("/") for o in options.frame_origins]
+        partner.frame_origins = [frame_origin(origin) for origin in options.frame_origins]
     if options.max_attempts is not None:
         if not 1 <= options.max_attempts <= 20:
             raise InvalidFieldError("max-attempts", "max attempts must be 1..20")
@@ -105,6 +108,34 @@ def apply_options(partner: Partner, options: PartnerOptions) -> None:
         partner.allow_qr = options.allow_qr
     if options.force_qr is not None:
         partner.force_qr = options.force_qr
+
+
+def frame_origin(value: str) -> str:
+    """An origin allowed to frame the web app, as it goes into the CSP's ``frame-ancestors``:
+    ``http(s)://host[:port]`` (a trailing ``/`` is dropped), the host a DNS name or an IP literal.
+    Anything else (a path, query, space, ``;``, ``*``, credentials) could widen or rewrite the policy."""
+    match = _ORIGIN.fullmatch(value)
+    port = int(match["port"]) if match and match["port"] else None
+    if match is None or not _origin_host_ok(match["host"]) or (port is not None and not 0 < port < 65536):
+        raise InvalidFieldError("frame-origin", f"not an origin (http(s)://host[:port]): {value!r}")
+    return f"{match['scheme'].lower()}://{match['host'].lower()}" + ("" if port is None else f":{port}")
+
+
+def _origin_host_ok(host: str) -> bool:
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    labels = host.split(".")
+    if labels[-1].isdigit():  # all-numeric last label: only a canonical dotted IPv4 address
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return False
+        return True
+    return len(host) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
 
 
 def rotate_passkey(partner: Partner, *, overlap_s: int) -> str:
@@ -125,8 +156,18 @@ def set_callback(
 ) -> None:
     """Set (or clear, with None) the completion callback endpoint."""
     if url is not None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - parsing the port raises ValueError for a bad one
+        except ValueError:
+            parts = None
+        if (
+            parts is None
+            or parts.scheme not in ("https", "http")
+            or not parts.hostname
+            or parts.username
+            or parts.password
+        ):
             raise InvalidFieldError(
                 "callback-url", "the callback URL must be an http(s) URL without credentials"
             )

@@ -25,7 +25,7 @@ from facematch.errors import (
 from facematch.flows import decisions, gateway, results, views
 from facematch.flows.context import Services
 from facematch.flows.decisions import Decision
-from facematch.flows.initiate import require_header
+from facematch.flows.gateway import require_header
 from facematch.flows.submissions import make_derivative
 from facematch.storage import repo
 from facematch.storage.blobs import BlobNotFoundError

@@ -30,7 +30,7 @@ from facematch.errors import (
 from facematch.flows import gateway, views
 from facematch.flows.context import Services
 from facematch.flows.decisions import NextAction, next_action_for
-from facematch.flows.initiate import require_header
+from facematch.flows.gateway import require_header
 from facematch.flows.tokens import TokenKind
 from facematch.storage import repo
 from facematch.storage.models import FlowSession, Partner, Submission, utcnow

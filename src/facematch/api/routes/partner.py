@@ -116,7 +116,7 @@ async def face_match(
     else:
         try:
             body = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
             body = None
         if not isinstance(body, dict):
             raise InvalidFieldError("body", "expected multipart/form-data or a JSON object")
