@@ -69,8 +69,8 @@ def evaluate(
                 allowed_hosts=partner.reference_hosts,
             )
         except ReferenceFetchError as error:
-            log.info("reference image fetch failed: %s", error.code)
-            return decisions.reference_missing(error.code)
+            log.info("reference image fetch failed: %s", error.kind)
+            return decisions.reference_missing(error.kind)
     try:
         reference_face = engine.analyze(reference, Role.REFERENCE)
     except (ImageError, FaceError) as error:
