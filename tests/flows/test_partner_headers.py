@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from facematch.config import Settings
 from facematch.engine.fake import FakeEngine
 from facematch.errors import InvalidFieldError
-from facematch.flows import decisions, outbox, partners, processing
+from facematch.flows import decisions, outbox, partners, processing, webhooks
 from facematch.flows.context import Services
 from facematch.storage import repo
 from facematch.storage.models import FlowSession, OutboxMessage, Partner, Submission
@@ -134,3 +134,13 @@ def test_an_unparsable_partner_url_is_an_invalid_field(url: str) -> None:
         partners.set_callback(partner, url)
     with pytest.raises(InvalidFieldError):
         partners.apply_options(partner, partners.PartnerOptions(frame_origins=[url]))
+
+
+def test_callback_methods_are_the_ones_deliveries_accept() -> None:
+    partner = make_partner()
+    for method in sorted(webhooks.CALLBACK_METHODS):
+        partners.set_callback(partner, "https://partner.example/hook", method=method.lower())
+        assert partner.callback_method == method
+    for method in ("GET", "DELETE"):
+        with pytest.raises(InvalidFieldError):
+            partners.set_callback(partner, "https://partner.example/hook", method=method)

@@ -21,7 +21,6 @@ from facematch.flows.throttle import AuthThrottle
 from facematch.storage import repo
 from facematch.storage.models import Partner, utcnow
 
-CALLBACK_METHODS = ("POST", "PUT", "PATCH")
 _ORIGIN = re.compile(
     r"(?P<scheme>https?)://(?P<host>\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(?P<port>[0-9]{1,5}))?/?",
     re.IGNORECASE,
@@ -171,7 +170,7 @@ def set_callback(
             raise InvalidFieldError(
                 "callback-url", "the callback URL must be an http(s) URL without credentials"
             )
-    if method.upper() not in CALLBACK_METHODS:
+    if method.upper() not in webhooks.CALLBACK_METHODS:
         raise InvalidFieldError("callback-method", "the callback method must be POST, PUT or PATCH")
     if auth_header is not None:
         try:
