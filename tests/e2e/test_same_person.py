@@ -89,13 +89,41 @@ def test_iframe_mode_posts_the_result_to_the_partner_origin(stack: Stack, page: 
     assert stack.partner_view(psid)["details"]["data"]["result"] == "VALID"
 
 
+def _frame_the_app(stack: Stack, page: Any, parent_origin: str) -> tuple[Any, Any, list[str]]:
+    """Frame the app's page from a document of ``parent_origin``: the frame (once its load is
+    over, blocked or not), the server's response to the frame's request, the parent's console."""
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.goto(parent_origin + "/healthz")
+    app_url = stack.facematch_url + "/web/index.html"
+    with page.expect_response(app_url) as served:
+        # set_content returns after the parent's load event, which waits for the iframe's own
+        # load, an error page included: no sleeping, and no race with a slow frame
+        page.set_content(f"<iframe id='f' src='{app_url}'></iframe>")
+    frame = page.wait_for_selector("#f").content_frame()
+    assert frame is not None
+    return frame, served.value, console
+
+
 def test_an_unlisted_origin_cannot_frame_the_app(stack: Stack, page: Any) -> None:
     # localhost is another origin than the partner's listed http://127.0.0.1:<port>.
-    page.goto(stack.demo_url.replace("127.0.0.1", "localhost") + "/healthz")
-    page.set_content(f"<iframe id='f' src='{stack.facematch_url}/web/index.html'></iframe>")
-    frame = page.wait_for_selector("#f").content_frame()
-    time.sleep(1)
-    assert frame is None or frame.url.startswith("chrome-error://") or not frame.query_selector("#main")
+    frame, served, console = _frame_the_app(stack, page, stack.demo_url.replace("127.0.0.1", "localhost"))
+    # the server did answer with the page: it is the browser that refused to show it in the frame
+    assert served.status == 200 and stack.demo_url in served.headers["content-security-policy"]
+    assert frame.url.startswith("chrome-error://")
+    # Chromium: "Framing '<app>' violates ... directive: "frame-ancestors ...". The request has been blocked."
+    assert any("frame-ancestors" in line and "blocked" in line for line in console), console
+    assert frame.query_selector("#main") is None
+
+
+def test_a_listed_origin_can_frame_the_app(stack: Stack, page: Any) -> None:
+    frame, served, console = _frame_the_app(stack, page, stack.demo_url)
+    assert served.status == 200
+    assert frame.url == stack.facematch_url + "/web/index.html"
+    assert frame.query_selector("#main") is not None
+    # no launch token: the page's own script ran and answered with its error screen
+    frame.locator("#screen-error").wait_for(state="visible")
+    assert not any("frame-ancestors" in line for line in console), console
 
 
 def test_dark_mode_in_english(stack: Stack, page: Any) -> None:
