@@ -126,6 +126,56 @@ def test_a_listed_origin_can_frame_the_app(stack: Stack, page: Any) -> None:
     assert not any("frame-ancestors" in line for line in console), console
 
 
+def _without_ancestor_origins(stack: Stack, page: Any) -> list[str]:
+    """Serve app.js as a browser without ``location.ancestorOrigins`` (Firefox) would run it."""
+    served: list[str] = []
+
+    def rewrite(route: Any) -> None:
+        response = route.fetch()
+        script = response.text()
+        assert script.count("window.location.ancestorOrigins") == 1
+        served.append(route.request.url)
+        route.fulfill(response=response, body=script.replace("window.location.ancestorOrigins", "undefined"))
+
+    page.route(stack.facematch_url + "/web/static/app.js", rewrite)
+    return served
+
+
+def test_without_ancestor_origins_the_partners_frame_still_runs(stack: Stack, page: Any) -> None:
+    served = _without_ancestor_origins(stack, page)
+    stack.start_flow(page, mode="iframe")
+    frame = page.wait_for_selector("#facematch").content_frame()
+    frame.locator("#screen-landing").wait_for(state="visible")  # the referrer names the partner
+    assert served and frame.evaluate("new URL(document.referrer).origin") == stack.demo_url
+
+
+def test_without_ancestor_origins_an_unknown_parent_is_refused(stack: Stack, page: Any) -> None:
+    served = _without_ancestor_origins(stack, page)
+    held: list[str] = []
+
+    def hold_the_first_load(route: Any) -> None:  # so the launch token stays unused
+        if held:
+            route.continue_()
+        else:
+            held.append(route.request.url)
+            route.abort()
+
+    page.route(stack.facematch_url + "/web/index.html", hold_the_first_load)
+    psid = stack.start_flow(page, mode="iframe")
+    page.wait_for_url(stack.demo_url + "/frame/*")
+    page.wait_for_load_state("load")
+    assert held
+    launch_url = stack.partner_view(psid)["launchUrl"]
+    # the partner's own origin frames it, but sends no referrer: the parent cannot be told apart
+    page.goto(stack.demo_url + "/healthz")
+    page.set_content(f"<iframe id='f' referrerpolicy='no-referrer' src='{launch_url}'></iframe>")
+    frame = page.wait_for_selector("#f").content_frame()
+    frame.locator("#screen-error").wait_for(state="visible")
+    assert served and frame.evaluate("document.referrer") == ""
+    assert frame.locator("#error-title").inner_text() == "Tautan tidak valid"
+    assert frame.locator("#screen-landing").is_hidden() and frame.locator("#btn-error-leave").is_hidden()
+
+
 def test_dark_mode_in_english(stack: Stack, page: Any) -> None:
     stack.start_flow(page, locale="en_ID", theme="DARK_MODE")
     page.locator("#screen-landing").wait_for(state="visible")

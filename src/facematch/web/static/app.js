@@ -396,10 +396,16 @@
   }
   function framedByStranger(config) {
     // The page's CSP lists every partner's frame origins; this flow may only be framed by its own.
+    // A parent whose origin cannot be learnt counts as a stranger: the page does not run.
     if (window.parent === window) return false;
+    return config.callback.frameOrigins.indexOf(parentOrigin()) < 0;
+  }
+  function parentOrigin() {
     var ancestors = window.location.ancestorOrigins;
-    if (!ancestors || !ancestors.length) return false; // not exposed: postMessage targeting still protects
-    return config.callback.frameOrigins.indexOf(ancestors[0]) < 0;
+    if (ancestors && ancestors.length) return ancestors[0];
+    // No ancestorOrigins (Firefox): the referrer, i.e. the page that put this frame there (browsers
+    // send its origin by default); none (a no-referrer parent) means unknown.
+    try { return document.referrer ? new URL(document.referrer).origin : null; } catch (e) { return null; }
   }
   function guardBack() {
     // The contract's PENDING: the user left with the back button.
