@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
+from imagekit import decode_qr
 
 CHROMIUM = Path("/usr/bin/chromium")
 BASE_ARGS = (
@@ -60,13 +59,6 @@ def take_selfie(frame: Any) -> float:
     sent = time.monotonic()
     frame.click("#btn-submit")
     return sent
-
-
-def decode_qr(png: bytes) -> str:
-    """What a phone camera would read from a QR image."""
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    return str(text)
 
 
 def read_qr(page: Any) -> str:

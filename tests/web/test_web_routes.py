@@ -7,12 +7,10 @@ import json
 import re
 from importlib import resources
 
-import cv2
-import numpy as np
-
 from facematch.engine.fake import fake_face_image
 from facematch.flows import processing, web_session
 from facematch.flows.guidance import Hint
+from imagekit import decode_qr
 from servicekit import CAPTURED_LOGS
 
 from .conftest import REFERENCE_PERSON, TestClient, WebWorld
@@ -191,6 +189,4 @@ def test_qr_is_refused_when_the_flow_does_not_allow_it(app_world: tuple[TestClie
 def _decode_qr(data_uri: str) -> str:
     header, payload = data_uri.split(",", 1)
     assert header == "data:image/png;base64"
-    image = cv2.imdecode(np.frombuffer(base64.b64decode(payload), np.uint8), cv2.IMREAD_GRAYSCALE)
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    return str(text)
+    return decode_qr(base64.b64decode(payload))
