@@ -17,6 +17,7 @@ from facematch.errors import (
     CorruptImageError,
     EmptyImageError,
     FaceError,
+    FaceQualityError,
     ImageTooLargeError,
     MultipleFacesError,
     NoFaceError,
@@ -206,3 +207,28 @@ def test_concurrent_use_gives_identical_results(engine: FaceEngine, faces_dir: P
         parallel = list(pool.map(lambda d: engine.analyze(d, Role.SELFIE).template, images * 2))
     for i, template in enumerate(parallel):
         np.testing.assert_allclose(template, serial[i % len(images)], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("variant", "reason"),
+    [("dark", "FACE_TOO_DARK"), ("blurred", "FACE_BLURRED"), ("tiny", "FACE_TOO_SMALL")],
+)
+def test_quality_failures_name_what_to_fix(
+    engine: FaceEngine, faces_dir: Path, variant: str, reason: str
+) -> None:
+    """A usable-looking face of poor quality is refused with a reason, never scored low."""
+    import cv2
+
+    data = _read(faces_dir, "obama.jpg")
+    rgb = decode_image(data).rgb
+    box = engine.analyze(data, Role.SELFIE).box
+    image = {
+        "dark": lambda: (rgb * 0.08).astype(np.uint8),
+        "blurred": lambda: cv2.GaussianBlur(rgb, (0, 0), 9),
+        "tiny": lambda: degrade.small_face(rgb, box, 14),
+    }[variant]()
+    with pytest.raises(FaceQualityError) as raised:
+        engine.analyze(degrade.encode(image), Role.SELFIE)
+    assert raised.value.reasons[0] == reason
+    assert raised.value.code == reason
+    assert raised.value.role == "selfie"

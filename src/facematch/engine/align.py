@@ -13,6 +13,8 @@ TEMPLATE = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
     dtype=np.float64,
 )
+#: distance between the eyes in the template, in crop pixels
+TEMPLATE_INTEROCULAR = float(np.hypot(*(TEMPLATE[1] - TEMPLATE[0])))
 
 
 def similarity_transform(

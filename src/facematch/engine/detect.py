@@ -1,10 +1,11 @@
 """Finding the faces a person would see: several scales, padding, and a rotation search.
 
 YuNet finds faces of roughly 10–300 px at its input size, misses faces that touch the image
-border, and barely sees faces lying on their side. So an image is padded (tight passport crops
-have no margin), scaled so faces land in the detector's range (downscaled 12 MP selfies,
-upscaled 24 px ID-card portraits), and, when no upright face is found, searched again turned by
-90, 270 and 180 degrees. Every coordinate returned is in the pixels of the upright image.
+border, and sees faces lying on their side only weakly, with landmarks that look upright. So an
+image is padded (tight passport crops have no margin), scaled so faces land in the detector's
+range (downscaled 12 MP selfies, upscaled 24 px ID-card portraits), and, unless an upright face is
+found with high confidence, searched again turned by 90, 270 and 180 degrees. Every coordinate
+returned is in the pixels of the upright image.
 """
 
 from __future__ import annotations
@@ -48,10 +49,6 @@ class Detection:
     height: float
     landmarks: npt.NDArray[np.float64]
     score: float
-
-    @property
-    def area(self) -> float:
-        return self.width * self.height
 
     @property
     def interocular(self) -> float:

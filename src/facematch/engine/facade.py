@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from facematch.engine.align import CROP_SIZE, TEMPLATE, align_face
+from facematch.engine.align import CROP_SIZE, TEMPLATE_INTEROCULAR, align_face
 from facematch.engine.calibrate import Calibration
 from facematch.engine.detect import Detection, find_faces
 from facematch.engine.images import decode_image
@@ -43,8 +43,6 @@ COMPARABLE_FACE_RATIO = 0.5
 SMALL_FACE_INTEROCULAR = 32.0
 #: mean saturation (0-255) under which a face counts as grey
 GREY_SATURATION = 18.0
-#: distance between the eyes in the 112x112 alignment template
-TEMPLATE_INTEROCULAR = float(np.hypot(*(TEMPLATE[1] - TEMPLATE[0])))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from facematch.engine.align import CROP_SIZE, TEMPLATE_INTEROCULAR
 from facematch.engine.detect import Detection
 from facematch.engine.types import Quality
 
@@ -54,10 +55,10 @@ def measure(
     brightness = float(centre.mean() / 255.0)
     contrast = float(centre.std() / 255.0)
     # judge blur at the face's native resolution, not at the upscaled crop's
-    native_side = max(16, min(112, round(interocular * 112 / 35.2)))
+    native_side = max(16, min(CROP_SIZE, round(interocular * CROP_SIZE / TEMPLATE_INTEROCULAR)))
     probe = (
         cv2.resize(grey, (native_side, native_side), interpolation=cv2.INTER_AREA)
-        if native_side < 112
+        if native_side < CROP_SIZE
         else grey
     )
     sharpness = float(cv2.Laplacian(probe, cv2.CV_64F).var())
@@ -70,14 +71,15 @@ def measure(
     reasons: list[str] = []
     if interocular < gates.min_interocular_px:
         reasons.append(FACE_TOO_SMALL)
-    if interocular >= gates.blur_check_min_interocular_px and sharpness < gates.min_sharpness:
-        reasons.append(FACE_BLURRED)
     if brightness < gates.min_brightness:
         reasons.append(FACE_TOO_DARK)
     elif brightness > gates.max_brightness:
         reasons.append(FACE_TOO_BRIGHT)
     elif contrast < gates.min_contrast:
         reasons.append(FACE_LOW_CONTRAST)
+    elif interocular >= gates.blur_check_min_interocular_px and sharpness < gates.min_sharpness:
+        # judged only on a well-exposed face: darkness and flat light also flatten the Laplacian
+        reasons.append(FACE_BLURRED)
     if abs(yaw) > gates.max_yaw:
         reasons.append(FACE_NOT_FRONTAL)
     if face.score < gates.min_detector_score:
