@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,10 @@ import uvicorn
 from facematch.config import Settings
 from facematch.engine.fake import FakeEngine
 from facematch.flows import partners
+from facematch.flows.context import Services
 from facematch.storage.db import Database, migrate
+from facematch.storage.models import FlowSession, Submission
+from facematch.worker.runtime import build_services
 
 BLOB_KEY = base64.b64encode(b"k" * 32).decode()
 TOKEN_SECRET = "test-token-secret-" + "x" * 32
@@ -153,6 +157,35 @@ def make_settings(database_url: str, data_dir: Path, **extra: str) -> Settings:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+def fake_services(settings: Settings) -> Iterator[Services]:
+    """The services of one process, with the fake engine, on this test's settings."""
+    services = build_services(settings, engine=FakeEngine())
+    yield services
+    services.db.dispose()
+
+
+def seed_submission(db: Database, partner_id: str, **fields: Any) -> str:
+    """A backend-to-backend flow session holding one submission (attempt 1, IN_PROGRESS unless
+    ``fields`` say otherwise), written straight to the database; returns the submission id."""
+    flow_id, submission_id = str(uuid.uuid4()), str(uuid.uuid4())
+    with db.session() as session:
+        session.add(
+            FlowSession(
+                id=flow_id,
+                partner_id=partner_id,
+                partner_session_id=flow_id,
+                partner_user_id="u",
+                partner_user_id_type="T",
+                source="API",
+            )
+        )
+        session.flush()
+        row: dict[str, Any] = {"attempt": 1, "status": "IN_PROGRESS", "details": {}, **fields}
+        session.add(Submission(id=submission_id, partner_id=partner_id, session_id=flow_id, **row))
+    return submission_id
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,9 +15,9 @@ from facematch.flows import partners
 from facematch.storage import repo
 from facematch.storage.blobs import BlobNotFoundError
 from facematch.storage.db import Database
-from facematch.storage.models import FlowSession, Submission, utcnow
+from facematch.storage.models import Submission, utcnow
 from facematch.worker.runtime import build_services
-from servicekit import SECRETS, create_partner, service_env
+from servicekit import SECRETS, create_partner, seed_submission, service_env
 
 
 @pytest.fixture
@@ -96,32 +95,16 @@ def test_db_and_callbacks_and_purge(
     db = svc.db
     creds = create_partner(db)
     blob = svc.blobs.put(fake_face_image(1))
-    with db.session() as session:
-        flow = FlowSession(
-            id=str(uuid.uuid4()),
-            partner_id=creds.partner_id,
-            partner_session_id="old",
-            partner_user_id="u",
-            partner_user_id_type="T",
-            source="API",
-        )
-        session.add(flow)
-        session.flush()
-        old = Submission(
-            id=str(uuid.uuid4()),
-            partner_id=creds.partner_id,
-            session_id=flow.id,
-            attempt=1,
-            status="COMPLETED",
-            result="VALID",
-            reason_code="",
-            selfie_blob=blob,
-            metadata_json={},
-            details={},
-            created_at=utcnow() - timedelta(days=40),
-        )
-        session.add(old)
-        old_id = old.id
+    old_id = seed_submission(
+        db,
+        creds.partner_id,
+        status="COMPLETED",
+        result="VALID",
+        reason_code="",
+        selfie_blob=blob,
+        metadata_json={},
+        created_at=utcnow() - timedelta(days=40),
+    )
     out = run(capsys, "purge", "--days", "30")
     assert "purged images of" in out
     with db.session() as session:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,45 +18,23 @@ from facematch.storage import repo
 from facematch.storage.models import FlowSession, Job, OutboxMessage, Submission, utcnow
 from facematch.worker.queue import AbandonedSweeper, run_one, sweep_abandoned
 from facematch.worker.runtime import build_services
-from servicekit import create_partner, make_settings
+from servicekit import create_partner, make_settings, seed_submission
 
 
 @pytest.fixture
-def svc(settings: Settings) -> Iterator[Services]:
-    services = build_services(settings, engine=FakeEngine())
-    yield services
-    services.db.dispose()
+def svc(fake_services: Services) -> Services:
+    return fake_services
 
 
 def confirmed_submission(svc: Services, selfie: bytes = fake_face_image(1), *, direct: bool = False) -> str:
-    creds = create_partner(svc.db)
-    flow_id, submission_id = str(uuid.uuid4()), str(uuid.uuid4())
+    submission_id = seed_submission(
+        svc.db,
+        create_partner(svc.db).partner_id,
+        selfie_blob=svc.blobs.put(selfie),
+        reference_blob=None if direct else svc.blobs.put(fake_face_image(1)),
+        metadata_json={processing.DIRECT: True} if direct else {},
+    )
     with svc.db.session() as session:
-        session.add(
-            FlowSession(
-                id=flow_id,
-                partner_id=creds.partner_id,
-                partner_session_id=flow_id,
-                partner_user_id="u",
-                partner_user_id_type="T",
-                source="API",
-            )
-        )
-        session.flush()
-        session.add(
-            Submission(
-                id=submission_id,
-                partner_id=creds.partner_id,
-                session_id=flow_id,
-                attempt=1,
-                status="IN_PROGRESS",
-                selfie_blob=svc.blobs.put(selfie),
-                reference_blob=None if direct else svc.blobs.put(fake_face_image(1)),
-                metadata_json={processing.DIRECT: True} if direct else {},
-                details={},
-            )
-        )
-        session.flush()
         repo.enqueue_job(submission_id, session=session)
     return submission_id
 
