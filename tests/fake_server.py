@@ -13,6 +13,7 @@ import time
 import uvicorn
 
 from facematch.api.app import create_app
+from facematch.api.server import server_config
 from facematch.config import Settings
 from facematch.engine.fake import FakeEngine
 from facematch.engine.types import FaceAnalysis, MatchResult
@@ -32,8 +33,9 @@ class SlowFakeEngine(FakeEngine):
 def main() -> None:
     configure_logging()
     delay = float(os.environ.get("FM_TEST_ENGINE_DELAY", "0"))
-    app = create_app(Settings(), engine=SlowFakeEngine(delay))
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None, access_log=False)
+    settings = Settings()
+    app = create_app(settings, engine=SlowFakeEngine(delay))
+    uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=int(sys.argv[1]))).run()
 
 
 if __name__ == "__main__":

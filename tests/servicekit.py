@@ -27,13 +27,15 @@ import httpx
 import pytest
 import uvicorn
 
+from facematch.api.server import server_config
 from facematch.config import Settings
 from facematch.engine.fake import FakeEngine
-from facematch.flows import partners
+from facematch.flows import partners, webhooks
 from facematch.flows.context import Services
+from facematch.services import build_services
 from facematch.storage.db import Database, migrate
 from facematch.storage.models import FlowSession, Submission
-from facematch.worker.runtime import build_services
+from facematch.storage.sealed import SecretBox
 
 BLOB_KEY = base64.b64encode(b"k" * 32).decode()
 TOKEN_SECRET = "test-token-secret-" + "x" * 32
@@ -196,16 +198,22 @@ class PartnerCreds:
     webhook_secret: str
 
 
+#: seals partner secrets as the test servers do (they run with BLOB_KEY as their key)
+SECRET_BOX = SecretBox(key=base64.b64decode(BLOB_KEY), key_id="k1")
+#: where test partners' callbacks may go (loopback HTTP receivers)
+CALLBACK_POLICY = webhooks.callback_policy(allow_http=True, allow_loopback=True)
+
+
 def create_partner(db: Database, **options: Any) -> PartnerCreds:
     defaults: dict[str, Any] = {"onboarding_partners": [ONBOARDING], "reference_hosts": ["127.0.0.1"]}
     defaults.update(options)
     callback = defaults.pop("callback_url", None)
     with db.session() as session:
         created = partners.create_partner(
-            "Test partner", partners.PartnerOptions(**defaults), session=session
+            "Test partner", partners.PartnerOptions(**defaults), session=session, box=SECRET_BOX
         )
         if callback:
-            partners.set_callback(created.partner, callback)
+            partners.set_callback(created.partner, callback, box=SECRET_BOX, policy=CALLBACK_POLICY)
         return PartnerCreds(
             created.partner.id, created.partner.client_id, created.passkey, created.webhook_secret
         )
@@ -218,9 +226,7 @@ class LiveServer:
         self.app = app
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
-        )
+        config = server_config(app, app.state.services.settings, host="127.0.0.1", port=port)
         self.server = uvicorn.Server(config)
         logging.getLogger("uvicorn.access").disabled = True  # it logs query strings, as in production
         self.thread = threading.Thread(target=self.server.run, daemon=True)

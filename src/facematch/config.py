@@ -37,7 +37,16 @@ class EngineSettings(BaseModel):
         description="Explicit cosine-similarity threshold; overrides target_far when set.",
     )
     max_image_bytes: int = Field(default=15 * 1024 * 1024, description="Largest accepted encoded image.")
-    max_image_pixels: int = Field(default=50_000_000, description="Largest accepted decoded image (pixels).")
+    max_image_pixels: int = Field(
+        default=50_000_000,
+        description="Largest accepted JPEG (pixels). JPEGs this large are decoded at a reduced size, "
+        "so their cost stays that of a few megapixels.",
+    )
+    max_full_decode_pixels: int = Field(
+        default=4096 * 4096,
+        description="Largest accepted PNG, WebP or HEIC image (pixels). These formats cannot be decoded "
+        "at a reduced size, so their budget is what a face needs (a 12 MP phone photo fits).",
+    )
     threads: int = Field(
         default=1,
         ge=1,
@@ -73,6 +82,12 @@ class BlobSettings(BaseModel):
     retention_days: int = Field(
         default=30, ge=0, description="`facematch purge` deletes images older than this (results stay)."
     )
+    orphan_grace_s: int = Field(
+        default=86_400,
+        gt=0,
+        description="`facematch purge` deletes stored images that no attempt refers to (left by a crash "
+        "between storing an image and recording it) once they are older than this.",
+    )
 
 
 class TokenSettings(BaseModel):
@@ -94,6 +109,12 @@ class TokenSettings(BaseModel):
         default=10,
         gt=0,
         description="Wrong pass-keys allowed per client-id and source address per minute before 429.",
+    )
+    auth_failures_per_client_per_minute: int = Field(
+        default=50,
+        gt=0,
+        description="Wrong pass-keys allowed per client-id per minute from all addresses together; past it, "
+        "addresses that have not authenticated successfully in the last 7 days get 429.",
     )
 
 
@@ -118,6 +139,34 @@ class ServerSettings(BaseModel):
     proxy_headers: bool = Field(
         default=False, description="Trust X-Forwarded-For from a reverse proxy for client addresses."
     )
+    max_json_body_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest request body of endpoints that take no image (Initiate Flow, confirm, ...).",
+    )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Time a client has to send a request's line and headers."
+    )
+    body_idle_timeout_s: float = Field(
+        default=15.0, gt=0, description="Longest pause between two parts of a request body."
+    )
+    body_timeout_s: float = Field(
+        default=120.0, gt=0, description="Time a client has to send a whole request body."
+    )
+    keep_alive_s: float = Field(
+        default=5.0, gt=0, description="How long an idle keep-alive connection stays open."
+    )
+    max_connections: int = Field(
+        default=2000,
+        gt=0,
+        description="Open connections accepted at once (kept below the process's file-descriptor limit).",
+    )
+    max_connections_per_address: int = Field(
+        default=100,
+        ge=0,
+        description="Open connections accepted at once from one client address (0: no cap; not applied "
+        "with proxy_headers, where the proxy enforces it).",
+    )
 
 
 class SubmissionSettings(BaseModel):
@@ -139,6 +188,12 @@ class SubmissionSettings(BaseModel):
         gt=0,
         description="How often a worker finishes sessions whose user left after being offered a retry "
         "(idle longer than web.session_ttl_s).",
+    )
+    sync_deadline_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="Deadline of a synchronous compare: past it the answer is 503 SERVICE_UNAVAILABLE "
+        "and nothing is recorded (the partner may retry with the same x-partner-session-id).",
     )
 
 
@@ -186,6 +241,64 @@ class WebSettings(BaseModel):
     capture_max_bytes: int = Field(
         default=8 * 1024 * 1024, gt=0, description="Largest selfie capture accepted."
     )
+    previews_per_session_per_s: float = Field(
+        default=4.0, gt=0, description="Guidance preview frames one web session may send per second."
+    )
+    previews_per_partner_per_s: float = Field(
+        default=100.0,
+        gt=0,
+        description="Guidance preview frames all of one partner's sessions may send per second.",
+    )
+    captures_per_session_per_minute: int = Field(
+        default=10, gt=0, description="Photos one web session may send per minute."
+    )
+    captures_per_partner_per_minute: int = Field(
+        default=600, gt=0, description="Photos all of one partner's web sessions may send per minute."
+    )
+    max_refused_captures: int = Field(
+        default=30,
+        gt=0,
+        description="Photos without a usable face a web session may send (they use no attempt); "
+        "past it the session's photos are refused with 429.",
+    )
+
+
+class LimitsSettings(BaseModel):
+    """Limits on work: where the request counters live and how many analyses run at once."""
+
+    storage_uri: str = Field(
+        default="memory://",
+        description="Storage of the rate limits and the pass-key throttle (the `limits` library): "
+        "memory:// counts per process; redis://host:6379 shares them between API processes.",
+    )
+    analysis_slots: int | None = Field(
+        default=None,
+        ge=1,
+        description="Images decoded and analysed at once for requests in one process (uploads, the "
+        "synchronous compare, web captures and previews). Default: the number of CPUs, at least 2.",
+    )
+    analysis_queue: int = Field(
+        default=64,
+        ge=0,
+        description="Requests that may wait for an analysis slot; past it a request is answered 503 "
+        "with Retry-After at once.",
+    )
+    analysis_wait_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a request waits for an analysis slot before it is answered 503 with "
+        "Retry-After.",
+    )
+
+
+class AdminSettings(BaseModel):
+    """Operator endpoints: /metrics and the OpenAPI documents (/docs, /redoc, /openapi.json)."""
+
+    token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token required for /metrics and the API documents. Outside development and "
+        "test they answer 404 while no token is set.",
+    )
 
 
 class Settings(BaseSettings):
@@ -211,6 +324,8 @@ class Settings(BaseSettings):
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     reference: ReferenceSettings = Field(default_factory=ReferenceSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
 
     @model_validator(mode="after")
     def _no_dev_shortcuts_in_production(self) -> Settings:

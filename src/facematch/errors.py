@@ -48,12 +48,15 @@
     │   ├── ReferenceStatusError        HTTP_STATUS
     │   └── ReferenceNotAnImageError    NOT_AN_IMAGE
     ├── ServiceUnavailableError         the engine or database is not ready
+    │   ├── ServiceBusyError            no analysis slot freed up in time (retry_after)
+    │   └── DeadlineExceededError       a synchronous compare ran past its deadline
     ├── RateLimitedError                a partner sends more requests than its rate allows (retry_after)
     └── WebError                        the hosted web flow (H5 app) cannot go on
         ├── WebSessionError             no, invalid, or wrong-flow web session (INVALID_SESSION)
         │   └── WebSessionExpiredError  the web session or launch link ran out (SESSION_EXPIRED)
         ├── HandoffLinkError            a Smart QR link that is used, expired or unknown (LINK_EXPIRED)
-        └── CaptureRejectedError        a capture without a usable face; no submission made (hint attached)
+        ├── CaptureRejectedError        a capture without a usable face; no submission made (hint attached)
+        └── CaptureLimitError           the session sent too many photos without a usable face
 
 Every class carries a stable UPPER_SNAKE ``code``; the API maps classes to HTTP and to the
 OneKYC code/cause pairs in one table, the CLI prints ``code: message``.
@@ -310,6 +313,26 @@ class ServiceUnavailableError(FacematchError):
     code = "SERVICE_UNAVAILABLE"
 
 
+class ServiceBusyError(ServiceUnavailableError):
+    """The service is at its limit of image analyses; try again shortly."""
+
+    code = "SERVICE_BUSY"
+
+    def __init__(self, message: str = "", *, retry_after_s: int = 1) -> None:
+        super().__init__(message or "the service is busy; retry shortly")
+        self.retry_after_s = retry_after_s
+
+
+class DeadlineExceededError(ServiceUnavailableError):
+    """A synchronous compare did not finish within its deadline; nothing was recorded."""
+
+    code = "DEADLINE_EXCEEDED"
+
+    def __init__(self, message: str = "", *, retry_after_s: int = 1) -> None:
+        super().__init__(message or "the compare did not finish in time; nothing was recorded, retry")
+        self.retry_after_s = retry_after_s
+
+
 class OutboundRequestError(FacematchError):
     """An outbound HTTP request (reference image fetch, callback delivery) failed.
 
@@ -442,3 +465,9 @@ class CaptureRejectedError(WebError):
     def __init__(self, hint: str) -> None:
         super().__init__(f"no usable face in the capture: {hint}")
         self.hint = hint
+
+
+class CaptureLimitError(WebError):
+    """This web session sent too many photos without a usable face; it takes no more."""
+
+    code = "TOO_MANY_CAPTURES"

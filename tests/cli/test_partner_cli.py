@@ -12,11 +12,11 @@ from facematch.cli.main import main
 from facematch.config import Settings
 from facematch.engine.fake import fake_face_image
 from facematch.flows import partners
+from facematch.services import build_services
 from facematch.storage import repo
 from facematch.storage.blobs import BlobNotFoundError
 from facematch.storage.db import Database
 from facematch.storage.models import Submission, utcnow
-from facematch.worker.runtime import build_services
 from servicekit import SECRETS, create_partner, seed_submission, service_env
 
 
@@ -106,7 +106,7 @@ def test_db_and_callbacks_and_purge(
         created_at=utcnow() - timedelta(days=40),
     )
     out = run(capsys, "purge", "--days", "30")
-    assert "purged images of" in out
+    assert "deleted the images of 1 decided submissions" in out
     with db.session() as session:
         row = session.get(Submission, old_id)
         assert row is not None and row.selfie_blob is None and row.images_purged_at is not None

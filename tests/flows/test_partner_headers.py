@@ -13,7 +13,7 @@ from facematch.flows import decisions, outbox, partners, processing, webhooks
 from facematch.flows.context import Services
 from facematch.storage import repo
 from facematch.storage.models import OutboxMessage, Partner
-from servicekit import create_partner, seed_submission
+from servicekit import CALLBACK_POLICY, SECRET_BOX, create_partner, seed_submission
 
 BAD_HEADERS = [
     ("content-type", "text/plain"),
@@ -29,7 +29,13 @@ BAD_HEADERS = [
 
 
 def make_partner() -> Partner:
-    return partners.create_partner("p", partners.PartnerOptions(), session=_NoSession()).partner
+    return partners.create_partner(
+        "p", partners.PartnerOptions(), session=_NoSession(), box=SECRET_BOX
+    ).partner
+
+
+def set_callback(partner: Partner, url: str, **options: str) -> None:
+    partners.set_callback(partner, url, box=SECRET_BOX, policy=CALLBACK_POLICY, **options)
 
 
 class _NoSession:
@@ -44,8 +50,8 @@ class _NoSession:
 def test_a_callback_auth_header_that_cannot_be_sent_is_refused(name: str, value: str) -> None:
     partner = make_partner()
     with pytest.raises(InvalidFieldError):
-        partners.set_callback(partner, "https://partner.example/hook", auth_header=f"{name}: {value}")
-    assert partner.callback_auth_header is None
+        set_callback(partner, "https://partner.example/hook", auth_header=f"{name}: {value}")
+    assert partner.callback_auth_name is None and partner.callback_auth_sealed is None
 
 
 @pytest.mark.parametrize(("name", "value"), BAD_HEADERS)
@@ -54,18 +60,22 @@ def test_a_reference_header_that_cannot_be_sent_is_refused(name: str, value: str
     if name.lower().startswith("webhook-") or name.lower() == "content-type":
         return  # only the callback's own headers are reserved there
     with pytest.raises(InvalidFieldError):
-        partners.apply_options(partner, partners.PartnerOptions(reference_headers={name: value}))
-    assert partner.reference_headers == {}
+        partners.apply_options(
+            partner, partners.PartnerOptions(reference_headers={name: value}), box=SECRET_BOX
+        )
+    assert partners.reference_headers(partner, box=SECRET_BOX) == {}
 
 
 def test_good_headers_are_kept() -> None:
     partner = make_partner()
-    partners.set_callback(partner, "https://partner.example/hook", auth_header="Authorization: Bearer abc")
-    partners.apply_options(partner, partners.PartnerOptions(reference_headers={"X-Api-Key": "k 1"}))
-    assert partner.callback_auth_header == "Authorization: Bearer abc"
-    assert partner.reference_headers == {"X-Api-Key": "k 1"}
+    set_callback(partner, "https://partner.example/hook", auth_header="Authorization: Bearer abc")
+    partners.apply_options(
+        partner, partners.PartnerOptions(reference_headers={"X-Api-Key": "k 1"}), box=SECRET_BOX
+    )
+    assert partners.callback_auth(partner, box=SECRET_BOX) == ("Authorization", "Bearer abc")
+    assert partners.reference_headers(partner, box=SECRET_BOX) == {"X-Api-Key": "k 1"}
     with pytest.raises(InvalidFieldError):
-        partners.set_callback(partner, "https://partner.example/hook", auth_header="no colon")
+        set_callback(partner, "https://partner.example/hook", auth_header="no colon")
 
 
 @pytest.fixture
@@ -79,7 +89,12 @@ def test_a_stored_header_that_cannot_be_sent_dead_letters_the_callback(svc: Serv
         session.execute(
             update(Partner)
             .where(Partner.id == creds.partner_id)
-            .values(callback_auth_header="content-type: text/plain")
+            .values(
+                callback_auth_name="content-type",
+                callback_auth_sealed=SECRET_BOX.seal(
+                    "text/plain", context=f"partner:{creds.partner_id}:callback_auth"
+                ),
+            )
         )
     submission_id = seed_submission(svc.db, creds.partner_id)
     assert processing.record_decision(svc, submission_id, decisions.unexpected_failure())
@@ -117,7 +132,7 @@ def test_a_stored_header_that_cannot_be_sent_dead_letters_the_callback(svc: Serv
 def test_an_unparsable_partner_url_is_an_invalid_field(url: str) -> None:
     partner = make_partner()
     with pytest.raises(InvalidFieldError):
-        partners.set_callback(partner, url)
+        set_callback(partner, url)
     with pytest.raises(InvalidFieldError):
         partners.apply_options(partner, partners.PartnerOptions(frame_origins=[url]))
 
@@ -125,8 +140,8 @@ def test_an_unparsable_partner_url_is_an_invalid_field(url: str) -> None:
 def test_callback_methods_are_the_ones_deliveries_accept() -> None:
     partner = make_partner()
     for method in sorted(webhooks.CALLBACK_METHODS):
-        partners.set_callback(partner, "https://partner.example/hook", method=method.lower())
+        set_callback(partner, "https://partner.example/hook", method=method.lower())
         assert partner.callback_method == method
     for method in ("GET", "DELETE"):
         with pytest.raises(InvalidFieldError):
-            partners.set_callback(partner, "https://partner.example/hook", method=method)
+            set_callback(partner, "https://partner.example/hook", method=method)

@@ -9,8 +9,8 @@ import pytest
 from facematch.config import Settings
 from facematch.errors import ReferenceFetchError, ReferenceNotAllowedError
 from facematch.flows.tokens import TokenKeyError, TokenKind
+from facematch.services import ReferenceFetcher, build_services
 from facematch.storage.blobs import BlobKeyError
-from facematch.worker.runtime import ReferenceFetcher, build_services
 from servicekit import BLOB_KEY, TOKEN_SECRET
 
 

@@ -19,10 +19,8 @@ from facematch.engine.fake import FakeEngine, fake_face_image
 from facematch.engine.images import decode_image
 from facematch.flows import initiate, partners, submissions
 from facematch.flows.context import Services
-from facematch.flows.throttle import AuthThrottle
-from facematch.flows.tokens import TokenKind, TokenService
-from facematch.storage.blobs import EncryptedFileBlobStore
-from facematch.storage.db import Database
+from facematch.flows.tokens import TokenKind
+from facematch.services import build_services
 
 with warnings.catch_warnings():
     # Starlette nudges towards httpx2; the in-process client is all these tests need.
@@ -54,7 +52,7 @@ class WebWorld:
             **options,  # type: ignore[arg-type]
         )
         with self.svc.db.session() as session:
-            created = partners.create_partner("Toko Contoh", opts, session=session)
+            created = partners.create_partner("Toko Contoh", opts, session=session, box=self.svc.secrets)
             session.expunge(created.partner)
         return created
 
@@ -92,9 +90,7 @@ def _lossless_derivatives(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fake engine reads marker pixels that JPEG re-encoding would smear: store PNGs in these tests."""
 
     def png_derivative(data: bytes, settings: Settings) -> bytes:
-        decoded = decode_image(
-            data, max_bytes=settings.engine.max_image_bytes, max_pixels=settings.engine.max_image_pixels
-        )
+        decoded = decode_image(data, max_bytes=settings.engine.max_image_bytes)
         out = io.BytesIO()
         Image.fromarray(decoded.rgb).save(out, format="PNG")
         return out.getvalue()
@@ -102,22 +98,23 @@ def _lossless_derivatives(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(submissions, "make_derivative", png_derivative)
 
 
+def _settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        environment="test",
+        data_dir=tmp_path,
+        database={"url": database_url},
+        tokens={"secret": base64.b64encode(os.urandom(32)).decode()},
+        blobs={"key": base64.b64encode(os.urandom(32)).decode()},
+    )
+
+
 @pytest.fixture
 def svc(database_url: str, tmp_path: Path) -> Iterator[Services]:
     """Services over the test session's database (SQLite, or PostgreSQL when configured)."""
-    settings = Settings(environment="test", data_dir=tmp_path, database={"url": database_url})
-    db = Database(settings.database_url)
-    services = Services(
-        settings=settings,
-        db=db,
-        blobs=EncryptedFileBlobStore(tmp_path / "blobs", key=os.urandom(32), key_id="k1"),
-        tokens=TokenService(os.urandom(32)),
-        throttle=AuthThrottle(10),
-        fetch_reference=_reference,
-        engine=FakeEngine(),
-    )
+    services = build_services(_settings(database_url, tmp_path), engine=FakeEngine())
+    services.fetch_reference = _reference
     yield services
-    db.dispose()
+    services.db.dispose()
 
 
 @pytest.fixture
@@ -128,14 +125,7 @@ def world(svc: Services) -> WebWorld:
 @pytest.fixture
 def app_world(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, WebWorld]]:
     """The real app (fake engine, no background threads) over the test session's database."""
-    settings = Settings(
-        environment="test",
-        data_dir=tmp_path,
-        database={"url": database_url},
-        tokens={"secret": base64.b64encode(os.urandom(32)).decode()},
-        blobs={"key": base64.b64encode(os.urandom(32)).decode()},
-    )
-    app = create_app(settings, engine=FakeEngine(), background=False)
+    app = create_app(_settings(database_url, tmp_path), engine=FakeEngine(), background=False)
     app.state.services.fetch_reference = _reference
     with TestClient(app, base_url="https://facematch.test") as client:
         yield client, WebWorld(app.state.services)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import timedelta
 
@@ -130,7 +131,7 @@ def test_handoff_link_is_single_use_and_bound_to_its_flow(world: WebWorld, svc: 
     first = _open(world)
     other = _open(world)
     desktop = web_session.resolve_session(svc, first.token)
-    issued = handoff.create_handoff(svc, desktop.flow_session_id)
+    issued = handoff.create_handoff(svc, desktop.flow_session_id, generation=1)
     code = issued.link.rsplit("/", 1)[1]
     assert len(code) >= 32 and issued.qr_image.startswith("data:image/png;base64,")
     assert issued.expires_at - utcnow() <= timedelta(seconds=600)
@@ -150,12 +151,12 @@ def test_handoff_link_is_single_use_and_bound_to_its_flow(world: WebWorld, svc: 
 
 def test_expired_and_superseded_codes_are_refused(world: WebWorld, svc: Services) -> None:
     web = web_session.resolve_session(svc, _open(world).token)
-    old = handoff.create_handoff(svc, web.flow_session_id, now=utcnow() - timedelta(minutes=11))
+    old = handoff.create_handoff(svc, web.flow_session_id, generation=1, now=utcnow() - timedelta(minutes=11))
     with pytest.raises(HandoffLinkError):
         web_session.redeem_handoff(svc, old.link.rsplit("/", 1)[1])
     assert web_session.web_state(svc, web).handoff.state is handoff.HandoffState.EXPIRED  # type: ignore[union-attr]
-    first = handoff.create_handoff(svc, web.flow_session_id)
-    second = handoff.create_handoff(svc, web.flow_session_id)
+    first = handoff.create_handoff(svc, web.flow_session_id, generation=1)
+    second = handoff.create_handoff(svc, web.flow_session_id, generation=1)
     with pytest.raises(HandoffLinkError):
         web_session.redeem_handoff(svc, first.link.rsplit("/", 1)[1])
     web_session.redeem_handoff(svc, second.link.rsplit("/", 1)[1])
@@ -166,7 +167,7 @@ def test_expired_and_superseded_codes_are_refused(world: WebWorld, svc: Services
 
 def test_parallel_opens_of_one_link_let_exactly_one_through(world: WebWorld, svc: Services) -> None:
     web = web_session.resolve_session(svc, _open(world).token)
-    code = handoff.create_handoff(svc, web.flow_session_id).link.rsplit("/", 1)[1]
+    code = handoff.create_handoff(svc, web.flow_session_id, generation=1).link.rsplit("/", 1)[1]
     wins: list[str] = []
     losses: list[Exception] = []
     barrier = threading.Barrier(100)
@@ -188,13 +189,10 @@ def test_parallel_opens_of_one_link_let_exactly_one_through(world: WebWorld, svc
 
 def test_previews_past_the_concurrency_limit_are_answered_busy(world: WebWorld, svc: Services) -> None:
     web = web_session.resolve_session(svc, _open(world).token)
-    taken = [
-        web_session._preview_slots.acquire(blocking=False) for _ in range(web_session.MAX_CONCURRENT_PREVIEWS)
-    ]
-    try:
-        assert all(taken)
+    with contextlib.ExitStack() as held:  # every analysis slot of the process is taken
+        for _ in range(svc.analysis.slots):
+            held.enter_context(svc.analysis.slot())
         assert web_session.check_preview(svc, web, fake_face_image(1)).hint is Hint.BUSY
-    finally:
-        for _ in taken:
-            web_session._preview_slots.release()
+    with svc.web_limits.previews_at_once.slot(web.flow_session_id):  # this session's frame is running
+        assert web_session.check_preview(svc, web, fake_face_image(1)).hint is Hint.BUSY
     assert web_session.check_preview(svc, web, fake_face_image(1)).ready

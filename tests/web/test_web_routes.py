@@ -174,7 +174,10 @@ def test_a_plain_user_token_is_not_a_web_session(app_world: tuple[TestClient, We
     started = world.start(created.partner.id)
     from facematch.flows import gateway
 
-    _, user = gateway.redeem_launch_token(world.svc, started.launch_token)
+    launched = gateway.redeem_launch_token(world.svc, started.launch_token)
+    user = gateway.user_token_for_session(
+        world.svc, launched.flow_session, generation=launched.token_generation
+    )
     assert client.get("/web/api/status", headers={"x-web-session": user.token}).status_code == 401
     launch = {"x-web-session": started.launch_token}
     assert client.get("/web/api/status", headers=launch).status_code == 401

@@ -14,10 +14,10 @@ from facematch.config import Settings
 from facematch.engine.fake import FakeEngine, fake_face_image
 from facematch.flows import decisions, processing
 from facematch.flows.context import Services
+from facematch.services import build_services
 from facematch.storage import repo
 from facematch.storage.models import FlowSession, Job, OutboxMessage, Submission, utcnow
 from facematch.worker.queue import AbandonedSweeper, run_one, sweep_abandoned
-from facematch.worker.runtime import build_services
 from servicekit import create_partner, make_settings, seed_submission
 
 

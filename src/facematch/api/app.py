@@ -5,7 +5,7 @@ callback sender, and stops them on shutdown."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -13,11 +13,13 @@ from starlette.concurrency import run_in_threadpool
 
 from facematch import __version__
 from facematch.api import errors
+from facematch.api.admin import AdminGuard
 from facematch.api.observability import RequestContextMiddleware
 from facematch.api.routes import health, partner, submissions, tokens, web
 from facematch.config import Settings, get_settings
 from facematch.engine.types import Engine
-from facematch.worker.runtime import Background, build_services, load_engine
+from facematch.services import build_services, load_engine
+from facematch.worker.runtime import Background
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +55,36 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     for module in (tokens, partner, submissions, health, web):
         app.include_router(module.router)
     app.add_middleware(web.WebSecurityHeaders)
+    token = settings.admin.token.get_secret_value() if settings.admin.token else None
     app.add_middleware(
-        RequestContextMiddleware, metrics=svc.metrics, max_body_bytes=settings.server.max_body_bytes
+        AdminGuard, token=token, open_without_token=settings.development or settings.environment == "test"
     )
+    app.add_middleware(RequestContextMiddleware, metrics=svc.metrics, body_limit=body_limits(settings))
     return app
 
 
+def body_limits(settings: Settings) -> Callable[[str], int]:
+    """The largest body each path may send: an image where one is taken, else a small JSON body."""
+    image = settings.engine.max_image_bytes + 64 * 1024
+    prefixes = (
+        ("/coe-partner/v1/face-match", settings.server.max_body_bytes),
+        ("/web/api/capture", settings.web.capture_max_bytes),
+        ("/web/api/preview", settings.web.preview_max_bytes),
+    )
+    small = settings.server.max_json_body_bytes
+
+    def limit(path: str) -> int:
+        for prefix, cap in prefixes:
+            if path == prefix:
+                return cap
+        if path.startswith("/coe/v1/submissions/") and "/documents/" in path:
+            return image
+        return small
+
+    return limit
+
+
 def app_from_environment() -> FastAPI:
-    """The app for ``uvicorn --factory facematch.api.app:app_from_environment`` (and ``facematch serve``)."""
+    """The app for ``uvicorn --factory facematch.api.app:app_from_environment``. ``facematch serve``
+    is the supported way to run it: it adds the connection guard of :mod:`facematch.api.server`."""
     return create_app(get_settings())

@@ -69,6 +69,7 @@ DEFAULT: dict[type[Exception], ErrorSpec] = {
     e.WebSessionError: ErrorSpec(401, "110"),
     e.HandoffLinkError: ErrorSpec(410, "410"),
     e.CaptureRejectedError: ErrorSpec(422, "422"),
+    e.CaptureLimitError: ErrorSpec(429, "429"),
     e.FacematchError: ErrorSpec(500, "900", "GENERIC_SERVICE_ERROR"),
 }
 
@@ -141,6 +142,9 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if isinstance(error.__cause__, e.FacematchError):
+        # FastAPI wraps what fails while it reads a body (a body over its cap) in a 400
+        return await _domain_error(request, error.__cause__)
     causes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
     cause = causes.get(
         error.status_code, "INVALID_REQUEST" if error.status_code < 500 else "GENERIC_SERVICE_ERROR"

@@ -9,6 +9,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,12 +25,17 @@ _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 class RequestContextMiddleware:
-    """Request id (``x-request-id`` in and out), access log, request metrics, body cap."""
+    """Request id (``x-request-id`` in and out), access log, request metrics, body cap.
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+    ``body_limit(path)`` is the largest body a request to ``path`` may send: endpoints that take an
+    image allow one, every other endpoint a small JSON body (so a 31 MiB Initiate Flow body is
+    refused as it arrives, chunked or not).
+    """
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, body_limit: Callable[[str], int]) -> None:
         self.app = app
         self.metrics = metrics
-        self.max_body_bytes = max_body_bytes
+        self.body_limit = body_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,6 +47,7 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         declared = dict(scope.get("headers") or []).get(b"content-length")
+        limit = self.body_limit(scope["path"])
         received = 0
 
         async def limited_receive() -> Message:
@@ -48,8 +55,8 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise UploadTooLargeError(f"the request body exceeds {self.max_body_bytes} bytes")
+                if received > limit:
+                    raise UploadTooLargeError(f"the request body exceeds {limit} bytes")
             return message
 
         started_response = False
@@ -65,7 +72,7 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            if declared is not None and declared.isdigit() and int(declared) > limit:
                 await _too_large(send_with_id)
             else:
                 await self.app(scope, limited_receive, send_with_id)

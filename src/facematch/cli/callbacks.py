@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
 @contextmanager
 def _services() -> Iterator[Any]:
     from facematch.config import get_settings
-    from facematch.worker.runtime import build_services
+    from facematch.services import build_services
 
     svc = build_services(get_settings())
     try:

@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from facematch.config import get_settings
     from facematch.engine.reports import match_to_dict
-    from facematch.worker.runtime import load_engine
+    from facematch.services import load_engine
 
     images = []
     for path in (args.selfie, args.reference):

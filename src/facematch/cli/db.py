@@ -15,10 +15,12 @@ def register(subparsers: Any) -> None:
 
 def upgrade(args: argparse.Namespace) -> int:
     from facematch.config import get_settings
+    from facematch.services import secret_box
     from facematch.storage.db import current_revision, migrate
 
-    url = get_settings().database_url
-    migrate(url)
+    settings = get_settings()
+    url = settings.database_url
+    migrate(url, secret_box=secret_box(settings))
     print(f"database at revision {current_revision(url)}")
     return 0
 

@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from facematch.engine.calibrate import calibrate_from_scores
     from facematch.engine.evaluation import PairScore, auc, eer, tar_at_far
     from facematch.engine.types import FaceAnalysis, Role
-    from facematch.worker.runtime import load_engine
+    from facematch.services import load_engine
 
     rows = read_pairs(args.pairs)
     names = sorted({name for a, b, _ in rows for name in (a, b)})

@@ -1,7 +1,7 @@
-"""``facematch partner create|list|show|update|rotate-key|set-callback|disable``.
+"""``facematch partner create|list|show|update|rotate-key|set-callback|disable|reseal``.
 
 Pass-keys and webhook secrets are printed once (on create, rotate-key and with --new-secret) and
-stored hashed (pass-keys) or only server-side (secrets).
+stored hashed (pass-keys) or sealed with the data key (secrets).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -58,6 +59,9 @@ def register(subparsers: Any) -> None:
     disable.add_argument("client_id")
     disable.add_argument("--enable", action="store_true", help="enable it again")
     disable.set_defaults(func=disable_cmd)
+    commands.add_parser(
+        "reseal", help="seal every partner's secrets again with the current key (after a key rotation)"
+    ).set_defaults(func=reseal_cmd)
 
 
 def _options(args: argparse.Namespace) -> Any:
@@ -84,17 +88,28 @@ def _options(args: argparse.Namespace) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class _Context:
+    settings: Any
+    session: Any
+    box: Any
+    """What seals the partners' secrets (facematch.storage.sealed.SecretBox)."""
+
+
 @contextmanager
-def _session() -> Iterator[tuple[Any, Any]]:
-    """(settings, session) for one command; the connection pool is closed afterwards."""
+def _session() -> Iterator[_Context]:
+    """The settings, a database session and the secret box for one command; the connection pool
+    is closed afterwards."""
     from facematch.config import get_settings
+    from facematch.services import secret_box
     from facematch.storage.db import Database
 
     settings = get_settings()
+    box = secret_box(settings)
     db = Database(settings.database_url)
     try:
         with db.session() as session:
-            yield settings, session
+            yield _Context(settings, session, box)
     finally:
         db.dispose()
 
@@ -112,12 +127,13 @@ def _partner(session: Any, client_id: str) -> Any:
 def create_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import partners
 
-    with _session() as (settings, session):
+    with _session() as ctx:
         created = partners.create_partner(
             args.name,
             _options(args),
-            session=session,
-            default_max_attempts=settings.submissions.default_max_attempts,
+            session=ctx.session,
+            box=ctx.box,
+            default_max_attempts=ctx.settings.submissions.default_max_attempts,
         )
         print(f"client-id:      {created.partner.client_id}")
         print(f"pass-key:       {created.passkey}")
@@ -129,8 +145,8 @@ def create_cmd(args: argparse.Namespace) -> int:
 def list_cmd(args: argparse.Namespace) -> int:
     from facematch.storage import repo
 
-    with _session() as (_, session):
-        for partner in repo.list_partners(session=session):
+    with _session() as ctx:
+        for partner in repo.list_partners(session=ctx.session):
             state = "disabled" if partner.disabled else "enabled"
             print(f"{partner.client_id}  {state:8}  {partner.name}")
     return 0
@@ -139,17 +155,17 @@ def list_cmd(args: argparse.Namespace) -> int:
 def show_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import partners
 
-    with _session() as (_, session):
-        print(json.dumps(partners.describe(_partner(session, args.client_id)), indent=2))
+    with _session() as ctx:
+        print(json.dumps(partners.describe(_partner(ctx.session, args.client_id)), indent=2))
     return 0
 
 
 def update_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import partners
 
-    with _session() as (_, session):
-        partner = _partner(session, args.client_id)
-        partners.apply_options(partner, _options(args))
+    with _session() as ctx:
+        partner = _partner(ctx.session, args.client_id)
+        partners.apply_options(partner, _options(args), box=ctx.box)
         print(json.dumps(partners.describe(partner), indent=2))
     return 0
 
@@ -157,34 +173,52 @@ def update_cmd(args: argparse.Namespace) -> int:
 def rotate_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import partners
 
-    with _session() as (settings, session):
-        overlap = settings.tokens.passkey_overlap_s if args.overlap_s is None else args.overlap_s
-        passkey = partners.rotate_passkey(_partner(session, args.client_id), overlap_s=overlap)
+    with _session() as ctx:
+        overlap = ctx.settings.tokens.passkey_overlap_s if args.overlap_s is None else args.overlap_s
+        passkey = partners.rotate_passkey(_partner(ctx.session, args.client_id), overlap_s=overlap)
     print(f"pass-key: {passkey}")
     print(
-        f"The previous pass-key stays valid for {overlap} s."
+        f"The previous pass-key and the tokens minted so far stay valid for {overlap} s."
         if overlap
-        else "The previous pass-key is revoked."
+        else "The previous pass-key and every token minted with it are revoked."
     )
     return 0
 
 
 def callback_cmd(args: argparse.Namespace) -> int:
-    from facematch.flows import partners, webhooks
+    from facematch.flows import partners
+    from facematch.services import callback_policy
 
-    with _session() as (_, session):
-        partner = _partner(session, args.client_id)
-        partners.set_callback(partner, args.url, method=args.method, auth_header=args.auth_header)
+    with _session() as ctx:
+        partner = _partner(ctx.session, args.client_id)
+        partners.set_callback(
+            partner,
+            args.url,
+            box=ctx.box,
+            policy=callback_policy(ctx.settings),
+            method=args.method,
+            auth_header=args.auth_header,
+        )
         if args.new_secret:
-            partner.webhook_secret = webhooks.generate_secret()
-            print(f"webhook secret: {partner.webhook_secret}")
+            print(f"webhook secret: {partners.new_webhook_secret(partner, box=ctx.box)}")
     print(f"callback: {args.method} {args.url}" if args.url else "callback cleared")
     return 0
 
 
 def disable_cmd(args: argparse.Namespace) -> int:
-    with _session() as (_, session):
-        partner = _partner(session, args.client_id)
-        partner.disabled = not args.enable
-    print("enabled" if args.enable else "disabled")
+    from facematch.flows import partners
+
+    with _session() as ctx:
+        partners.set_disabled(_partner(ctx.session, args.client_id), not args.enable)
+    print("enabled (tokens minted before the disable stay revoked)" if args.enable else "disabled")
+    return 0
+
+
+def reseal_cmd(args: argparse.Namespace) -> int:
+    from facematch.flows import partners
+    from facematch.storage import repo
+
+    with _session() as ctx:
+        count = sum(partners.reseal(p, box=ctx.box) for p in repo.list_partners(session=ctx.session))
+    print(f"sealed the secrets of {count} partners again with key {ctx.box.key_id}")
     return 0

@@ -27,10 +27,12 @@ def register(subparsers: Any) -> None:
 def seed_demo_partner(settings: Any, credentials_path: Path) -> dict[str, str] | None:
     """Create the demo partner once; its pass-key is printed and written (0600) only then."""
     from facematch.flows import partners
+    from facematch.services import callback_policy, secret_box
     from facematch.storage.db import Database
 
     if credentials_path.is_file():
         return None
+    box = secret_box(settings)
     db = Database(settings.database_url)
     try:
         with db.session() as session:
@@ -43,9 +45,12 @@ def seed_demo_partner(settings: Any, credentials_path: Path) -> dict[str, str] |
                 "Demo Partner",
                 options,
                 session=session,
+                box=box,
                 default_max_attempts=settings.submissions.default_max_attempts,
             )
-            partners.set_callback(created.partner, f"{DEMO_SITE}/webhook")
+            partners.set_callback(
+                created.partner, f"{DEMO_SITE}/webhook", box=box, policy=callback_policy(settings)
+            )
             values = {
                 "clientId": created.partner.client_id,
                 "passKey": created.passkey,
@@ -64,8 +69,11 @@ def seed_demo_partner(settings: Any, credentials_path: Path) -> dict[str, str] |
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from facematch.api.app import create_app
+    from facematch.api.server import server_config
     from facematch.config import Settings
     from facematch.logs import configure_logging
+    from facematch.services import secret_box
     from facematch.storage.db import migrate
 
     if args.dev:
@@ -79,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     if args.host or args.port:
         os.environ.setdefault("FACEMATCH_SERVER__PUBLIC_URL", f"http://{host}:{port}")
     configure_logging()
-    migrate(settings.database_url)
+    migrate(settings.database_url, secret_box=secret_box(settings))
     if settings.development:
         seeded = seed_demo_partner(settings, settings.data_dir / "demo-partner.json")
         if seeded:
@@ -89,13 +97,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  webhook secret: {seeded['webhookSecret']}")
             print(f"  x-onboarding-partner: {DEMO_ONBOARDING} (web) / {DEMO_BE_ONBOARDING} (backend)")
     print(f"facematch on http://{host}:{port} (OpenAPI docs at /docs)", flush=True)
-    uvicorn.run(
-        "facematch.api.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=settings.server.proxy_headers,
-    )
+    # the app reads the environment again, so that --dev and --port reach it as they reach us
+    app = create_app(Settings())
+    uvicorn.Server(server_config(app, settings, host=host, port=port)).run()
     return 0

@@ -55,6 +55,7 @@ class EngineOptions:
     threshold: float | None = None
     max_image_bytes: int = 15 * 1024 * 1024
     max_image_pixels: int = 50_000_000
+    max_full_decode_pixels: int = 4096 * 4096
     threads: int = 1
     flip_average: bool = False
     resolution_matching: bool = True
@@ -170,7 +171,10 @@ class FaceEngine:
         """
         try:
             decoded = decode_image(
-                image, max_bytes=self.options.max_image_bytes, max_pixels=self.options.max_image_pixels
+                image,
+                max_bytes=self.options.max_image_bytes,
+                max_pixels=self.options.max_image_pixels,
+                max_full_decode_pixels=self.options.max_full_decode_pixels,
             )
             found = find_faces(self._detector, decoded.rgb)
             subject = choose_subject(found.faces, role)

@@ -1,9 +1,15 @@
 """Safe image decoding: caps before pixels, one typed error for every decoder failure.
 
-Pipeline: byte cap → magic-byte allowlist (JPEG, PNG, WebP, HEIC) → ``Image.open`` restricted to
-those formats with Pillow's bomb warning turned into an error → our pixel cap checked before any
-pixel is decoded → single frame only → large JPEGs decoded at reduced size (draft mode) →
-EXIF orientation applied → 8-bit RGB (16-bit, alpha, palette and greyscale handled).
+Pipeline: byte cap → magic-byte allowlist (JPEG, PNG, WebP, HEIC; AVIF is not one) →
+``Image.open`` restricted to those formats with Pillow's bomb warning turned into an error → our
+pixel caps checked before any pixel is decoded → single frame only → large JPEGs decoded at
+reduced size (draft mode) → EXIF orientation applied → 8-bit RGB (16-bit, alpha, palette and
+greyscale handled) → other large images reduced to the size a JPEG would have been decoded at.
+
+The cost of an image is bounded before it is paid: a JPEG's decode cost follows its reduced size,
+so JPEGs may declare up to ``max_pixels``; PNG, WebP and HEIC are decoded at full size, so they
+get the smaller ``max_full_decode_pixels`` budget (a 1.9 KB lossless WebP or a 48 KB PNG can
+declare 7000×7000; they are refused before decoding).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import struct
 import warnings
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -30,7 +37,10 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 #: Pillow format names we accept, keyed by what the magic bytes told us.
 _FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "heic": "HEIF"}
-_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif"}
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+#: HEIF brands that only say "an image file": the compatible brands then tell HEIC from AVIF
+_GENERIC_HEIF_BRANDS = {b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
 _MIN_SIDE = 16
 _heif_registered = False
 
@@ -57,8 +67,17 @@ def sniff_format(data: bytes) -> str | None:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
     if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        if data[8:12] in _GENERIC_HEIF_BRANDS and _is_avif(data):
+            return None
         return "heic"
     return None
+
+
+def _is_avif(data: bytes) -> bool:
+    """Whether an ``ftyp`` box with a generic brand lists AVIF and no HEVC brand as compatible."""
+    size = int.from_bytes(data[0:4], "big")
+    brands = {data[i : i + 4] for i in range(16, min(size, len(data), 256) - 3, 4)}
+    return bool(brands & _AVIF_BRANDS) and not brands & (_HEIF_BRANDS - _GENERIC_HEIF_BRANDS)
 
 
 def _register_heif() -> None:
@@ -75,13 +94,16 @@ def decode_image(
     *,
     max_bytes: int = 15 * 1024 * 1024,
     max_pixels: int = 50_000_000,
+    max_full_decode_pixels: int = 4096 * 4096,
     draft_side: int | None = 1600,
 ) -> DecodedImage:
     """Decode ``data`` into an upright RGB array, or raise an :class:`~facematch.errors.ImageError`.
 
-    ``draft_side``: a JPEG whose longer side is at least twice this is decoded at the smallest
-    power-of-two reduction that keeps its longer side at least ``draft_side`` (None: full size),
-    so a 12 MP selfie costs a quarter of its pixels.
+    ``max_pixels`` caps what any image may declare; ``max_full_decode_pixels`` caps the formats
+    that cannot be decoded at a reduced size (all but JPEG). ``draft_side``: a JPEG whose longer
+    side is at least twice this is decoded at the smallest power-of-two reduction that keeps its
+    longer side at least ``draft_side`` (None: full size), so a 12 MP selfie costs a quarter of its
+    pixels; other images that large are reduced by the same factor once decoded.
     """
     if not data:
         raise EmptyImageError()
@@ -99,6 +121,11 @@ def decode_image(
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageTooLargeError(f"image is {width}x{height} pixels; the limit is {max_pixels}")
+            if kind != "jpeg" and width * height > max_full_decode_pixels:
+                raise ImageTooLargeError(
+                    f"{kind.upper()} image is {width}x{height} pixels; the limit for images that are "
+                    f"decoded at full size is {max_full_decode_pixels} (JPEG allows {max_pixels})"
+                )
             if width < _MIN_SIDE or height < _MIN_SIDE:
                 raise ImageTooSmallError(f"image is {width}x{height} pixels")
             if getattr(image, "n_frames", 1) > 1:
@@ -116,6 +143,8 @@ def decode_image(
             image.load()
             upright = ImageOps.exif_transpose(image) or image
             rgb = _to_rgb8(upright)
+            if kind != "jpeg" and draft_side is not None:
+                rgb, scale = _reduced(rgb, draft_side)
     except (ImageTooLargeError, ImageTooSmallError, AnimatedImageError):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -144,6 +173,21 @@ def decode_image(
         exif_orientation=orientation,
         scale=scale,
     )
+
+
+def _reduced(rgb: npt.NDArray[np.uint8], draft_side: int) -> tuple[npt.NDArray[np.uint8], float]:
+    """``rgb`` reduced as JPEG draft mode would have decoded it: by the largest power of two that
+    keeps the longer side at least ``draft_side``."""
+    longest = max(rgb.shape[:2])
+    factor = 1
+    while longest // (factor * 2) >= draft_side:
+        factor *= 2
+    if factor == 1:
+        return rgb, 1.0
+    h, w = rgb.shape[:2]
+    size = (max(1, w // factor), max(1, h // factor))
+    reduced = np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    return reduced, size[0] / w
 
 
 def _exif_orientation(image: Image.Image) -> int:

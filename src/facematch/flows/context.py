@@ -11,10 +11,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.errors import ServiceUnavailableError
-from facematch.flows.throttle import AuthThrottle, RateLimiter
+from facematch.flows.capacity import AnalysisSlots, KeyedSlots
+from facematch.flows.throttle import AuthThrottle, Counters, RateLimiter
 from facematch.flows.tokens import TokenService
 from facematch.storage.blobs import BlobStore
 from facematch.storage.db import Database
+from facematch.storage.sealed import SecretBox
 
 
 class JobQueue(Protocol):
@@ -63,17 +65,35 @@ class Metrics:
         )
 
 
+@dataclass(frozen=True)
+class WebLimits:
+    """The hosted flow's limits: preview frames and photos per web session and per partner
+    (counted in the shared counters), and one preview and one photo at a time per session."""
+
+    previews_per_session: RateLimiter
+    previews_per_partner: RateLimiter
+    captures_per_session: RateLimiter
+    captures_per_partner: RateLimiter
+    previews_at_once: KeyedSlots = field(default_factory=lambda: KeyedSlots(1))
+    captures_at_once: KeyedSlots = field(default_factory=lambda: KeyedSlots(1))
+
+
 @dataclass
 class Services:
-    """The collaborators of the use cases. ``engine`` is None until it has been loaded."""
+    """The collaborators of the use cases, built by ``facematch.services.build_services``.
+    ``engine`` is None until it has been loaded."""
 
     settings: Settings
     db: Database
     blobs: BlobStore
+    secrets: SecretBox
     tokens: TokenService
+    counters: Counters
     throttle: AuthThrottle
+    rate: RateLimiter
+    analysis: AnalysisSlots
+    web_limits: WebLimits
     fetch_reference: ReferenceFetcher
-    rate: RateLimiter = field(default_factory=lambda: RateLimiter(50.0, 200))
     queue: JobQueue = field(default_factory=NullQueue)
     metrics: Metrics = field(default_factory=Metrics)
     engine: Engine | None = None

@@ -96,6 +96,8 @@ def check_url(
     if literal is not None and not _address_allowed(literal, allow_loopback=allow_loopback):
         raise DestinationNotAllowedError("the address is not publicly routable")
     port = parsed.port or (443 if scheme == "https" else 80)
+    if not 0 < port < 65536:
+        raise DestinationNotAllowedError("the URL's port is not a port")
     return Destination(url=parsed, host=host, port=port, literal=literal)
 
 

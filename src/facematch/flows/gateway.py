@@ -41,6 +41,7 @@ class UserScope:
     partner_user_id_type: str
     onboarding_partner: str | None
     flow_session_id: str | None
+    token_generation: int = 1
 
 
 def partner_token(svc: Services, *, client_id: str | None, pass_key: str | None, source: str) -> IssuedToken:
@@ -50,9 +51,11 @@ def partner_token(svc: Services, *, client_id: str | None, pass_key: str | None,
     if not pass_key:
         raise MissingFieldError("pass-key", code="PASS_KEY_CAN_NOT_BE_EMPTY")
     with svc.db.session() as session:
-        partner = partners.authenticate(client_id, pass_key, source, session=session, throttle=svc.throttle)
-        partner_id = partner.id
-    return svc.tokens.issue(TokenKind.PARTNER, partner_id, svc.settings.tokens.partner_ttl_s)
+        who = partners.authenticate(client_id, pass_key, source, session=session, throttle=svc.throttle)
+        partner_id = who.partner.id
+    return svc.tokens.issue(
+        TokenKind.PARTNER, partner_id, svc.settings.tokens.partner_ttl_s, gen=who.token_generation
+    )
 
 
 def user_token(
@@ -72,9 +75,9 @@ def user_token(
     partner_user_id = require_header("partner-user-id", partner_user_id)
     partner_user_id_type = require_header("partner-user-id-type", partner_user_id_type)
     with svc.db.session() as session:
-        partner = partners.authenticate(client_id, pass_key, source, session=session, throttle=svc.throttle)
-        check_onboarding_partner(partner, onboarding_partner)
-        partner_id = partner.id
+        who = partners.authenticate(client_id, pass_key, source, session=session, throttle=svc.throttle)
+        check_onboarding_partner(who.partner, onboarding_partner)
+        partner_id = who.partner.id
     return svc.tokens.issue(
         TokenKind.USER,
         partner_id,
@@ -82,6 +85,7 @@ def user_token(
         uid=partner_user_id,
         uidt=partner_user_id_type,
         obp=onboarding_partner,
+        gen=who.token_generation,
     )
 
 
@@ -90,19 +94,40 @@ def check_onboarding_partner(partner: Partner, onboarding_partner: str) -> None:
         raise OnboardingPartnerMismatchError()
 
 
+def token_partner(partner_id: object, claims: dict[str, Any], *, session: Session) -> Partner:
+    """The enabled partner ``partner_id`` a verified token was minted for, if the token is of a live
+    generation; UnauthorizedError otherwise (revoked by a rotation or a disable, unknown partner)."""
+    partner = repo.partner_by_id(str(partner_id), session=session)
+    if partner is None or partner.disabled or not partners.token_is_current(partner, claims):
+        raise UnauthorizedError("partner unknown or disabled, or the token was revoked")
+    return partner
+
+
 def _enabled_partner(svc: Services, claims: dict[str, Any], *, session: Session) -> Partner:
     """The enabled partner a verified token names, within its request rate."""
-    partner = repo.partner_by_id(str(claims["sub"]), session=session)
-    if partner is None or partner.disabled:
-        raise UnauthorizedError("partner unknown or disabled")
+    partner = token_partner(claims["sub"], claims, session=session)
     svc.rate.take(partner.id)
     return partner
 
 
+@dataclass(frozen=True, slots=True)
+class PartnerCaller:
+    """A partner token's partner, and the generation tokens minted on its behalf carry."""
+
+    partner: Partner
+    token_generation: int
+
+
+def require_partner_caller(svc: Services, token: str | None, *, session: Session) -> PartnerCaller:
+    """:func:`require_partner`, with the token's generation (for tokens minted from it)."""
+    claims = svc.tokens.verify(token, TokenKind.PARTNER)
+    partner = _enabled_partner(svc, claims, session=session)
+    return PartnerCaller(partner, int(claims.get("gen", 1)))
+
+
 def require_partner(svc: Services, token: str | None, *, session: Session) -> Partner:
     """The enabled partner a partner token speaks for, or UnauthorizedError."""
-    claims = svc.tokens.verify(token, TokenKind.PARTNER)
-    return _enabled_partner(svc, claims, session=session)
+    return require_partner_caller(svc, token, session=session).partner
 
 
 def require_user(svc: Services, token: str | None, *, session: Session) -> UserScope:
@@ -120,10 +145,11 @@ def require_user(svc: Services, token: str | None, *, session: Session) -> UserS
         partner_user_id_type=uidt,
         onboarding_partner=obp if isinstance(obp, str) else None,
         flow_session_id=sid if isinstance(sid, str) else None,
+        token_generation=int(claims.get("gen", 1)),
     )
 
 
-def user_token_for_session(svc: Services, flow_session: FlowSession) -> IssuedToken:
+def user_token_for_session(svc: Services, flow_session: FlowSession, *, generation: int) -> IssuedToken:
     """A user token bound to one Initiate Flow session (SDK ``token``, and what a launch token buys)."""
     return svc.tokens.issue(
         TokenKind.USER,
@@ -133,21 +159,23 @@ def user_token_for_session(svc: Services, flow_session: FlowSession) -> IssuedTo
         uidt=flow_session.partner_user_id_type,
         obp=flow_session.onboarding_partner,
         sid=flow_session.id,
+        gen=generation,
     )
 
 
-def redeem_launch_token(svc: Services, launch_token: str | None) -> tuple[FlowSession, IssuedToken]:
-    """The web app's exchange: a launch token (from the launch URL fragment) → its session + a user token."""
+@dataclass(frozen=True, slots=True)
+class LaunchedSession:
+    flow_session: FlowSession
+    token_generation: int
+
+
+def redeem_launch_token(svc: Services, launch_token: str | None) -> LaunchedSession:
+    """The web app's exchange: a launch token (from the launch URL fragment) → its session."""
     claims = svc.tokens.verify(launch_token, TokenKind.LAUNCH)
     with svc.db.session() as session:
         flow_session = session.get(FlowSession, str(claims.get("sid", "")))
-        partner = repo.partner_by_id(str(claims["sub"]), session=session)
-        if (
-            flow_session is None
-            or partner is None
-            or partner.disabled
-            or flow_session.partner_id != partner.id
-        ):
+        partner = token_partner(claims["sub"], claims, session=session)
+        if flow_session is None or flow_session.partner_id != partner.id:
             raise UnauthorizedError("launch token does not match a session")
         session.expunge(flow_session)
-    return flow_session, user_token_for_session(svc, flow_session)
+    return LaunchedSession(flow_session, int(claims.get("gen", 1)))

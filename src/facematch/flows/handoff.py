@@ -46,6 +46,12 @@ class IssuedHandoff:
 
 
 @dataclass(frozen=True, slots=True)
+class RedeemedHandoff:
+    flow_session_id: str
+    token_generation: int
+
+
+@dataclass(frozen=True, slots=True)
 class HandoffStatus:
     state: HandoffState
     expires_at: datetime | None
@@ -61,8 +67,11 @@ def qr_data_uri(link: str) -> str:
     return str(qr.png_data_uri(scale=6, border=4, dark="#000000", light="#ffffff"))
 
 
-def create_handoff(svc: Services, flow_session_id: str, *, now: datetime | None = None) -> IssuedHandoff:
-    """A fresh code for ``flow_session_id``; unused older codes of that flow stop working."""
+def create_handoff(
+    svc: Services, flow_session_id: str, *, generation: int, now: datetime | None = None
+) -> IssuedHandoff:
+    """A fresh code for ``flow_session_id``; unused older codes of that flow stop working.
+    ``generation``: the partner token generation of the desktop session asking for it."""
     now = now or utcnow()
     code = secrets.token_urlsafe(24)
     expires_at = now + timedelta(seconds=svc.settings.web.handoff_ttl_s)
@@ -77,6 +86,7 @@ def create_handoff(svc: Services, flow_session_id: str, *, now: datetime | None 
                 id=str(uuid.uuid4()),
                 session_id=flow_session_id,
                 token_hash=_digest(code),
+                token_generation=generation,
                 created_at=now,
                 expires_at=expires_at,
             )
@@ -85,8 +95,8 @@ def create_handoff(svc: Services, flow_session_id: str, *, now: datetime | None 
     return IssuedHandoff(link=link, expires_at=expires_at, qr_image=qr_data_uri(link))
 
 
-def redeem_handoff(svc: Services, code: str, *, now: datetime | None = None) -> str:
-    """Use the code once; returns its flow session id. Used, expired or unknown: HandoffLinkError."""
+def redeem_handoff(svc: Services, code: str, *, now: datetime | None = None) -> RedeemedHandoff:
+    """Use the code once. Used, expired or unknown: HandoffLinkError."""
     now = now or utcnow()
     if not code or len(code) > 100:
         raise HandoffLinkError()
@@ -96,11 +106,11 @@ def redeem_handoff(svc: Services, code: str, *, now: datetime | None = None) -> 
             update(Handoff)
             .where(Handoff.token_hash == digest, Handoff.used_at.is_(None), Handoff.expires_at > now)
             .values(used_at=now)
-            .returning(Handoff.session_id)
+            .returning(Handoff.session_id, Handoff.token_generation)
         ).first()
     if claimed is None:
         raise HandoffLinkError()
-    return str(claimed[0])
+    return RedeemedHandoff(str(claimed[0]), int(claimed[1]))
 
 
 def handoff_status(svc: Services, flow_session_id: str, *, now: datetime | None = None) -> HandoffStatus:

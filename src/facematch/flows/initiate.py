@@ -81,7 +81,8 @@ def _flag(name: str, value: Any, default: bool) -> bool:
 def initiate_flow(svc: Services, request: InitiateRequest) -> InitiateResult:
     """Validate and store the session; the reference image URL is only fetched at processing time."""
     with svc.db.session() as session:
-        partner = gateway.require_partner(svc, request.token, session=session)
+        caller = gateway.require_partner_caller(svc, request.token, session=session)
+        partner = caller.partner
         psid = require_header("x-partner-session-id", request.partner_session_id)
         obp = require_header("x-onboarding-partner", request.onboarding_partner)
         uid = require_header("partner-user-id", request.partner_user_id)
@@ -131,10 +132,14 @@ def initiate_flow(svc: Services, request: InitiateRequest) -> InitiateResult:
         except IntegrityError:
             raise DuplicatePartnerSessionError() from None
     if not web:
-        issued = gateway.user_token_for_session(svc, flow_session)
+        issued = gateway.user_token_for_session(svc, flow_session, generation=caller.token_generation)
         return InitiateResult(issued.token, None, issued.expiry_seconds, issued.expires_at)
     launch = svc.tokens.issue(
-        TokenKind.LAUNCH, flow_session.partner_id, svc.settings.tokens.user_ttl_s, sid=flow_session.id
+        TokenKind.LAUNCH,
+        flow_session.partner_id,
+        svc.settings.tokens.user_ttl_s,
+        sid=flow_session.id,
+        gen=caller.token_generation,
     )
     url = svc.settings.server.public_url.rstrip("/") + svc.settings.server.launch_path + launch.token
     return InitiateResult(None, url, launch.expiry_seconds, launch.expires_at)

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
 
 from facematch.errors import SubmissionNotFoundError
-from facematch.flows import webhooks
+from facematch.flows import partners, webhooks
 from facematch.flows.context import Services
 from facematch.storage import repo
 from facematch.storage.models import DeliveryAttempt, OutboxMessage, Partner, utcnow
+from facematch.storage.sealed import SealedValueError
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,9 @@ class Claimed:
     body: bytes
     url: str | None
     method: str
-    secret: str
-    auth_header: str | None
+    secret: str | None = field(repr=False)
+    """None when the partner's sealed secrets cannot be opened with the configured keys."""
+    auth_header: tuple[str, str] | None = field(repr=False)
     gone: bool
 
 
@@ -41,23 +43,22 @@ def claim(svc: Services, owner: str) -> Claimed | None:
             return None
         partner = session.get(Partner, message.partner_id)
         assert partner is not None
+        try:
+            secret = partners.webhook_secret(partner, box=svc.secrets)
+            auth_header = partners.callback_auth(partner, box=svc.secrets)
+        except SealedValueError:
+            log.error("the secrets of partner %s do not open with the configured keys", partner.id)
+            secret, auth_header = None, None
         return Claimed(
             message_id=message.id,
             attempt=message.attempts + 1,
             body=message.body.encode(),
             url=partner.callback_url,
             method=partner.callback_method,
-            secret=partner.webhook_secret,
-            auth_header=partner.callback_auth_header,
+            secret=secret,
+            auth_header=auth_header,
             gone=partner.callback_gone_at is not None,
         )
-
-
-def _auth_headers(value: str | None) -> dict[str, str]:
-    if not value:
-        return {}
-    name, header_value = webhooks.auth_header_fields(value)
-    return {name: header_value}
 
 
 def send(svc: Services, claimed: Claimed) -> webhooks.DeliveryOutcome:
@@ -69,6 +70,9 @@ def send(svc: Services, claimed: Claimed) -> webhooks.DeliveryOutcome:
     if claimed.url is None or claimed.gone:
         reason = "no callback URL configured" if claimed.url is None else "endpoint marked gone (HTTP 410)"
         return webhooks.DeliveryOutcome(webhooks.Outcome.FAILED, None, None, reason, int(time.time()))
+    if claimed.secret is None:  # a key configuration problem: retried on the schedule, not lost
+        reason = "the webhook secret cannot be opened with the configured keys"
+        return webhooks.DeliveryOutcome(webhooks.Outcome.RETRY, None, None, reason, int(time.time()))
     settings = svc.settings.reference
     policy = webhooks.callback_policy(allow_http=settings.allow_http, allow_loopback=settings.allow_loopback)
     try:
@@ -79,7 +83,7 @@ def send(svc: Services, claimed: Claimed) -> webhooks.DeliveryOutcome:
             claimed.message_id,
             claimed.secret,
             policy=policy,
-            extra_headers=_auth_headers(claimed.auth_header),
+            extra_headers=dict([claimed.auth_header]) if claimed.auth_header else None,
         )
     except ValueError as error:
         reason = f"callback settings unusable: {error}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -16,16 +17,18 @@ from sqlalchemy.orm import Session
 
 from facematch.engine.types import Role
 from facematch.errors import (
+    DeadlineExceededError,
     DuplicatePartnerSessionError,
     FaceError,
     ImageError,
     MissingFieldError,
     ReferenceFetchError,
 )
-from facematch.flows import decisions, gateway, results, views
+from facematch.flows import decisions, gateway, partners, results, views
 from facematch.flows.context import Services
 from facematch.flows.decisions import Decision
 from facematch.flows.gateway import require_header
+from facematch.flows.leases import LeaseHeartbeat
 from facematch.flows.submissions import make_derivative
 from facematch.storage import repo
 from facematch.storage.blobs import BlobNotFoundError
@@ -38,8 +41,8 @@ CALLBACK_EVENT = "submission.completed"
 DIRECT = "directCompare"
 
 
-def _reference_headers(partner: Partner, flow_session: FlowSession) -> dict[str, str]:
-    headers = {str(k): str(v) for k, v in partner.reference_headers.items()}
+def _reference_headers(svc: Services, partner: Partner, flow_session: FlowSession) -> dict[str, str]:
+    headers = partners.reference_headers(partner, box=svc.secrets)
     headers.update(
         {
             "x-partner-session-id": flow_session.partner_session_id,
@@ -50,22 +53,37 @@ def _reference_headers(partner: Partner, flow_session: FlowSession) -> dict[str,
     return headers
 
 
+def _check(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise DeadlineExceededError()
+
+
 def evaluate(
-    svc: Services, selfie: bytes, reference: bytes | None, partner: Partner, flow_session: FlowSession
+    svc: Services,
+    selfie: bytes,
+    reference: bytes | None,
+    partner: Partner,
+    flow_session: FlowSession,
+    *,
+    deadline: float | None = None,
 ) -> Decision:
-    """Apply the result rules to one selfie and a reference (uploaded bytes, else the session's URL)."""
+    """Apply the result rules to one selfie and a reference (uploaded bytes, else the session's URL).
+
+    ``deadline`` (a ``time.monotonic()`` value): checked between the stages, DeadlineExceededError
+    once it has passed (every stage is bounded by the image budget, so none runs on for long)."""
     engine = svc.require_engine()
     try:
         selfie_face = engine.analyze(selfie, Role.SELFIE)
     except (ImageError, FaceError) as error:
         return decisions.selfie_unusable(error)
+    _check(deadline)
     if reference is None:
         if not flow_session.reference_image_url:
             return decisions.reference_missing("NOT_PROVIDED")
         try:
             reference = svc.fetch_reference(
                 flow_session.reference_image_url,
-                headers=_reference_headers(partner, flow_session),
+                headers=_reference_headers(svc, partner, flow_session),
                 allowed_hosts=partner.reference_hosts,
             )
         except ReferenceFetchError as error:
@@ -75,6 +93,7 @@ def evaluate(
         reference_face = engine.analyze(reference, Role.REFERENCE)
     except (ImageError, FaceError) as error:
         return decisions.reference_unusable(error)
+    _check(deadline)
     return decisions.matched(engine.compare_analyses(selfie_face, reference_face))
 
 
@@ -219,12 +238,18 @@ def _derivative_or_none(data: bytes, svc: Services) -> str | None:
 def face_match_now(svc: Services, request: DirectMatchRequest) -> dict[str, Any]:
     """Compare two images in the request and answer with the Get Submission Details ``data``.
 
-    The attempt is recorded like any other (details and callbacks work the same), and a safety-net
-    job is queued behind it, so a crash mid-request still ends with a decided submission (ERROR:
-    the reference was never stored, so the interrupted compare cannot be redone).
+    The attempt is recorded like any other (details and callbacks work the same). Behind it stands
+    a safety-net job leased by this request and kept alive while the compare runs, so a crash
+    mid-request still ends with a decided submission (ERROR: the reference was never stored, so the
+    interrupted compare cannot be redone) while a compare that is merely slow is never overwritten.
+    The compare takes an analysis slot (ServiceBusyError when none frees up in time) and has a
+    deadline (``submissions.sync_deadline_s``): past it, nothing is recorded and the answer is
+    DeadlineExceededError (503), so the partner may retry with the same session id.
     """
+    deadline = time.monotonic() + svc.settings.submissions.sync_deadline_s
     with svc.db.session() as session:
-        partner = gateway.require_partner(svc, request.token, session=session)
+        caller = gateway.require_partner_caller(svc, request.token, session=session)
+        partner = caller.partner
         psid = require_header("x-partner-session-id", request.partner_session_id)
         uid = require_header("partner-user-id", request.partner_user_id)
         uidt = require_header("partner-user-id-type", request.partner_user_id_type)
@@ -236,43 +261,82 @@ def face_match_now(svc: Services, request: DirectMatchRequest) -> dict[str, Any]
             raise MissingFieldError("reference")
         if repo.flow_session_by_psid(partner.id, psid, session=session) is not None:
             raise DuplicatePartnerSessionError()
-        partner_id = partner.id
-    selfie_blob = _derivative_or_none(request.selfie, svc)
+        session.expunge(partner)
+    svc.require_engine()
+    started = _Started(psid, uid, uidt, request.onboarding_partner)
+    wait_s = min(svc.settings.limits.analysis_wait_s, deadline - time.monotonic())
+    with svc.analysis.slot(wait_s=wait_s):
+        submission_id = _compare_now(svc, partner, started, request.selfie, request.reference, deadline)
+    return results.details_for_partner(svc, caller, submission_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    psid: str
+    uid: str
+    uidt: str
+    onboarding_partner: str | None
+
+
+def _compare_now(
+    svc: Services, partner: Partner, started: _Started, selfie: bytes, reference: bytes, deadline: float
+) -> str:
+    selfie_blob = _derivative_or_none(selfie, svc)
     submission_id = str(uuid.uuid4())
+    owner = "sync-" + secrets.token_hex(6)
+    flow_session = FlowSession(
+        id=str(uuid.uuid4()),
+        partner_id=partner.id,
+        partner_session_id=started.psid,
+        onboarding_partner=started.onboarding_partner,
+        partner_user_id=started.uid,
+        partner_user_id_type=started.uidt,
+        source="API",
+        interactive=False,
+    )
     try:
         with svc.db.session() as session:
-            flow_session = FlowSession(
-                id=str(uuid.uuid4()),
-                partner_id=partner_id,
-                partner_session_id=psid,
-                onboarding_partner=request.onboarding_partner,
-                partner_user_id=uid,
-                partner_user_id_type=uidt,
-                source="API",
-                interactive=False,
-            )
             session.add(flow_session)
             session.flush()
-            now = utcnow()
             session.add(
                 Submission(
                     id=submission_id,
-                    partner_id=partner_id,
+                    partner_id=partner.id,
                     session_id=flow_session.id,
                     attempt=1,
                     status="IN_PROGRESS",
                     selfie_blob=selfie_blob,
                     metadata_json={DIRECT: True},
                     details={},
-                    confirmed_at=now,
+                    confirmed_at=utcnow(),
                 )
             )
             session.flush()
-            repo.enqueue_job(submission_id, session=session, delay_s=svc.settings.submissions.job_lease_s)
+            job_id = repo.enqueue_leased_job(
+                submission_id, owner, svc.settings.submissions.job_lease_s, session=session
+            )
+            session.expunge(flow_session)
     except IntegrityError:
         if selfie_blob:
             svc.blobs.delete(selfie_blob)
         raise DuplicatePartnerSessionError() from None
-    decision = evaluate(svc, request.selfie, request.reference, partner, flow_session)
-    record_decision(svc, submission_id, decision)
-    return results.details_for_partner(svc, partner_id, submission_id)
+    with LeaseHeartbeat(svc, job_id, owner):
+        try:
+            decision = evaluate(svc, selfie, reference, partner, flow_session, deadline=deadline)
+        except DeadlineExceededError:
+            _forget(svc, submission_id, flow_session.id, selfie_blob)
+            raise
+        except Exception:
+            log.exception("synchronous compare of submission %s failed", submission_id)
+            decision = decisions.unexpected_failure("the synchronous compare failed")
+        record_decision(svc, submission_id, decision)
+    return submission_id
+
+
+def _forget(svc: Services, submission_id: str, flow_session_id: str, selfie_blob: str | None) -> None:
+    """Undo a synchronous compare that ran out of time: as if it had never been received."""
+    with svc.db.session() as session:
+        repo.delete_direct_attempt(submission_id, flow_session_id, session=session)
+    if selfie_blob:
+        svc.blobs.delete(selfie_blob)
+    log.warning("synchronous compare %s passed its deadline; nothing recorded", submission_id)

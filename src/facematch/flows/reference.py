@@ -129,13 +129,22 @@ def _image_from_json(body: bytes) -> bytes:
     encoded = document.get("image") if isinstance(document, dict) else None
     if not isinstance(encoded, str):
         raise ReferenceNotAnImageError('the reference JSON has no "image" string')
-    encoded = _DATA_URL.sub("", encoded.strip(), count=1)
-    encoded = "".join(encoded.split())  # line-wrapped base64 (MIME style) is common
-    encoded += "=" * (-len(encoded) % 4)
-    alphabet = _URLSAFE_B64 if _URLSAFE_B64.match(encoded) else None
     try:
-        if alphabet is not None and ("-" in encoded or "_" in encoded):
+        return decode_base64_image(encoded)
+    except ValueError:
+        raise ReferenceNotAnImageError('the reference JSON "image" is not base64') from None
+
+
+def decode_base64_image(text: str) -> bytes:
+    """The bytes of an image sent as base64 text, in the forms partners send: standard or URL-safe
+    alphabet, with or without padding, line-wrapped (MIME style), with or without a
+    ``data:image/...;base64,`` prefix. ``ValueError`` for anything else."""
+    encoded = _DATA_URL.sub("", text.strip(), count=1)
+    encoded = "".join(encoded.split())
+    encoded += "=" * (-len(encoded) % 4)
+    try:
+        if _URLSAFE_B64.match(encoded) and ("-" in encoded or "_" in encoded):
             return base64.urlsafe_b64decode(encoded)
         return base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise ReferenceNotAnImageError('the reference JSON "image" is not base64') from None
+    except binascii.Error:
+        raise ValueError("not base64") from None

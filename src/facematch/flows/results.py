@@ -30,7 +30,7 @@ class DetailsRequest:
     partner_user_id_type: str | None
 
 
-def _selfie_url(svc: Services, submission: Submission) -> str | None:
+def _selfie_url(svc: Services, submission: Submission, generation: int) -> str | None:
     if not submission.selfie_blob or submission.images_purged_at is not None:
         return None
     issued = svc.tokens.issue(
@@ -39,29 +39,31 @@ def _selfie_url(svc: Services, submission: Submission) -> str | None:
         svc.settings.tokens.image_url_ttl_s,
         pid=submission.partner_id,
         doc="SELFIE",
+        gen=generation,
     )
     base = svc.settings.server.public_url.rstrip("/")
     return f"{base}/coe/v1/submissions/{submission.id}/images/selfie?signature={issued.token}"
 
 
-def _render(svc: Services, submission: Submission, *, session: Session) -> dict[str, Any]:
+def _render(svc: Services, submission: Submission, generation: int, *, session: Session) -> dict[str, Any]:
     flow_session = session.get(FlowSession, submission.session_id)
     assert flow_session is not None
-    return views.details_data(submission, flow_session, selfie_url=_selfie_url(svc, submission))
+    return views.details_data(submission, flow_session, selfie_url=_selfie_url(svc, submission, generation))
 
 
-def details_for_partner(svc: Services, partner_id: str, submission_id: str) -> dict[str, Any]:
+def details_for_partner(svc: Services, caller: gateway.PartnerCaller, submission_id: str) -> dict[str, Any]:
     with svc.db.session() as session:
-        submission = repo.submission_of_partner(partner_id, submission_id, session=session)
+        submission = repo.submission_of_partner(caller.partner.id, submission_id, session=session)
         if submission is None:
             raise SubmissionNotFoundError()
-        return _render(svc, submission, session=session)
+        return _render(svc, submission, caller.token_generation, session=session)
 
 
 def details(svc: Services, request: DetailsRequest) -> dict[str, Any]:
     """Get Submission Details by x-submission-id and/or x-partner-session-id (the latest attempt)."""
     with svc.db.session() as session:
-        partner = gateway.require_partner(svc, request.token, session=session)
+        caller = gateway.require_partner_caller(svc, request.token, session=session)
+        partner = caller.partner
         psid = (request.partner_session_id or "").strip()
         sid = (request.submission_id or "").strip()
         if not psid and not sid:
@@ -89,7 +91,7 @@ def details(svc: Services, request: DetailsRequest) -> dict[str, Any]:
         if uid and (owner.partner_user_id, owner.partner_user_id_type) != (uid, uidt):
             raise SessionUserMismatchError()
         repo.audit(f"partner:{partner.id}", "read_details", submission.id, session=session)
-        return _render(svc, submission, session=session)
+        return _render(svc, submission, caller.token_generation, session=session)
 
 
 def selfie_image(svc: Services, submission_id: str, signature: str | None) -> bytes:
@@ -98,9 +100,7 @@ def selfie_image(svc: Services, submission_id: str, signature: str | None) -> by
     if claims["sub"] != submission_id or claims.get("doc") != "SELFIE":
         raise UnauthorizedError("the signature is for another image")
     with svc.db.session() as session:
-        partner = repo.partner_by_id(str(claims.get("pid")), session=session)
-        if partner is None or partner.disabled:
-            raise UnauthorizedError("partner unknown or disabled")
+        partner = gateway.token_partner(claims.get("pid"), claims, session=session)
         submission = repo.submission_of_partner(partner.id, submission_id, session=session)
         if submission is None or not submission.selfie_blob or submission.images_purged_at is not None:
             raise SubmissionNotFoundError()

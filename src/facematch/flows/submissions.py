@@ -68,7 +68,10 @@ def make_derivative(data: bytes, settings: Settings) -> bytes:
     """The stored form of an image: decoded within our caps and re-encoded from its pixels (no EXIF,
     GPS, ICC or trailing bytes). PNG stays lossless PNG; everything else becomes JPEG."""
     decoded = decode_image(
-        data, max_bytes=settings.engine.max_image_bytes, max_pixels=settings.engine.max_image_pixels
+        data,
+        max_bytes=settings.engine.max_image_bytes,
+        max_pixels=settings.engine.max_image_pixels,
+        max_full_decode_pixels=settings.engine.max_full_decode_pixels,
     )
     if decoded.format != "png":
         return encode_jpeg(decoded.rgb)
@@ -156,7 +159,9 @@ def presign(svc: Services, request: UserRequest, submission_type: str | None) ->
         base = svc.settings.server.public_url.rstrip("/")
         documents = {}
         for doc in DOCUMENT_TYPES:
-            issued = svc.tokens.issue(TokenKind.UPLOAD, submission.id, ttl, doc=doc, pid=partner.id)
+            issued = svc.tokens.issue(
+                TokenKind.UPLOAD, submission.id, ttl, doc=doc, pid=partner.id, gen=scope.token_generation
+            )
             documents[doc] = UploadSlot(
                 url=f"{base}/coe/v1/submissions/{submission.id}/documents/{doc}?signature={issued.token}",
                 reference=f"{submission.id}/{doc}",
@@ -180,15 +185,26 @@ def upload(
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media and media != "application/octet-stream" and media not in ACCEPTED_CONTENT_TYPES:
         raise InvalidUploadArtifactError(f"content type {media} is not an accepted image type")
+    with svc.db.session() as session:
+        partner_id = gateway.token_partner(claims.get("pid"), claims, session=session).id
     try:
-        derivative = make_derivative(data, svc.settings)
+        with svc.analysis.slot():
+            derivative = make_derivative(data, svc.settings)
     except ImageError as error:
         raise InvalidUploadArtifactError(f"{error.code}: {error.message}") from None
+    return attach_document(svc, partner_id, submission_id, doc_type, derivative)
+
+
+def attach_document(
+    svc: Services, partner_id: str, submission_id: str, doc_type: str, derivative: bytes
+) -> str:
+    """Store a re-encoded image as one document of an unconfirmed attempt (replacing an earlier
+    upload of that document); returns its document reference."""
     blob_id = svc.blobs.put(derivative)
     old: str | None = None
     try:
         with svc.db.session() as session:
-            submission = repo.submission_of_partner(str(claims.get("pid")), submission_id, session=session)
+            submission = repo.submission_of_partner(partner_id, submission_id, session=session)
             if submission is None:
                 raise SubmissionNotFoundError()
             if submission.status != "INITIATED":

@@ -100,6 +100,9 @@ class TokenService:
             )
         except jwt.PyJWTError:
             raise UnauthorizedError("token invalid") from None
+        if claims["aud"] != f"{ISSUER}:{kind.value}":
+            # PyJWT accepts a list that contains the audience; ours are never lists
+            raise UnauthorizedError("token invalid")
         if claims["exp"] <= self._clock():
             raise UnauthorizedError("token expired")
         return claims

@@ -8,26 +8,27 @@ handoff gets it when it redeems the QR link. Everything the app learns about pro
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from sqlalchemy import select
 
 from facematch.errors import (
+    CaptureLimitError,
     CaptureRejectedError,
     ForbiddenError,
     ImageError,
+    RateLimitedError,
+    ServiceBusyError,
     SubmissionStateConflictError,
     UnauthorizedError,
     WebSessionError,
     WebSessionExpiredError,
 )
-from facematch.flows import gateway, guidance, handoff, submissions
+from facematch.flows import gateway, guidance, handoff, partners, submissions
 from facematch.flows.context import Services
 from facematch.flows.tokens import TokenKind
 from facematch.storage import repo
@@ -55,6 +56,7 @@ class WebSession:
     flow_session_id: str
     role: Role
     token: str = field(repr=False, default="")
+    token_generation: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,7 @@ class OpenedSession:
 # ---------------------------------------------------------------- sessions
 
 
-def issue_session_token(svc: Services, flow_session: FlowSession, role: Role) -> str:
+def issue_session_token(svc: Services, flow_session: FlowSession, role: Role, *, generation: int) -> str:
     """A web session: a user token for this one flow, living ``web.session_ttl_s``."""
     return svc.tokens.issue(
         TokenKind.USER,
@@ -131,6 +133,7 @@ def issue_session_token(svc: Services, flow_session: FlowSession, role: Role) ->
         obp=flow_session.onboarding_partner,
         sid=flow_session.id,
         web=role.value,
+        gen=generation,
     ).token
 
 
@@ -154,36 +157,39 @@ def resolve_session(svc: Services, token: str | None) -> WebSession:
         if _expired(token):
             raise WebSessionExpiredError() from None
         raise WebSessionError() from None
-    role, sid = claims.get("web"), claims.get("sid")
+    role, sid, generation = claims.get("web"), claims.get("sid"), claims.get("gen", 1)
     if role not in (Role.DESKTOP.value, Role.PHONE.value) or not isinstance(sid, str):
         raise WebSessionError("not a web session")
-    return WebSession(flow_session_id=sid, role=Role(role), token=token)
+    if not isinstance(generation, int):
+        raise WebSessionError("not a web session")
+    return WebSession(flow_session_id=sid, role=Role(role), token=token, token_generation=generation)
 
 
 def open_session(svc: Services, launch_token: str | None) -> OpenedSession:
     """Exchange the launch token (from the URL fragment) for a desktop web session."""
     try:
-        flow_session, _ = gateway.redeem_launch_token(svc, launch_token)
+        launched = gateway.redeem_launch_token(svc, launch_token)
     except UnauthorizedError:
         if launch_token and _expired(launch_token):
             raise WebSessionExpiredError("the launch link has expired") from None
         raise WebSessionError("the launch link is not valid") from None
+    flow_session = launched.flow_session
     if flow_session.source != "WEB_SDK":
         raise WebSessionError("this session was not initiated for the Web SDK")
-    token = issue_session_token(svc, flow_session, Role.DESKTOP)
-    web = WebSession(flow_session.id, Role.DESKTOP, token)
+    token = issue_session_token(svc, flow_session, Role.DESKTOP, generation=launched.token_generation)
+    web = WebSession(flow_session.id, Role.DESKTOP, token, launched.token_generation)
     return OpenedSession(token=token, config=web_config(svc, web), state=web_state(svc, web))
 
 
 def redeem_handoff(svc: Services, code: str) -> str:
     """The phone opens the QR link: use it once and return a phone web session token."""
-    flow_session_id = handoff.redeem_handoff(svc, code)
+    redeemed = handoff.redeem_handoff(svc, code)
     with svc.db.session() as session:
-        flow_session = session.get(FlowSession, flow_session_id)
+        flow_session = session.get(FlowSession, redeemed.flow_session_id)
         if flow_session is None:
             raise WebSessionError()
         session.expunge(flow_session)
-    return issue_session_token(svc, flow_session, Role.PHONE)
+    return issue_session_token(svc, flow_session, Role.PHONE, generation=redeemed.token_generation)
 
 
 def framing_origins(svc: Services) -> list[str]:
@@ -201,7 +207,12 @@ def _load(svc: Services, web: WebSession) -> tuple[FlowSession, Partner]:
     with svc.db.session() as session:
         flow_session = session.get(FlowSession, web.flow_session_id)
         partner = repo.partner_by_id(flow_session.partner_id, session=session) if flow_session else None
-        if flow_session is None or partner is None or partner.disabled:
+        if (
+            flow_session is None
+            or partner is None
+            or partner.disabled
+            or not partners.token_is_current(partner, {"gen": web.token_generation})
+        ):
             raise WebSessionError()
         session.expunge_all()
     return flow_session, partner
@@ -290,62 +301,88 @@ def new_handoff(svc: Services, web: WebSession) -> handoff.IssuedHandoff:
         raise ForbiddenError("Smart QR is off for this flow")
     if web_state(svc, web).final:
         raise SubmissionStateConflictError("the flow has ended")
-    return handoff.create_handoff(svc, flow_session.id)
+    return handoff.create_handoff(svc, flow_session.id, generation=web.token_generation)
 
 
 # ---------------------------------------------------------------- capture
 
 
-#: Preview checks running at once in this process. Previews are best effort: past the limit a frame
-#: is answered BUSY at once, so a client sending frames in parallel cannot starve the job workers.
-MAX_CONCURRENT_PREVIEWS = 2
-_preview_slots = threading.BoundedSemaphore(MAX_CONCURRENT_PREVIEWS)
-
-
 def check_preview(svc: Services, web: WebSession, frame: bytes) -> guidance.Guidance:
-    """Live guidance for one downscaled camera frame (nothing is stored)."""
+    """Live guidance for one downscaled camera frame (nothing is stored).
+
+    Previews are best effort: a frame over the session's or the partner's rate, sent while the
+    session's previous frame is still being checked, or arriving when every analysis slot is
+    taken is answered BUSY at once (the app keeps its last hint), so a client sending frames fast
+    or in parallel cannot buy CPU time."""
     if len(frame) > svc.settings.web.preview_max_bytes:
         raise CaptureRejectedError(guidance.Hint.ADJUST)
-    _load(svc, web)
-    if not _preview_slots.acquire(blocking=False):
-        return guidance.Guidance(guidance.Hint.BUSY)
+    flow_session, partner = _load(svc, web)
+    limits = svc.web_limits
+    busy = guidance.Guidance(guidance.Hint.BUSY)
     try:
-        return guidance.guide(svc.require_engine(), frame)
-    except ImageError:
-        return guidance.Guidance(guidance.Hint.NO_FACE)
-    finally:
-        _preview_slots.release()
+        limits.previews_per_session.take(flow_session.id)
+        limits.previews_per_partner.take(partner.id)
+    except RateLimitedError:
+        return busy
+    with limits.previews_at_once.slot(flow_session.id) as got:
+        if not got:
+            return busy
+        try:
+            with svc.analysis.slot(wait_s=0):
+                return guidance.guide(svc.require_engine(), frame)
+        except ServiceBusyError:
+            return busy
+        except ImageError:
+            return guidance.Guidance(guidance.Hint.NO_FACE)
 
 
 def capture(svc: Services, web: WebSession, image: bytes) -> str:
     """Submit the selfie as the flow's next attempt and queue it; returns the submission id.
 
     A photo without a usable face is refused before any submission exists (CaptureRejectedError),
-    so an empty frame never costs the user an attempt.
+    so an empty frame never costs the user an attempt; such refusals are counted and capped per
+    session (``web.max_refused_captures``, then CaptureLimitError), and photos are rate-limited
+    per session and per partner and checked one at a time per session.
     """
-    try:
-        verdict = guidance.guide(svc.require_engine(), image, placement=False)
-    except ImageError:
-        raise CaptureRejectedError(guidance.Hint.NO_FACE) from None
-    if not verdict.ready:
-        raise CaptureRejectedError(verdict.hint)
-    state = web_state(svc, web)
-    if state.phase in (Phase.PROCESSING, Phase.FINAL):
-        raise SubmissionStateConflictError("an attempt is already being processed or the flow has ended")
-    return submit_selfie(svc, web, image)
+    flow_session, partner = _load(svc, web)
+    if flow_session.refused_captures >= svc.settings.web.max_refused_captures:
+        raise CaptureLimitError()
+    limits = svc.web_limits
+    limits.captures_per_session.take(flow_session.id)
+    limits.captures_per_partner.take(partner.id)
+    with limits.captures_at_once.slot(flow_session.id) as got:
+        if not got:
+            raise RateLimitedError(1)
+        with svc.analysis.slot():
+            try:
+                verdict = guidance.guide(svc.require_engine(), image, placement=False)
+            except ImageError:
+                verdict = guidance.Guidance(guidance.Hint.NO_FACE)
+            if not verdict.ready:
+                _count_refused(svc, flow_session.id)
+                raise CaptureRejectedError(verdict.hint)
+            derivative = submissions.make_derivative(image, svc.settings)
+        state = web_state(svc, web)
+        if state.phase in (Phase.PROCESSING, Phase.FINAL):
+            raise SubmissionStateConflictError("an attempt is already being processed or the flow has ended")
+        return submit_selfie(svc, web, partner.id, derivative)
+
+
+def _count_refused(svc: Services, flow_session_id: str) -> None:
+    with svc.db.session() as session:
+        repo.count_refused_capture(flow_session_id, session=session)
 
 
 #: The ``x-sdk-session-id`` the web app's attempts carry.
 SDK_SESSION_ID = "web-sdk"
 
 
-def submit_selfie(svc: Services, web: WebSession, image: bytes) -> str:
-    """Presign, upload and confirm, exactly as an SDK does with its user token."""
+def submit_selfie(svc: Services, web: WebSession, partner_id: str, derivative: bytes) -> str:
+    """Open an attempt, attach the selfie (already re-encoded) and confirm, through the same
+    functions an SDK's presign, upload and confirm calls reach."""
     config = web_config(svc, web)
     request = submissions.UserRequest(web.token, config.partner_session_id, SDK_SESSION_ID)
     presigned = submissions.presign(svc, request, "FACE_MATCH")
-    slot = presigned.documents["SELFIE"]
-    signature = parse_qs(urlsplit(slot.url).query).get("signature", [""])[0]
-    submissions.upload(svc, presigned.submission_id, "SELFIE", signature, image, "image/jpeg")
+    submissions.attach_document(svc, partner_id, presigned.submission_id, "SELFIE", derivative)
     metadata = {"channel": "WEB_SDK", "device": web.role.value}
     return submissions.confirm(svc, request, {"submissionId": presigned.submission_id, "metadata": metadata})

@@ -7,10 +7,13 @@ is the associated data, so a file copied under another name does not decrypt.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -22,6 +25,7 @@ from facematch.errors import FacematchError
 log = logging.getLogger(__name__)
 
 _MAGIC = b"FMB1"
+_BLOB_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class BlobKeyError(FacematchError):
@@ -42,6 +46,10 @@ class BlobStore(Protocol):
     def get(self, blob_id: str) -> bytes: ...
 
     def delete(self, blob_id: str) -> None: ...
+
+    def ids_older_than(self, cutoff: datetime) -> Iterator[str]:
+        """Every stored blob (and unfinished write) last written before ``cutoff`` (for the orphan purge)."""
+        ...
 
 
 def decode_key(value: str) -> bytes:
@@ -79,10 +87,10 @@ class EncryptedFileBlobStore:
         self._root = root
         self._key_id = key_id
         self._keys = {**(previous or {}), key_id: key}
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def _path(self, blob_id: str) -> Path:
-        if len(blob_id) != 32 or not all(c in "0123456789abcdef" for c in blob_id):
+        if not _BLOB_ID.fullmatch(blob_id):
             raise BlobNotFoundError("malformed blob id")
         return self._root / blob_id[:2] / blob_id
 
@@ -92,9 +100,10 @@ class EncryptedFileBlobStore:
         sealed = AESGCM(self._keys[self._key_id]).encrypt(nonce, data, blob_id.encode())
         kid = self._key_id.encode()
         path = self._path(blob_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(_MAGIC + bytes([len(kid)]) + kid + nonce + sealed)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            handle.write(_MAGIC + bytes([len(kid)]) + kid + nonce + sealed)
         tmp.replace(path)
         return blob_id
 
@@ -119,3 +128,16 @@ class EncryptedFileBlobStore:
 
     def delete(self, blob_id: str) -> None:
         self._path(blob_id).unlink(missing_ok=True)
+        self._path(blob_id).with_suffix(".tmp").unlink(missing_ok=True)
+
+    def ids_older_than(self, cutoff: datetime) -> Iterator[str]:
+        limit = cutoff.timestamp()
+        for folder in sorted(self._root.iterdir()):
+            if not folder.is_dir() or len(folder.name) != 2:
+                continue
+            for path in sorted(folder.iterdir()):
+                blob_id = path.name.removesuffix(".tmp")
+                if _BLOB_ID.fullmatch(blob_id) and blob_id[:2] == folder.name:
+                    with contextlib.suppress(FileNotFoundError):
+                        if path.stat().st_mtime < limit:
+                            yield blob_id

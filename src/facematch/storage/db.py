@@ -7,7 +7,9 @@ during a restart) queue for the write lock instead of failing with "database is 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -17,6 +19,8 @@ from typing import Any
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from facematch.storage.sealed import SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +41,23 @@ def _sqlite_setup(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """Create the database file readable by its owner only (SQLite gives its -wal and -shm files
+    the database file's mode), and narrow an existing one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if name.stat().st_mode & 0o077:
+                name.chmod(0o600)
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An SQLAlchemy engine for ``url`` (SQLite files get their parent directory created)."""
+    """An SQLAlchemy engine for ``url`` (a SQLite file is created 0600, with its directory)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(parsed.database))
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
         _sqlite_setup(engine)
         return engine
@@ -84,8 +99,9 @@ class Database:
         self.engine.dispose()
 
 
-def migrate(url: str) -> None:
-    """Bring the schema at ``url`` up to the newest Alembic revision."""
+def migrate(url: str, *, secret_box: SecretBox | None = None) -> None:
+    """Bring the schema at ``url`` up to the newest Alembic revision. ``secret_box`` seals the
+    secrets of partners created before they were sealed at rest (needed only when there are any)."""
     from alembic import command
     from alembic.config import Config
 
@@ -93,6 +109,7 @@ def migrate(url: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(script_location))
     config.attributes["url"] = url
+    config.attributes["secret_box"] = secret_box
     command.upgrade(config, "head")
 
 

@@ -58,15 +58,20 @@ class Partner(Base):
     passkey_hash: Mapped[str] = mapped_column(String(64))
     previous_passkey_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     previous_passkey_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    token_generation: Mapped[int] = mapped_column(Integer, default=1)
+    """Carried by every token minted for the partner; raised by a rotation or a disable, which
+    revokes the tokens of older generations (the previous one lives as long as the previous pass-key)."""
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     onboarding_partners: Mapped[list[str]] = mapped_column(default=list)
     callback_url: Mapped[str | None] = mapped_column(String(2000), default=None)
     callback_method: Mapped[str] = mapped_column(String(8), default="POST")
-    callback_auth_header: Mapped[str | None] = mapped_column(String(2000), default=None)
+    callback_auth_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    callback_auth_sealed: Mapped[str | None] = mapped_column(Text, default=None)
     callback_gone_at: Mapped[datetime | None] = mapped_column(default=None)
-    webhook_secret: Mapped[str] = mapped_column(String(200))
+    webhook_secret_sealed: Mapped[str] = mapped_column(Text)
     reference_hosts: Mapped[list[str]] = mapped_column(default=list)
-    reference_headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reference_header_names: Mapped[list[str]] = mapped_column(default=list)
+    reference_headers_sealed: Mapped[str | None] = mapped_column(Text, default=None)
     frame_origins: Mapped[list[str]] = mapped_column(default=list)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     show_status_screen: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -98,6 +103,8 @@ class FlowSession(Base):
     allow_qr: Mapped[bool] = mapped_column(Boolean, default=False)
     force_qr: Mapped[bool] = mapped_column(Boolean, default=False)
     portrait_only: Mapped[bool] = mapped_column(Boolean, default=True)
+    refused_captures: Mapped[int] = mapped_column(Integer, default=0)
+    """Web captures refused for want of a usable face (they use no attempt, so they are capped)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -204,6 +211,8 @@ class Handoff(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     session_id: Mapped[str] = mapped_column(ForeignKey("flow_sessions.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_generation: Mapped[int] = mapped_column(Integer, default=1)
+    """The partner token generation of the desktop session that made the link."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(default=None)

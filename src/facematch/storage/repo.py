@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from facematch.storage.models import (
@@ -76,6 +76,40 @@ def abandoned_retry_sessions(idle_before: datetime, limit: int, *, session: Sess
     )
 
 
+def unconfirmed_after_retry(idle_before: datetime, limit: int, *, session: Session) -> list[Submission]:
+    """Unconfirmed attempts, started before ``idle_before``, that followed a decided attempt which
+    offered a retry: the user began again and walked away before sending a photo."""
+    previous = aliased(Submission)
+    return list(
+        session.scalars(
+            select(Submission)
+            .where(
+                Submission.status == "INITIATED",
+                Submission.created_at < idle_before,
+                select(previous.id)
+                .where(
+                    previous.session_id == Submission.session_id,
+                    previous.attempt == Submission.attempt - 1,
+                    previous.final.is_(False),
+                    previous.next_action == "RETRY",
+                )
+                .exists(),
+            )
+            .order_by(Submission.created_at)
+            .limit(limit)
+        )
+    )
+
+
+def count_refused_capture(flow_session_id: str, *, session: Session) -> None:
+    session.execute(
+        update(FlowSession)
+        .where(FlowSession.id == flow_session_id)
+        .values(refused_captures=FlowSession.refused_captures + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def count_attempts(session_id: str, *, session: Session) -> int:
     return int(session.scalar(select(func.count()).where(Submission.session_id == session_id)) or 0)
 
@@ -87,10 +121,26 @@ def audit(actor: str, action: str, submission_id: str | None, *, session: Sessio
 # --- jobs -----------------------------------------------------------------------------------------
 
 
-def enqueue_job(submission_id: str, *, session: Session, delay_s: float = 0.0) -> None:
-    """A durable job row; ``delay_s`` holds it back (a safety net behind synchronous work)."""
-    available = utcnow() + timedelta(seconds=delay_s)
-    session.add(Job(submission_id=submission_id, state="queued", available_at=available))
+def enqueue_job(submission_id: str, *, session: Session) -> None:
+    """A durable job row, due now."""
+    session.add(Job(submission_id=submission_id, state="queued", available_at=utcnow()))
+
+
+def enqueue_leased_job(submission_id: str, owner: str, lease_s: float, *, session: Session) -> int:
+    """A job already running under ``owner``'s lease (synchronous work with a safety net behind it:
+    if the owner stops heart-beating, a worker retakes the job). Returns the job id."""
+    now = utcnow()
+    job = Job(
+        submission_id=submission_id,
+        state="running",
+        tries=1,
+        available_at=now,
+        lease_owner=owner,
+        lease_until=now + timedelta(seconds=lease_s),
+    )
+    session.add(job)
+    session.flush()
+    return job.id
 
 
 def claim_job(owner: str, lease_s: float, *, session: Session) -> Job | None:
@@ -159,6 +209,13 @@ def release_job(job_id: int, error: str, delay_s: float, *, session: Session) ->
         )
         .execution_options(synchronize_session=False)
     )
+
+
+def delete_direct_attempt(submission_id: str, flow_session_id: str, *, session: Session) -> None:
+    """Remove a synchronous compare's rows (its job, its submission, its partner session)."""
+    session.execute(delete(Job).where(Job.submission_id == submission_id))
+    session.execute(delete(Submission).where(Submission.id == submission_id))
+    session.execute(delete(FlowSession).where(FlowSession.id == flow_session_id))
 
 
 def count_jobs(state: str, *, session: Session) -> int:
@@ -231,3 +288,34 @@ def submissions_with_images_before(cutoff: datetime, *, session: Session) -> lis
             )
         )
     )
+
+
+def unconfirmed_attempts_before(cutoff: datetime, *, session: Session) -> list[Submission]:
+    """Attempts created before ``cutoff`` that were never confirmed."""
+    return list(
+        session.scalars(
+            select(Submission).where(Submission.status == "INITIATED", Submission.created_at < cutoff)
+        )
+    )
+
+
+def delete_unconfirmed_attempt(submission_id: str, *, session: Session) -> bool:
+    """Delete an attempt that is still unconfirmed (a conditional DELETE: a confirm that commits
+    first wins). True when it was deleted."""
+    result = session.execute(
+        delete(Submission)
+        .where(Submission.id == submission_id, Submission.status == "INITIATED")
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def referenced_blobs(blob_ids: list[str], *, session: Session) -> set[str]:
+    """Which of ``blob_ids`` an attempt still refers to."""
+    rows = session.execute(
+        select(Submission.selfie_blob, Submission.reference_blob).where(
+            or_(Submission.selfie_blob.in_(blob_ids), Submission.reference_blob.in_(blob_ids))
+        )
+    )
+    wanted = set(blob_ids)
+    return {blob for row in rows for blob in row if blob in wanted}

@@ -17,38 +17,11 @@ from datetime import timedelta
 
 from facematch.flows import decisions, processing
 from facematch.flows.context import Services
+from facematch.flows.leases import LeaseHeartbeat
 from facematch.storage import repo
 from facematch.storage.models import utcnow
 
 log = logging.getLogger(__name__)
-
-
-class _Heartbeat:
-    """Extends a job's lease every third of its length until stopped."""
-
-    def __init__(self, svc: Services, job_id: int, owner: str) -> None:
-        self._svc = svc
-        self._job_id = job_id
-        self._owner = owner
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        lease = self._svc.settings.submissions.job_lease_s
-        while not self._stop.wait(lease / 3):
-            try:
-                with self._svc.db.session() as session:
-                    repo.extend_job_lease(self._job_id, self._owner, lease, session=session)
-            except Exception:
-                log.warning("job heartbeat failed", exc_info=True)
 
 
 def run_one(
@@ -67,7 +40,7 @@ def run_one(
         log.error("job for submission %s abandoned after %d tries", submission_id, tries - 1)
         processing.record_decision(svc, submission_id, decisions.unexpected_failure())
         return True
-    with _Heartbeat(svc, job_id, owner):
+    with LeaseHeartbeat(svc, job_id, owner):
         try:
             job(svc, submission_id)
         except Exception as error:
@@ -127,6 +100,16 @@ def sweep_abandoned(svc: Services, batch: int = 100) -> int:
     final with a conditional UPDATE, so only one of them writes the callback). Returns how many
     sessions this call finished."""
     idle_before = utcnow() - timedelta(seconds=svc.settings.web.session_ttl_s)
+    released: list[str | None] = []
+    with svc.db.session() as session:
+        # a new attempt begun after the retry and never sent: it goes (with any image it holds),
+        # and the decided attempt before it becomes final
+        for attempt in repo.unconfirmed_after_retry(idle_before, batch, session=session):
+            if repo.delete_unconfirmed_attempt(attempt.id, session=session):
+                released += [attempt.selfie_blob, attempt.reference_blob]
+    for blob in released:
+        if blob:
+            svc.blobs.delete(blob)
     with svc.db.session() as session:
         candidates = repo.abandoned_retry_sessions(idle_before, batch, session=session)
     return sum(1 for flow_session_id in candidates if processing.finish_session(svc, flow_session_id))

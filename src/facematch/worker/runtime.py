@@ -1,110 +1,11 @@
-"""Build the services from the settings (keys, database, blobs, reference fetcher) and run the
-background threads (job workers, callback sender). Used by the app, the CLI and the tests."""
+"""The background work of one process: job workers, the abandoned-session sweeper and the callback
+sender, started and stopped together."""
 
 from __future__ import annotations
 
-import base64
-import logging
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
-
-from facematch.config import Settings
-from facematch.engine.types import Engine
-from facematch.flows import reference
 from facematch.flows.context import Services
-from facematch.flows.safe_http import FetchPolicy
-from facematch.flows.throttle import AuthThrottle, RateLimiter
-from facematch.flows.tokens import TokenKeyError, TokenService, load_or_create_secret
-from facematch.storage.blobs import BlobKeyError, EncryptedFileBlobStore, decode_key, load_or_create_key
-from facematch.storage.db import Database
 from facematch.worker.callbacks import CallbackSender
 from facematch.worker.queue import AbandonedSweeper, InProcessQueue
-
-if TYPE_CHECKING:
-    from facematch.engine.facade import EngineOptions, FaceEngine
-
-log = logging.getLogger(__name__)
-
-
-def _token_secret(settings: Settings) -> bytes:
-    if settings.tokens.secret is not None:
-        return settings.tokens.secret.get_secret_value().encode()
-    if not settings.development:
-        raise TokenKeyError("FACEMATCH_TOKENS__SECRET is required outside development")
-    return load_or_create_secret(settings.data_dir / "token.key")
-
-
-def _blob_store(settings: Settings) -> EncryptedFileBlobStore:
-    blobs = settings.blobs
-    if blobs.key is not None:
-        key = decode_key(blobs.key.get_secret_value())
-    elif settings.development:
-        key = load_or_create_key(settings.data_dir / "blob.key")
-    else:
-        raise BlobKeyError("FACEMATCH_BLOBS__KEY is required outside development")
-    previous = {kid: decode_key(value.get_secret_value()) for kid, value in blobs.previous_keys.items()}
-    return EncryptedFileBlobStore(
-        settings.data_dir / "blobs", key=key, key_id=blobs.key_id, previous=previous
-    )
-
-
-class ReferenceFetcher:
-    """The SSRF-safe reference fetch with the settings' limits and the partner's host allowlist."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings.reference
-
-    def __call__(self, url: str, *, headers: Mapping[str, str], allowed_hosts: Sequence[str]) -> bytes:
-        ref = self._settings
-        policy = FetchPolicy(
-            allowed_hosts=tuple(allowed_hosts),
-            allow_http=ref.allow_http,
-            allow_loopback=ref.allow_loopback,
-            connect_timeout=ref.connect_timeout_s,
-            total_timeout=ref.total_timeout_s,
-            max_bytes=ref.max_bytes,
-        )
-        return reference.fetch_reference_image(url, headers=headers, policy=policy, retries=ref.retries)
-
-
-def build_services(settings: Settings, *, engine: Engine | None = None) -> Services:
-    """Everything the flows need; a missing key outside development is a start-up error."""
-    if settings.reference.allow_loopback and not settings.development and settings.environment != "test":
-        raise TokenKeyError("reference.allow_loopback is only allowed in development and test")
-    return Services(
-        settings=settings,
-        db=Database(settings.database_url, echo=settings.database.echo),
-        blobs=_blob_store(settings),
-        tokens=TokenService(_token_secret(settings)),
-        throttle=AuthThrottle(settings.tokens.auth_failures_per_minute),
-        fetch_reference=ReferenceFetcher(settings),
-        rate=RateLimiter(settings.server.partner_rate_per_s, settings.server.partner_burst),
-        engine=engine,
-    )
-
-
-def engine_options(settings: Settings, *, target_far: float | None = None) -> EngineOptions:
-    """The engine's options from the settings (the engine never reads settings itself);
-    ``target_far`` overrides both the configured FAR and any explicit threshold."""
-    from facematch.engine.facade import EngineOptions
-
-    options = settings.engine
-    return EngineOptions(
-        recognizer_model=options.recognizer_model,
-        recognizer_calibration=options.recognizer_calibration,
-        target_far=target_far if target_far is not None else options.target_far,
-        threshold=None if target_far is not None else options.threshold,
-        max_image_bytes=options.max_image_bytes,
-        max_image_pixels=options.max_image_pixels,
-        threads=options.threads,
-    )
-
-
-def load_engine(settings: Settings, *, target_far: float | None = None) -> FaceEngine:
-    """The real face engine (imported here: model loading is heavy)."""
-    from facematch.engine.facade import FaceEngine
-
-    return FaceEngine.load(engine_options(settings, target_far=target_far))
 
 
 class Background:
@@ -127,10 +28,3 @@ class Background:
         if self.sweeper is not None:
             self.sweeper.stop()
         self.sender.stop()
-
-
-def generate_key() -> str:
-    """A fresh base64 AES-256 key (for FACEMATCH_BLOBS__KEY)."""
-    import os
-
-    return base64.b64encode(os.urandom(32)).decode()

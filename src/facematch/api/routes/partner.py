@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from fastapi import APIRouter, Body, Request
@@ -22,6 +20,7 @@ from facematch.api.deps import (
 from facematch.api.errors import Surface
 from facematch.errors import InvalidFieldError, UploadTooLargeError
 from facematch.flows import initiate, processing, results
+from facematch.flows.reference import decode_base64_image
 
 router = APIRouter(tags=["partner"])
 
@@ -73,11 +72,9 @@ def _b64(name: str, value: Any) -> bytes | None:
         return None
     if not isinstance(value, str):
         raise InvalidFieldError(name)
-    if value.startswith("data:") and "," in value:
-        value = value.split(",", 1)[1]
     try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
+        return decode_base64_image(value)
+    except ValueError:
         raise InvalidFieldError(name) from None
 
 

@@ -1,0 +1,182 @@
+"""The composition root: builds the services of a process from its settings.
+
+``facematch serve`` (the API), ``facematch worker`` and every CLI command get their collaborators
+here and nowhere else: the database, the encrypted image store, the sealed partner secrets, the
+token service, the request limits, the reference fetcher, and (loaded on demand, it is heavy)
+the face engine. Keys are required outside development; in development they are generated
+under ``data_dir`` with a warning.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from facematch.config import Settings
+from facematch.engine.types import Engine
+from facematch.flows import reference, webhooks
+from facematch.flows.capacity import AnalysisSlots
+from facematch.flows.context import Services, WebLimits
+from facematch.flows.safe_http import FetchPolicy
+from facematch.flows.throttle import AuthThrottle, Counters, RateLimiter
+from facematch.flows.tokens import TokenKeyError, TokenService, load_or_create_secret
+from facematch.storage.blobs import BlobKeyError, EncryptedFileBlobStore, decode_key, load_or_create_key
+from facematch.storage.db import Database
+from facematch.storage.sealed import SecretBox
+
+if TYPE_CHECKING:
+    from facematch.engine.facade import EngineOptions, FaceEngine
+
+log = logging.getLogger(__name__)
+
+
+def _token_secret(settings: Settings) -> bytes:
+    if settings.tokens.secret is not None:
+        return settings.tokens.secret.get_secret_value().encode()
+    if not settings.development:
+        raise TokenKeyError("FACEMATCH_TOKENS__SECRET is required outside development")
+    return load_or_create_secret(settings.data_dir / "token.key")
+
+
+def _keys(settings: Settings) -> tuple[bytes, dict[str, bytes]]:
+    """The current data key and the previous ones by id (FACEMATCH_BLOBS__KEY and friends)."""
+    blobs = settings.blobs
+    if blobs.key is not None:
+        key = decode_key(blobs.key.get_secret_value())
+    elif settings.development:
+        key = load_or_create_key(settings.data_dir / "blob.key")
+    else:
+        raise BlobKeyError("FACEMATCH_BLOBS__KEY is required outside development")
+    previous = {kid: decode_key(value.get_secret_value()) for kid, value in blobs.previous_keys.items()}
+    return key, previous
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    """What seals and opens partner secrets (the blob key scheme, a sub-key of its own)."""
+    key, previous = _keys(settings)
+    return SecretBox(key=key, key_id=settings.blobs.key_id, previous=previous)
+
+
+def callback_policy(settings: Settings) -> FetchPolicy:
+    """Where callbacks may go: the policy deliveries use, and partner configuration checks against."""
+    return webhooks.callback_policy(
+        allow_http=settings.reference.allow_http, allow_loopback=settings.reference.allow_loopback
+    )
+
+
+class ReferenceFetcher:
+    """The SSRF-safe reference fetch with the settings' limits and the partner's host allowlist."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings.reference
+
+    def __call__(self, url: str, *, headers: Mapping[str, str], allowed_hosts: Sequence[str]) -> bytes:
+        ref = self._settings
+        policy = FetchPolicy(
+            allowed_hosts=tuple(allowed_hosts),
+            allow_http=ref.allow_http,
+            allow_loopback=ref.allow_loopback,
+            connect_timeout=ref.connect_timeout_s,
+            total_timeout=ref.total_timeout_s,
+            max_bytes=ref.max_bytes,
+        )
+        return reference.fetch_reference_image(url, headers=headers, policy=policy, retries=ref.retries)
+
+
+def analysis_slots(settings: Settings) -> int:
+    return settings.limits.analysis_slots or max(2, os.cpu_count() or 2)
+
+
+def _web_limits(settings: Settings, counters: Counters) -> WebLimits:
+    web = settings.web
+    return WebLimits(
+        previews_per_session=RateLimiter(
+            counters,
+            web.previews_per_session_per_s,
+            max(1, round(web.previews_per_session_per_s * 2)),
+            name="web-preview-session",
+        ),
+        previews_per_partner=RateLimiter(
+            counters,
+            web.previews_per_partner_per_s,
+            max(1, round(web.previews_per_partner_per_s * 2)),
+            name="web-preview-partner",
+        ),
+        captures_per_session=RateLimiter(
+            counters,
+            web.captures_per_session_per_minute / 60,
+            web.captures_per_session_per_minute,
+            name="web-capture-session",
+        ),
+        captures_per_partner=RateLimiter(
+            counters,
+            web.captures_per_partner_per_minute / 60,
+            web.captures_per_partner_per_minute,
+            name="web-capture-partner",
+        ),
+    )
+
+
+def build_services(settings: Settings, *, engine: Engine | None = None) -> Services:
+    """Everything the flows need; a missing key outside development is a start-up error."""
+    if settings.reference.allow_loopback and not settings.development and settings.environment != "test":
+        raise TokenKeyError("reference.allow_loopback is only allowed in development and test")
+    counters = Counters(settings.limits.storage_uri)
+    tokens = settings.tokens
+    key, previous = _keys(settings)
+    key_id = settings.blobs.key_id
+    return Services(
+        settings=settings,
+        db=Database(settings.database_url, echo=settings.database.echo),
+        blobs=EncryptedFileBlobStore(settings.data_dir / "blobs", key=key, key_id=key_id, previous=previous),
+        secrets=SecretBox(key=key, key_id=key_id, previous=previous),
+        tokens=TokenService(_token_secret(settings)),
+        counters=counters,
+        throttle=AuthThrottle(
+            counters,
+            per_source_per_minute=tokens.auth_failures_per_minute,
+            per_client_per_minute=tokens.auth_failures_per_client_per_minute,
+        ),
+        rate=RateLimiter(counters, settings.server.partner_rate_per_s, settings.server.partner_burst),
+        analysis=AnalysisSlots(
+            analysis_slots(settings),
+            queue=settings.limits.analysis_queue,
+            wait_s=settings.limits.analysis_wait_s,
+        ),
+        web_limits=_web_limits(settings, counters),
+        fetch_reference=ReferenceFetcher(settings),
+        engine=engine,
+    )
+
+
+def engine_options(settings: Settings, *, target_far: float | None = None) -> EngineOptions:
+    """The engine's options from the settings (the engine never reads settings itself);
+    ``target_far`` overrides both the configured FAR and any explicit threshold."""
+    from facematch.engine.facade import EngineOptions
+
+    options = settings.engine
+    return EngineOptions(
+        recognizer_model=options.recognizer_model,
+        recognizer_calibration=options.recognizer_calibration,
+        target_far=target_far if target_far is not None else options.target_far,
+        threshold=None if target_far is not None else options.threshold,
+        max_image_bytes=options.max_image_bytes,
+        max_image_pixels=options.max_image_pixels,
+        max_full_decode_pixels=options.max_full_decode_pixels,
+        threads=options.threads,
+    )
+
+
+def load_engine(settings: Settings, *, target_far: float | None = None) -> FaceEngine:
+    """The real face engine (imported here: model loading is heavy)."""
+    from facematch.engine.facade import FaceEngine
+
+    return FaceEngine.load(engine_options(settings, target_far=target_far))
+
+
+def generate_key() -> str:
+    """A fresh base64 AES-256 key (for FACEMATCH_BLOBS__KEY)."""
+    return base64.b64encode(os.urandom(32)).decode()
