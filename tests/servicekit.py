@@ -262,7 +262,17 @@ def live_app(database_url: str, data_dir: Path, engine: Any = None, **extra: str
 class ServerProcess:
     """``tests/fake_server.py`` as a child process (real uvicorn, fake engine) that tests may kill."""
 
-    def __init__(self, database_url: str, data_dir: Path, port: int, log_path: Path, **extra: str) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        data_dir: Path,
+        port: int,
+        log_path: Path,
+        *,
+        fd_limit: int | None = None,
+        **extra: str,
+    ) -> None:
+        self.fd_limit = fd_limit
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.env = {**os.environ, **service_env(database_url, data_dir, **extra)}
@@ -278,6 +288,7 @@ class ServerProcess:
                 env=self.env,
                 stdout=log,
                 stderr=log,
+                preexec_fn=None if self.fd_limit is None else self._limit_fds,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -288,6 +299,12 @@ class ServerProcess:
                     return self
             time.sleep(0.05)
         raise RuntimeError("server did not become ready")
+
+    def _limit_fds(self) -> None:
+        import resource
+
+        assert self.fd_limit is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.fd_limit, self.fd_limit))
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -6,6 +6,7 @@ import base64
 import json
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -62,6 +63,10 @@ def claims(api: Api, **changes: object) -> dict[str, object]:
             lambda api: jwt.encode(claims(api), TOKEN_SECRET, algorithm="HS384"), id="other-algorithm"
         ),
         pytest.param(lambda api: api.user_token(), id="user-token-on-partner-endpoint"),
+        pytest.param(
+            lambda api: jwt.encode(claims(api, aud=["facematch:partner", "facematch:user"]), TOKEN_SECRET),
+            id="audience-list",
+        ),
         pytest.param(lambda api: api.partner_token()[:-3] + "abc", id="tampered-signature"),
     ],
 )
@@ -107,10 +112,104 @@ def test_disabled_partner_loses_tokens_and_keys(api: Api) -> None:
     with api.server.services.db.session() as session:
         partner = repo.partner_by_client_id(api.creds.client_id, session=session)
         assert partner is not None
-        partner.disabled = True
+        partners.set_disabled(partner, True)
     assert initiate_with(api, token).status_code == 401
     headers = {"client-id": api.creds.client_id, "pass-key": api.creds.passkey}
     assert api.http.get("/v1/coe/partner/authentication", headers=headers).status_code == 401
+
+
+def _issued(api: Api) -> dict[str, str]:
+    """One token of every kind a partner's credentials lead to."""
+    sdk_psid, web_psid = str(uuid.uuid4()), str(uuid.uuid4())
+    sdk = api.initiate(sdk_psid, INITIATE).json()["data"]["token"]
+    web = api.initiate(
+        web_psid,
+        {
+            "flow": "FACE_MATCH",
+            "source": "WEB_SDK",
+            "successRedirectionUrl": "https://partner.example/ok",
+            "failureRedirectionUrl": "https://partner.example/fail",
+        },
+    ).json()["data"]["launchUrl"]
+    return {
+        "partner": api.partner_token(),
+        "user": api.user_token(),
+        "initiate-sdk": sdk,
+        "sdk-psid": sdk_psid,
+        "launch": web.split("token=", 1)[1],
+    }
+
+
+def _working(api: Api, tokens: dict[str, str]) -> dict[str, bool]:
+    """Which of the tokens still work, each on an endpoint that takes it."""
+    presign_psid = str(uuid.uuid4())
+    return {
+        "partner": initiate_with(api, tokens["partner"]).status_code == 200,
+        "user": api.presign(tokens["user"], presign_psid).status_code == 200,
+        "initiate-sdk": api.presign(tokens["initiate-sdk"], tokens["sdk-psid"]).status_code == 200,
+        "launch": api.http.post("/web/api/session", json={"launchToken": tokens["launch"]}).status_code
+        == 200,
+    }
+
+
+def _rotate(api: Api, overlap_s: int) -> str:
+    with api.server.services.db.session() as session:
+        partner = repo.partner_by_client_id(api.creds.client_id, session=session)
+        assert partner is not None
+        return partners.rotate_passkey(partner, overlap_s=overlap_s)
+
+
+def test_rotation_without_overlap_revokes_every_token_minted_before(api: Api) -> None:
+    before = _issued(api)
+    assert all(_working(api, before).values())
+    api.creds.passkey = _rotate(api, overlap_s=0)
+    assert not any(_working(api, before).values())
+    assert all(_working(api, _issued(api)).values())  # tokens of the new pass-key work
+
+
+def test_rotation_with_overlap_keeps_old_tokens_until_the_overlap_ends(api: Api) -> None:
+    before = _issued(api)
+    old_passkey = api.creds.passkey
+    api.creds.passkey = _rotate(api, overlap_s=3600)
+    assert all(_working(api, before).values())
+    api.creds.passkey = old_passkey  # the old pass-key still mints tokens during the overlap
+    during = _issued(api)
+    assert all(_working(api, during).values())
+    with api.server.services.db.session() as session:  # the overlap ends
+        partner = repo.partner_by_client_id(api.creds.client_id, session=session)
+        assert partner is not None
+        partner.previous_passkey_expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    assert not any(_working(api, before).values())
+    assert not any(_working(api, during).values())
+
+
+def test_enabling_again_does_not_revive_tokens_minted_before_the_disable(api: Api) -> None:
+    before = _issued(api)
+    for disabled in (True, False):
+        with api.server.services.db.session() as session:
+            partner = repo.partner_by_client_id(api.creds.client_id, session=session)
+            assert partner is not None
+            partners.set_disabled(partner, disabled)
+    assert not any(_working(api, before).values())
+    assert all(_working(api, _issued(api)).values())  # the pass-key works again
+
+
+def test_wrong_passkeys_spread_over_many_addresses_are_throttled_for_the_client_id(api: Api) -> None:
+    api.partner_token()  # the partner's own address has authenticated: it stays known
+    headers = {"client-id": api.creds.client_id, "pass-key": "guess"}
+    statuses: list[int] = []
+    for host in range(2, 12):  # ten addresses, ten guesses each: none reaches its own limit
+        with httpx.Client(
+            base_url=api.server.url,
+            transport=httpx.HTTPTransport(local_address=f"127.0.0.{host}"),
+            timeout=10,
+        ) as attacker:
+            statuses += [
+                attacker.get("/v1/coe/partner/authentication", headers=headers).status_code for _ in range(10)
+            ]
+    assert statuses[:50] == [401] * 50  # the client-id's limit, 50 a minute from all addresses
+    assert set(statuses[50:]) == {429}
+    assert api.partner_token()  # the partner, from its known address, is not locked out
 
 
 def test_wrong_passkeys_are_throttled_without_locking_out_the_partner(api: Api) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -80,7 +82,30 @@ def test_partner_lifecycle(cli_env: Path, capsys: pytest.CaptureFixture[str], da
     assert json.loads(run(capsys, "partner", "show", client_id))["disabled"] is True
     assert main(["partner", "show", "no-such-client"]) == 2
     assert main(["partner", "set-callback", client_id, "ftp://x"]) == 2
+    # refused when set, not only when a delivery is tried: internal addresses and header smuggling
+    for url in ("https://10.0.0.1/hook", "https://169.254.169.254/", "https://toko.example/a\r\nX: y"):
+        assert main(["partner", "set-callback", client_id, url]) == 2
     db.dispose()
+
+
+def test_reseal_after_a_key_rotation(
+    cli_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    out = run(capsys, "partner", "create", "Toko")
+    client_id = field(out, "client-id")
+    SECRETS.update({field(out, "pass-key"), field(out, "webhook secret")})
+    old_key = os.environ["FACEMATCH_BLOBS__KEY"]
+    monkeypatch.setenv("FACEMATCH_BLOBS__KEY", base64.b64encode(b"n" * 32).decode())
+    monkeypatch.setenv("FACEMATCH_BLOBS__KEY_ID", "k2")
+    monkeypatch.setenv("FACEMATCH_BLOBS__PREVIOUS_KEYS", json.dumps({"k1": old_key}))
+    assert "sealed the secrets of" in run(capsys, "partner", "reseal")
+    db = Database(database_url)
+    try:
+        with db.session() as session:
+            partner = repo.partner_by_client_id(client_id, session=session)
+            assert partner is not None and partner.webhook_secret_sealed.startswith("fms1:k2:")
+    finally:
+        db.dispose()
 
 
 def test_db_and_callbacks_and_purge(

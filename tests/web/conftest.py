@@ -98,21 +98,27 @@ def _lossless_derivatives(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(submissions, "make_derivative", png_derivative)
 
 
-def _settings(database_url: str, tmp_path: Path) -> Settings:
+def _settings(database_url: str, tmp_path: Path, **groups: dict[str, object]) -> Settings:
     return Settings(
         environment="test",
         data_dir=tmp_path,
         database={"url": database_url},
         tokens={"secret": base64.b64encode(os.urandom(32)).decode()},
         blobs={"key": base64.b64encode(os.urandom(32)).decode()},
+        **groups,  # type: ignore[arg-type]
     )
+
+
+def web_services(database_url: str, tmp_path: Path, **groups: dict[str, object]) -> Services:
+    """Services over the test session's database (SQLite, or PostgreSQL when configured)."""
+    services = build_services(_settings(database_url, tmp_path, **groups), engine=FakeEngine())
+    services.fetch_reference = _reference
+    return services
 
 
 @pytest.fixture
 def svc(database_url: str, tmp_path: Path) -> Iterator[Services]:
-    """Services over the test session's database (SQLite, or PostgreSQL when configured)."""
-    services = build_services(_settings(database_url, tmp_path), engine=FakeEngine())
-    services.fetch_reference = _reference
+    services = web_services(database_url, tmp_path)
     yield services
     services.db.dispose()
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import contextlib
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from facematch.engine.fake import fake_face_image
 from facematch.errors import (
+    CaptureLimitError,
     CaptureRejectedError,
     HandoffLinkError,
+    RateLimitedError,
     SubmissionStateConflictError,
     WebSessionError,
     WebSessionExpiredError,
@@ -22,7 +25,7 @@ from facematch.flows.guidance import Hint
 from facematch.flows.web_session import Phase, Role
 from facematch.storage.models import utcnow
 
-from .conftest import REFERENCE_PERSON, WebWorld
+from .conftest import REFERENCE_PERSON, WebWorld, web_services
 
 
 def _open(world: WebWorld, **details: object) -> web_session.OpenedSession:
@@ -196,3 +199,50 @@ def test_previews_past_the_concurrency_limit_are_answered_busy(world: WebWorld, 
     with svc.web_limits.previews_at_once.slot(web.flow_session_id):  # this session's frame is running
         assert web_session.check_preview(svc, web, fake_face_image(1)).hint is Hint.BUSY
     assert web_session.check_preview(svc, web, fake_face_image(1)).ready
+
+
+def test_photos_are_rate_limited_per_session(database_url: str, tmp_path: Path) -> None:
+    svc = web_services(database_url, tmp_path, web={"captures_per_session_per_minute": 2})
+    try:
+        web = web_session.resolve_session(svc, _open(WebWorld(svc)).token)
+        for _ in range(2):
+            with pytest.raises(CaptureRejectedError):
+                web_session.capture(svc, web, fake_face_image(1, faces=0))
+        with pytest.raises(RateLimitedError) as limited:
+            web_session.capture(svc, web, fake_face_image(REFERENCE_PERSON))
+        assert limited.value.retry_after_s >= 1
+        other = web_session.resolve_session(svc, _open(WebWorld(svc)).token)  # another user is not held
+        _process(svc, web_session.capture(svc, other, fake_face_image(REFERENCE_PERSON)))
+    finally:
+        svc.db.dispose()
+
+
+def test_photos_without_a_face_are_counted_and_capped(database_url: str, tmp_path: Path) -> None:
+    svc = web_services(database_url, tmp_path, web={"max_refused_captures": 3})
+    try:
+        web = web_session.resolve_session(svc, _open(WebWorld(svc)).token)
+        for _ in range(3):
+            with pytest.raises(CaptureRejectedError):
+                web_session.capture(svc, web, fake_face_image(1, faces=0))
+        with pytest.raises(CaptureLimitError):  # refused before any analysis
+            web_session.capture(svc, web, fake_face_image(REFERENCE_PERSON))
+        assert web_session.web_state(svc, web).attempts_used == 0  # none of them used an attempt
+    finally:
+        svc.db.dispose()
+
+
+def test_one_photo_at_a_time_per_session(world: WebWorld, svc: Services) -> None:
+    web = web_session.resolve_session(svc, _open(world).token)
+    with svc.web_limits.captures_at_once.slot(web.flow_session_id), pytest.raises(RateLimitedError):
+        web_session.capture(svc, web, fake_face_image(REFERENCE_PERSON))
+    _process(svc, web_session.capture(svc, web, fake_face_image(REFERENCE_PERSON)))
+
+
+def test_preview_frames_past_the_session_rate_are_answered_busy(database_url: str, tmp_path: Path) -> None:
+    svc = web_services(database_url, tmp_path, web={"previews_per_session_per_s": 1.0})
+    try:
+        web = web_session.resolve_session(svc, _open(WebWorld(svc)).token)
+        hints = [web_session.check_preview(svc, web, fake_face_image(1)).hint for _ in range(4)]
+        assert hints[:2] == [Hint.READY, Hint.READY] and Hint.BUSY in hints[2:]
+    finally:
+        svc.db.dispose()
