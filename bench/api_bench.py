@@ -12,14 +12,10 @@ Usage: python bench/api_bench.py --shared ../shared [--json bench/out/api.json]
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,35 +24,9 @@ from pathlib import Path
 
 import httpx
 
+from servers import partner_token, start_server
+
 SELFIE, REFERENCE = "obama.jpg", "obama4.jpg"  # 910x1137 and 1480x832 JPEGs of one person
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
-    port = free_port()
-    env = {**os.environ, "FACEMATCH_SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    log = (workdir / "server.log").open("wb")
-    binary = Path(sys.executable).with_name("facematch")
-    process = subprocess.Popen(
-        [str(binary), "serve", "--dev", "--port", str(port)], cwd=workdir, env=env, stdout=log, stderr=log
-    )
-    log.close()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                credentials = json.loads((workdir / "var" / "demo-partner.json").read_text())
-                return process, url, credentials
-        if process.poll() is not None:
-            raise SystemExit((workdir / "server.log").read_text()[-3000:])
-        time.sleep(0.2)
-    raise SystemExit("server did not become ready")
 
 
 class Compare:
@@ -64,10 +34,7 @@ class Compare:
         self.url = url
         self.selfie = selfie
         self.reference = reference
-        headers = {"client-id": credentials["clientId"], "pass-key": credentials["passKey"]}
-        response = httpx.get(url + "/v1/coe/partner/authentication", headers=headers, timeout=10)
-        response.raise_for_status()
-        self.token = response.json()["data"]["token"]
+        self.token = partner_token(url, credentials)
 
     def once(self, client: httpx.Client) -> float:
         headers = {

@@ -277,6 +277,11 @@ class LimitsSettings(BaseModel):
         description="Images decoded and analysed at once for requests in one process (uploads, the "
         "synchronous compare, web captures and previews). Default: the number of CPUs, at least 2.",
     )
+    release_memory: bool = Field(
+        default=True,
+        description="Hand freed heap memory back to the operating system after analyses (glibc "
+        "malloc_trim); without it the process keeps the high-water mark of its largest images.",
+    )
     analysis_queue: int = Field(
         default=64,
         ge=0,

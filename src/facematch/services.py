@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.flows import reference, webhooks
-from facematch.flows.capacity import AnalysisSlots
+from facematch.flows.capacity import AnalysisSlots, release_memory
 from facematch.flows.context import Services, WebLimits
 from facematch.flows.safe_http import FetchPolicy
 from facematch.flows.throttle import AuthThrottle, Counters, RateLimiter
@@ -145,6 +145,7 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
             analysis_slots(settings),
             queue=settings.limits.analysis_queue,
             wait_s=settings.limits.analysis_wait_s,
+            trim=release_memory if settings.limits.release_memory else lambda: None,
         ),
         web_limits=_web_limits(settings, counters),
         fetch_reference=ReferenceFetcher(settings),

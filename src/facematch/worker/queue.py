@@ -12,16 +12,27 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from facematch.flows import decisions, processing
+from facematch.flows.capacity import release_memory
 from facematch.flows.context import Services
 from facematch.flows.leases import LeaseHeartbeat
 from facematch.storage import repo
 from facematch.storage.models import utcnow
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _memory_handed_back(svc: Services) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if svc.settings.limits.release_memory:
+            release_memory()
 
 
 def run_one(
@@ -40,7 +51,7 @@ def run_one(
         log.error("job for submission %s abandoned after %d tries", submission_id, tries - 1)
         processing.record_decision(svc, submission_id, decisions.unexpected_failure())
         return True
-    with LeaseHeartbeat(svc, job_id, owner):
+    with LeaseHeartbeat(svc, job_id, owner), _memory_handed_back(svc):
         try:
             job(svc, submission_id)
         except Exception as error:
