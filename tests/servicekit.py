@@ -31,6 +31,7 @@ from facematch.api.server import server_config
 from facematch.config import Settings
 from facematch.engine.fake import FakeEngine
 from facematch.flows import partners, webhooks
+from facematch.flows.capacity import AnalysisPool
 from facematch.flows.context import Services
 from facematch.services import build_services
 from facematch.storage.db import Database, migrate
@@ -401,3 +402,17 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+def occupy(pool: AnalysisPool, release: threading.Event) -> Callable[[], None]:
+    """Take one of ``pool``'s slots from another thread until ``release`` is set; returns a join."""
+    entered = threading.Event()
+
+    def work() -> None:
+        entered.set()
+        release.wait(10)
+
+    thread = threading.Thread(target=pool.run, args=(work,))
+    thread.start()
+    assert entered.wait(5)
+    return lambda: thread.join(10)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.flows import reference, webhooks
-from facematch.flows.capacity import AnalysisSlots, release_memory
+from facematch.flows.capacity import AnalysisPool, release_memory
 from facematch.flows.context import Services, WebLimits
 from facematch.flows.safe_http import FetchPolicy
 from facematch.flows.throttle import AuthThrottle, Counters, RateLimiter
@@ -141,7 +141,7 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
             per_client_per_minute=tokens.auth_failures_per_client_per_minute,
         ),
         rate=RateLimiter(counters, settings.server.partner_rate_per_s, settings.server.partner_burst),
-        analysis=AnalysisSlots(
+        analysis=AnalysisPool(
             analysis_slots(settings),
             queue=settings.limits.analysis_queue,
             wait_s=settings.limits.analysis_wait_s,

@@ -96,7 +96,10 @@ def test_a_dripping_body_is_cut_off(database_url: str, tmp_path: Path) -> None:
         FACEMATCH_SERVER__BODY_IDLE_TIMEOUT_S="1",
         FACEMATCH_SERVER__BODY_TIMEOUT_S="3",
     ) as process:
-        head = b"PUT /coe/v1/submissions/x/documents/SELFIE HTTP/1.1\r\nHost: x\r\ncontent-length: 100000\r\n\r\n"
+        head = (
+            b"PUT /coe/v1/submissions/x/documents/SELFIE HTTP/1.1\r\n"
+            b"Host: x\r\ncontent-length: 100000\r\n\r\n"
+        )
         with (
             contextlib.closing(connect(process.port)) as stalled,
             contextlib.closing(connect(process.port)) as dripping,

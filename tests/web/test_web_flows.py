@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from facematch.flows.context import Services
 from facematch.flows.guidance import Hint
 from facematch.flows.web_session import Phase, Role
 from facematch.storage.models import utcnow
+from servicekit import occupy
 
 from .conftest import REFERENCE_PERSON, WebWorld, web_services
 
@@ -192,10 +192,14 @@ def test_parallel_opens_of_one_link_let_exactly_one_through(world: WebWorld, svc
 
 def test_previews_past_the_concurrency_limit_are_answered_busy(world: WebWorld, svc: Services) -> None:
     web = web_session.resolve_session(svc, _open(world).token)
-    with contextlib.ExitStack() as held:  # every analysis slot of the process is taken
-        for _ in range(svc.analysis.slots):
-            held.enter_context(svc.analysis.slot())
+    release = threading.Event()
+    joins = [occupy(svc.analysis, release) for _ in range(svc.analysis.slots)]  # every slot is taken
+    try:
         assert web_session.check_preview(svc, web, fake_face_image(1)).hint is Hint.BUSY
+    finally:
+        release.set()
+        for join in joins:
+            join()
     with svc.web_limits.previews_at_once.slot(web.flow_session_id):  # this session's frame is running
         assert web_session.check_preview(svc, web, fake_face_image(1)).hint is Hint.BUSY
     assert web_session.check_preview(svc, web, fake_face_image(1)).ready

@@ -1,8 +1,8 @@
 """How much image work a process takes on at once for requests.
 
 Decoding and analysing an image is the one thing a few kilobytes can make expensive, so requests
-take a slot from :class:`AnalysisSlots` around it (presigned uploads, the synchronous compare, web
-captures and previews): at most ``slots`` run at once, at most ``queue`` more wait, each for at
+run it in :class:`AnalysisPool` (presigned uploads, the synchronous compare, web captures and
+previews): at most ``slots`` run at once, at most ``queue`` more wait, each for at
 most ``wait_s``. A request past the queue is answered at once (503 with Retry-After), one that
 waited too long likewise; so a burst is served in turn, and a flood costs neither CPU nor memory
 beyond the slots. Job workers are bounded by their own number and take no slot.
@@ -21,11 +21,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TypeVar
 
 from facematch.errors import ServiceBusyError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def _load_trim() -> Callable[[], None]:
@@ -50,8 +54,14 @@ release_memory = _load_trim()
 """Return the heap's free pages to the operating system (a no-op where libc has no malloc_trim)."""
 
 
-class AnalysisSlots:
-    """At most ``slots`` request analyses at once in this process."""
+class AnalysisPool:
+    """At most ``slots`` request analyses at once in this process, run on ``slots`` threads of
+    their own; at most ``queue`` more wait, each for at most ``wait_s``.
+
+    Own threads, not the request's: the engine keeps per-thread state (detector buffers sized for
+    the largest image a thread has seen), so analyses spread over a web server's thread pool
+    (dozens of threads) would keep dozens of copies of it (measured in BENCHMARKS.md).
+    """
 
     #: under constant load the process is never idle: trim at least this often
     TRIM_INTERVAL_S = 2.0
@@ -61,6 +71,7 @@ class AnalysisSlots:
     ) -> None:
         self.slots = slots
         self._semaphore = threading.BoundedSemaphore(slots)
+        self._executor = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="facematch-analysis")
         self._queue = queue
         self._wait_s = wait_s
         self._trim = trim
@@ -73,11 +84,24 @@ class AnalysisSlots:
     def busy(self) -> int:
         return self._busy
 
-    @contextmanager
-    def slot(self, *, wait_s: float | None = None) -> Iterator[None]:
-        """Hold a slot for the block; ServiceBusyError when the queue is full or no slot frees up
-        within the wait (``wait_s=0``: only a free slot will do)."""
-        wait = self._wait_s if wait_s is None else wait_s
+    def run(self, work: Callable[[], T], *, wait_s: float | None = None) -> T:
+        """``work()`` on one of the pool's threads; ServiceBusyError when the queue is full or no
+        slot frees up within the wait (``wait_s=0``: only a free slot will do)."""
+        self._admit(self._wait_s if wait_s is None else wait_s)
+        try:
+            return self._executor.submit(work).result()
+        finally:
+            now = time.monotonic()
+            with self._lock:
+                self._busy -= 1
+                trim = self._busy == 0 or now - self._trimmed_at > self.TRIM_INTERVAL_S
+                if trim:
+                    self._trimmed_at = now
+            self._semaphore.release()
+            if trim:
+                self._trim()
+
+    def _admit(self, wait: float) -> None:
         if not self._semaphore.acquire(blocking=False):
             with self._lock:
                 full = wait <= 0 or self._waiting >= self._queue
@@ -94,18 +118,9 @@ class AnalysisSlots:
                 raise ServiceBusyError(retry_after_s=1)
         with self._lock:
             self._busy += 1
-        try:
-            yield
-        finally:
-            now = time.monotonic()
-            with self._lock:
-                self._busy -= 1
-                trim = self._busy == 0 or now - self._trimmed_at > self.TRIM_INTERVAL_S
-                if trim:
-                    self._trimmed_at = now
-            self._semaphore.release()
-            if trim:
-                self._trim()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
 
 
 class KeyedSlots:

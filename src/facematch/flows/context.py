@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.errors import ServiceUnavailableError
-from facematch.flows.capacity import AnalysisSlots, KeyedSlots
+from facematch.flows.capacity import AnalysisPool, KeyedSlots
 from facematch.flows.throttle import AuthThrottle, Counters, RateLimiter
 from facematch.flows.tokens import TokenService
 from facematch.storage.blobs import BlobStore
@@ -91,7 +91,7 @@ class Services:
     counters: Counters
     throttle: AuthThrottle
     rate: RateLimiter
-    analysis: AnalysisSlots
+    analysis: AnalysisPool
     web_limits: WebLimits
     fetch_reference: ReferenceFetcher
     queue: JobQueue = field(default_factory=NullQueue)

@@ -188,8 +188,7 @@ def upload(
     with svc.db.session() as session:
         partner_id = gateway.token_partner(claims.get("pid"), claims, session=session).id
     try:
-        with svc.analysis.slot():
-            derivative = make_derivative(data, svc.settings)
+        derivative = svc.analysis.run(lambda: make_derivative(data, svc.settings))
     except ImageError as error:
         raise InvalidUploadArtifactError(f"{error.code}: {error.message}") from None
     return attach_document(svc, partner_id, submission_id, doc_type, derivative)

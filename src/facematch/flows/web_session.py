@@ -327,9 +327,9 @@ def check_preview(svc: Services, web: WebSession, frame: bytes) -> guidance.Guid
     with limits.previews_at_once.slot(flow_session.id) as got:
         if not got:
             return busy
+        engine = svc.require_engine()
         try:
-            with svc.analysis.slot(wait_s=0):
-                return guidance.guide(svc.require_engine(), frame)
+            return svc.analysis.run(lambda: guidance.guide(engine, frame), wait_s=0)
         except ServiceBusyError:
             return busy
         except ImageError:
@@ -350,18 +350,23 @@ def capture(svc: Services, web: WebSession, image: bytes) -> str:
     limits = svc.web_limits
     limits.captures_per_session.take(flow_session.id)
     limits.captures_per_partner.take(partner.id)
+    engine = svc.require_engine()
+
+    def check_and_encode() -> bytes | guidance.Hint:
+        """The stored form of a usable photo, or the hint for one without a usable face."""
+        try:
+            verdict = guidance.guide(engine, image, placement=False)
+        except ImageError:
+            return guidance.Hint.NO_FACE
+        return submissions.make_derivative(image, svc.settings) if verdict.ready else verdict.hint
+
     with limits.captures_at_once.slot(flow_session.id) as got:
         if not got:
             raise RateLimitedError(1)
-        with svc.analysis.slot():
-            try:
-                verdict = guidance.guide(svc.require_engine(), image, placement=False)
-            except ImageError:
-                verdict = guidance.Guidance(guidance.Hint.NO_FACE)
-            if not verdict.ready:
-                _count_refused(svc, flow_session.id)
-                raise CaptureRejectedError(verdict.hint)
-            derivative = submissions.make_derivative(image, svc.settings)
+        derivative = svc.analysis.run(check_and_encode)
+        if isinstance(derivative, guidance.Hint):
+            _count_refused(svc, flow_session.id)
+            raise CaptureRejectedError(derivative)
         state = web_state(svc, web)
         if state.phase in (Phase.PROCESSING, Phase.FINAL):
             raise SubmissionStateConflictError("an attempt is already being processed or the flow has ended")
