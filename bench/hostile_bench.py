@@ -108,9 +108,16 @@ def rss_run(
                     url + "/coe-partner/v1/face-match", headers=headers, files=files
                 ).status_code
 
-            with httpx.Client(timeout=120) as client:
-                for _ in range(30):
-                    compare(client, face)
+            def warm_up() -> None:  # on every thread the server will use, as real traffic does
+                with httpx.Client(timeout=120) as client:
+                    for _ in range(10):
+                        compare(client, face)
+
+            warmers = [threading.Thread(target=warm_up) for _ in range(clients)]
+            for thread in warmers:
+                thread.start()
+            for thread in warmers:
+                thread.join()
             warm = rss_mib(process.pid)
             curve = [(0, round(warm, 1))]
             statuses: dict[int, int] = {}

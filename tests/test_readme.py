@@ -1,7 +1,12 @@
-"""The README's configuration table lists every setting, with its default."""
+"""The README's configuration table lists every setting, with its default and description.
+
+``FACEMATCH_UPDATE_README=1 .venv/bin/pytest tests/test_readme.py`` rewrites the table from the
+settings.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -10,25 +15,30 @@ from pydantic import BaseModel
 from facematch.config import Settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+_ROW = re.compile(r"^\| `FACEMATCH_[A-Z0-9_]+` \|.*\|\n", re.MULTILINE)
 
 
-def settings_variables(model: type[BaseModel] = Settings, prefix: str = "FACEMATCH_") -> dict[str, object]:
-    variables: dict[str, object] = {}
+def settings_rows(model: type[BaseModel] = Settings, prefix: str = "FACEMATCH_") -> list[str]:
+    rows: list[str] = []
     for name, field in model.model_fields.items():
         annotation = field.annotation
+        variable = f"{prefix}{name.upper()}"
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            variables.update(settings_variables(annotation, f"{prefix}{name.upper()}__"))
-        else:
-            variables[f"{prefix}{name.upper()}"] = field.get_default(call_default_factory=True)
-    return variables
+            rows += settings_rows(annotation, variable + "__")
+            continue
+        default = field.get_default(call_default_factory=True)
+        shown = "—" if default is None or default in ({}, []) else f"`{default}`"
+        rows.append(f"| `{variable}` | {shown} | {field.description} |\n")
+    return rows
 
 
 def test_every_setting_is_in_the_configuration_table() -> None:
-    rows = dict(re.findall(r"^\| `(FACEMATCH_[A-Z0-9_]+)` \| ([^|]+) \|", README.read_text(), re.MULTILINE))
-    variables = settings_variables()
-    assert set(rows) == set(variables)
-    for name, default in variables.items():
-        if default is None or default in ({}, []):
-            assert rows[name].strip() == "—", name
-        else:
-            assert rows[name].strip() == f"`{default}`", name
+    text = README.read_text()
+    rows = settings_rows()
+    if os.environ.get("FACEMATCH_UPDATE_README"):
+        first = _ROW.search(text)
+        assert first is not None
+        text = _ROW.sub("", text)
+        text = text[: first.start()] + "".join(rows) + text[first.start() :]
+        README.write_text(text)
+    assert _ROW.findall(text) == rows, "run FACEMATCH_UPDATE_README=1 .venv/bin/pytest tests/test_readme.py"

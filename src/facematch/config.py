@@ -175,7 +175,31 @@ class SubmissionSettings(BaseModel):
     default_max_attempts: int = Field(
         default=3, ge=1, description="Attempts per partner session (new partners)."
     )
-    workers: int = Field(default=2, ge=0, description="Processing threads started with the app (0: none).")
+    workers: int = Field(
+        default=2,
+        ge=0,
+        description="Job workers (analyses at once) of `facematch serve` and the default of "
+        "`facematch worker --jobs` (0 in serve: no job processing and no sweeper in the API process).",
+    )
+    fetch_workers: int = Field(
+        default=8,
+        ge=0,
+        description="Further job threads per process that may wait on partners' reference servers at "
+        "once; a job holds one of the `workers` CPU slots only while it analyses.",
+    )
+    max_running_per_partner: int | None = Field(
+        default=None,
+        ge=1,
+        description="Jobs of one partner running at once in the whole cluster before its next job waits "
+        "(claims already go to the partner with the fewest running). Default: half of one process's "
+        "job threads.",
+    )
+    drain_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="On SIGTERM, how long a worker waits for the jobs in hand before it hands their "
+        "leases back.",
+    )
     job_lease_s: float = Field(
         default=30.0, gt=0, description="A job whose worker stops heart-beating is retaken after this."
     )
@@ -200,7 +224,12 @@ class SubmissionSettings(BaseModel):
 class CallbackSettings(BaseModel):
     """Completion callbacks (Standard Webhooks)."""
 
-    workers: int = Field(default=1, ge=0, description="Delivery threads started with the app (0: none).")
+    workers: int = Field(
+        default=1,
+        ge=0,
+        description="Delivery threads of `facematch serve` and the default of `facematch worker "
+        "--deliveries` (0 in serve: no deliveries from the API process).",
+    )
     lease_s: float = Field(default=60.0, gt=0, description="A claimed delivery is retaken after this.")
     poll_interval_s: float = Field(default=0.5, gt=0, description="How often the delivery loop looks.")
 
@@ -261,6 +290,13 @@ class WebSettings(BaseModel):
         description="Photos without a usable face a web session may send (they use no attempt); "
         "past it the session's photos are refused with 429.",
     )
+
+
+class WorkerSettings(BaseModel):
+    """`facematch worker`: where its health and metrics endpoints listen."""
+
+    host: str = Field(default="127.0.0.1", description="Address of the worker's /healthz and /metrics.")
+    port: int = Field(default=8090, description="Port of the worker's /healthz and /metrics.")
 
 
 class LimitsSettings(BaseModel):
@@ -329,6 +365,7 @@ class Settings(BaseSettings):
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     reference: ReferenceSettings = Field(default_factory=ReferenceSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
 

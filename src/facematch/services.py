@@ -19,7 +19,7 @@ from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.flows import reference, webhooks
 from facematch.flows.capacity import AnalysisPool, release_memory
-from facematch.flows.context import Services, WebLimits
+from facematch.flows.context import Metrics, QueueGauges, Services, WebLimits
 from facematch.flows.safe_http import FetchPolicy
 from facematch.flows.throttle import AuthThrottle, Counters, RateLimiter
 from facematch.flows.tokens import TokenKeyError, TokenService, load_or_create_secret
@@ -128,9 +128,13 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
     tokens = settings.tokens
     key, previous = _keys(settings)
     key_id = settings.blobs.key_id
+    db = Database(settings.database_url, echo=settings.database.echo)
+    metrics = Metrics()
+    metrics.registry.register(QueueGauges(db))
     return Services(
         settings=settings,
-        db=Database(settings.database_url, echo=settings.database.echo),
+        db=db,
+        metrics=metrics,
         blobs=EncryptedFileBlobStore(settings.data_dir / "blobs", key=key, key_id=key_id, previous=previous),
         secrets=SecretBox(key=key, key_id=key_id, previous=previous),
         tokens=TokenService(_token_secret(settings)),

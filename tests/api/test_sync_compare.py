@@ -193,7 +193,7 @@ def test_an_interrupted_compare_is_finished_by_a_worker_once_its_lease_lapses(qu
             )
         )
         session.flush()
-        repo.enqueue_leased_job(fresh, "a-dead-request", 0.01, session=session)
+        repo.enqueue_leased_job(fresh, submission.partner_id, "a-dead-request", 0.01, session=session)
 
     def decided() -> bool:
         with svc.db.session() as session:

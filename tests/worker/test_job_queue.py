@@ -27,15 +27,16 @@ def svc(fake_services: Services) -> Services:
 
 
 def confirmed_submission(svc: Services, selfie: bytes = fake_face_image(1), *, direct: bool = False) -> str:
+    partner_id = create_partner(svc.db).partner_id
     submission_id = seed_submission(
         svc.db,
-        create_partner(svc.db).partner_id,
+        partner_id,
         selfie_blob=svc.blobs.put(selfie),
         reference_blob=None if direct else svc.blobs.put(fake_face_image(1)),
         metadata_json={processing.DIRECT: True} if direct else {},
     )
     with svc.db.session() as session:
-        repo.enqueue_job(submission_id, session=session)
+        repo.enqueue_job(submission_id, partner_id, session=session)
     return submission_id
 
 

@@ -46,8 +46,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
         finally:
             if background:
                 await run_in_threadpool(runner.stop)
-            await run_in_threadpool(svc.analysis.close)
-            svc.db.dispose()
+            await run_in_threadpool(svc.close)
 
     app = FastAPI(title="facematch", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.services = svc

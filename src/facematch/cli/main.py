@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "facematch.cli.evaluate",
     "facematch.cli.demo_partner",
     "facematch.cli.serve",
+    "facematch.cli.worker",
     "facematch.cli.partner",
     "facematch.cli.db",
     "facematch.cli.callbacks",

@@ -1,4 +1,4 @@
-"""``facematch serve [--dev]``: migrate, (development) seed a demo partner, serve the API.
+"""``facematch serve [--dev] [--no-migrate]``: migrate, (development) seed a demo partner, serve the API.
 
 The real face engine is loaded at start-up; ``/readyz`` answers 200 once it is.
 """
@@ -17,10 +17,15 @@ DEMO_SITE = "http://127.0.0.1:8001"
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("serve", help="run the partner API (migrates first)")
+    parser = subparsers.add_parser("serve", help="run the partner API (migrates first unless --no-migrate)")
     parser.add_argument("--dev", action="store_true", help="development mode: generated keys, demo partner")
     parser.add_argument("--host", default=None, help="bind address (default: settings server.host)")
     parser.add_argument("--port", type=int, default=None, help="port (default: settings server.port)")
+    parser.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not migrate the database at start (run `facematch db upgrade`)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -72,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from facematch.api.app import create_app
     from facematch.api.server import server_config
     from facematch.config import Settings
+    from facematch.flows.capacity import tune_allocator
     from facematch.logs import configure_logging
     from facematch.services import secret_box
     from facematch.storage.db import migrate
@@ -87,7 +93,10 @@ def run(args: argparse.Namespace) -> int:
     if args.host or args.port:
         os.environ.setdefault("FACEMATCH_SERVER__PUBLIC_URL", f"http://{host}:{port}")
     configure_logging()
-    migrate(settings.database_url, secret_box=secret_box(settings))
+    if settings.limits.release_memory:
+        tune_allocator()
+    if not args.no_migrate:
+        migrate(settings.database_url, secret_box=secret_box(settings))
     if settings.development:
         seeded = seed_demo_partner(settings, settings.data_dir / "demo-partner.json")
         if seeded:

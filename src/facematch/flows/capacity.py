@@ -8,9 +8,11 @@ waited too long likewise; so a burst is served in turn, and a flood costs neithe
 beyond the slots. Job workers are bounded by their own number and take no slot.
 :class:`KeyedSlots` caps work per key (one web session).
 
-After a large image, freed memory is handed back to the operating system (glibc's
-``malloc_trim``): without it, the heap of a long-running process keeps the high-water mark of the
-largest decodes it has seen (measured in BENCHMARKS.md).
+Memory: glibc's allocator raises its mmap threshold after freeing a large block, so later image
+buffers come from the heap, whose freed pages a long-running process keeps: it grows to the
+high-water mark of its largest decodes and stays there. So processes fix the threshold at start
+(:func:`tune_allocator`: every image-sized buffer is mapped and unmapped) and hand the heap's free
+pages back after analyses (``malloc_trim``); both measured in BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -32,13 +34,32 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def _load_trim() -> Callable[[], None]:
+#: glibc's mallopt parameter, and the size from which buffers are mapped on their own
+_M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 128 * 1024
+
+
+def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
-        trim = getattr(libc, "malloc_trim", None)
+        return ctypes.CDLL(name) if name else None
     except OSError:
-        trim = None
+        return None
+
+
+def tune_allocator() -> bool:
+    """Fix glibc's mmap threshold (see the module docstring) for this process; False where libc
+    is not glibc. Call once at process start."""
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
+def _load_trim() -> Callable[[], None]:
+    trim = getattr(_libc(), "malloc_trim", None)
     if trim is None:  # not glibc: nothing to do
         return lambda: None
     trim.argtypes = [ctypes.c_size_t]
@@ -119,8 +140,8 @@ class AnalysisPool:
         with self._lock:
             self._busy += 1
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
+    def close(self, *, wait: bool = True) -> None:
+        self._executor.shutdown(wait=wait)
 
 
 class KeyedSlots:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
 
 from facematch.config import Settings
 from facematch.engine.types import Engine
@@ -14,9 +16,12 @@ from facematch.errors import ServiceUnavailableError
 from facematch.flows.capacity import AnalysisPool, KeyedSlots
 from facematch.flows.throttle import AuthThrottle, Counters, RateLimiter
 from facematch.flows.tokens import TokenService
+from facematch.storage import repo
 from facematch.storage.blobs import BlobStore
 from facematch.storage.db import Database
 from facematch.storage.sealed import SecretBox
+
+log = logging.getLogger(__name__)
 
 
 class JobQueue(Protocol):
@@ -37,6 +42,41 @@ class NullQueue:
 
     def submit(self, submission_id: str) -> None:
         return None
+
+
+class QueueGauges:
+    """Prometheus collector of the cluster's queues, read from the database at each scrape: every
+    process reports the same values (scrape one of them, or take the max)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            with self._db.session() as session:
+                stats = repo.queue_stats(session=session)
+        except Exception:
+            log.warning("queue gauges unavailable", exc_info=True)
+            return
+        yield GaugeMetricFamily("facematch_jobs_queued", "Jobs due and waiting for a worker", stats.jobs_due)
+        yield GaugeMetricFamily(
+            "facematch_jobs_oldest_queued_seconds", "Age of the oldest due job", stats.oldest_due_age_s
+        )
+        running = GaugeMetricFamily("facematch_jobs_running", "Jobs running, by partner", labels=["partner"])
+        for partner, count in sorted(stats.running_per_partner.items()):
+            running.add_metric([partner], count)
+        yield running
+        yield GaugeMetricFamily(
+            "facematch_callbacks_pending", "Callback messages due for delivery", stats.callbacks_pending
+        )
+        yield GaugeMetricFamily(
+            "facematch_callbacks_oldest_pending_seconds",
+            "How long the oldest due callback has waited",
+            stats.oldest_callback_age_s,
+        )
+        yield GaugeMetricFamily(
+            "facematch_callbacks_dead", "Dead-lettered callback messages", stats.callbacks_dead
+        )
 
 
 class Metrics:
@@ -97,6 +137,11 @@ class Services:
     queue: JobQueue = field(default_factory=NullQueue)
     metrics: Metrics = field(default_factory=Metrics)
     engine: Engine | None = None
+
+    def close(self) -> None:
+        """Release what the services hold: the analysis threads and the database pool."""
+        self.analysis.close()
+        self.db.dispose()
 
     def require_engine(self) -> Engine:
         if self.engine is None:

@@ -159,6 +159,7 @@ def resend(svc: Services, message_id: str) -> None:
         message.next_attempt_at = utcnow()
         message.lease_owner = None
         message.lease_until = None
+        repo.notify(repo.OUTBOX_CHANNEL, session=session)
         if message.partner_id:
             session.execute(
                 update(Partner)

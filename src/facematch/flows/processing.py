@@ -25,6 +25,7 @@ from facematch.errors import (
     ReferenceFetchError,
 )
 from facematch.flows import decisions, gateway, partners, results, views
+from facematch.flows.capacity import AnalysisPool
 from facematch.flows.context import Services
 from facematch.flows.decisions import Decision
 from facematch.flows.gateway import require_header
@@ -58,16 +59,31 @@ def _check(deadline: float | None) -> None:
         raise DeadlineExceededError()
 
 
-def evaluate(
-    svc: Services,
-    selfie: bytes,
-    reference: bytes | None,
-    partner: Partner,
-    flow_session: FlowSession,
-    *,
-    deadline: float | None = None,
+def obtain_reference(
+    svc: Services, reference: bytes | None, partner: Partner, flow_session: FlowSession
+) -> bytes | Decision:
+    """The reference image: the uploaded bytes, else fetched from the session's URL (network
+    only, no CPU worth a slot); a Decision when it cannot be had."""
+    if reference is not None:
+        return reference
+    if not flow_session.reference_image_url:
+        return decisions.reference_missing("NOT_PROVIDED")
+    try:
+        return svc.fetch_reference(
+            flow_session.reference_image_url,
+            headers=_reference_headers(svc, partner, flow_session),
+            allowed_hosts=partner.reference_hosts,
+        )
+    except ReferenceFetchError as error:
+        log.info("reference image fetch failed: %s", error.kind)
+        return decisions.reference_missing(error.kind)
+
+
+def decide(
+    svc: Services, selfie: bytes, reference: bytes | Decision, *, deadline: float | None = None
 ) -> Decision:
-    """Apply the result rules to one selfie and a reference (uploaded bytes, else the session's URL).
+    """Apply the result rules to a selfie and what :func:`obtain_reference` gave (the selfie is
+    judged first: an unusable selfie is the answer whatever the reference).
 
     ``deadline`` (a ``time.monotonic()`` value): checked between the stages, DeadlineExceededError
     once it has passed (every stage is bounded by the image budget, so none runs on for long)."""
@@ -77,18 +93,8 @@ def evaluate(
     except (ImageError, FaceError) as error:
         return decisions.selfie_unusable(error)
     _check(deadline)
-    if reference is None:
-        if not flow_session.reference_image_url:
-            return decisions.reference_missing("NOT_PROVIDED")
-        try:
-            reference = svc.fetch_reference(
-                flow_session.reference_image_url,
-                headers=_reference_headers(svc, partner, flow_session),
-                allowed_hosts=partner.reference_hosts,
-            )
-        except ReferenceFetchError as error:
-            log.info("reference image fetch failed: %s", error.kind)
-            return decisions.reference_missing(error.kind)
+    if isinstance(reference, Decision):
+        return reference
     try:
         reference_face = engine.analyze(reference, Role.REFERENCE)
     except (ImageError, FaceError) as error:
@@ -97,9 +103,12 @@ def evaluate(
     return decisions.matched(engine.compare_analyses(selfie_face, reference_face))
 
 
-def process_submission(svc: Services, submission_id: str) -> None:
+def process_submission(svc: Services, submission_id: str, *, cpu: AnalysisPool | None = None) -> None:
     """The job: decide one confirmed submission. Idempotent (a decided submission is left alone), and
-    opens its own sessions, so any queue can call it with just the id."""
+    opens its own sessions, so any queue can call it with just the id.
+
+    ``cpu``: where the analyses run (a worker's CPU slots), so a job waiting on a partner's
+    reference server holds no CPU slot."""
     with svc.db.session() as session:
         submission = session.get(Submission, submission_id)
         if submission is None or submission.status != "IN_PROGRESS":
@@ -113,8 +122,6 @@ def process_submission(svc: Services, submission_id: str) -> None:
         selfie = svc.blobs.get(submission.selfie_blob) if submission.selfie_blob else None
         reference = svc.blobs.get(submission.reference_blob) if submission.reference_blob else None
     except BlobNotFoundError:
-        selfie = None
-        reference = None
         decision = decisions.unexpected_failure("stored image unreadable")
     else:
         if submission.metadata_json.get(DIRECT):
@@ -122,7 +129,10 @@ def process_submission(svc: Services, submission_id: str) -> None:
         elif selfie is None:
             decision = decisions.Decision("COMPLETED", "INVALID", "DOCUMENT_NOT_FOUND", {})
         else:
-            decision = evaluate(svc, selfie, reference, partner, flow_session)
+            obtained = obtain_reference(svc, reference, partner, flow_session)
+            decision = (
+                cpu.run(lambda: decide(svc, selfie, obtained)) if cpu else decide(svc, selfie, obtained)
+            )
     record_decision(svc, submission_id, decision)
 
 
@@ -188,6 +198,7 @@ def _write_callback(submission: Submission, flow_session: FlowSession, *, sessio
             next_attempt_at=utcnow(),
         )
     )
+    repo.notify(repo.OUTBOX_CHANNEL, session=session)
 
 
 def finish_session(svc: Services, flow_session_id: str) -> bool:
@@ -315,7 +326,7 @@ def _compare_now(
             )
             session.flush()
             job_id = repo.enqueue_leased_job(
-                submission_id, owner, svc.settings.submissions.job_lease_s, session=session
+                submission_id, partner.id, owner, svc.settings.submissions.job_lease_s, session=session
             )
             session.expunge(flow_session)
     except IntegrityError:
@@ -324,7 +335,7 @@ def _compare_now(
         raise DuplicatePartnerSessionError() from None
     with LeaseHeartbeat(svc, job_id, owner):
         try:
-            decision = evaluate(svc, selfie, reference, partner, flow_session, deadline=deadline)
+            decision = decide(svc, selfie, reference, deadline=deadline)
         except DeadlineExceededError:
             _forget(svc, submission_id, flow_session.id, selfie_blob)
             raise

@@ -268,7 +268,7 @@ def confirm(svc: Services, request: UserRequest, body: Any) -> str:
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             raise SubmissionStateConflictError("the submission was already confirmed")
-        repo.enqueue_job(submission.id, session=session)
+        repo.enqueue_job(submission.id, submission.partner_id, session=session)
     svc.queue.submit(submission_id)
     return submission_id
 

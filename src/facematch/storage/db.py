@@ -99,9 +99,17 @@ class Database:
         self.engine.dispose()
 
 
+#: the PostgreSQL advisory lock that serialises migrations ("face" in ASCII)
+MIGRATION_LOCK = 0x66616365
+
+
 def migrate(url: str, *, secret_box: SecretBox | None = None) -> None:
     """Bring the schema at ``url`` up to the newest Alembic revision. ``secret_box`` seals the
-    secrets of partners created before they were sealed at rest (needed only when there are any)."""
+    secrets of partners created before they were sealed at rest (needed only when there are any).
+
+    Safe when several processes start at once: on PostgreSQL they queue for an advisory lock and
+    the later ones find the schema current; on SQLite the migration's ``BEGIN IMMEDIATE`` does the
+    same."""
     from alembic import command
     from alembic.config import Config
 
@@ -110,7 +118,22 @@ def migrate(url: str, *, secret_box: SecretBox | None = None) -> None:
     config.set_main_option("script_location", str(script_location))
     config.attributes["url"] = url
     config.attributes["secret_box"] = secret_box
-    command.upgrade(config, "head")
+    if make_url(url).get_backend_name() != "postgresql":
+        command.upgrade(config, "head")
+        return
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            connection.commit()
+            try:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                connection.commit()
+    finally:
+        engine.dispose()
 
 
 def current_revision(url: str) -> str | None:

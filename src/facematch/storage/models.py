@@ -141,10 +141,14 @@ class Job(Base):
     """Durable processing state of one submission: queued → running (leased) → done."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_due", "state", "available_at"),)
+    __table_args__ = (
+        Index("ix_jobs_due", "state", "available_at"),
+        Index("ix_jobs_partner_state", "partner_id", "state"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", name="fk_jobs_partner_id_partners"))
     state: Mapped[str] = mapped_column(String(16), default="queued")
     tries: Mapped[int] = mapped_column(Integer, default=0)
     available_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from facematch.storage.models import (
@@ -121,17 +122,35 @@ def audit(actor: str, action: str, submission_id: str | None, *, session: Sessio
 # --- jobs -----------------------------------------------------------------------------------------
 
 
-def enqueue_job(submission_id: str, *, session: Session) -> None:
-    """A durable job row, due now."""
-    session.add(Job(submission_id=submission_id, state="queued", available_at=utcnow()))
+JOBS_CHANNEL = "facematch_jobs"
+OUTBOX_CHANNEL = "facematch_outbox"
 
 
-def enqueue_leased_job(submission_id: str, owner: str, lease_s: float, *, session: Session) -> int:
+def notify(channel: str, *, session: Session) -> None:
+    """PostgreSQL: wake the workers listening on ``channel`` when this transaction commits (a
+    NOTIFY is delivered at commit, so never for work that was rolled back). Elsewhere: nothing;
+    workers poll."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
+
+
+def enqueue_job(submission_id: str, partner_id: str, *, session: Session) -> None:
+    """A durable job row, due now, announced to listening workers at commit."""
+    session.add(
+        Job(submission_id=submission_id, partner_id=partner_id, state="queued", available_at=utcnow())
+    )
+    notify(JOBS_CHANNEL, session=session)
+
+
+def enqueue_leased_job(
+    submission_id: str, partner_id: str, owner: str, lease_s: float, *, session: Session
+) -> int:
     """A job already running under ``owner``'s lease (synchronous work with a safety net behind it:
     if the owner stops heart-beating, a worker retakes the job). Returns the job id."""
     now = utcnow()
     job = Job(
         submission_id=submission_id,
+        partner_id=partner_id,
         state="running",
         tries=1,
         available_at=now,
@@ -143,20 +162,29 @@ def enqueue_leased_job(submission_id: str, owner: str, lease_s: float, *, sessio
     return job.id
 
 
-def claim_job(owner: str, lease_s: float, *, session: Session) -> Job | None:
-    """Lease one due job: queued, or running with an expired lease (its worker died)."""
+def claim_job(owner: str, lease_s: float, *, session: Session, per_partner: int | None = None) -> Job | None:
+    """Lease one due job: queued, or running with an expired lease (its worker died).
+
+    Fair across partners: the partner with the fewest jobs running (with a live lease, in any
+    process) goes first, then the oldest job; a partner already running ``per_partner`` jobs waits
+    (a soft cap: two processes claiming at the same instant may both pass it)."""
     now = utcnow()
-    candidate = session.scalar(
-        select(Job)
-        .where(
-            or_(
-                (Job.state == "queued") & (Job.available_at <= now),
-                (Job.state == "running") & (Job.lease_until < now),
-            )
+    running = aliased(Job)
+    in_flight = (
+        select(func.count(running.id))
+        .where(running.partner_id == Job.partner_id, running.state == "running", running.lease_until >= now)
+        .scalar_subquery()
+    )
+    query = select(Job).where(
+        or_(
+            (Job.state == "queued") & (Job.available_at <= now),
+            (Job.state == "running") & (Job.lease_until < now),
         )
-        .order_by(Job.available_at, Job.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
+    )
+    if per_partner is not None:
+        query = query.where(in_flight < per_partner)
+    candidate = session.scalar(
+        query.order_by(in_flight, Job.available_at, Job.id).limit(1).with_for_update(skip_locked=True, of=Job)
     )
     if candidate is None:
         return None
@@ -216,6 +244,63 @@ def delete_direct_attempt(submission_id: str, flow_session_id: str, *, session: 
     session.execute(delete(Job).where(Job.submission_id == submission_id))
     session.execute(delete(Submission).where(Submission.id == submission_id))
     session.execute(delete(FlowSession).where(FlowSession.id == flow_session_id))
+
+
+def hand_back_jobs(job_ids: list[int], owner: str, *, session: Session) -> int:
+    """Give up ``owner``'s leases on running jobs (a worker stopping): due again at once, and the
+    try this owner took is not counted."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.lease_owner == owner, Job.state == "running")
+        .values(
+            state="queued", lease_owner=None, lease_until=None, available_at=utcnow(), tries=Job.tries - 1
+        )
+        .execution_options(synchronize_session=False)
+    )
+    notify(JOBS_CHANNEL, session=session)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """The cluster's queues as the database holds them."""
+
+    jobs_due: int
+    oldest_due_age_s: float
+    running_per_partner: dict[str, int]
+    callbacks_pending: int
+    oldest_callback_age_s: float
+    callbacks_dead: int
+
+
+def queue_stats(*, session: Session) -> QueueStats:
+    now = utcnow()
+    due = (Job.state == "queued") & (Job.available_at <= now)
+    jobs_due, oldest_job = session.execute(
+        select(func.count(Job.id), func.min(Job.available_at)).where(due)
+    ).one()
+    running = session.execute(
+        select(Job.partner_id, func.count(Job.id))
+        .where(Job.state == "running", Job.lease_until >= now)
+        .group_by(Job.partner_id)
+    ).all()
+    pending = (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now)
+    callbacks, oldest_callback = session.execute(
+        select(func.count(OutboxMessage.id), func.min(OutboxMessage.next_attempt_at)).where(pending)
+    ).one()
+    dead = session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "dead")) or 0
+
+    def age(moment: datetime | None) -> float:
+        return 0.0 if moment is None else max(0.0, (now - moment).total_seconds())
+
+    return QueueStats(
+        jobs_due=int(jobs_due or 0),
+        oldest_due_age_s=age(oldest_job),
+        running_per_partner={str(partner): int(count) for partner, count in running},
+        callbacks_pending=int(callbacks or 0),
+        oldest_callback_age_s=age(oldest_callback),
+        callbacks_dead=int(dead),
+    )
 
 
 def count_jobs(state: str, *, session: Session) -> int:

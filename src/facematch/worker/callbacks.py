@@ -13,12 +13,18 @@ log = logging.getLogger(__name__)
 
 
 class CallbackSender:
+    """``workers`` threads delivering due messages; :meth:`wake` (a NOTIFY) cuts a poll short."""
+
     def __init__(self, svc: Services, workers: int) -> None:
         self._svc = svc
         self._workers = workers
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self.owner = f"cb-{secrets.token_hex(6)}"
+
+    def wake(self) -> None:
+        self._wake.set()
 
     def start(self) -> None:
         for number in range(self._workers):
@@ -27,7 +33,10 @@ class CallbackSender:
             self._threads.append(thread)
 
     def stop(self, timeout: float = 20.0) -> None:
+        """Stop after the deliveries in hand (a delivery cut short is re-sent with the same id once
+        its lease lapses: at least once, never lost)."""
         self._stop.set()
+        self._wake.set()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
@@ -41,4 +50,5 @@ class CallbackSender:
                 log.exception("callback loop error")
                 sent = False
             if not sent:
-                self._stop.wait(poll)
+                self._wake.wait(poll)
+                self._wake.clear()

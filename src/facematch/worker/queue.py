@@ -1,4 +1,4 @@
-"""The in-process queue: worker threads over the durable job table.
+"""The job queue: worker threads over the durable job table.
 
 Jobs are rows written by the confirming transaction; threads lease them (``lease_until``) and keep
 the lease alive with a heartbeat while they work. A process that dies leaves leases to expire, and
@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from facematch.flows import decisions, processing
-from facematch.flows.capacity import release_memory
+from facematch.flows.capacity import AnalysisPool, release_memory
 from facematch.flows.context import Services
 from facematch.flows.leases import LeaseHeartbeat
 from facematch.storage import repo
@@ -26,22 +26,19 @@ from facematch.storage.models import utcnow
 log = logging.getLogger(__name__)
 
 
-@contextmanager
-def _memory_handed_back(svc: Services) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        if svc.settings.limits.release_memory:
-            release_memory()
-
-
 def run_one(
-    svc: Services, owner: str, job: Callable[[Services, str], None] = processing.process_submission
+    svc: Services,
+    owner: str,
+    job: Callable[[Services, str], None] = processing.process_submission,
+    *,
+    per_partner: int | None = None,
+    running: set[int] | None = None,
 ) -> bool:
-    """Lease and run one due job; False when none was due."""
+    """Lease and run one due job; False when none was due. ``per_partner``: the claim's cap on a
+    partner's running jobs; ``running``: the set of job ids this process is working on."""
     settings = svc.settings.submissions
     with svc.db.session() as session:
-        claimed = repo.claim_job(owner, settings.job_lease_s, session=session)
+        claimed = repo.claim_job(owner, settings.job_lease_s, session=session, per_partner=per_partner)
         if claimed is None:
             return False
         job_id, submission_id, tries = claimed.id, claimed.submission_id, claimed.tries
@@ -51,51 +48,90 @@ def run_one(
         log.error("job for submission %s abandoned after %d tries", submission_id, tries - 1)
         processing.record_decision(svc, submission_id, decisions.unexpected_failure())
         return True
-    with LeaseHeartbeat(svc, job_id, owner), _memory_handed_back(svc):
-        try:
-            job(svc, submission_id)
-        except Exception as error:
-            log.exception("job for submission %s failed (try %d)", submission_id, tries)
-            if tries >= settings.job_max_tries:
-                processing.record_decision(svc, submission_id, decisions.unexpected_failure())
-            else:
-                with svc.db.session() as session:
-                    repo.release_job(job_id, f"{type(error).__name__}: {error}", 2.0**tries, session=session)
+    if running is not None:
+        running.add(job_id)
+    try:
+        with LeaseHeartbeat(svc, job_id, owner):
+            try:
+                job(svc, submission_id)
+            except Exception as error:
+                log.exception("job for submission %s failed (try %d)", submission_id, tries)
+                if tries >= settings.job_max_tries:
+                    processing.record_decision(svc, submission_id, decisions.unexpected_failure())
+                else:
+                    with svc.db.session() as session:
+                        repo.release_job(
+                            job_id, f"{type(error).__name__}: {error}", 2.0**tries, session=session
+                        )
+    finally:
+        if running is not None:
+            running.discard(job_id)
     return True
 
 
-class InProcessQueue:
-    """``workers`` threads polling the job table, woken early by :meth:`submit`."""
+class JobRunners:
+    """The job workers of one process: threads polling the job table, woken early by
+    :meth:`submit` (a confirm in this process) or :meth:`wake` (a NOTIFY from another).
 
-    def __init__(self, svc: Services, workers: int) -> None:
+    ``cpu`` analyses run at once, on ``cpu`` threads of their own (see
+    :class:`~facematch.flows.capacity.AnalysisPool`); ``fetchers`` more job threads may be waiting
+    on partners' reference servers at the same time (a job holds a CPU slot only while it
+    analyses), so a partner whose server hangs cannot take the CPU from the others. Claims are fair
+    across partners (see :func:`~facematch.storage.repo.claim_job`).
+    """
+
+    def __init__(self, svc: Services, cpu: int, fetchers: int) -> None:
         self._svc = svc
-        self._workers = workers
+        self._threads_wanted = cpu + fetchers if cpu else 0
+        trim = release_memory if svc.settings.limits.release_memory else lambda: None
+        # every job thread may wait for a CPU slot, for as long as the one ahead of it takes
+        self._cpu = AnalysisPool(max(1, cpu), queue=self._threads_wanted, wait_s=86_400, trim=trim)
+        configured = svc.settings.submissions.max_running_per_partner
+        self.per_partner = configured or max(1, self._threads_wanted // 2)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.running: set[int] = set()
         self.owner = f"{secrets.token_hex(6)}"
 
     def submit(self, submission_id: str) -> None:
         self._wake.set()
 
+    def wake(self) -> None:
+        self._wake.set()
+
     def start(self) -> None:
-        for number in range(self._workers):
+        for number in range(self._threads_wanted):
             thread = threading.Thread(target=self._loop, name=f"facematch-worker-{number}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming; wait up to ``timeout`` for the jobs in hand, then hand back the leases of
+        the ones still running (another worker takes them at once; a try is not counted)."""
         self._stop.set()
         self._wake.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        unfinished = sorted(self.running)
+        if unfinished:
+            with self._svc.db.session() as session:
+                released = repo.hand_back_jobs(unfinished, self.owner, session=session)
+            log.warning("handed back %d unfinished jobs at shutdown", released)
         self._threads.clear()
+        self._cpu.close(wait=False)  # an analysis past the drain must not hold the shutdown
+
+    def _job(self, svc: Services, submission_id: str) -> None:
+        processing.process_submission(svc, submission_id, cpu=self._cpu)
 
     def _loop(self) -> None:
         poll = self._svc.settings.submissions.poll_interval_s
         while not self._stop.is_set():
             try:
-                worked = run_one(self._svc, self.owner)
+                worked = run_one(
+                    self._svc, self.owner, self._job, per_partner=self.per_partner, running=self.running
+                )
             except Exception:
                 log.exception("worker loop error")
                 worked = False

@@ -1,30 +1,52 @@
-"""The background work of one process: job workers, the abandoned-session sweeper and the callback
-sender, started and stopped together."""
+"""The background work of one process: job workers, the abandoned-session sweeper, the callback
+sender and (on PostgreSQL) the notification listener, started and stopped together.
+
+``facematch serve`` runs it with the settings' counts (none with both at 0); ``facematch worker``
+runs it with its own, and stops it on SIGTERM by draining: jobs in hand finish, or their leases
+are handed back.
+"""
 
 from __future__ import annotations
 
 from facematch.flows.context import Services
+from facematch.storage import repo
 from facematch.worker.callbacks import CallbackSender
-from facematch.worker.queue import AbandonedSweeper, InProcessQueue
+from facematch.worker.listener import Listener, conninfo
+from facematch.worker.queue import AbandonedSweeper, JobRunners
 
 
 class Background:
     """The job workers, the abandoned-session sweeper and the callback sender of one process."""
 
-    def __init__(self, svc: Services) -> None:
-        self.queue = InProcessQueue(svc, svc.settings.submissions.workers)
-        self.sweeper = AbandonedSweeper(svc) if svc.settings.submissions.workers else None
-        self.sender = CallbackSender(svc, svc.settings.callbacks.workers)
+    def __init__(self, svc: Services, *, jobs: int | None = None, deliveries: int | None = None) -> None:
+        settings = svc.settings
+        jobs = settings.submissions.workers if jobs is None else jobs
+        deliveries = settings.callbacks.workers if deliveries is None else deliveries
+        self.queue = JobRunners(svc, jobs, settings.submissions.fetch_workers if jobs else 0)
+        self.sweeper = AbandonedSweeper(svc) if jobs else None
+        self.sender = CallbackSender(svc, deliveries)
+        dsn = conninfo(svc.db.url)
+        wakers = {}
+        if jobs:
+            wakers[repo.JOBS_CHANNEL] = self.queue.wake
+        if deliveries:
+            wakers[repo.OUTBOX_CHANNEL] = self.sender.wake
+        self.listener = Listener(dsn, wakers) if dsn and wakers else None
+        self._drain_s = settings.submissions.drain_timeout_s
         svc.queue = self.queue
 
     def start(self) -> None:
+        if self.listener is not None:
+            self.listener.start()
         self.queue.start()
         if self.sweeper is not None:
             self.sweeper.start()
         self.sender.start()
 
     def stop(self) -> None:
-        self.queue.stop()
+        self.queue.stop(self._drain_s)
         if self.sweeper is not None:
             self.sweeper.stop()
         self.sender.stop()
+        if self.listener is not None:
+            self.listener.stop()

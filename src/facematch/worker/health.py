@@ -1,0 +1,65 @@
+"""The worker's own small HTTP endpoint: ``/healthz`` (the process and its loops are up),
+``/readyz`` (the engine is loaded and the database answers) and ``/metrics`` (Prometheus)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Callable, Mapping
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from facematch.flows.context import Services
+
+
+class HealthServer:
+    def __init__(self, svc: Services, host: str, port: int, *, alive: Callable[[], bool]) -> None:
+        services = svc
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path == "/healthz":
+                    up = alive()
+                    self._json(200 if up else 503, {"status": "ok" if up else "stopping"})
+                elif path == "/readyz":
+                    database, engine = services.db.ping(), services.engine is not None
+                    ready = database and engine and alive()
+                    body = {
+                        "status": "ready" if ready else "not ready",
+                        "database": database,
+                        "engine": engine,
+                    }
+                    self._json(200 if ready else 503, body)
+                elif path == "/metrics":
+                    self._send(200, CONTENT_TYPE_LATEST, generate_latest(services.metrics.registry))
+                else:
+                    self._json(404, {"status": "not found"})
+
+            def _json(self, status: int, body: Mapping[str, object]) -> None:
+                self._send(status, "application/json", json.dumps(body).encode())
+
+            def _send(self, status: int, content_type: str, payload: bytes) -> None:
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer((host, port), Handler)
+        self._httpd.daemon_threads = True
+        self.port = int(self._httpd.server_address[1])
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="facematch-health", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
