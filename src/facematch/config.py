@@ -305,7 +305,11 @@ class LimitsSettings(BaseModel):
     storage_uri: str = Field(
         default="memory://",
         description="Storage of the rate limits and the pass-key throttle (the `limits` library): "
-        "memory:// counts per process; redis://host:6379 shares them between API processes.",
+        "memory:// counts per process; redis://host:6379 shares them between API processes (while "
+        "Redis is down each process counts on its own).",
+    )
+    key_prefix: str = Field(
+        default="facematch", min_length=1, description="Prefix of every key in the shared limits storage."
     )
     analysis_slots: int | None = Field(
         default=None,

@@ -124,7 +124,7 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
     """Everything the flows need; a missing key outside development is a start-up error."""
     if settings.reference.allow_loopback and not settings.development and settings.environment != "test":
         raise TokenKeyError("reference.allow_loopback is only allowed in development and test")
-    counters = Counters(settings.limits.storage_uri)
+    counters = Counters(settings.limits.storage_uri, prefix=settings.limits.key_prefix)
     tokens = settings.tokens
     key, previous = _keys(settings)
     key_id = settings.blobs.key_id

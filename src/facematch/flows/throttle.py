@@ -4,6 +4,12 @@ All counters live in one `limits <https://limits.readthedocs.io>`_ storage: ``me
 them in this process (the embedded default); a shared storage (``redis://``) makes every API
 process count together.
 
+When the shared storage fails (Redis down, slow: half a second at most per call), the process
+counts in its own memory until the storage answers again (retried every few seconds) and says so
+in its log: every limit still holds per process, so a Redis outage neither locks a partner out
+nor opens pass-keys to unthrottled guessing; across N processes a limit is at most N times looser
+for the duration.
+
 Wrong pass-keys are counted per (client-id, source address) and per client-id over all addresses:
 spreading guesses over many addresses does not escape the throttle. An address that authenticated
 successfully for the client-id recently ("known") is never refused before its pass-key is checked,
@@ -14,14 +20,23 @@ stops guessing is the pass-key's 192 random bits; the throttle makes trying expe
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
+import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
+from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from facematch.errors import AuthThrottledError, RateLimitedError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def _key(*parts: str) -> str:
@@ -30,46 +45,90 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
+#: how long a process counts in its own memory after the shared storage failed, before it tries again
+RETRY_SHARED_S = 5.0
+_TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+
+
+def _storage(uri: str) -> Storage:
+    options = _TIMEOUTS if uri.startswith(("redis://", "rediss://", "redis+")) else {}
+    storage = storage_from_string(uri, wrap_exceptions=True, **options)
+    if not isinstance(storage, Storage):
+        raise ValueError(f"not a synchronous limits storage: {uri}")
+    return storage
+
+
 class Counters:
-    """Moving-window counters and expiring markers over one storage."""
+    """Moving-window counters and expiring markers over one storage (see the module docstring for
+    what happens when a shared one fails)."""
 
     def __init__(self, storage_uri: str = "memory://", *, prefix: str = "fm") -> None:
-        storage = storage_from_string(storage_uri)
-        if not isinstance(storage, Storage):
-            raise ValueError(f"not a synchronous limits storage: {storage_uri}")
-        self.storage = storage
-        self._windows = MovingWindowRateLimiter(self.storage)
+        self._shared = _storage(storage_uri)
+        self._local = _storage("memory://") if not storage_uri.startswith("memory://") else self._shared
+        self._limiters = {
+            id(self._shared): MovingWindowRateLimiter(self._shared),
+            id(self._local): MovingWindowRateLimiter(self._local),
+        }
         self._prefix = prefix
+        self._shared_down_until = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def shared(self) -> bool:
+        """Whether the counters are the shared ones right now."""
+        return time.monotonic() >= self._shared_down_until
+
+    def _call(self, operation: Callable[[Storage, MovingWindowRateLimiter], T]) -> T:
+        if self._local is not self._shared and self.shared:
+            try:
+                return operation(self._shared, self._limiters[id(self._shared)])
+            except StorageError:
+                with self._lock:
+                    if self.shared:
+                        log.warning("shared rate-limit storage failed; counting in this process for now")
+                    self._shared_down_until = time.monotonic() + RETRY_SHARED_S
+        return operation(self._local, self._limiters[id(self._local)])
 
     def hit(self, item: RateLimitItem, *identifiers: str) -> int | None:
         """Count one request; None when within ``item``, else the seconds until one is allowed."""
         key = _key(*identifiers)
-        if self._windows.hit(item, self._prefix, key):
-            return None
-        return self.retry_after(item, *identifiers)
+        return self._call(
+            lambda _, windows: (
+                None if windows.hit(item, self._prefix, key) else _retry(windows, item, self._prefix, key)
+            )
+        )
 
     def over(self, item: RateLimitItem, *identifiers: str) -> int | None:
         """Like :meth:`hit` without counting."""
         key = _key(*identifiers)
-        if self._windows.test(item, self._prefix, key):
-            return None
-        return self.retry_after(item, *identifiers)
-
-    def retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
-        stats = self._windows.get_window_stats(item, self._prefix, _key(*identifiers))
-        return max(1, math.ceil(stats.reset_time - time.time()))
+        return self._call(
+            lambda _, windows: (
+                None if windows.test(item, self._prefix, key) else _retry(windows, item, self._prefix, key)
+            )
+        )
 
     def clear(self, item: RateLimitItem, *identifiers: str) -> None:
-        self._windows.clear(item, self._prefix, _key(*identifiers))
+        key = _key(*identifiers)
+        self._call(lambda _, windows: windows.clear(item, self._prefix, key))
 
     def mark(self, name: str, ttl_s: float, *identifiers: str) -> None:
         """Set an expiring marker (a fresh ``ttl_s`` from now)."""
         key = f"{self._prefix}/mark/{name}/{_key(*identifiers)}"
-        self.storage.clear(key)
-        self.storage.incr(key, math.ceil(ttl_s))
+
+        def set_marker(storage: Storage, _: MovingWindowRateLimiter) -> None:
+            storage.clear(key)
+            storage.incr(key, math.ceil(ttl_s))
+
+        self._call(set_marker)
 
     def marked(self, name: str, *identifiers: str) -> bool:
-        return self.storage.get(f"{self._prefix}/mark/{name}/{_key(*identifiers)}") > 0
+        key = f"{self._prefix}/mark/{name}/{_key(*identifiers)}"
+        return self._call(lambda storage, _: storage.get(key) > 0)
+
+
+def _retry(windows: MovingWindowRateLimiter, item: RateLimitItem, *identifiers: str) -> int:
+    stats = windows.get_window_stats(item, *identifiers)
+    return max(1, math.ceil(stats.reset_time - time.time()))
 
 
 class AuthThrottle:
