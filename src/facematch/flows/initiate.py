@@ -124,6 +124,7 @@ def initiate_flow(svc: Services, request: InitiateRequest) -> InitiateResult:
             allow_qr=_flag("allowQr", details.get("allowQr"), partner.allow_qr),
             force_qr=_flag("forceQr", details.get("forceQr"), partner.force_qr),
             portrait_only=_flag("portraitOnly", details.get("portraitOnly"), True),
+            sandbox=partner.sandbox,
         )
         session.add(flow_session)
         try:

@@ -22,7 +22,7 @@ from facematch.errors import (
     MissingFieldError,
     ReferenceFetchError,
 )
-from facematch.flows import decisions, gateway, results, views
+from facematch.flows import decisions, gateway, results, sandbox, views
 from facematch.flows.context import Services
 from facematch.flows.decisions import Decision
 from facematch.flows.gateway import require_header
@@ -54,6 +54,9 @@ def evaluate(
     svc: Services, selfie: bytes, reference: bytes | None, partner: Partner, flow_session: FlowSession
 ) -> Decision:
     """Apply the result rules to one selfie and a reference (uploaded bytes, else the session's URL)."""
+    forced = sandbox.forced_decision(flow_session)
+    if forced is not None:
+        return forced
     engine = svc.require_engine()
     try:
         selfie_face = engine.analyze(selfie, Role.SELFIE)
@@ -171,31 +174,6 @@ def _write_callback(submission: Submission, flow_session: FlowSession, *, sessio
     )
 
 
-def finish_session(svc: Services, flow_session_id: str) -> bool:
-    """The user leaves while a retry was offered: the last decided attempt becomes the final result
-    (partner-visible, with its callback). False when there is nothing to finish."""
-    with svc.db.session() as session:
-        flow_session = session.get(FlowSession, flow_session_id)
-        if flow_session is None:
-            return False
-        latest = repo.latest_submission(flow_session.id, session=session)
-        partner = session.get(Partner, flow_session.partner_id)
-        if latest is None or partner is None or latest.final or latest.status not in ("COMPLETED", "ERROR"):
-            return False
-        action = decisions.NextAction.STATUS if partner.show_status_screen else decisions.NextAction.EXIT
-        moved = session.execute(
-            update(Submission)
-            .where(Submission.id == latest.id, Submission.final.is_(False))
-            .values(final=True, next_action=action.value)
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
-            return False
-        session.refresh(latest)
-        _write_callback(latest, flow_session, session=session)
-    return True
-
-
 @dataclass(frozen=True, slots=True)
 class DirectMatchRequest:
     """Face-match-now: partner token, session and user headers, and both images."""
@@ -250,6 +228,7 @@ def face_match_now(svc: Services, request: DirectMatchRequest) -> dict[str, Any]
                 partner_user_id_type=uidt,
                 source="API",
                 interactive=False,
+                sandbox=partner.sandbox,
             )
             session.add(flow_session)
             session.flush()

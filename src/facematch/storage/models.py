@@ -72,6 +72,10 @@ class Partner(Base):
     show_status_screen: Mapped[bool] = mapped_column(Boolean, default=True)
     allow_qr: Mapped[bool] = mapped_column(Boolean, default=False)
     force_qr: Mapped[bool] = mapped_column(Boolean, default=False)
+    privacy_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_capture: Mapped[bool] = mapped_column(Boolean, default=True)
+    retry_window_s: Mapped[int] = mapped_column(Integer, default=600)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -98,6 +102,8 @@ class FlowSession(Base):
     allow_qr: Mapped[bool] = mapped_column(Boolean, default=False)
     force_qr: Mapped[bool] = mapped_column(Boolean, default=False)
     portrait_only: Mapped[bool] = mapped_column(Boolean, default=True)
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Made by a sandbox partner: its attempts may have forced outcomes and say so in their results."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -13,12 +13,10 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable
-from datetime import timedelta
 
-from facematch.flows import decisions, processing
+from facematch.flows import decisions, processing, sessions
 from facematch.flows.context import Services
 from facematch.storage import repo
-from facematch.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -121,15 +119,11 @@ class InProcessQueue:
 
 
 def sweep_abandoned(svc: Services, batch: int = 100) -> int:
-    """Finish the flow sessions whose user was offered a retry and then stayed away longer than a
-    web session lives: the last decided attempt becomes final, with its callback. Safe to run in
-    several workers at once (:func:`~facematch.flows.processing.finish_session` moves an attempt to
-    final with a conditional UPDATE, so only one of them writes the callback). Returns how many
+    """Finish the flow sessions whose user was offered a retry and then stayed away longer than the
+    partner's retry window: the last decided attempt becomes final, with its callback. Safe to run in
+    several workers at once (see :func:`~facematch.flows.sessions.finish_session`). Returns how many
     sessions this call finished."""
-    idle_before = utcnow() - timedelta(seconds=svc.settings.web.session_ttl_s)
-    with svc.db.session() as session:
-        candidates = repo.abandoned_retry_sessions(idle_before, batch, session=session)
-    return sum(1 for flow_session_id in candidates if processing.finish_session(svc, flow_session_id))
+    return sessions.finish_idle_sessions(svc, batch)
 
 
 class AbandonedSweeper:

@@ -6,6 +6,7 @@ import base64
 import binascii
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Body, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -21,7 +22,7 @@ from facematch.api.deps import (
 )
 from facematch.api.errors import Surface
 from facematch.errors import InvalidFieldError, UploadTooLargeError
-from facematch.flows import initiate, processing, results
+from facematch.flows import initiate, processing, results, sandbox, sessions
 
 router = APIRouter(tags=["partner"])
 
@@ -130,4 +131,16 @@ async def face_match(
         selfie,
         reference,
     )
-    return ok(await run_in_threadpool(processing.face_match_now, svc, direct))
+    answer = await run_in_threadpool(processing.face_match_now, svc, direct)
+    if sandbox.is_slow(answer.get("environment") == sandbox.ENVIRONMENT, answer.get("userId")):
+        await anyio.sleep(sandbox.SLOW_DELAY_S)  # holds no thread while it waits
+    return ok(answer)
+
+
+@router.post("/coe-partner/v1/sessions/finish", name=Surface.FINISH)
+def finish_session(
+    svc: Svc, token: OneKycToken = None, partner_session_id: PartnerSessionId = None
+) -> dict[str, Any]:
+    """Finish a session now (our extension): no more attempts; the last decided attempt becomes the
+    final result, with its one callback. Answers with the Get Submission Details ``data``."""
+    return ok(sessions.finish(svc, sessions.FinishRequest(token, partner_session_id)))
