@@ -21,13 +21,19 @@ from facematch.api.deps import (
     ok,
 )
 from facematch.api.errors import Surface
+from facematch.api.schemas import DetailsResponse, InitiateFlowResponse
 from facematch.errors import InvalidFieldError, UploadTooLargeError
 from facematch.flows import initiate, processing, results, sandbox, sessions
 
 router = APIRouter(tags=["partner"])
 
 
-@router.post("/coe-partner/v1/initiate-flow", name=Surface.INITIATE)
+@router.post(
+    "/coe-partner/v1/initiate-flow",
+    name=Surface.INITIATE,
+    response_model=InitiateFlowResponse,
+    response_model_exclude_unset=True,
+)
 def initiate_flow(
     svc: Svc,
     token: OneKycToken = None,
@@ -52,7 +58,12 @@ def initiate_flow(
     return ok(data)
 
 
-@router.get("/coe/v1/submissions", name=Surface.DETAILS)
+@router.get(
+    "/coe/v1/submissions",
+    name=Surface.DETAILS,
+    response_model=DetailsResponse,
+    response_model_exclude_unset=True,
+)
 @router.get("/coe-partner/v1/submissions", name=Surface.DETAILS, include_in_schema=False)
 def submission_details(
     svc: Svc,
@@ -82,7 +93,12 @@ def _b64(name: str, value: Any) -> bytes | None:
         raise InvalidFieldError(name) from None
 
 
-@router.post("/coe-partner/v1/face-match", name=Surface.FACE_MATCH)
+@router.post(
+    "/coe-partner/v1/face-match",
+    name=Surface.FACE_MATCH,
+    response_model=DetailsResponse,
+    response_model_exclude_unset=True,
+)
 async def face_match(
     request: Request,
     svc: Svc,
@@ -137,7 +153,12 @@ async def face_match(
     return ok(answer)
 
 
-@router.post("/coe-partner/v1/sessions/finish", name=Surface.FINISH)
+@router.post(
+    "/coe-partner/v1/sessions/finish",
+    name=Surface.FINISH,
+    response_model=DetailsResponse,
+    response_model_exclude_unset=True,
+)
 def finish_session(
     svc: Svc, token: OneKycToken = None, partner_session_id: PartnerSessionId = None
 ) -> dict[str, Any]:

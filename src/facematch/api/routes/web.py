@@ -21,7 +21,8 @@ from facematch.api.deps import Svc, read_capped_body
 from facematch.errors import CaptureRejectedError, HandoffLinkError
 from facematch.flows import web_session
 
-router = APIRouter(tags=["web"])
+# The app's own API (used by the page only, free to change) stays out of the partner's OpenAPI document.
+router = APIRouter(tags=["web"], include_in_schema=False)
 
 PAGE = "/web/index.html"
 COOKIE = "__Host-facematch-web"
