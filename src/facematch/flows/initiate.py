@@ -134,8 +134,13 @@ def initiate_flow(svc: Services, request: InitiateRequest) -> InitiateResult:
     if not web:
         issued = gateway.user_token_for_session(svc, flow_session)
         return InitiateResult(issued.token, None, issued.expiry_seconds, issued.expires_at)
+    # ``loc``: the page shows its first screens (loading, an invalid or expired link) in this language
     launch = svc.tokens.issue(
-        TokenKind.LAUNCH, flow_session.partner_id, svc.settings.tokens.user_ttl_s, sid=flow_session.id
+        TokenKind.LAUNCH,
+        flow_session.partner_id,
+        svc.settings.tokens.user_ttl_s,
+        sid=flow_session.id,
+        loc=flow_session.user_locale,
     )
     url = svc.settings.server.public_url.rstrip("/") + svc.settings.server.launch_path + launch.token
     return InitiateResult(None, url, launch.expiry_seconds, launch.expires_at)

@@ -103,3 +103,21 @@ class TokenService:
         if claims["exp"] <= self._clock():
             raise UnauthorizedError("token expired")
         return claims
+
+    def claims_if_signed(self, token: str | None, kind: TokenKind) -> dict[str, Any] | None:
+        """The claims of a token of ``kind`` that we signed, expired or not; None otherwise. Only for
+        telling a user where to go back to: it never authorises anything."""
+        if not token:
+            return None
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[_ALGORITHM],
+                audience=f"{ISSUER}:{kind.value}",
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "aud", "iss", "sub"], "verify_exp": False},
+            )
+        except jwt.PyJWTError:
+            return None
+        return claims
