@@ -688,7 +688,11 @@
   function guardBack() {
     // The browser's Back button leaves the flow: it reports what leaving reports (see leave()).
     history.pushState({ facematch: true }, '', window.location.pathname);
-    window.addEventListener('popstate', function () { if (!S.finished) leave(); });
+    window.addEventListener('popstate', function () {
+      // A launch link pasted into this tab changes only the fragment: start over with it.
+      if (/[?&#]token=/.test(window.location.hash)) return window.location.reload();
+      if (!S.finished) leave();
+    });
   }
 
   function wire() {
