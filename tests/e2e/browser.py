@@ -125,7 +125,9 @@ def hide_tab(page: Any, hidden: bool) -> None:
 
 
 class PreviewMeter:
-    """Counts the preview frames a page uploads (requests and bytes) from the moment it is made."""
+    """Counts the preview frames a page uploads (requests and bytes) from the moment it is made.
+    Playwright hands events over while the test waits through it: wait with ``page.wait_for_timeout``,
+    not ``time.sleep``, so each request is counted when it leaves."""
 
     def __init__(self, page: Any) -> None:
         self.sent: list[tuple[float, int]] = []

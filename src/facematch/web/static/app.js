@@ -17,7 +17,7 @@
   var DARK_LEVEL = 14; // a thumbnail this dark (lens covered, lights off) is not worth a frame
   var BUDGET_BYTES_PER_MIN = 0.42 * 1048576;
   var BUDGET_BURST_BYTES = 40 * 1024;
-  var IDLE_PAUSE_MS = 60000; // nothing changed for a minute: stop until the user touches the page
+  var IDLE_PAUSE_MS = 60000; // the same hint for a minute: stop until the user touches the page
   var BUSY_RETRY_MS = 400;
   var READY_HOLD_MS = 1000; // auto-capture: READY this long, then the 3-2-1 countdown
   var COUNTDOWN_FROM = 3;
@@ -352,10 +352,11 @@
     var now = Date.now();
     g.budget = Math.min(BUDGET_BURST_BYTES, g.budget + (now - g.budgetAt) * BUDGET_BYTES_PER_MIN / 60000);
     g.budgetAt = now;
+    if (now - g.lastChange > IDLE_PAUSE_MS && !g.countdown) return pauseGuidance();
     var thumb = thumbnail();
     if (thumb) {
       var changed = difference(thumb, g.judged) > CHANGE_LEVEL;
-      if (changed) { g.pending = true; g.lastChange = now; }
+      if (changed) g.pending = true; // (only a new hint or a touch restarts the idle clock)
       if (changed && g.countdown) cancelCountdown(); // the user moved: judge again before any photo
       if (g.pending && brightness(thumb) < DARK_LEVEL) {
         // Far too dark to judge: say so here and spend nothing on it.
@@ -366,7 +367,6 @@
       }
       autoCapture(now, changed);
     }
-    if (now - g.lastChange > IDLE_PAUSE_MS && !g.countdown && !g.inFlight) return pauseGuidance();
     scheduleGuidance(SAMPLE_MS);
   }
   function sendPreview(thumb) {
@@ -378,7 +378,7 @@
       if (!blob || S.guide !== g) return null;
       g.budget -= blob.size;
       return request('POST', '/preview', blob, 'image/jpeg', 1).then(function (r) {
-        if (S.guide !== g) return;
+        if (S.guide !== g || g.paused) return;
         if (r.hint === 'BUSY') { g.pending = true; g.retryAt = Date.now() + BUSY_RETRY_MS; return; }
         g.judged = thumb;
         g.judgedReady = !!r.ready;
