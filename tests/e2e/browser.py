@@ -125,17 +125,20 @@ def hide_tab(page: Any, hidden: bool) -> None:
 
 
 class PreviewMeter:
-    """Counts the preview frames a page uploads (requests and bytes) from the moment it is made.
-    Playwright hands events over while the test waits through it: wait with ``page.wait_for_timeout``,
-    not ``time.sleep``, so each request is counted when it leaves."""
+    """Counts the preview frames a page uploads (requests and body bytes) from the moment it is made.
+
+    The requests pass through Playwright's interception, which sees every body (the network events
+    alone leave out Blob bodies). Playwright hands events over while the test waits through it:
+    wait with ``page.wait_for_timeout``, not ``time.sleep``, so each frame is counted as it leaves."""
 
     def __init__(self, page: Any) -> None:
         self.sent: list[tuple[float, int]] = []
-        page.on("request", self._seen)
+        page.route("**/web/api/preview", self._leaving)
 
-    def _seen(self, request: Any) -> None:
-        if request.method == "POST" and request.url.endswith("/web/api/preview"):
-            self.sent.append((time.monotonic(), len(request.post_data_buffer or b"")))
+    def _leaving(self, route: Any) -> None:
+        if route.request.method == "POST":
+            self.sent.append((time.monotonic(), len(route.request.post_data_buffer or b"")))
+        route.continue_()
 
     def since(self, moment: float) -> list[int]:
         return [size for at, size in self.sent if at >= moment]
