@@ -39,8 +39,12 @@ class Finished(enum.StrEnum):
     """No attempt was decided yet."""
 
 
-class _BusyError(Exception):
-    """An open attempt was confirmed while we were discarding it (rolls the finish back)."""
+class _RaceError(Exception):
+    """Another request moved first: roll this finish back and report ``outcome``."""
+
+    def __init__(self, outcome: Finished) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome
 
 
 def finish_session(svc: Services, flow_session_id: str) -> Finished:
@@ -72,7 +76,7 @@ def finish_session(svc: Services, flow_session_id: str) -> Finished:
                     .execution_options(synchronize_session=False)
                 )
                 if gone.rowcount != 1:  # type: ignore[attr-defined]
-                    raise _BusyError()
+                    raise _RaceError(Finished.PROCESSING)  # it was confirmed meanwhile
                 discarded += [
                     blob for blob in (open_attempt.selfie_blob, open_attempt.reference_blob) if blob
                 ]
@@ -84,11 +88,11 @@ def finish_session(svc: Services, flow_session_id: str) -> Finished:
                 .execution_options(synchronize_session=False)
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
-                raise _BusyError()
+                raise _RaceError(Finished.ALREADY_FINAL)  # another finisher was first
             session.refresh(last)
             processing._write_callback(last, flow_session, session=session)  # the one callback writer
-    except _BusyError:
-        return Finished.PROCESSING
+    except _RaceError as race:
+        return race.outcome
     for blob in discarded:
         svc.blobs.delete(blob)
     return Finished.FINISHED

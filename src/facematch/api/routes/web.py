@@ -29,7 +29,6 @@ router = APIRouter(tags=["web"], include_in_schema=False)
 PAGE = "/web/index.html"
 COOKIE = "__Host-facematch-web"
 _STATIC = {"app.js": "text/javascript", "app.css": "text/css", "i18n.js": "text/javascript"}
-#: favicon.ico is served at the origin's root, where browsers look for it
 _COMMON_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -269,6 +268,7 @@ def cancel_handoff(svc: Svc, web: SessionDep) -> Response:
 
 @router.get("/favicon.ico")
 def favicon() -> Response:
+    """The icon, at the origin's root where browsers look for it (the page links it too)."""
     return Response(
         _static("favicon.ico"), media_type="image/x-icon", headers={"Cache-Control": "max-age=86400"}
     )
