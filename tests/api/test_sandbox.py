@@ -3,21 +3,19 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from standardwebhooks.webhooks import Webhook
 
 from facematch.engine.fake import fake_face_image
 from facematch.flows import sandbox
 from facematch.storage.models import Partner
 from partner_client import Api, make_api
-from servicekit import LiveServer, Receiver, wait_for
+from servicekit import LiveServer, Receiver
 
+from .conftest import signed_callback
 from .test_results import face_match
 
 #: x-partner-user-id → (status, result, reasonCode) it forces.
@@ -32,26 +30,10 @@ FORCED = {
 
 
 @pytest.fixture
-def hooks() -> Iterator[Receiver]:
-    receiver = Receiver(lambda _, __: (200, {}, b"ok")).start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
 def sandboxed(live: LiveServer, hooks: Receiver) -> Iterator[Api]:
     client = make_api(live, sandbox=True, callback_url=hooks.url + "/hook")
     yield client
     client.http.close()
-
-
-def signed_callback(api: Api, hooks: Receiver, psid: str) -> dict[str, Any]:
-    def arrived() -> list[Any]:
-        return [r for r in hooks.requests if json.loads(r.body)["partnerSessionId"] == psid]
-
-    [request] = wait_for(arrived)
-    payload: dict[str, Any] = Webhook(api.creds.webhook_secret).verify(request.body, request.headers)
-    return payload
 
 
 def test_each_forced_outcome_runs_the_pipeline_and_calls_back(sandboxed: Api, hooks: Receiver) -> None:

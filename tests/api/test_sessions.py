@@ -3,7 +3,6 @@ session on demand, and the retry window after which a session left after a retry
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,22 +10,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from standardwebhooks.webhooks import Webhook
 
 from facematch.engine.fake import fake_face_image
 from facematch.storage.models import FlowSession, OutboxMessage, Partner, Submission
 from facematch.worker.queue import sweep_abandoned
 from partner_client import Api, make_api
-from servicekit import LiveServer, Receiver, wait_for
+from servicekit import LiveServer, Receiver
 
+from .conftest import signed_callback
 from .test_results import attempt, sdk_session
-
-
-@pytest.fixture
-def hooks() -> Iterator[Receiver]:
-    receiver = Receiver(lambda _, __: (200, {}, b"ok")).start()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture
@@ -54,17 +46,6 @@ def callbacks(api: Api, psid: str) -> int:
             .where(Submission.session_id == flow.id)
         )
         return int(session.scalar(query) or 0)
-
-
-def delivered(api: Api, hooks: Receiver, psid: str) -> dict[str, Any]:
-    """The one signed callback of ``psid`` that reached the receiver, verified."""
-
-    def arrived() -> list[Any]:
-        return [r for r in hooks.requests if json.loads(r.body)["partnerSessionId"] == psid]
-
-    [request] = wait_for(arrived)
-    payload: dict[str, Any] = Webhook(api.creds.webhook_secret).verify(request.body, request.headers)
-    return payload
 
 
 def test_each_verdict_shows_while_the_session_is_between_attempts(with_hooks: Api, hooks: Receiver) -> None:
@@ -100,7 +81,7 @@ def test_each_verdict_shows_while_the_session_is_between_attempts(with_hooks: Ap
     )
     assert "attempts" not in final  # the final verdict reads as it always did
     assert "attempts" not in api.status(token, psid, third["submissionId"]).json()["data"]
-    assert delivered(api, hooks, psid)["result"] == "VALID" and callbacks(api, psid) == 1
+    assert signed_callback(api, hooks, psid)["result"] == "VALID" and callbacks(api, psid) == 1
 
 
 def test_a_backend_flow_answers_as_before(api: Api) -> None:
@@ -132,7 +113,7 @@ def test_finishing_a_session_on_demand(with_hooks: Api, hooks: Receiver) -> None
         first["submissionId"],
     )
     assert "attempts" not in data
-    payload = delivered(api, hooks, psid)
+    payload = signed_callback(api, hooks, psid)
     assert (payload["status"], payload["submissionId"]) == ("COMPLETED", first["submissionId"])
     assert finish(api, psid).json()["data"]["submissionId"] == first["submissionId"]  # harmless again
     assert callbacks(api, psid) == 1
@@ -177,4 +158,4 @@ def test_the_retry_window_makes_an_abandoned_session_final(with_hooks: Api, hook
         "INVALID",
         first["submissionId"],
     )
-    assert delivered(api, hooks, psid)["reasonCode"] == "FACE_MATCH_FAILED"
+    assert signed_callback(api, hooks, psid)["reasonCode"] == "FACE_MATCH_FAILED"

@@ -12,37 +12,14 @@ from sqlalchemy import func, select
 from facematch.flows import sessions
 from facematch.flows.context import Services
 from facematch.flows.sessions import Finished
-from facematch.storage.models import FlowSession, OutboxMessage, Submission, utcnow
-from servicekit import create_partner
+from facematch.storage.models import OutboxMessage, Submission, utcnow
+from servicekit import create_partner, seed_session
 
 
 def interactive_session(svc: Services, *attempts: dict[str, Any]) -> str:
-    """A flow session with the given attempts (1, 2, ...), written straight to the database."""
-    partner_id = create_partner(svc.db).partner_id
-    flow_id = str(uuid.uuid4())
-    with svc.db.session() as session:
-        session.add(
-            FlowSession(
-                id=flow_id,
-                partner_id=partner_id,
-                partner_session_id=flow_id,
-                partner_user_id="u",
-                partner_user_id_type="T",
-                source="SDK",
-                interactive=True,
-            )
-        )
-        session.flush()
-        for number, fields in enumerate(attempts, start=1):
-            row: dict[str, Any] = {"details": {}, **fields}
-            if row.get("status") in ("COMPLETED", "ERROR"):
-                row.setdefault("completed_at", utcnow())
-            session.add(
-                Submission(
-                    id=str(uuid.uuid4()), partner_id=partner_id, session_id=flow_id, attempt=number, **row
-                )
-            )
-    return flow_id
+    """A session started with Initiate Flow holding ``attempts`` (decided ones decided just now)."""
+    decided = [{"completed_at": utcnow(), **a} if a.get("status") != "INITIATED" else a for a in attempts]
+    return seed_session(svc.db, create_partner(svc.db).partner_id, *decided, interactive=True)
 
 
 RETRY = {
