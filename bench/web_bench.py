@@ -110,6 +110,11 @@ WATCH = """() => {
   }).observe(document.getElementById('guidance'), {attributes: true, attributeFilter: ['data-hint']});
 }"""
 Stack = tuple[str, str, Path]
+#: The hints that say "a face is there" (not: no face, waiting, offline, paused).
+FACE_HINTS = frozenset(
+    {"READY", "MULTIPLE_FACES", "MOVE_CLOSER", "MOVE_BACK", "CENTER_FACE", "MORE_LIGHT", "LESS_LIGHT"}
+    | {"HOLD_STILL", "LOOK_STRAIGHT", "ADJUST"}
+)
 
 
 def baseline_files(ref: str) -> dict[str, bytes] | None:
@@ -168,7 +173,7 @@ def bytes_per_minute(browser: Any, stack: Stack, files: Any, window_s: float) ->
 
 def hint_latencies(browser: Any, stack: Stack, files: Any, network: Any, seconds: float) -> list[float]:
     """Seconds from each switch of the camera picture to the first hint that fits the new picture:
-    NO_FACE after the face left, any other hint after it came."""
+    NO_FACE after the face left, a hint about the face after it came."""
     facematch_url, demo_url, reference = stack
     page = new_page(browser)
     serve_files(page, facematch_url, files)
@@ -190,7 +195,7 @@ def hint_latencies(browser: Any, stack: Stack, files: Any, network: Any, seconds
         fits = [
             when
             for when, hint in hints
-            if at <= when < until and ((hint == "NO_FACE") if face_left else hint not in ("NO_FACE", "WAIT"))
+            if at <= when < until and ((hint == "NO_FACE") if face_left else hint in FACE_HINTS)
         ]
         if fits:
             latencies.append((fits[0] - at) / 1000)
@@ -203,12 +208,14 @@ def guidance_figures(driver: Any, scenes: dict[str, Path], stack: Stack, args: A
     if baseline is not None:
         apps[f"app at {args.baseline_ref}"] = baseline
     print(f"preview upload per minute on the capture screen ({args.window_s:.0f} s windows):")
-    for scene, clip in scenes.items():
+    for scene, clip in scenes.items() if args.only != "latency" else ():
         browser = launch_chromium(driver, clip)  # one camera at a time: the machine has 2 cores
         for app, files in apps.items():
             rate, frames = bytes_per_minute(browser, stack, files, args.window_s)
             print(f"  {scene:<28} {app:<16} {rate / 1048576:6.3f} MiB/min  ({frames} frames)", flush=True)
         browser.close()
+    if args.only == "bytes":
+        return
     print("hint latency, camera picture switch → fitting hint (face and wall alternate every 2 s):")
     browser = launch_chromium(driver, scenes["face comes and goes (2 s)"])
     for network_name, network in NETWORKS.items():
@@ -233,6 +240,7 @@ def main() -> int:
     parser.add_argument("--window-s", type=float, default=60.0, help="guidance: bytes measured over this")
     parser.add_argument("--latency-s", type=float, default=30.0, help="guidance: latency measured over this")
     parser.add_argument("--baseline-ref", default="main", help="guidance: the app to compare with (git)")
+    parser.add_argument("--only", choices=("bytes", "latency"), help="guidance: one of the two figures")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 

@@ -510,3 +510,12 @@ def test_screens_before_a_session_speak_the_users_language(stack: Stack, browser
         "error_code": ["SESSION_TIMEOUT"],
     }
     page.context.close()
+
+
+def test_the_api_docs_show_the_readme_examples(stack: Stack, page: Any) -> None:
+    page.goto(stack.facematch_url + "/docs")  # Swagger UI from facematch's own files: no CDN
+    operation = page.locator("#operations-partner-initiate_flow")
+    operation.click()
+    operation.locator(".microlight").first.wait_for()
+    shown = operation.inner_text()
+    assert "https://partner.example/done" in shown and "launchUrl" in shown

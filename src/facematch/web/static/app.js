@@ -476,6 +476,8 @@
         return setHint(err.body.hint, false);
       }
       if (err instanceof ApiError && err.status === 409) return poll();
+      // the server's own limit: the photo is kept and sent again once it allows
+      if (err instanceof ApiError && err.status === 429) return delay(1000 * (err.retryAfter || 2)).then(submitShot);
       failed(err, submitShot);
     });
   }
