@@ -36,7 +36,7 @@ def _missing(*names: str) -> list[e.FacematchError]:
     return [e.MissingFieldError(name) for name in names]
 
 
-def _too_long(*names: str) -> list[e.FacematchError]:
+def _invalid(*names: str) -> list[e.FacematchError]:
     return [e.InvalidFieldError(name) for name in names]
 
 
@@ -73,7 +73,7 @@ OPERATIONS: dict[Surface, Operation] = {
         [
             e.MissingFieldError("client-id", code="MISSING_CLIENT_ID_OR_PASS_KEY"),
             *_missing("x-onboarding-partner", "partner-user-id", "partner-user-id-type"),
-            *_too_long("x-onboarding-partner", "partner-user-id", "partner-user-id-type"),
+            *_invalid("x-onboarding-partner", "partner-user-id", "partner-user-id-type"),
             e.UnauthorizedError(),
             e.OnboardingPartnerMismatchError(),
             e.AuthThrottledError(60),
@@ -94,9 +94,9 @@ OPERATIONS: dict[Surface, Operation] = {
                 "x-partner-session-id", "x-onboarding-partner", "partner-user-id", "partner-user-id-type"
             ),
             *_missing("flow", "source", "successRedirectionUrl", "failureRedirectionUrl"),
-            *_too_long("x-partner-session-id", "x-onboarding-partner", *_HEADERS[1:]),
-            *_too_long("flow", "source", "successRedirectionUrl", "failureRedirectionUrl", "theme"),
-            *_too_long("additionalDetails", "referenceImageUrl", "userLocale", "allowQr", "forceQr"),
+            *_invalid("x-partner-session-id", "x-onboarding-partner", *_HEADERS[1:]),
+            *_invalid("flow", "source", "successRedirectionUrl", "failureRedirectionUrl", "theme"),
+            *_invalid("additionalDetails", "referenceImageUrl", "userLocale", "allowQr", "forceQr"),
             e.InvalidFieldError("portraitOnly"),
             e.DuplicatePartnerSessionError(),
             e.RequestError(),
@@ -113,7 +113,7 @@ OPERATIONS: dict[Surface, Operation] = {
         _USER,
         [
             *_missing("x-partner-session-id", "x-sdk-session-id"),
-            *_too_long("x-partner-session-id", "x-sdk-session-id"),
+            *_invalid("x-partner-session-id", "x-sdk-session-id"),
             e.InvalidSubmissionTypeError(),
             e.UnauthorizedError(),
             e.ForbiddenError(),
@@ -182,8 +182,8 @@ OPERATIONS: dict[Surface, Operation] = {
         ("x-onekyc-token", "x-partner-session-id", "x-partner-user-id", "x-partner-user-id-type"),
         [
             *_missing(*_HEADERS, "selfie", "reference"),
-            *_too_long(*_HEADERS),
-            *_too_long("selfie", "reference", "body"),
+            *_invalid(*_HEADERS),
+            *_invalid("selfie", "reference", "body"),
             e.DuplicatePartnerSessionError(),
             e.UnauthorizedError(),
             e.OnboardingPartnerMismatchError(),
