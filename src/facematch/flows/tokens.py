@@ -89,15 +89,7 @@ class TokenService:
         if not token:
             raise UnauthorizedError("token missing")
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[_ALGORITHM],
-                audience=f"{ISSUER}:{kind.value}",
-                issuer=ISSUER,
-                options={"require": ["exp", "iat", "aud", "iss", "sub"]},
-                leeway=0,
-            )
+            claims = self._decode(token, kind, verify_exp=True)
         except jwt.PyJWTError:
             raise UnauthorizedError("token invalid") from None
         if claims["exp"] <= self._clock():
@@ -110,14 +102,18 @@ class TokenService:
         if not token:
             return None
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[_ALGORITHM],
-                audience=f"{ISSUER}:{kind.value}",
-                issuer=ISSUER,
-                options={"require": ["exp", "iat", "aud", "iss", "sub"], "verify_exp": False},
-            )
+            return self._decode(token, kind, verify_exp=False)
         except jwt.PyJWTError:
             return None
+
+    def _decode(self, token: str, kind: TokenKind, *, verify_exp: bool) -> dict[str, Any]:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            self._secret,
+            algorithms=[_ALGORITHM],
+            audience=f"{ISSUER}:{kind.value}",
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "aud", "iss", "sub"], "verify_exp": verify_exp},
+            leeway=0,
+        )
         return claims
