@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import select
 
 from facematch.api.server import server_config
 from facematch.config import Settings
@@ -173,7 +174,15 @@ def fake_services(settings: Settings) -> Iterator[Services]:
 def seed_submission(db: Database, partner_id: str, **fields: Any) -> str:
     """A backend-to-backend flow session holding one submission (attempt 1, IN_PROGRESS unless
     ``fields`` say otherwise), written straight to the database; returns the submission id."""
-    flow_id, submission_id = str(uuid.uuid4()), str(uuid.uuid4())
+    flow_id = seed_session(db, partner_id, {"status": "IN_PROGRESS", **fields})
+    with db.session() as session:
+        return str(session.scalar(select(Submission.id).where(Submission.session_id == flow_id)))
+
+
+def seed_session(db: Database, partner_id: str, *attempts: dict[str, Any], interactive: bool = False) -> str:
+    """A flow session holding ``attempts`` (attempt 1, 2, ... with these fields), written straight to
+    the database; ``interactive``: started with Initiate Flow (``source=SDK``). Returns its id."""
+    flow_id = str(uuid.uuid4())
     with db.session() as session:
         session.add(
             FlowSession(
@@ -182,13 +191,19 @@ def seed_submission(db: Database, partner_id: str, **fields: Any) -> str:
                 partner_session_id=flow_id,
                 partner_user_id="u",
                 partner_user_id_type="T",
-                source="API",
+                source="SDK" if interactive else "API",
+                interactive=interactive,
             )
         )
         session.flush()
-        row: dict[str, Any] = {"attempt": 1, "status": "IN_PROGRESS", "details": {}, **fields}
-        session.add(Submission(id=submission_id, partner_id=partner_id, session_id=flow_id, **row))
-    return submission_id
+        for number, fields in enumerate(attempts, start=1):
+            row: dict[str, Any] = {"details": {}, **fields}
+            session.add(
+                Submission(
+                    id=str(uuid.uuid4()), partner_id=partner_id, session_id=flow_id, attempt=number, **row
+                )
+            )
+    return flow_id
 
 
 @dataclass

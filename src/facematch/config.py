@@ -211,7 +211,7 @@ class SubmissionSettings(BaseModel):
         default=60.0,
         gt=0,
         description="How often a worker finishes sessions whose user left after being offered a retry "
-        "(idle longer than web.session_ttl_s).",
+        "(idle longer than the partner's retry window).",
     )
     sync_deadline_s: float = Field(
         default=20.0,

@@ -78,6 +78,28 @@ def test_partner_lifecycle(cli_env: Path, capsys: pytest.CaptureFixture[str], da
         run(capsys, "partner", "update", client_id, "--force-qr", "on", "--max-attempts", "2")
     )
     assert updated["forceQr"] is True and updated["maxAttempts"] == 2
+    assert (shown["privacyUrl"], shown["sandbox"], shown["autoCapture"], shown["retryWindowS"]) == (
+        None,
+        False,
+        True,
+        600,
+    )
+    flow = json.loads(
+        run(
+            capsys, "partner", "update", client_id, "--privacy-url", "https://toko.example/privasi",
+            "--auto-capture", "off", "--retry-window-s", "120", "--sandbox", "on",
+        )
+    )  # fmt: skip
+    assert (flow["privacyUrl"], flow["autoCapture"], flow["retryWindowS"], flow["sandbox"]) == (
+        "https://toko.example/privasi",
+        False,
+        120,
+        True,
+    )
+    cleared = json.loads(run(capsys, "partner", "update", client_id, "--privacy-url", "", "--sandbox", "off"))
+    assert cleared["privacyUrl"] is None and cleared["sandbox"] is False
+    for bad in (["--privacy-url", "javascript:alert(1)"], ["--retry-window-s", "0"]):
+        assert main(["partner", "update", client_id, *bad]) == 2
     run(capsys, "partner", "disable", client_id)
     assert json.loads(run(capsys, "partner", "show", client_id))["disabled"] is True
     assert main(["partner", "show", "no-such-client"]) == 2
@@ -85,6 +107,9 @@ def test_partner_lifecycle(cli_env: Path, capsys: pytest.CaptureFixture[str], da
     # refused when set, not only when a delivery is tried: internal addresses and header smuggling
     for url in ("https://10.0.0.1/hook", "https://169.254.169.254/", "https://toko.example/a\r\nX: y"):
         assert main(["partner", "set-callback", client_id, url]) == 2
+    sandbox = run(capsys, "partner", "create", "Toko uji", "--sandbox")
+    SECRETS.update({field(sandbox, "pass-key"), field(sandbox, "webhook secret")})
+    assert json.loads(run(capsys, "partner", "show", field(sandbox, "client-id")))["sandbox"] is True
     db.dispose()
 
 

@@ -37,9 +37,12 @@ def launch_chromium(playwright: Any, clip: Path | None, *, deny_camera: bool = F
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=args, headless=True)
 
 
-def new_page(browser: Any, *, width: int = 1280, height: int = 900, phone: bool = False) -> Any:
-    """A page in a fresh context; ``phone``: a touch device whose screen is the viewport."""
-    options: dict[str, Any] = {"viewport": {"width": width, "height": height}}
+def new_page(
+    browser: Any, *, width: int = 1280, height: int = 900, phone: bool = False, locale: str = "id-ID"
+) -> Any:
+    """A page in a fresh context; ``phone``: a touch device whose screen is the viewport;
+    ``locale``: the browser's language."""
+    options: dict[str, Any] = {"viewport": {"width": width, "height": height}, "locale": locale}
     if phone:
         options |= {"screen": {"width": width, "height": height}, "is_mobile": True, "has_touch": True}
         options["device_scale_factor"] = 2
@@ -71,3 +74,71 @@ def read_qr(page: Any) -> str:
             raise AssertionError("the QR image did not load")
         time.sleep(0.05)
     return decode_qr(page.locator("#qr-img").screenshot())
+
+
+#: Where the visible screen's primary button and the camera preview sit, in CSS pixels, at scroll 0.
+_LAYOUT = """() => {
+  window.scrollTo(0, 0);
+  const screen = [...document.querySelectorAll('.screen')].find((el) => !el.hidden);
+  const buttons = screen ? [...screen.querySelectorAll('button.primary, .actions button')] : [];
+  const button = buttons.find((b) => !b.hidden);
+  const box = (el) => {
+    if (!el) return null;
+    const r = el.getBoundingClientRect();
+    return {top: r.top, bottom: r.bottom, height: r.height, width: r.width};
+  };
+  return {screen: screen && screen.id, height: window.innerHeight, width: window.innerWidth,
+          button: button && button.id, buttonBox: box(button),
+          video: box(screen && screen.querySelector('.viewport')),
+          scrollWidth: document.documentElement.scrollWidth};
+}"""
+
+
+def layout(page: Any) -> dict[str, Any]:
+    """The visible screen, its first action button's box and the camera's box (scrolled to the top)."""
+    found: dict[str, Any] = page.evaluate(_LAYOUT)
+    return found
+
+
+def assert_action_visible(page: Any) -> dict[str, Any]:
+    """The screen's primary action is on screen without scrolling, and nothing overflows sideways."""
+    found = layout(page)
+    box = found["buttonBox"]
+    assert box is not None, found
+    assert box["top"] >= 0 and box["bottom"] <= found["height"] + 0.5, found
+    assert found["scrollWidth"] <= found["width"], found
+    return found
+
+
+def hide_tab(page: Any, hidden: bool) -> None:
+    """Tell the page its tab was hidden or shown. Headless Chromium keeps every tab visible, so the
+    page's visibility is set and its ``visibilitychange`` fired the way a browser does."""
+    page.evaluate(
+        """(hidden) => {
+          Object.defineProperty(document, 'hidden', {get: () => hidden, configurable: true});
+          const state = hidden ? 'hidden' : 'visible';
+          Object.defineProperty(document, 'visibilityState', {get: () => state, configurable: true});
+          document.dispatchEvent(new Event('visibilitychange'));
+        }""",
+        hidden,
+    )
+
+
+class PreviewMeter:
+    """Counts the preview frames a page uploads (requests and body bytes) from the moment it is made.
+
+    The requests pass through Playwright's interception, which sees every body (the network events
+    alone leave out Blob bodies). Playwright hands events over while the test waits through it:
+    wait with ``page.wait_for_timeout``, not ``time.sleep``, so each frame is counted as it leaves."""
+
+    def __init__(self, page: Any) -> None:
+        self.sent: list[tuple[float, int]] = []
+        page.route("**/web/api/preview", self._leaving)
+
+    def _leaving(self, route: Any) -> None:
+        if route.request.method == "POST":
+            self.sent.append((time.monotonic(), len(route.request.post_data_buffer or b"")))
+        route.continue_()
+
+    def since(self, moment: float) -> list[int]:
+        return [size for at, size in self.sent if at >= moment]

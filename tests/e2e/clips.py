@@ -21,14 +21,24 @@ CENTRE_Y = 0.475
 
 def write_y4m(frame_bgr: np.ndarray, path: Path, *, frames: int = 4, fps: int = 10) -> Path:
     """Write ``frame_bgr`` (HEIGHT x WIDTH) as a ``frames``-long 4:2:0 clip."""
-    height, width = frame_bgr.shape[:2]
-    i420 = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2YUV_I420)
+    return write_sequence([frame_bgr] * frames, path, fps=fps)
+
+
+def write_sequence(frames_bgr: list[np.ndarray], path: Path, *, fps: int = 10) -> Path:
+    """Write the frames (each HEIGHT x WIDTH) as one 4:2:0 clip; the fake camera loops it."""
+    height, width = frames_bgr[0].shape[:2]
     with path.open("wb") as out:
         out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(frames):
+        for frame in frames_bgr:
             out.write(b"FRAME\n")
-            out.write(i420.tobytes())
+            out.write(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
     return path
+
+
+def flicker_frames() -> list[np.ndarray]:
+    """A wall whose light changes every frame (a restless scene): every look sees a change."""
+    wall = empty_frame().astype(np.int16)
+    return [np.clip(wall + shift, 0, 255).astype(np.uint8) for shift in (0, 30)]
 
 
 def face_frame(photo: Path, engine: Engine) -> np.ndarray:

@@ -25,7 +25,7 @@ from facematch.engine.types import Engine
 from servicekit import ONBOARDING, LiveServer, create_partner, free_port, live_app
 
 from .browser import CHROMIUM, launch_chromium, new_page
-from .clips import empty_frame, face_frame, write_y4m
+from .clips import empty_frame, face_frame, flicker_frames, write_sequence, write_y4m
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -131,6 +131,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory, real_engine: Engine, faces_d
         for name, photo in CLIP_SOURCES.items()
     }
     made["empty"] = write_y4m(empty_frame(), folder / "empty.y4m")
+    made["flicker"] = write_sequence(flicker_frames(), folder / "flicker.y4m")
     return made
 
 

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .browser import launch_chromium, new_page
+from .browser import PreviewMeter, hide_tab, launch_chromium, new_page
 from .conftest import Stack, shot
 
 pytestmark = pytest.mark.e2e
@@ -28,11 +28,15 @@ def _start_camera(page: Any) -> None:
 
 def test_no_face_gets_guidance_and_nothing_is_submitted(stack: Stack, browser: Any) -> None:
     page = _page(browser)
+    meter = PreviewMeter(page)
     psid = stack.start_flow(page)
     _start_camera(page)
     page.locator("#guidance[data-hint=NO_FACE]").wait_for()
     assert page.locator("#guidance").inner_text() == "Arahkan wajahmu ke dalam bingkai oval"
-    time.sleep(2)  # several preview rounds later the photo button is still off
+    judged = time.monotonic()
+    page.wait_for_timeout(2000)  # a still picture was judged once: nothing more is uploaded
+    assert page.locator("#btn-shoot").is_disabled()
+    assert meter.since(judged) == [] and 1 <= len(meter.sent) <= 2
     assert page.locator("#btn-shoot").is_disabled()
     assert page.locator("#guidance").get_attribute("data-hint") == "NO_FACE"
     shot(page, "guidance-no-face", docs=True)
@@ -129,3 +133,52 @@ def test_an_expired_session_calls_back_with_session_timeout(stack: Stack, browse
         "error_code": ["SESSION_TIMEOUT"],
     }
     page.context.close()
+
+
+def _rewrite_app(page: Any, stack: Stack, old: str, new: str) -> None:
+    """Serve app.js with one constant changed (a test cannot wait a real minute)."""
+
+    def rewrite(route: Any) -> None:
+        response = route.fetch()
+        script = response.text()
+        assert script.count(old) == 1
+        route.fulfill(response=response, body=script.replace(old, new))
+
+    page.route(stack.facematch_url + "/web/static/app.js", rewrite)
+
+
+def test_a_restless_camera_stays_within_the_data_budget(
+    stack: Stack, playwright_driver: Any, clips: dict[str, Path]
+) -> None:
+    restless = launch_chromium(playwright_driver, clips["flicker"])  # the picture changes every frame
+    page = _page(restless)
+    _rewrite_app(page, stack, "var IDLE_PAUSE_MS = 60000;", "var IDLE_PAUSE_MS = 6000;")
+    meter = PreviewMeter(page)
+    stack.start_flow(page)
+    _start_camera(page)
+    page.locator("#guidance[data-hint=NO_FACE]").wait_for()
+    started = time.monotonic()
+    page.wait_for_timeout(3000)  # (Playwright's own wait, so the meter hears each request as it leaves)
+    window = time.monotonic() - started
+    sent = meter.since(started)
+    # the browser keeps seeing a change, so it keeps asking, but within the byte budget
+    budget = 40 * 1024 + 0.42 * 1048576 / 60 * window
+    assert len(sent) >= 2 and sum(sent) <= budget, (len(sent), sum(sent), budget)
+    hide_tab(page, True)  # another tab in front: not one frame
+    hidden = time.monotonic()
+    page.wait_for_timeout(1500)
+    assert meter.since(hidden + 0.3) == []  # (a frame already on its way may land)
+    hide_tab(page, False)
+    shown = time.monotonic()
+    page.wait_for_timeout(1000)
+    assert meter.since(shown), "previews resume when the tab is visible again"
+    # a minute (here six seconds) without a new hint: guidance pauses until the user touches the page
+    page.locator("#guidance[data-hint=PAUSED]").wait_for(timeout=15_000)
+    assert page.locator("#guidance").inner_text().startswith("Panduan dijeda")
+    paused = time.monotonic()
+    page.wait_for_timeout(1500)
+    assert meter.since(paused + 0.3) == []
+    page.mouse.click(10, 300)
+    page.locator("#guidance[data-hint=NO_FACE]").wait_for()
+    assert meter.since(paused + 1.5)
+    restless.close()

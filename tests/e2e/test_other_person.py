@@ -10,7 +10,7 @@ import pytest
 
 from servicekit import wait_for
 
-from .browser import new_page, read_qr, take_selfie
+from .browser import assert_action_visible, new_page, read_qr, take_selfie
 from .conftest import Stack, shot
 
 pytestmark = pytest.mark.e2e
@@ -18,17 +18,22 @@ CLIP = "other"
 
 
 def test_retry_until_attempts_run_out_then_status(stack: Stack, browser: Any) -> None:
-    page = new_page(browser, width=390, height=844, phone=True)
+    page = new_page(browser, width=360, height=560, phone=True)  # a small phone with its browser bars
     psid = stack.start_flow(page)
     take_selfie(page)
     for left in (2, 1):
         page.locator("#screen-retry").wait_for(state="visible")
         assert page.locator("#retry-left").inner_text() == f"Sisa percobaan: {left}"
         assert "belum cocok" in page.locator("#retry-reason").inner_text()
+        assert assert_action_visible(page)["button"] == "btn-retry"
         if left == 2:
             time.sleep(1.5)  # several status polls later the retry screen is still there
             assert page.locator("#screen-retry").is_visible()
             shot(page, "retry-phone", docs=True)
+            # between attempts the partner already sees each verdict
+            interim = stack.partner_view(psid)["details"]["data"]
+            assert interim["status"] == "IN_PROGRESS"
+            assert [a["reasonCode"] for a in interim["attempts"]] == ["FACE_MATCH_FAILED"]
         page.click("#btn-retry")
         page.locator("#btn-shoot:not([disabled])").wait_for()
         assert page.locator("#attempts").inner_text() == f"Percobaan {4 - left} dari 3"
@@ -38,7 +43,7 @@ def test_retry_until_attempts_run_out_then_status(stack: Stack, browser: Any) ->
     assert page.locator("#status-title").inner_text() == "Verifikasi tidak berhasil"
     assert "0." not in page.locator("main").inner_text()  # no scores or thresholds on screen
     shot(page, "status-rejected-phone", docs=True)
-    page.click("#btn-done")
+    page.go_back()  # Android's Back on the final screen: the truth, not a drop-off
     page.wait_for_url(stack.demo_url + "/result/success*")
     assert parse_qs(urlsplit(page.url).query) == {"status": ["COMPLETED"], "partner_session_id": [psid]}
     view = wait_for(lambda: (v := stack.partner_view(psid))["webhooks"] and v, timeout=30, interval=0.25)

@@ -82,6 +82,74 @@ def test_every_string_exists_in_both_locales() -> None:
     assert used <= keys[0], sorted(used - keys[0])
 
 
+def test_the_pages_fallback_text_is_the_indonesian_text() -> None:
+    # what a browser shows before the script runs (or without it) is what i18n.js says in id_ID
+    i18n = (STATIC / "i18n.js").read_text().split("en_ID: {", 1)[0]
+    strings = {
+        k: json.loads(f'"{v}"') for k, v in re.findall(r'^\s+"([\w.]+)": "((?:[^"\\]|\\.)*)"', i18n, re.M)
+    }
+    html = (STATIC / "index.html").read_text()
+    fallbacks = re.findall(r'data-i18n="([\w.]+)"[^>]*>([^<]*)<', html)
+    assert len(fallbacks) > 40
+    for key, text in fallbacks:
+        assert text == strings[key], key
+
+
+def test_favicon(app_world: tuple[TestClient, WebWorld]) -> None:
+    client, _ = app_world
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO directory
+
+
+def test_an_expired_launch_link_still_says_where_to_go_back(app_world: tuple[TestClient, WebWorld]) -> None:
+    client, world = app_world
+    created = world.partner(privacy_url="https://partner.test/privacy", auto_capture=False)
+    started = world.start(created.partner.id, userLocale="en_ID")
+    svc = world.svc
+    claims = svc.tokens.verify(started.launch_token, web_session.TokenKind.LAUNCH)
+    expired = svc.tokens.issue(web_session.TokenKind.LAUNCH, claims["sub"], -10, sid=claims["sid"]).token
+    refused = client.post("/web/api/session", json={"launchToken": expired})
+    assert refused.status_code == 401
+    body = refused.json()
+    assert body["success"] is False and body["errors"] == [{"code": "110", "cause": "SESSION_EXPIRED"}]
+    way = body["data"]["exit"]
+    assert (way["locale"], way["partnerName"], way["status"], way["errorCode"]) == (
+        "en_ID",
+        "Toko Contoh",
+        "ERROR",
+        "SESSION_TIMEOUT",
+    )
+    assert way["callback"]["failureUrl"] == "https://partner.test/fail"
+    forged = expired[:-4] + ("AAAA" if not expired.endswith("AAAA") else "BBBB")
+    nothing = client.post("/web/api/session", json={"launchToken": forged}).json()
+    assert nothing["data"] is None  # not our signature: no way back is named
+    # once the flow is final, the way back reports its final status
+    token = client.post("/web/api/session", json={"launchToken": started.launch_token}).json()["sessionToken"]
+    config = client.get("/web/api/session", headers={"x-web-session": token}).json()["config"]
+    assert (config["privacyUrl"], config["autoCapture"], config["retentionDays"]) == (
+        "https://partner.test/privacy",
+        False,
+        30,
+    )
+    assert config["environment"] == "production"
+    shot = client.post(
+        "/web/api/capture", content=fake_face_image(REFERENCE_PERSON), headers={"x-web-session": token}
+    )
+    processing.process_submission(world.svc, shot.json()["submissionId"])
+    final = client.post("/web/api/session", json={"launchToken": expired}).json()["data"]["exit"]
+    assert (final["status"], final["errorCode"]) == ("COMPLETED", None)
+    stale = svc.tokens.issue(
+        web_session.TokenKind.USER, claims["sub"], -5, sid=claims["sid"], web="desktop", uid="u", uidt="t"
+    ).token
+    again = client.get("/web/api/session", headers={"x-web-session": stale})
+    assert again.status_code == 401 and again.json()["data"]["exit"]["status"] == "COMPLETED"
+    phone = svc.tokens.issue(
+        web_session.TokenKind.USER, claims["sub"], -5, sid=claims["sid"], web="phone", uid="u", uidt="t"
+    ).token
+    assert client.get("/web/api/session", headers={"x-web-session": phone}).json()["data"] is None
+
+
 def test_launch_exchange_capture_and_status(app_world: tuple[TestClient, WebWorld]) -> None:
     client, world = app_world
     token, body = _launch(client, world, userLocale="en_ID")
@@ -126,6 +194,15 @@ def test_qr_link_handoff(app_world: tuple[TestClient, WebWorld]) -> None:
     made = client.post("/web/api/handoff", headers={"x-web-session": token})
     assert made.status_code == 200
     link = _decode_qr(made.json()["qrImage"])
+    assert made.json()["link"] == link  # the same link as text, for copying
+    cancelled = client.post("/web/api/handoff", headers={"x-web-session": token}).json()["link"]
+    assert client.delete("/web/api/handoff", headers={"x-web-session": token}).status_code == 204
+    refused = client.get("/web/h/" + cancelled.rsplit("/", 1)[1], follow_redirects=False)
+    assert refused.headers["location"].endswith(
+        "#/link-expired?locale=id_ID"
+    )  # taken back: it no longer works
+    made = client.post("/web/api/handoff", headers={"x-web-session": token})
+    link = made.json()["link"]
     assert link.startswith("http://127.0.0.1:8000/web/h/") and len(link.rsplit("/", 1)[1]) >= 32
     path = "/web/h/" + link.rsplit("/", 1)[1]
     first = client.get(path, follow_redirects=False)
@@ -136,7 +213,7 @@ def test_qr_link_handoff(app_world: tuple[TestClient, WebWorld]) -> None:
         assert flag.lower() in cookie.lower()
     assert "domain" not in cookie.lower()
     second = client.get(path, follow_redirects=False)
-    assert second.status_code == 303 and second.headers["location"].endswith("#/link-expired")
+    assert second.status_code == 303 and second.headers["location"].endswith("#/link-expired?locale=id_ID")
     assert "set-cookie" not in second.headers
     phone_token = cookie.split(";", 1)[0].split("=", 1)[1]
     phone = {"cookie": f"__Host-facematch-web={phone_token}"}

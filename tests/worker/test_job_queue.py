@@ -215,12 +215,11 @@ def test_the_worker_finishes_sessions_left_after_a_retry(database_url: str, tmp_
     settings = make_settings(
         database_url,
         tmp_path,
-        FACEMATCH_WEB__SESSION_TTL_S="60",
         FACEMATCH_SUBMISSIONS__SWEEP_INTERVAL_S="0.05",
     )
     svc = build_services(settings, engine=FakeEngine())
     try:
-        partner_id = create_partner(svc.db).partner_id
+        partner_id = create_partner(svc.db, retry_window_s=60).partner_id
         abandoned = decided_attempt(svc, partner_id, idle_s=120)
         recent = decided_attempt(svc, partner_id, idle_s=10)
         retried = decided_attempt(svc, partner_id, idle_s=120, later=True)

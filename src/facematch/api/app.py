@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from facematch import __version__
-from facematch.api import errors
+from facematch.api import errors, openapi
 from facematch.api.admin import AdminGuard
 from facematch.api.observability import RequestContextMiddleware
 from facematch.api.routes import health, partner, submissions, tokens, web
@@ -48,10 +48,19 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
                 await run_in_threadpool(runner.stop)
             await run_in_threadpool(svc.close)
 
-    app = FastAPI(title="facematch", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="facematch",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=openapi.operation_id,
+    )
     app.state.services = svc
     app.state.background = runner
     errors.install(app)
+    openapi.install(app)
     for module in (tokens, partner, submissions, health, web):
         app.include_router(module.router)
     app.add_middleware(web.WebSecurityHeaders)

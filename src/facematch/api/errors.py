@@ -36,6 +36,7 @@ class Surface(StrEnum):
     DETAILS = "submission_details"
     FACE_MATCH = "face_match"
     IMAGE = "selfie_image"
+    FINISH = "finish_session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ PER_ENDPOINT: dict[tuple[Surface, type[Exception]], ErrorSpec] = {
     (Surface.DETAILS, e.SubmissionNotFoundError): ErrorSpec(400, "1552", "SUBMISSION_DOES_NOT_EXIST"),
     (Surface.DETAILS, e.MissingFieldError): ErrorSpec(400, "1550"),
     (Surface.DETAILS, e.ForbiddenError): ErrorSpec(403, "903", "FORBIDDEN"),
+    (Surface.FINISH, e.SubmissionNotFoundError): ErrorSpec(400, "1552", "SUBMISSION_DOES_NOT_EXIST"),
     (Surface.IMAGE, e.SubmissionNotFoundError): ErrorSpec(404, "404", "NOT_FOUND"),
     (Surface.PRESIGN, e.FacematchError): ErrorSpec(500, "900", "SOMETHING_WENT_WRONG"),
     (Surface.STATUS, e.FacematchError): ErrorSpec(500, "900", "SOMETHING_WENT_WRONG"),

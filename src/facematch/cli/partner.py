@@ -27,6 +27,17 @@ def _options_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--status-screen", choices=("show", "hide"), help="show our status screen (CTA)")
     parser.add_argument("--allow-qr", choices=("on", "off"), help="Smart QR default: allowQr")
     parser.add_argument("--force-qr", choices=("on", "off"), help="Smart QR default: forceQr")
+    parser.add_argument(
+        "--privacy-url", help="the partner's privacy policy, linked on the consent screen ('' clears)"
+    )
+    parser.add_argument(
+        "--auto-capture", choices=("on", "off"), help="take the photo after a 3-2-1 countdown"
+    )
+    parser.add_argument(
+        "--retry-window-s",
+        type=int,
+        help="a session left after a retry becomes final after this (default 600)",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -35,6 +46,9 @@ def register(subparsers: Any) -> None:
     create = commands.add_parser("create", help="create a partner (prints its client-id and pass-key once)")
     create.add_argument("name")
     _options_arguments(create)
+    create.add_argument(
+        "--sandbox", action="store_true", help="a sandbox partner: forced outcomes, results marked sandbox"
+    )
     create.set_defaults(func=create_cmd)
     commands.add_parser("list", help="list partners").set_defaults(func=list_cmd)
     show = commands.add_parser("show", help="show a partner's settings (no secrets)")
@@ -43,6 +57,7 @@ def register(subparsers: Any) -> None:
     update = commands.add_parser("update", help="change a partner's settings")
     update.add_argument("client_id")
     _options_arguments(update)
+    update.add_argument("--sandbox", choices=("on", "off"), help="sandbox mode (see README, Sandbox)")
     update.set_defaults(func=update_cmd)
     rotate = commands.add_parser("rotate-key", help="new pass-key; the old one stays valid for an overlap")
     rotate.add_argument("client_id")
@@ -85,6 +100,10 @@ def _options(args: argparse.Namespace) -> Any:
         show_status_screen=onoff(args.status_screen, "show"),
         allow_qr=onoff(args.allow_qr, "on"),
         force_qr=onoff(args.force_qr, "on"),
+        privacy_url=args.privacy_url,
+        sandbox=args.sandbox if isinstance(args.sandbox, bool) else onoff(args.sandbox, "on"),
+        auto_capture=onoff(args.auto_capture, "on"),
+        retry_window_s=args.retry_window_s,
     )
 
 

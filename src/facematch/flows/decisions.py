@@ -53,22 +53,21 @@ class Decision:
 
 
 def matched(match: MatchResult) -> Decision:
-    face_match = {
-        "score": match.score,
-        "result": match.match,
-        "version": match.model_version,
-        "threshold": match.threshold,
-        "far": match.far_at_threshold,
-    }
+    return compared(match.score, match.match, match.model_version, match.threshold, match.far_at_threshold)
+
+
+def compared(score: float, match: bool, version: str, threshold: float, far: float) -> Decision:
+    """The decision of a comparison: VALID, or INVALID/FACE_MATCH_FAILED, with its faceMatch block."""
+    face_match = {"score": score, "result": match, "version": version, "threshold": threshold, "far": far}
     details = {
         "verificationResults": {
             "faceMatch": face_match,
             "referenceImageValidation": {"ktp": {"verificationResult": True, "verificationReasonCode": ""}},
         }
     }
-    if match.match:
-        return Decision("COMPLETED", "VALID", "", details, score=match.score)
-    return Decision("COMPLETED", "INVALID", "FACE_MATCH_FAILED", details, score=match.score)
+    if match:
+        return Decision("COMPLETED", "VALID", "", details, score=score)
+    return Decision("COMPLETED", "INVALID", "FACE_MATCH_FAILED", details, score=score)
 
 
 def selfie_unusable(error: ImageError | FaceError) -> Decision:

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 import segno
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from facematch.errors import HandoffLinkError
 from facematch.flows.context import Services
@@ -76,11 +77,7 @@ def create_handoff(
     code = secrets.token_urlsafe(24)
     expires_at = now + timedelta(seconds=svc.settings.web.handoff_ttl_s)
     with svc.db.session() as session:
-        session.execute(
-            update(Handoff)
-            .where(Handoff.session_id == flow_session_id, Handoff.used_at.is_(None), Handoff.expires_at > now)
-            .values(expires_at=now)
-        )
+        _expire_unused(session, flow_session_id, now)
         session.add(
             Handoff(
                 id=str(uuid.uuid4()),
@@ -111,6 +108,29 @@ def redeem_handoff(svc: Services, code: str, *, now: datetime | None = None) -> 
     if claimed is None:
         raise HandoffLinkError()
     return RedeemedHandoff(str(claimed[0]), int(claimed[1]))
+
+
+def flow_of_code(svc: Services, code: str) -> str | None:
+    """The flow session a code was made for, used, expired or not (only to pick a language)."""
+    if not code or len(code) > 100:
+        return None
+    with svc.db.session() as session:
+        found = session.scalar(select(Handoff.session_id).where(Handoff.token_hash == _digest(code)))
+    return str(found) if found else None
+
+
+def cancel_handoffs(svc: Services, flow_session_id: str, *, now: datetime | None = None) -> None:
+    """The desktop takes the flow back: the flow's unused codes stop working."""
+    with svc.db.session() as session:
+        _expire_unused(session, flow_session_id, now or utcnow())
+
+
+def _expire_unused(session: Session, flow_session_id: str, now: datetime) -> None:
+    session.execute(
+        update(Handoff)
+        .where(Handoff.session_id == flow_session_id, Handoff.used_at.is_(None), Handoff.expires_at > now)
+        .values(expires_at=now)
+    )
 
 
 def handoff_status(svc: Services, flow_session_id: str, *, now: datetime | None = None) -> HandoffStatus:

@@ -125,6 +125,7 @@ def initiate_flow(svc: Services, request: InitiateRequest) -> InitiateResult:
             allow_qr=_flag("allowQr", details.get("allowQr"), partner.allow_qr),
             force_qr=_flag("forceQr", details.get("forceQr"), partner.force_qr),
             portrait_only=_flag("portraitOnly", details.get("portraitOnly"), True),
+            sandbox=partner.sandbox,
         )
         session.add(flow_session)
         try:
@@ -134,12 +135,14 @@ def initiate_flow(svc: Services, request: InitiateRequest) -> InitiateResult:
     if not web:
         issued = gateway.user_token_for_session(svc, flow_session, generation=caller.token_generation)
         return InitiateResult(issued.token, None, issued.expiry_seconds, issued.expires_at)
+    # ``loc``: the page shows its first screens (loading, an invalid or expired link) in this language
     launch = svc.tokens.issue(
         TokenKind.LAUNCH,
         flow_session.partner_id,
         svc.settings.tokens.user_ttl_s,
         sid=flow_session.id,
         gen=caller.token_generation,
+        loc=flow_session.user_locale,
     )
     url = svc.settings.server.public_url.rstrip("/") + svc.settings.server.launch_path + launch.token
     return InitiateResult(None, url, launch.expiry_seconds, launch.expires_at)

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -59,6 +60,15 @@ class PartnerOptions:
     show_status_screen: bool | None = None
     allow_qr: bool | None = None
     force_qr: bool | None = None
+    privacy_url: str | None = None
+    """The partner's privacy policy, linked from the consent screen ("" clears it)."""
+    sandbox: bool | None = None
+    auto_capture: bool | None = None
+    retry_window_s: int | None = None
+
+
+#: Longest retry window: a week (an abandoned session becomes final after the window).
+MAX_RETRY_WINDOW_S = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +186,42 @@ def apply_options(partner: Partner, options: PartnerOptions, *, box: SecretBox |
         partner.allow_qr = options.allow_qr
     if options.force_qr is not None:
         partner.force_qr = options.force_qr
+    _apply_flow_options(partner, options)
+
+
+def _apply_flow_options(partner: Partner, options: PartnerOptions) -> None:
+    """The hosted-flow and sandbox settings: privacy policy link, sandbox, auto-capture, retry window."""
+    if options.privacy_url is not None:
+        partner.privacy_url = _public_url("privacy-url", options.privacy_url) if options.privacy_url else None
+    if options.sandbox is not None:
+        partner.sandbox = options.sandbox
+    if options.auto_capture is not None:
+        partner.auto_capture = options.auto_capture
+    if options.retry_window_s is not None:
+        if not 0 < options.retry_window_s <= MAX_RETRY_WINDOW_S:
+            raise InvalidFieldError("retry-window-s", f"the retry window must be 1..{MAX_RETRY_WINDOW_S} s")
+        partner.retry_window_s = options.retry_window_s
+
+
+def _public_url(name: str, url: str) -> str:
+    """An http(s) URL without credentials (a link or an endpoint we are given), or InvalidFieldError."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port raises ValueError for a bad one
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or len(url) > 2000
+        or parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or parts.username
+        or parts.password
+    ):
+        raise InvalidFieldError(
+            name, f"the {name.replace('-', ' ')} must be an http(s) URL without credentials"
+        )
+    return url
 
 
 def frame_origin(value: str) -> str:
@@ -334,6 +380,10 @@ def describe(partner: Partner) -> dict[str, object]:
         "showStatusScreen": partner.show_status_screen,
         "allowQr": partner.allow_qr,
         "forceQr": partner.force_qr,
+        "privacyUrl": partner.privacy_url,
+        "sandbox": partner.sandbox,
+        "autoCapture": partner.auto_capture,
+        "retryWindowS": partner.retry_window_s,
         "previousPasskeyValidUntil": (
             partner.previous_passkey_expires_at.isoformat() if partner.previous_passkey_expires_at else None
         ),

@@ -24,7 +24,7 @@ from facematch.errors import (
     MissingFieldError,
     ReferenceFetchError,
 )
-from facematch.flows import decisions, gateway, partners, results, views
+from facematch.flows import decisions, gateway, partners, results, sandbox, views
 from facematch.flows.capacity import AnalysisPool
 from facematch.flows.context import Services
 from facematch.flows.decisions import Decision
@@ -128,6 +128,8 @@ def process_submission(svc: Services, submission_id: str, *, cpu: AnalysisPool |
             decision = decisions.unexpected_failure("the synchronous compare was interrupted")
         elif selfie is None:
             decision = decisions.Decision("COMPLETED", "INVALID", "DOCUMENT_NOT_FOUND", {})
+        elif (forced := sandbox.forced_decision(flow_session)) is not None:
+            decision = forced
         else:
             obtained = obtain_reference(svc, reference, partner, flow_session)
             decision = (
@@ -199,31 +201,6 @@ def _write_callback(submission: Submission, flow_session: FlowSession, *, sessio
         )
     )
     repo.notify(repo.OUTBOX_CHANNEL, session=session)
-
-
-def finish_session(svc: Services, flow_session_id: str) -> bool:
-    """The user leaves while a retry was offered: the last decided attempt becomes the final result
-    (partner-visible, with its callback). False when there is nothing to finish."""
-    with svc.db.session() as session:
-        flow_session = session.get(FlowSession, flow_session_id)
-        if flow_session is None:
-            return False
-        latest = repo.latest_submission(flow_session.id, session=session)
-        partner = session.get(Partner, flow_session.partner_id)
-        if latest is None or partner is None or latest.final or latest.status not in ("COMPLETED", "ERROR"):
-            return False
-        action = decisions.NextAction.STATUS if partner.show_status_screen else decisions.NextAction.EXIT
-        moved = session.execute(
-            update(Submission)
-            .where(Submission.id == latest.id, Submission.final.is_(False))
-            .values(final=True, next_action=action.value)
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
-            return False
-        session.refresh(latest)
-        _write_callback(latest, flow_session, session=session)
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +283,7 @@ def _compare_now(
         partner_user_id_type=started.uidt,
         source="API",
         interactive=False,
+        sandbox=partner.sandbox,
     )
     try:
         with svc.db.session() as session:
@@ -335,7 +313,9 @@ def _compare_now(
         raise DuplicatePartnerSessionError() from None
     with LeaseHeartbeat(svc, job_id, owner):
         try:
-            decision = decide(svc, selfie, reference, deadline=deadline)
+            decision = sandbox.forced_decision(flow_session) or decide(
+                svc, selfie, reference, deadline=deadline
+            )
         except DeadlineExceededError:
             _forget(svc, submission_id, flow_session.id, selfie_blob)
             raise

@@ -48,7 +48,10 @@ def _selfie_url(svc: Services, submission: Submission, generation: int) -> str |
 def _render(svc: Services, submission: Submission, generation: int, *, session: Session) -> dict[str, Any]:
     flow_session = session.get(FlowSession, submission.session_id)
     assert flow_session is not None
-    return views.details_data(submission, flow_session, selfie_url=_selfie_url(svc, submission, generation))
+    data = views.details_data(submission, flow_session, selfie_url=_selfie_url(svc, submission, generation))
+    if data["status"] != "IN_PROGRESS":
+        return data  # a final verdict reads as it always did
+    return views.with_session_progress(data, flow_session, session=session)
 
 
 def details_for_partner(svc: Services, caller: gateway.PartnerCaller, submission_id: str) -> dict[str, Any]:

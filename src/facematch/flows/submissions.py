@@ -27,7 +27,7 @@ from facematch.errors import (
     SubmissionStateConflictError,
     UnauthorizedError,
 )
-from facematch.flows import gateway, views
+from facematch.flows import gateway, sandbox, views
 from facematch.flows.context import Services
 from facematch.flows.decisions import NextAction, next_action_for
 from facematch.flows.gateway import require_header
@@ -108,6 +108,7 @@ def _scope_session(
         partner_user_id_type=scope.partner_user_id_type,
         source="API",
         interactive=False,
+        sandbox=scope.partner.sandbox,
     )
     try:
         with session.begin_nested():
@@ -128,6 +129,7 @@ def presign(svc: Services, request: UserRequest, submission_type: str | None) ->
         flow_session = _scope_session(scope, psid, session=session, create=True)
         assert flow_session is not None
         partner = scope.partner
+        sandbox.check_environment(flow_session, partner)
         latest = repo.latest_submission(flow_session.id, session=session)
         if latest is not None and latest.status == "INITIATED":
             submission = latest
@@ -253,7 +255,7 @@ def confirm(svc: Services, request: UserRequest, body: Any) -> str:
             raise InvalidConfirmRequestError("submissionId is required")
         if metadata is not None and not isinstance(metadata, dict):
             raise InvalidConfirmRequestError("metadata must be an object")
-        submission, _ = _user_submission(scope, psid, submission_id, session=session)
+        submission, flow_session = _user_submission(scope, psid, submission_id, session=session)
         if submission.sdk_session_id != sdk:
             raise ForbiddenError("the submission belongs to another SDK session")
         if submission.status != "INITIATED":
@@ -268,7 +270,12 @@ def confirm(svc: Services, request: UserRequest, body: Any) -> str:
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             raise SubmissionStateConflictError("the submission was already confirmed")
-        repo.enqueue_job(submission.id, submission.partner_id, session=session)
+        repo.enqueue_job(
+            submission.id,
+            submission.partner_id,
+            session=session,
+            delay_s=sandbox.processing_delay_s(flow_session),
+        )
     svc.queue.submit(submission_id)
     return submission_id
 
@@ -301,9 +308,10 @@ def status(svc: Services, request: UserRequest, submission_id: str) -> dict[str,
         submission, flow_session = _user_submission(scope, psid, submission_id, session=session)
         attempts = repo.count_attempts(flow_session.id, session=session)
         action = attempt_next_action(submission, flow_session, scope.partner, attempts)
-        return views.status_data(
+        data = views.status_data(
             submission, next_action=action, attempts_used=attempts, max_attempts=scope.partner.max_attempts
         )
+        return views.with_session_progress(data, flow_session, session=session)
 
 
 __all__ = ["NextAction", "Presigned", "UploadSlot", "UserRequest", "confirm", "presign", "status", "upload"]

@@ -89,15 +89,7 @@ class TokenService:
         if not token:
             raise UnauthorizedError("token missing")
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[_ALGORITHM],
-                audience=f"{ISSUER}:{kind.value}",
-                issuer=ISSUER,
-                options={"require": ["exp", "iat", "aud", "iss", "sub"]},
-                leeway=0,
-            )
+            claims = self._decode(token, kind, verify_exp=True)
         except jwt.PyJWTError:
             raise UnauthorizedError("token invalid") from None
         if claims["aud"] != f"{ISSUER}:{kind.value}":
@@ -105,4 +97,26 @@ class TokenService:
             raise UnauthorizedError("token invalid")
         if claims["exp"] <= self._clock():
             raise UnauthorizedError("token expired")
+        return claims
+
+    def claims_if_signed(self, token: str | None, kind: TokenKind) -> dict[str, Any] | None:
+        """The claims of a token of ``kind`` that we signed, expired or not; None otherwise. Only for
+        telling a user where to go back to: it never authorises anything."""
+        if not token:
+            return None
+        try:
+            return self._decode(token, kind, verify_exp=False)
+        except jwt.PyJWTError:
+            return None
+
+    def _decode(self, token: str, kind: TokenKind, *, verify_exp: bool) -> dict[str, Any]:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            self._secret,
+            algorithms=[_ALGORITHM],
+            audience=f"{ISSUER}:{kind.value}",
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "aud", "iss", "sub"], "verify_exp": verify_exp},
+            leeway=0,
+        )
         return claims

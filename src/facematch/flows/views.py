@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from facematch.storage import repo
 from facematch.storage.models import FlowSession, Submission
 
 
@@ -35,6 +39,8 @@ def details_data(
         "userId": flow_session.partner_user_id,
         "userIdType": flow_session.partner_user_id_type,
     }
+    if flow_session.sandbox:
+        data["environment"] = "sandbox"
     if status == "ERROR":
         data["reasonCode"] = submission.reason_code or "VERIFICATION_FAILED"
         data["processedAt"] = iso(submission.completed_at)
@@ -106,3 +112,36 @@ def status_data(
         "attemptsUsed": attempts_used,
         "attemptsRemaining": max(0, max_attempts - attempts_used),
     }
+
+
+def attempts_data(attempts: Sequence[Submission]) -> list[dict[str, Any]] | None:
+    """Each decided attempt of a session that is between attempts (a retry was offered and no attempt
+    is final yet), oldest first; None otherwise (a final session reports its verdict as before)."""
+    if any(attempt.final for attempt in attempts):
+        return None
+    decided = [a for a in attempts if a.status in ("COMPLETED", "ERROR")]
+    if not decided:
+        return None
+    return [
+        {
+            "attempt": attempt.attempt,
+            "submissionId": attempt.id,
+            "result": attempt.result,
+            "reasonCode": attempt.reason_code or "",
+            "processedAt": iso(attempt.completed_at),
+        }
+        for attempt in decided
+    ]
+
+
+def with_session_progress(
+    data: dict[str, Any], flow_session: FlowSession, *, session: Session
+) -> dict[str, Any]:
+    """``data`` (a details or status answer) with the session's decided ``attempts`` while it is between
+    attempts, and ``environment`` for a sandbox session."""
+    attempts = attempts_data(repo.session_attempts(flow_session.id, session=session))
+    if attempts is not None:
+        data["attempts"] = attempts
+    if flow_session.sandbox:
+        data["environment"] = "sandbox"
+    return data

@@ -77,6 +77,10 @@ class WebConfig:
     success_url: str
     failure_url: str
     frame_origins: tuple[str, ...]
+    privacy_url: str | None = None
+    retention_days: int = 30
+    auto_capture: bool = True
+    sandbox: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +241,10 @@ def web_config(svc: Services, web: WebSession) -> WebConfig:
         success_url=flow_session.success_url or "",
         failure_url=flow_session.failure_url or "",
         frame_origins=tuple(partner.frame_origins),
+        privacy_url=partner.privacy_url,
+        retention_days=svc.settings.blobs.retention_days,
+        auto_capture=partner.auto_capture,
+        sandbox=flow_session.sandbox,
     )
 
 
@@ -302,6 +310,13 @@ def new_handoff(svc: Services, web: WebSession) -> handoff.IssuedHandoff:
     if web_state(svc, web).final:
         raise SubmissionStateConflictError("the flow has ended")
     return handoff.create_handoff(svc, flow_session.id, generation=web.token_generation)
+
+
+def cancel_handoff(svc: Services, web: WebSession) -> None:
+    """The desktop takes the flow back from the phone: its unused QR codes stop working."""
+    if web.role is not Role.DESKTOP:
+        raise ForbiddenError("only the desktop cancels QR codes")
+    handoff.cancel_handoffs(svc, web.flow_session_id)
 
 
 # ---------------------------------------------------------------- capture

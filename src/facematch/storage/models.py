@@ -77,6 +77,10 @@ class Partner(Base):
     show_status_screen: Mapped[bool] = mapped_column(Boolean, default=True)
     allow_qr: Mapped[bool] = mapped_column(Boolean, default=False)
     force_qr: Mapped[bool] = mapped_column(Boolean, default=False)
+    privacy_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_capture: Mapped[bool] = mapped_column(Boolean, default=True)
+    retry_window_s: Mapped[int] = mapped_column(Integer, default=600)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -105,6 +109,8 @@ class FlowSession(Base):
     portrait_only: Mapped[bool] = mapped_column(Boolean, default=True)
     refused_captures: Mapped[int] = mapped_column(Integer, default=0)
     """Web captures refused for want of a usable face (they use no attempt, so they are capped)."""
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Made by a sandbox partner: its attempts may have forced outcomes and say so in their results."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

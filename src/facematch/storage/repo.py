@@ -56,47 +56,42 @@ def latest_submission(session_id: str, *, session: Session) -> Submission | None
     )
 
 
-def abandoned_retry_sessions(idle_before: datetime, limit: int, *, session: Session) -> list[str]:
-    """Flow sessions whose latest attempt offered a retry (not final, next action RETRY) and was
-    decided before ``idle_before``: the user walked away."""
+def session_attempts(session_id: str, *, session: Session) -> list[Submission]:
+    """Every attempt of a flow session, oldest first."""
+    return list(
+        session.scalars(
+            select(Submission).where(Submission.session_id == session_id).order_by(Submission.attempt)
+        )
+    )
+
+
+def retry_windows(*, session: Session) -> list[tuple[str, int]]:
+    """(partner id, retry window in seconds) of every partner."""
+    return [(row[0], int(row[1])) for row in session.execute(select(Partner.id, Partner.retry_window_s))]
+
+
+def idle_retry_sessions(partner_id: str, idle_before: datetime, limit: int, *, session: Session) -> list[str]:
+    """The partner's flow sessions whose latest decided attempt offered a retry (not final, next
+    action RETRY) before ``idle_before`` and that nothing happened in since: no later attempt was
+    confirmed, and none was started after ``idle_before``."""
     later = aliased(Submission)
     return list(
         session.scalars(
             select(Submission.session_id)
             .where(
+                Submission.partner_id == partner_id,
                 Submission.final.is_(False),
                 Submission.next_action == "RETRY",
                 Submission.completed_at < idle_before,
                 ~select(later.id)
-                .where(later.session_id == Submission.session_id, later.attempt > Submission.attempt)
-                .exists(),
-            )
-            .order_by(Submission.completed_at)
-            .limit(limit)
-        )
-    )
-
-
-def unconfirmed_after_retry(idle_before: datetime, limit: int, *, session: Session) -> list[Submission]:
-    """Unconfirmed attempts, started before ``idle_before``, that followed a decided attempt which
-    offered a retry: the user began again and walked away before sending a photo."""
-    previous = aliased(Submission)
-    return list(
-        session.scalars(
-            select(Submission)
-            .where(
-                Submission.status == "INITIATED",
-                Submission.created_at < idle_before,
-                select(previous.id)
                 .where(
-                    previous.session_id == Submission.session_id,
-                    previous.attempt == Submission.attempt - 1,
-                    previous.final.is_(False),
-                    previous.next_action == "RETRY",
+                    later.session_id == Submission.session_id,
+                    later.attempt > Submission.attempt,
+                    or_(later.status != "INITIATED", later.created_at >= idle_before),
                 )
                 .exists(),
             )
-            .order_by(Submission.created_at)
+            .order_by(Submission.completed_at)
             .limit(limit)
         )
     )
@@ -134,10 +129,11 @@ def notify(channel: str, *, session: Session) -> None:
         session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
 
 
-def enqueue_job(submission_id: str, partner_id: str, *, session: Session) -> None:
-    """A durable job row, due now, announced to listening workers at commit."""
+def enqueue_job(submission_id: str, partner_id: str, *, session: Session, delay_s: float = 0.0) -> None:
+    """A durable job row, due now (or after ``delay_s``), announced to listening workers at commit."""
+    available = utcnow() + timedelta(seconds=delay_s)
     session.add(
-        Job(submission_id=submission_id, partner_id=partner_id, state="queued", available_at=utcnow())
+        Job(submission_id=submission_id, partner_id=partner_id, state="queued", available_at=available)
     )
     notify(JOBS_CHANNEL, session=session)
 

@@ -14,14 +14,12 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
 
-from facematch.flows import decisions, processing
+from facematch.flows import decisions, processing, sessions
 from facematch.flows.capacity import AnalysisPool, release_memory
 from facematch.flows.context import Services
 from facematch.flows.leases import LeaseHeartbeat
 from facematch.storage import repo
-from facematch.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -141,25 +139,11 @@ class JobRunners:
 
 
 def sweep_abandoned(svc: Services, batch: int = 100) -> int:
-    """Finish the flow sessions whose user was offered a retry and then stayed away longer than a
-    web session lives: the last decided attempt becomes final, with its callback. Safe to run in
-    several workers at once (:func:`~facematch.flows.processing.finish_session` moves an attempt to
-    final with a conditional UPDATE, so only one of them writes the callback). Returns how many
+    """Finish the flow sessions whose user was offered a retry and then stayed away longer than the
+    partner's retry window: the last decided attempt becomes final, with its callback. Safe to run in
+    several workers at once (see :func:`~facematch.flows.sessions.finish_session`). Returns how many
     sessions this call finished."""
-    idle_before = utcnow() - timedelta(seconds=svc.settings.web.session_ttl_s)
-    released: list[str | None] = []
-    with svc.db.session() as session:
-        # a new attempt begun after the retry and never sent: it goes (with any image it holds),
-        # and the decided attempt before it becomes final
-        for attempt in repo.unconfirmed_after_retry(idle_before, batch, session=session):
-            if repo.delete_unconfirmed_attempt(attempt.id, session=session):
-                released += [attempt.selfie_blob, attempt.reference_blob]
-    for blob in released:
-        if blob:
-            svc.blobs.delete(blob)
-    with svc.db.session() as session:
-        candidates = repo.abandoned_retry_sessions(idle_before, batch, session=session)
-    return sum(1 for flow_session_id in candidates if processing.finish_session(svc, flow_session_id))
+    return sessions.finish_idle_sessions(svc, batch)
 
 
 class AbandonedSweeper:

@@ -8,17 +8,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from facematch.api.deps import Svc
+from facematch.api.schemas import Health, Readiness
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 async def healthz() -> dict[str, str]:
     """The process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={200: {"model": Readiness}, 503: {"model": Readiness}})
 async def readyz(svc: Svc) -> JSONResponse:
     """The engine is loaded and the database answers."""
     database = await run_in_threadpool(svc.db.ping)
@@ -30,7 +31,7 @@ async def readyz(svc: Svc) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@router.get("/metrics", responses={200: {"content": {"text/plain": {}}}})
 async def metrics(svc: Svc) -> Response:
     """Prometheus metrics: requests, latency, submissions by result, callback deliveries by outcome."""
     return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)

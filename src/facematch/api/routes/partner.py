@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Body, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -18,14 +19,20 @@ from facematch.api.deps import (
     ok,
 )
 from facematch.api.errors import Surface
+from facematch.api.schemas import DetailsResponse, InitiateFlowResponse
 from facematch.errors import InvalidFieldError, UploadTooLargeError
-from facematch.flows import initiate, processing, results
+from facematch.flows import initiate, processing, results, sandbox, sessions
 from facematch.flows.reference import decode_base64_image
 
 router = APIRouter(tags=["partner"])
 
 
-@router.post("/coe-partner/v1/initiate-flow", name=Surface.INITIATE)
+@router.post(
+    "/coe-partner/v1/initiate-flow",
+    name=Surface.INITIATE,
+    response_model=InitiateFlowResponse,
+    response_model_exclude_unset=True,
+)
 def initiate_flow(
     svc: Svc,
     token: OneKycToken = None,
@@ -50,7 +57,12 @@ def initiate_flow(
     return ok(data)
 
 
-@router.get("/coe/v1/submissions", name=Surface.DETAILS)
+@router.get(
+    "/coe/v1/submissions",
+    name=Surface.DETAILS,
+    response_model=DetailsResponse,
+    response_model_exclude_unset=True,
+)
 @router.get("/coe-partner/v1/submissions", name=Surface.DETAILS, include_in_schema=False)
 def submission_details(
     svc: Svc,
@@ -78,7 +90,12 @@ def _b64(name: str, value: Any) -> bytes | None:
         raise InvalidFieldError(name) from None
 
 
-@router.post("/coe-partner/v1/face-match", name=Surface.FACE_MATCH)
+@router.post(
+    "/coe-partner/v1/face-match",
+    name=Surface.FACE_MATCH,
+    response_model=DetailsResponse,
+    response_model_exclude_unset=True,
+)
 async def face_match(
     request: Request,
     svc: Svc,
@@ -127,4 +144,21 @@ async def face_match(
         selfie,
         reference,
     )
-    return ok(await run_in_threadpool(processing.face_match_now, svc, direct))
+    answer = await run_in_threadpool(processing.face_match_now, svc, direct)
+    if sandbox.is_slow(answer.get("environment") == sandbox.ENVIRONMENT, answer.get("userId")):
+        await anyio.sleep(sandbox.SLOW_DELAY_S)  # holds no thread while it waits
+    return ok(answer)
+
+
+@router.post(
+    "/coe-partner/v1/sessions/finish",
+    name=Surface.FINISH,
+    response_model=DetailsResponse,
+    response_model_exclude_unset=True,
+)
+def finish_session(
+    svc: Svc, token: OneKycToken = None, partner_session_id: PartnerSessionId = None
+) -> dict[str, Any]:
+    """Finish a session now (our extension): no more attempts; the last decided attempt becomes the
+    final result, with its one callback. Answers with the Get Submission Details ``data``."""
+    return ok(sessions.finish(svc, sessions.FinishRequest(token, partner_session_id)))

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from facematch.api.deps import OneKycToken, PartnerSessionId, SdkSessionId, Svc, ok, read_capped_body
 from facematch.api.errors import Surface
+from facematch.api.schemas import ConfirmResponse, PresignedResponse, StatusResponse, UploadResponse
 from facematch.engine.images import sniff_format
 from facematch.errors import InvalidUploadArtifactError
 from facematch.flows import results, submissions
@@ -17,7 +18,12 @@ from facematch.flows import results, submissions
 router = APIRouter(tags=["submissions"])
 
 
-@router.get("/coe/v1/submissions/urls", name=Surface.PRESIGN)
+@router.get(
+    "/coe/v1/submissions/urls",
+    name=Surface.PRESIGN,
+    response_model=PresignedResponse,
+    response_model_exclude_unset=True,
+)
 @router.get("/coe-partner/v1/submissions/urls", name=Surface.PRESIGN, include_in_schema=False)
 def presigned_urls(
     svc: Svc,
@@ -42,7 +48,12 @@ def presigned_urls(
     return ok({"submissionId": presigned.submission_id, "status": presigned.status, "documents": documents})
 
 
-@router.put("/coe/v1/submissions/urls", name=Surface.CONFIRM)
+@router.put(
+    "/coe/v1/submissions/urls",
+    name=Surface.CONFIRM,
+    response_model=ConfirmResponse,
+    response_model_exclude_unset=True,
+)
 @router.put("/coe-partner/v1/submissions/urls", name=Surface.CONFIRM, include_in_schema=False)
 def confirm_upload(
     svc: Svc,
@@ -58,7 +69,12 @@ def confirm_upload(
     return ok({"submissionId": submission_id, "uiMessages": ui})
 
 
-@router.get("/coe/v1/submissions/{submission_id}/status", name=Surface.STATUS)
+@router.get(
+    "/coe/v1/submissions/{submission_id}/status",
+    name=Surface.STATUS,
+    response_model=StatusResponse,
+    response_model_exclude_unset=True,
+)
 @router.get(
     "/coe-partner/v1/submissions/{submission_id}/status", name=Surface.STATUS, include_in_schema=False
 )
@@ -74,7 +90,12 @@ def submission_status(
     return ok(submissions.status(svc, request, submission_id))
 
 
-@router.put("/coe/v1/submissions/{submission_id}/documents/{document_type}", name=Surface.UPLOAD)
+@router.put(
+    "/coe/v1/submissions/{submission_id}/documents/{document_type}",
+    name=Surface.UPLOAD,
+    response_model=UploadResponse,
+    response_model_exclude_unset=True,
+)
 async def upload_document(
     submission_id: str,
     document_type: str,

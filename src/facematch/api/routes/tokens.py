@@ -17,6 +17,7 @@ from facematch.api.deps import (
     ok,
 )
 from facematch.api.errors import Surface
+from facematch.api.schemas import TokenResponse
 from facematch.flows import gateway
 from facematch.flows.tokens import IssuedToken
 
@@ -33,7 +34,12 @@ def _token_data(issued: IssuedToken) -> dict[str, Any]:
     )
 
 
-@router.get("/v1/coe/partner/authentication", name=Surface.GATEWAY_PARTNER)
+@router.get(
+    "/v1/coe/partner/authentication",
+    name=Surface.GATEWAY_PARTNER,
+    response_model=TokenResponse,
+    response_model_exclude_unset=True,
+)
 def partner_token(
     svc: Svc, source: Source, client_id: ClientId = None, pass_key: PassKey = None
 ) -> dict[str, Any]:
@@ -41,7 +47,12 @@ def partner_token(
     return _token_data(gateway.partner_token(svc, client_id=client_id, pass_key=pass_key, source=source))
 
 
-@router.get("/v2/coe/authentication", name=Surface.GATEWAY_USER)
+@router.get(
+    "/v2/coe/authentication",
+    name=Surface.GATEWAY_USER,
+    response_model=TokenResponse,
+    response_model_exclude_unset=True,
+)
 def user_token(
     svc: Svc,
     source: Source,

@@ -18,10 +18,13 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facematch.api.deps import Svc, read_capped_body
-from facematch.errors import CaptureRejectedError, HandoffLinkError
-from facematch.flows import web_session
+from facematch.api.errors import lookup
+from facematch.errors import CaptureRejectedError, HandoffLinkError, WebSessionError
+from facematch.flows import web_exit, web_session
+from facematch.flows.tokens import TokenKind
 
-router = APIRouter(tags=["web"])
+# The app's own API (used by the page only, free to change) stays out of the partner's OpenAPI document.
+router = APIRouter(tags=["web"], include_in_schema=False)
 
 PAGE = "/web/index.html"
 COOKIE = "__Host-facematch-web"
@@ -93,6 +96,10 @@ def _config(config: web_session.WebConfig) -> dict[str, Any]:
         "showCta": config.show_cta,
         "maxAttempts": config.max_attempts,
         "attemptsUsed": config.attempts_used,
+        "privacyUrl": config.privacy_url,
+        "retentionDays": config.retention_days,
+        "autoCapture": config.auto_capture,
+        "environment": "sandbox" if config.sandbox else "production",
         "callback": {
             "partnerSessionId": config.partner_session_id,
             "successUrl": config.success_url,
@@ -151,7 +158,10 @@ def open_handoff_link(svc: Svc, code: str) -> Response:
     try:
         token = web_session.redeem_handoff(svc, code)
     except HandoffLinkError:
-        return RedirectResponse(PAGE + "#/link-expired", status_code=303)
+        # the refusal screen speaks the flow's language when the code was ever ours
+        locale = web_exit.locale_of_code(svc, code)
+        fragment = "#/link-expired" + (f"?locale={locale}" if locale else "")
+        return RedirectResponse(PAGE + fragment, status_code=303)
     response = RedirectResponse(PAGE, status_code=303)
     response.set_cookie(
         COOKIE,
@@ -170,16 +180,54 @@ def open_handoff_link(svc: Svc, code: str) -> Response:
 
 @router.post("/web/api/session")
 def open_session(svc: Svc, launch_token: Annotated[str, Body(alias="launchToken", embed=True)]) -> Response:
-    opened = web_session.open_session(svc, launch_token)
+    try:
+        opened = web_session.open_session(svc, launch_token)
+    except WebSessionError as error:
+        return _refused(error, web_exit.exit_for_token(svc, launch_token, TokenKind.LAUNCH))
     return _json(
         {"sessionToken": opened.token, "config": _config(opened.config), "state": _state(opened.state)}
     )
 
 
 @router.get("/web/api/session")
-def current_session(svc: Svc, web: SessionDep) -> Response:
-    config = web_session.web_config(svc, web)
+def current_session(
+    svc: Svc, request: Request, token: Annotated[str | None, Header(alias="x-web-session")] = None
+) -> Response:
+    token = token or request.cookies.get(COOKIE)
+    try:
+        web = web_session.resolve_session(svc, token)
+        config = web_session.web_config(svc, web)
+    except WebSessionError as error:
+        return _refused(error, web_exit.exit_for_token(svc, token, TokenKind.USER))
     return _json({"config": _config(config), "state": _state(web_session.web_state(svc, web))})
+
+
+def _refused(error: WebSessionError, way_back: web_exit.WebExit | None) -> Response:
+    """The contract's envelope, and in ``data.exit`` the way back to the partner when the link is
+    ours (an expired one still names its flow): the page then speaks its language and calls back."""
+    spec = lookup(error, None)
+    body: dict[str, Any] = {
+        "success": False,
+        "errors": [{"code": spec.code, "cause": spec.cause or error.code}],
+        "data": None if way_back is None else {"exit": _exit(way_back)},
+    }
+    return _json(body, status=spec.status)
+
+
+def _exit(way_back: web_exit.WebExit) -> dict[str, Any]:
+    return {
+        "locale": way_back.locale,
+        "theme": way_back.theme,
+        "partnerName": way_back.partner_name,
+        "status": way_back.status,
+        "errorCode": way_back.error_code,
+        "callback": {
+            "partnerSessionId": way_back.partner_session_id,
+            "successUrl": way_back.success_url,
+            "failureUrl": way_back.failure_url,
+            "frameOrigins": list(way_back.frame_origins),
+        },
+    }
 
 
 @router.get("/web/api/status")
@@ -208,4 +256,19 @@ async def capture(svc: Svc, web: SessionDep, request: Request) -> Response:
 @router.post("/web/api/handoff")
 def create_handoff(svc: Svc, web: SessionDep) -> Response:
     issued = web_session.new_handoff(svc, web)
-    return _json({"qrImage": issued.qr_image, "expiresAt": issued.expires_at_epoch})
+    # the link as text too, for copying: the same single-use, short-lived code as in the QR
+    return _json({"qrImage": issued.qr_image, "link": issued.link, "expiresAt": issued.expires_at_epoch})
+
+
+@router.delete("/web/api/handoff")
+def cancel_handoff(svc: Svc, web: SessionDep) -> Response:
+    web_session.cancel_handoff(svc, web)
+    return Response(status_code=204)
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """The icon, at the origin's root where browsers look for it (the page links it too)."""
+    return Response(
+        _static("favicon.ico"), media_type="image/x-icon", headers={"Cache-Control": "max-age=86400"}
+    )

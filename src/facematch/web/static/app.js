@@ -4,15 +4,29 @@
 
   var API = '/web/api';
   var STORE = 'facematch.session';
-  var PREVIEW_WIDTH = 480;
-  var PREVIEW_GAP_MS = 250;
   var POLL_MS = 1000; // waiting for the phone of a QR handoff
   var FAST_POLL_MS = 250; // a photo is being verified: the answer is a fraction of a second away
 
+  /* Live guidance on a data budget (docs/web-sdk.md, "Live guidance"). The browser looks at a tiny
+     grey thumbnail of the oval's crop every SAMPLE_MS (no upload) and sends a preview frame to the
+     server only when the picture changed since the last one it judged, within a byte budget. */
+  var PREVIEW_W = 240, PREVIEW_H = 320, PREVIEW_QUALITY = 0.6; // the 3:4 crop the oval is drawn on
+  var SAMPLE_MS = 100;
+  var THUMB_W = 24, THUMB_H = 32;
+  var CHANGE_LEVEL = 6; // mean absolute luminance change (0-255) that counts as "the picture changed"
+  var DARK_LEVEL = 14; // a thumbnail this dark (lens covered, lights off) is not worth a frame
+  var BUDGET_BYTES_PER_MIN = 0.42 * 1048576;
+  var BUDGET_BURST_BYTES = 40 * 1024;
+  var IDLE_PAUSE_MS = 60000; // the same hint for a minute: stop until the user touches the page
+  var BUSY_RETRY_MS = 400;
+  var READY_HOLD_MS = 1000; // auto-capture: READY this long, then the 3-2-1 countdown
+  var COUNTDOWN_FROM = 3;
+
   var $ = function (id) { return document.getElementById(id); };
   var S = {
-    token: null, config: null, dict: null, screen: 'loading', stream: null, previewing: false,
-    shot: null, polling: null, finished: false, lastSubmission: null, handoffExpiresAt: 0, errorCode: null
+    token: null, config: null, dict: null, screen: 'loading', stream: null,
+    shot: null, polling: null, finished: false, lastSubmission: null, handoffExpiresAt: 0, errorCode: null,
+    finalCallback: null, qrChosen: false, guide: null
   };
 
   /* ---------- text ---------- */
@@ -28,17 +42,57 @@
     document.querySelectorAll('[data-i18n-alt]').forEach(function (el) { el.alt = t(el.getAttribute('data-i18n-alt')); });
     document.title = t('app.title');
   }
-  function applyConfig(config) {
-    S.config = config;
-    var locale = config.locale === 'en_ID' ? 'en_ID' : 'id_ID';
+  function setLocale(locale) {
+    locale = locale === 'en_ID' ? 'en_ID' : 'id_ID';
     S.dict = window.FM_I18N[locale];
     document.documentElement.lang = locale === 'en_ID' ? 'en' : 'id';
-    document.documentElement.setAttribute('data-theme', { DARK_MODE: 'dark', LIGHT_MODE: 'light' }[config.theme] || 'auto');
+  }
+  function browserLocale() {
+    // Before a session exists: the first of the browser's languages we speak; Indonesian otherwise.
+    var langs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ''];
+    for (var i = 0; i < langs.length; i++) {
+      var lang = String(langs[i]).toLowerCase();
+      if (lang.indexOf('en') === 0) return 'en_ID';
+      if (lang.indexOf('id') === 0 || lang.indexOf('in') === 0) return 'id_ID';
+    }
+    return 'id_ID';
+  }
+  function tokenLocale(token) {
+    // The launch token's payload names the flow's language (``loc``); only the language is read, and
+    // nothing is trusted from it.
+    try {
+      var part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      var loc = JSON.parse(atob(part + '==='.slice((part.length + 3) % 4))).loc;
+      return loc === 'en_ID' || loc === 'id_ID' ? loc : null;
+    } catch (e) { return null; }
+  }
+  function applyTheme(theme) {
+    document.documentElement.setAttribute('data-theme', { DARK_MODE: 'dark', LIGHT_MODE: 'light' }[theme] || 'auto');
+  }
+  function formatTime(ms) {
+    // 24-hour time in both languages (Indonesian writes 15.45, English here 15:45)
+    var d = new Date(ms), pad = function (n) { return (n < 10 ? '0' : '') + n; };
+    return pad(d.getHours()) + (S.dict === window.FM_I18N.en_ID ? ':' : '.') + pad(d.getMinutes());
+  }
+  function applyConfig(config) {
+    S.config = config;
+    setLocale(config.locale);
+    applyTheme(config.theme);
     $('partner-name').textContent = config.partnerName;
+    $('env-badge').hidden = config.environment !== 'sandbox';
     $('btn-done').hidden = !config.showCta;
     // The phone of a QR handoff has no partner page to return to: the desktop calls back.
     document.querySelectorAll('[data-action="leave"]').forEach(function (el) { el.hidden = config.role !== 'desktop'; });
+    document.querySelectorAll('[data-action="phone"]').forEach(function (el) { el.hidden = !canChoosePhone(); });
     translatePage();
+    var days = config.retentionDays;
+    $('privacy-keep').textContent = t('privacy.keep', { days: t(days === 1 ? 'privacy.day' : 'privacy.days', { n: days }) });
+    var link = $('privacy-link');
+    link.hidden = !config.privacyUrl;
+    if (config.privacyUrl) {
+      link.href = config.privacyUrl;
+      link.textContent = t('privacy.link') + ' ' + t('privacy.newTab');
+    }
     watchOrientation();
   }
 
@@ -46,9 +100,10 @@
   function show(name) {
     document.querySelectorAll('.screen').forEach(function (el) { el.hidden = el.id !== 'screen-' + name; });
     S.screen = name;
-    if (name !== 'capture') stopPreview();
+    if (name !== 'capture') stopGuidance();
     var heading = document.querySelector('#screen-' + name + ' h1');
     var main = $('main');
+    window.scrollTo(0, 0);
     // Move focus to the new screen's heading so screen readers announce it.
     if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); } else { main.focus({ preventScroll: true }); }
   }
@@ -61,15 +116,19 @@
     $('error-text').textContent = t('error.' + code + '.text');
     $('btn-error-retry').hidden = !opts.retry;
     S.errorRetry = opts.retry || null;
-    // Without a session the partner's URLs are unknown: nothing to call back.
-    $('btn-error-leave').hidden = !(S.config && S.config.role === 'desktop' && opts.callback !== false);
+    // Without a session the partner's URLs are unknown: nothing to call back; the browser's own
+    // history is the way back when there is one, else the text says what to do.
+    var canCall = !!(S.config && S.config.role === 'desktop' && opts.callback !== false);
+    $('btn-error-leave').hidden = !canCall;
+    $('btn-error-back').hidden = canCall || window.parent !== window || window.history.length < 2;
     show('error');
   }
 
   /* ---------- network ---------- */
-  function ApiError(status, body) {
+  function ApiError(status, body, retryAfter) {
     this.status = status;
     this.body = body || {};
+    this.retryAfter = Number(retryAfter) || 0;
     var first = (this.body.errors || [])[0] || {};
     this.code = first.cause;
   }
@@ -82,7 +141,7 @@
     return fetch(API + path, { method: method, headers: headers, body: payload, credentials: 'same-origin', cache: 'no-store' })
       .then(function (res) {
         return res.json().catch(function () { return {}; }).then(function (json) {
-          if (!res.ok) throw new ApiError(res.status, json);
+          if (!res.ok) throw new ApiError(res.status, json, res.headers.get('retry-after'));
           return json;
         });
       }, function (err) {
@@ -109,19 +168,38 @@
     var cb = S.config.callback;
     var fields = { status: status, partner_session_id: cb.partnerSessionId };
     if (status === 'ERROR') fields.error_code = errorCode;
-    try { sessionStorage.removeItem(STORE); } catch (e) { /* storage may be off */ }
     if (window.parent !== window) {
       var message = { source: 'facematch', type: 'FACEMATCH_RESULT' };
       Object.keys(fields).forEach(function (k) { message[k] = fields[k]; });
       // Only a listed origin receives it: postMessage drops messages whose targetOrigin does not match.
       cb.frameOrigins.forEach(function (origin) { window.parent.postMessage(message, origin); });
-      return;
+      // The partner's page takes over; until it does, say so instead of leaving a dead button.
+      var done = status === 'COMPLETED';
+      $('sent-icon').className = 'icon ' + (done ? 'ok' : 'warn');
+      $('sent-icon').textContent = done ? '✓' : '!';
+      $('sent-title').textContent = t('sent.' + (done ? 'COMPLETED' : 'ERROR') + '.title');
+      $('sent-text').textContent = t('sent.' + (done ? 'COMPLETED' : 'ERROR') + '.text');
+      return show('sent');
     }
+    // The web session stays in this tab's storage: coming back here (Back) reports the same truth.
     var url = new URL(status === 'COMPLETED' ? cb.successUrl : cb.failureUrl);
     Object.keys(fields).forEach(function (k) { url.searchParams.set(k, fields[k]); });
     window.location.replace(url.toString());
   }
-  function leave() { callback('ERROR', S.screen === 'error' && S.errorCode ? S.errorCode : 'PENDING'); }
+  function leave() {
+    // Cancel, Leave, "Back to …" on an error, and the browser's Back button. Once the flow is final,
+    // every way out reports its final status, exactly as the status screen's button does; PENDING
+    // (or the error screen's own code) only while it is not. The server is asked, since the flow may
+    // have ended since the app last looked.
+    if (S.finished || S.leaving) return;
+    if (S.finalCallback) return callback(S.finalCallback.status, S.finalCallback.errorCode);
+    S.leaving = true;
+    var unfinished = S.screen === 'error' && S.errorCode ? S.errorCode : 'PENDING';
+    request('GET', '/status', undefined, undefined, 1).then(function (st) {
+      if (st.final) return callback(st.callback.status, st.callback.errorCode);
+      callback('ERROR', unfinished);
+    }, function () { callback('ERROR', unfinished); });
+  }
 
   /* ---------- orientation ---------- */
   var deviceKind = (function () {
@@ -144,6 +222,11 @@
     };
     window.matchMedia('(orientation: landscape)').addEventListener('change', update);
     update();
+  }
+  function canChoosePhone() {
+    // "Continue on my phone": a desktop (not a phone or tablet) of a flow that allows Smart QR.
+    var c = S.config;
+    return !!(c && c.role === 'desktop' && c.allowQr && !c.forceQr && deviceKind === 'desktop');
   }
 
   /* ---------- camera ---------- */
@@ -175,21 +258,31 @@
       });
   }
   function stopCamera() {
-    stopPreview();
+    stopGuidance();
     if (S.stream) S.stream.getTracks().forEach(function (track) { track.stop(); });
     S.stream = null;
   }
-  function grab(maxWidth, quality) {
+  function grab(canvas, width, height, crop) {
+    // Draw the camera frame into ``canvas`` (width x height); ``crop``: only the 3:4 centre the oval
+    // is drawn on (what the user sees), else the whole frame scaled to ``width``.
     var video = $('video');
     var w = video.videoWidth, h = video.videoHeight;
-    if (!w || !h) return Promise.resolve(null);
-    var scale = Math.min(1, maxWidth / w);
-    var canvas = $('frame');
-    canvas.width = Math.round(w * scale);
-    canvas.height = Math.round(h * scale);
-    canvas.getContext('2d').drawImage(video, 0, 0, canvas.width, canvas.height);
-    return new Promise(function (resolve) { canvas.toBlob(resolve, 'image/jpeg', quality); });
+    if (!w || !h) return null;
+    var sx = 0, sy = 0, sw = w, sh = h;
+    if (crop) {
+      if (w / h > 3 / 4) { sw = h * 3 / 4; sx = (w - sw) / 2; } else { sh = w * 4 / 3; sy = (h - sh) / 2; }
+    } else {
+      var scale = Math.min(1, width / w);
+      width = Math.round(w * scale);
+      height = Math.round(h * scale);
+    }
+    canvas.width = width;
+    canvas.height = height;
+    var ctx = canvas.getContext('2d', { willReadFrequently: crop && width <= THUMB_W });
+    ctx.drawImage(video, sx, sy, sw, sh, 0, 0, width, height);
+    return ctx;
   }
+  function jpeg(canvas, quality) { return new Promise(function (resolve) { canvas.toBlob(resolve, 'image/jpeg', quality); }); }
 
   /* ---------- capture with live guidance ---------- */
   function enterCapture() {
@@ -197,40 +290,168 @@
     setHint('WAIT', false);
     var c = S.config;
     $('attempts').textContent = c.maxAttempts > 1 ? t('capture.attempt', { n: Math.min(c.attemptsUsed + 1, c.maxAttempts), max: c.maxAttempts }) : '';
-    startPreview();
+    startGuidance();
   }
   function setHint(hint, ready) {
     if (hint === 'BUSY') return; // the server skipped this frame: keep the last hint
     var el = $('guidance');
+    var shown = hint === 'READY' && S.config && S.config.autoCapture ? 'READY_AUTO' : hint;
     if (el.getAttribute('data-hint') !== hint) {
       el.setAttribute('data-hint', hint);
-      el.textContent = t('hint.' + hint);
+      el.textContent = t('hint.' + shown);
     }
     el.classList.toggle('ready', !!ready);
+    el.classList.toggle('paused', hint === 'PAUSED');
     $('oval-ring').classList.toggle('ready', !!ready);
     $('btn-shoot').disabled = !ready;
   }
-  function startPreview() {
-    if (S.previewing) return;
-    S.previewing = true;
-    var tick = function () {
-      if (!S.previewing) return;
-      grab(PREVIEW_WIDTH, 0.7).then(function (blob) {
-        if (!blob) return null;
-        return request('POST', '/preview', blob, 'image/jpeg', 1).then(function (r) {
-          if (S.previewing) setHint(r.hint, r.ready);
-        });
-      }).catch(function (err) {
-        if (err instanceof ApiError && err.status !== 413 && err.status !== 422) { S.previewing = false; return failed(err); }
-        if (!(err instanceof ApiError) && S.previewing) setHint('OFFLINE', false);
-      }).then(function () { if (S.previewing) setTimeout(tick, PREVIEW_GAP_MS); });
-    };
-    tick();
+  function thumbnail() {
+    var ctx = grab(S.guide.thumbCanvas, THUMB_W, THUMB_H, true);
+    if (!ctx) return null;
+    var px = ctx.getImageData(0, 0, THUMB_W, THUMB_H).data;
+    var luma = new Uint8Array(THUMB_W * THUMB_H);
+    for (var i = 0, j = 0; j < luma.length; i += 4, j++) luma[j] = (px[i] * 77 + px[i + 1] * 150 + px[i + 2] * 29) >> 8;
+    return luma;
   }
-  function stopPreview() { S.previewing = false; }
+  function difference(a, b) {
+    if (!a || !b) return Infinity;
+    var sum = 0;
+    for (var i = 0; i < a.length; i++) sum += Math.abs(a[i] - b[i]);
+    return sum / a.length;
+  }
+  function brightness(a) {
+    var sum = 0;
+    for (var i = 0; i < a.length; i++) sum += a[i];
+    return sum / a.length;
+  }
+  function startGuidance() {
+    stopGuidance();
+    S.guide = {
+      timer: null, inFlight: false, judged: null, judgedReady: false, pending: true, lastChange: Date.now(),
+      budget: BUDGET_BURST_BYTES, budgetAt: Date.now(), readySince: 0, countdown: null, paused: false, retryAt: 0,
+      thumbCanvas: document.createElement('canvas'), frameCanvas: $('frame'), lastHint: null
+    };
+    if (!document.hidden) scheduleGuidance(0);
+  }
+  function stopGuidance() {
+    var g = S.guide;
+    if (!g) return;
+    clearTimeout(g.timer);
+    cancelCountdown();
+    S.guide = null;
+  }
+  function scheduleGuidance(ms) {
+    var g = S.guide;
+    if (!g || g.paused || document.hidden) return;
+    clearTimeout(g.timer);
+    g.timer = setTimeout(guideTick, ms);
+  }
+  function guideTick() {
+    var g = S.guide;
+    if (!g || S.screen !== 'capture' || document.hidden || g.paused) return;
+    var now = Date.now();
+    g.budget = Math.min(BUDGET_BURST_BYTES, g.budget + (now - g.budgetAt) * BUDGET_BYTES_PER_MIN / 60000);
+    g.budgetAt = now;
+    if (now - g.lastChange > IDLE_PAUSE_MS && !g.countdown) return pauseGuidance();
+    var thumb = thumbnail();
+    if (thumb) {
+      var changed = difference(thumb, g.judged) > CHANGE_LEVEL;
+      if (changed) g.pending = true; // (only a new hint or a touch restarts the idle clock)
+      if (changed && g.countdown) cancelCountdown(); // the user moved: judge again before any photo
+      if (g.pending && brightness(thumb) < DARK_LEVEL) {
+        // Far too dark to judge: say so here and spend nothing on it.
+        g.judged = thumb; g.pending = false; g.judgedReady = false;
+        setHint('MORE_LIGHT', false);
+      } else if (g.pending && !g.inFlight && now >= g.retryAt && g.budget > 0) {
+        sendPreview(thumb);
+      }
+      autoCapture(now, changed);
+    }
+    scheduleGuidance(SAMPLE_MS);
+  }
+  function sendPreview(thumb) {
+    var g = S.guide;
+    if (!grab(g.frameCanvas, PREVIEW_W, PREVIEW_H, true)) return;
+    g.inFlight = true;
+    g.pending = false;
+    jpeg(g.frameCanvas, PREVIEW_QUALITY).then(function (blob) {
+      if (!blob || S.guide !== g) return null;
+      g.budget -= blob.size;
+      return request('POST', '/preview', blob, 'image/jpeg', 1).then(function (r) {
+        if (S.guide !== g || g.paused) return;
+        if (r.hint === 'BUSY') { g.pending = true; g.retryAt = Date.now() + BUSY_RETRY_MS; return; }
+        g.judged = thumb;
+        g.judgedReady = !!r.ready;
+        if (r.hint !== g.lastHint) { g.lastHint = r.hint; g.lastChange = Date.now(); }
+        setHint(r.hint, r.ready);
+      });
+    }).catch(function (err) {
+      if (S.guide !== g) return;
+      g.pending = true;
+      if (err instanceof ApiError && err.status === 429) {
+        // the server's own limit: wait as long as it asks, keep the last hint
+        g.retryAt = Date.now() + 1000 * (err.retryAfter || 2);
+        return;
+      }
+      if (err instanceof ApiError && err.status !== 413 && err.status !== 422) { stopGuidance(); return failed(err); }
+      g.retryAt = Date.now() + 1500;
+      if (!(err instanceof ApiError)) setHint('OFFLINE', false);
+    }).then(function () { if (S.guide === g) g.inFlight = false; });
+  }
+  function pauseGuidance() {
+    var g = S.guide;
+    if (!g) return;
+    g.paused = true;
+    clearTimeout(g.timer);
+    setHint('PAUSED', false);
+  }
+  function resumeGuidance() {
+    var g = S.guide;
+    if (!g) return;
+    g.lastChange = Date.now();
+    if (!g.paused) return;
+    g.paused = false;
+    g.pending = true;
+    g.lastHint = null;
+    setHint('WAIT', false);
+    scheduleGuidance(0);
+  }
+
+  /* ---------- auto-capture: READY for a second, then 3-2-1 ---------- */
+  function autoCapture(now, changed) {
+    var g = S.guide;
+    var ready = g.judgedReady && !g.pending && !changed;
+    if (!ready) { g.readySince = 0; if (g.countdown) cancelCountdown(); return; }
+    if (!S.config.autoCapture || g.countdown) return;
+    if (!g.readySince) g.readySince = now;
+    if (now - g.readySince >= READY_HOLD_MS) startCountdown();
+  }
+  function startCountdown() {
+    var g = S.guide;
+    g.countdown = { n: COUNTDOWN_FROM, timer: null };
+    var step = function () {
+      if (S.guide !== g || !g.countdown) return;
+      if (g.countdown.n === 0) { cancelCountdown(); return shoot(); }
+      $('countdown').hidden = false;
+      $('countdown').textContent = String(g.countdown.n);
+      $('countdown-say').textContent = t('capture.countdown', { n: g.countdown.n });
+      g.countdown.n -= 1;
+      g.countdown.timer = setTimeout(step, 1000);
+    };
+    step();
+  }
+  function cancelCountdown() {
+    var g = S.guide;
+    if (g && g.countdown) { clearTimeout(g.countdown.timer); g.countdown = null; g.readySince = 0; }
+    $('countdown').hidden = true;
+    $('countdown-say').textContent = '';
+  }
+
   function shoot() {
-    stopPreview();
-    grab(1280, 0.92).then(function (blob) {
+    stopGuidance();
+    var canvas = $('frame');
+    if (!grab(canvas, 1280, 0, false)) return enterCapture();
+    jpeg(canvas, 0.92).then(function (blob) {
       if (!blob) return enterCapture();
       S.shot = blob;
       var img = $('review-img');
@@ -255,6 +476,8 @@
         return setHint(err.body.hint, false);
       }
       if (err instanceof ApiError && err.status === 409) return poll();
+      // the server's own limit: the photo is kept and sent again once it allows
+      if (err instanceof ApiError && err.status === 429) return delay(1000 * (err.retryAfter || 2)).then(submitShot);
       failed(err, submitShot);
     });
   }
@@ -270,10 +493,10 @@
       if (more && !S.finished && S.screen !== 'error' && !S.polling) S.polling = setTimeout(poll, gap);
     }, function (err) { failed(err, poll); });
   }
-  function handleState(st) {
+  function handleState(st, reentry) {
     S.config.attemptsUsed = st.attemptsUsed;
     if (S.config.role === 'desktop' && S.config.qr) return qrProgress(st);
-    if (st.final) { finish(st); return false; }
+    if (st.final) { finish(st, reentry); return false; }
     if (st.phase === 'PROCESSING') { if (S.screen !== 'processing') show('processing'); return true; }
     if (st.phase === 'RETRY' && st.submissionId && st.submissionId === S.lastSubmission) {
       $('retry-reason').textContent = t('retry.' + (st.retryReason || 'QUALITY'));
@@ -285,11 +508,14 @@
     if (!S.stream) startFlow();
     return false;
   }
-  function finish(st) {
+  function finish(st, reentry) {
     stopPolling();
     stopCamera();
+    S.finalCallback = st.callback;
     if (S.config.role === 'phone') return show('phone-done');
-    if (st.nextAction === 'EXIT' || !S.config.showCta) {
+    // Reached just now with the status screen hidden (EXIT): straight back to the partner. Reached
+    // again (a reload, Back, the launch URL re-opened): the status screen, with its button.
+    if (!reentry && (st.nextAction === 'EXIT' || !S.config.showCta)) {
       return callback(st.callback.status, st.callback.errorCode);
     }
     var outcome = st.outcome || 'ERROR';
@@ -297,36 +523,69 @@
     $('status-icon').textContent = outcome === 'APPROVED' ? '✓' : '!';
     $('status-title').textContent = t('status.' + outcome + '.title');
     $('status-text').textContent = t('status.' + outcome + '.text');
-    S.finalCallback = st.callback;
+    $('btn-done').hidden = false;
     show('status');
   }
 
   /* ---------- Smart QR (desktop side) ---------- */
-  function startQr(noCamera) {
+  function startQr(noCamera, chosen) {
+    stopCamera();
     S.config.qr = true;
+    S.qrChosen = !!chosen;
     $('qr-intro').textContent = t(noCamera ? 'qr.textNoCamera' : 'qr.text');
+    $('btn-qr-back').hidden = !chosen;
     show('qr');
     newCode();
   }
   function newCode() {
     $('btn-qr-new').hidden = true;
+    $('qr-copied').textContent = '';
     request('POST', '/handoff').then(function (h) {
       $('qr-img').src = h.qrImage;
       $('qr-img').hidden = false;
+      $('qr-link').value = h.link;
+      $('qr-link-box').hidden = false;
       S.handoffExpiresAt = h.expiresAt * 1000;
-      var time = new Date(S.handoffExpiresAt).toLocaleTimeString(document.documentElement.lang, { hour: '2-digit', minute: '2-digit' });
-      $('qr-expiry').textContent = t('qr.expires', { time: time });
+      $('qr-expiry').textContent = t('qr.expires', { time: formatTime(S.handoffExpiresAt) });
       $('qr-state').textContent = t('qr.waiting');
       poll();
     }, function (err) { failed(err, newCode); });
+  }
+  function hideCode() {
+    $('qr-img').hidden = true;
+    $('qr-expiry').textContent = '';
+    $('qr-link-box').hidden = true;
+    $('qr-link').value = '';
+  }
+  function copyLink() {
+    var input = $('qr-link');
+    var said = function (key) { $('qr-copied').textContent = t(key); };
+    var fallback = function () {
+      input.focus();
+      input.select();
+      try { said(document.execCommand('copy') ? 'qr.copied' : 'qr.copyFailed'); } catch (e) { said('qr.copyFailed'); }
+    };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(input.value).then(function () { said('qr.copied'); }, fallback);
+    } else {
+      fallback();
+    }
+  }
+  function backFromQr() {
+    // The user takes the flow back to this device: the unused code stops working.
+    stopPolling();
+    request('DELETE', '/handoff').then(function () {
+      S.config.qr = false;
+      hideCode();
+      show('landing');
+    }, function (err) { failed(err, backFromQr); });
   }
   function qrProgress(st) {
     if (st.final) { finish(st); return false; }
     var h = st.handoff || {};
     var state = $('qr-state');
     if (h.state === 'EXPIRED') {
-      $('qr-img').hidden = true;
-      $('qr-expiry').textContent = '';
+      hideCode();
       state.textContent = t('qr.expired');
       $('btn-qr-new').hidden = false;
       $('btn-qr-new').focus();
@@ -334,8 +593,8 @@
     }
     var key = 'qr.waiting';
     if (h.state === 'REDEEMED') {
-      $('qr-img').hidden = true;
-      $('qr-expiry').textContent = '';
+      hideCode();
+      $('btn-qr-back').hidden = true;
       key = st.phase === 'PROCESSING' ? 'qr.processing' : st.phase === 'RETRY' ? 'qr.retry' : 'qr.scanned';
     }
     var text = t(key);
@@ -353,13 +612,13 @@
     show('landing');
   }
   function resume(st) {
-    if (st.final) return handleState(st);
-    if (S.config.role === 'desktop' && st.handoff && st.handoff.state !== 'NONE') {
+    if (st.final) return handleState(st, true);
+    if (S.config.role === 'desktop' && st.handoff && st.handoff.state !== 'NONE' && st.handoff.state !== 'EXPIRED') {
       S.config.qr = true;
       show('qr');
       // A reloaded desktop cannot show the old code again (only its hash is kept): make a new one.
       if (st.handoff.state === 'WAITING') return newCode();
-      $('qr-img').hidden = true;
+      hideCode();
       if (handleState(st)) poll();
       return;
     }
@@ -370,11 +629,33 @@
     }
     startFlow();
   }
+  function refused(err) {
+    // No session: an expired link still names its flow (the server says where to go back to and
+    // what to report); anything else gets a final message in the language we could find.
+    var way = err instanceof ApiError && err.body.data && err.body.data.exit;
+    if (way) {
+      S.config = { role: 'desktop', partnerName: way.partnerName, callback: way.callback, showCta: true };
+      setLocale(way.locale);
+      applyTheme(way.theme);
+      $('partner-name').textContent = way.partnerName;
+      translatePage();
+      S.finalCallback = { status: way.status, errorCode: way.errorCode };
+      var finished = way.status === 'COMPLETED' || way.errorCode !== 'SESSION_TIMEOUT';
+      return showError(finished ? 'FINISHED' : 'SESSION_TIMEOUT');
+    }
+    if (err instanceof ApiError && err.code === 'SESSION_EXPIRED') return showError('SESSION_TIMEOUT', { callback: false });
+    if (err instanceof ApiError) return showError('INVALID_SESSION', { callback: false });
+    showError('NETWORK_ERROR', { retry: function () { window.location.reload(); }, callback: false });
+  }
   function boot() {
     if (!window.fetch || !window.Promise || !window.URL || !window.sessionStorage) return showError('UNSUPPORTED_BROWSER');
     var hash = window.location.hash || '';
     var match = /[?&#]token=([^&]+)/.exec(hash);
     var launch = match ? decodeURIComponent(match[1]) : null;
+    var named = /[?&]locale=(id_ID|en_ID)/.exec(hash);
+    // Before any session: the flow's language when the link names it, else the browser's.
+    setLocale((launch && tokenLocale(launch)) || (named && named[1]) || browserLocale());
+    translatePage();
     // Drop the launch token from the address bar (and history) before anything else runs.
     if (hash) history.replaceState(null, '', window.location.pathname);
     if (/link-expired/.test(hash)) return showError('LINK_EXPIRED', { callback: false });
@@ -389,9 +670,8 @@
       if (r.config.role === 'desktop' && window.parent === window) guardBack();
       resume(r.state);
     }, function (err) {
-      if (err instanceof ApiError && err.code === 'SESSION_EXPIRED') return showError('SESSION_TIMEOUT', { callback: false });
-      if (err instanceof ApiError) return showError('INVALID_SESSION', { callback: false });
-      showError('NETWORK_ERROR', { retry: function () { window.location.reload(); }, callback: false });
+      if (window.parent === window && err instanceof ApiError && err.body.data && err.body.data.exit) guardBack();
+      refused(err);
     });
   }
   function framedByStranger(config) {
@@ -408,24 +688,42 @@
     try { return document.referrer ? new URL(document.referrer).origin : null; } catch (e) { return null; }
   }
   function guardBack() {
-    // The contract's PENDING: the user left with the back button.
+    // The browser's Back button leaves the flow: it reports what leaving reports (see leave()).
     history.pushState({ facematch: true }, '', window.location.pathname);
-    window.addEventListener('popstate', function () { if (!S.finished) callback('ERROR', 'PENDING'); });
+    window.addEventListener('popstate', function () {
+      // A launch link pasted into this tab changes only the fragment: start over with it.
+      if (/[?&#]token=/.test(window.location.hash)) return window.location.reload();
+      if (!S.finished) leave();
+    });
   }
 
   function wire() {
     $('consent').addEventListener('change', function (e) { $('btn-start').disabled = !e.target.checked; });
     $('btn-start').addEventListener('click', startCamera);
     $('btn-camera').addEventListener('click', startCamera);
-    $('btn-shoot').addEventListener('click', shoot);
+    $('btn-shoot').addEventListener('click', function () { cancelCountdown(); shoot(); });
     $('btn-retake').addEventListener('click', function () { S.shot = null; enterCapture(); });
     $('btn-submit').addEventListener('click', submitShot);
     $('btn-retry').addEventListener('click', function () { if (S.stream) { enterCapture(); } else { startCamera(); } });
     $('btn-done').addEventListener('click', function () { if (S.finalCallback) callback(S.finalCallback.status, S.finalCallback.errorCode); });
     $('btn-qr-new').addEventListener('click', newCode);
+    $('btn-qr-back').addEventListener('click', backFromQr);
+    $('btn-copy').addEventListener('click', copyLink);
     $('btn-error-retry').addEventListener('click', function () { if (S.errorRetry) S.errorRetry(); });
     $('btn-error-leave').addEventListener('click', leave);
+    $('btn-error-back').addEventListener('click', function () { window.history.back(); });
     document.querySelectorAll('[data-action="leave"]').forEach(function (el) { el.addEventListener('click', leave); });
+    document.querySelectorAll('[data-action="phone"]').forEach(function (el) {
+      el.addEventListener('click', function () { startQr(false, true); });
+    });
+    // Guidance pauses while the tab is hidden and after a minute without change; a touch resumes it.
+    document.addEventListener('visibilitychange', function () {
+      if (!S.guide) return;
+      if (document.hidden) { clearTimeout(S.guide.timer); cancelCountdown(); } else { resumeGuidance(); scheduleGuidance(0); }
+    });
+    ['pointerdown', 'keydown', 'touchstart'].forEach(function (type) {
+      document.addEventListener(type, resumeGuidance, { passive: true });
+    });
   }
 
   document.addEventListener('DOMContentLoaded', function () {

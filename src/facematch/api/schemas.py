@@ -1,0 +1,290 @@
+"""The contract's request and response bodies as pydantic models, with the published names and casing.
+
+Responses go through these models (``response_model`` with ``exclude_unset``), so a field that an
+answer leaves out stays out and the bytes are what the flows produced; every model allows extra
+fields, as the contract's schemas do. Request models only document: the flows validate requests
+themselves, so that a bad value gets the contract's own code and cause.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# ---------------------------------------------------------------- envelopes of errors
+
+
+class ErrorItem(Model):
+    code: str = Field(description="The contract's error code, a string (e.g. `1539`).")
+    cause: str = Field(description="UPPER_SNAKE cause, e.g. `X_PARTNER_SESSION_ID_CAN_NOT_BE_EMPTY`.")
+    entity: str | None = Field(default=None, description="`ONEKYC_TOKEN_SERVICE` on the token gateway.")
+
+
+class ErrorItemIntegerCode(Model):
+    code: int = Field(description="The contract's error code; an integer on this endpoint, as published.")
+    cause: str
+    entity: str | None = None
+
+
+class ErrorEnvelope(Model):
+    success: Literal[False]
+    errors: list[ErrorItem]
+    data: None = None
+
+
+class ErrorEnvelopeIntegerCode(Model):
+    success: Literal[False]
+    errors: list[ErrorItemIntegerCode]
+    data: None = None
+
+
+# ---------------------------------------------------------------- token gateway
+
+
+class TokenData(Model):
+    token: str = Field(description="The JWT, sent as `x-onekyc-token` (no `Bearer` prefix).")
+    expiry_seconds: str = Field(description="Lifetime in seconds, as a string.")
+    expires_at: str = Field(description="Expiry, epoch seconds, as a string.")
+
+
+class TokenResponse(Model):
+    success: bool
+    data: TokenData
+
+
+# ---------------------------------------------------------------- initiate flow
+
+
+class AdditionalDetails(Model):
+    referenceImageUrl: str | None = Field(
+        default=None, description="Where facematch GETs the reference image at processing time."
+    )
+    userLocale: Literal["id_ID", "en_ID"] = "id_ID"
+    allowQr: bool | None = Field(default=None, description="Smart QR when the device has no camera.")
+    forceQr: bool | None = Field(default=None, description="Smart QR always.")
+    portraitOnly: bool = True
+
+
+class InitiateFlowRequest(Model):
+    flow: Literal["FACE_MATCH"]
+    source: Literal["SDK", "WEB_SDK"]
+    successRedirectionUrl: str | None = Field(default=None, description="Required for `WEB_SDK`.")
+    failureRedirectionUrl: str | None = Field(default=None, description="Required for `WEB_SDK`.")
+    theme: Literal["DARK_MODE", "LIGHT_MODE", "NO_PREFERENCE"] = "NO_PREFERENCE"
+    additionalDetails: AdditionalDetails | None = None
+
+
+class InitiateFlowData(Model):
+    expirySeconds: str
+    expiresAt: str
+    token: str | None = Field(default=None, description="`source: SDK` only: a user token for this session.")
+    launchUrl: str | None = Field(default=None, description="`source: WEB_SDK` only: open it for the user.")
+
+
+class InitiateFlowResponse(Model):
+    success: bool
+    data: InitiateFlowData
+
+
+# ---------------------------------------------------------------- submissions (user token)
+
+
+class DocumentSlot(Model):
+    documentUrl: str = Field(description="Signed PUT URL for the raw image bytes.")
+    documentReference: str
+    expiryInSeconds: str
+    method: str = Field(description="Always `PUT` (our addition).")
+    maxBytes: str = Field(description="Largest accepted upload (our addition).")
+
+
+class PresignedDocuments(Model):
+    SELFIE: DocumentSlot
+    REFERENCE: DocumentSlot
+
+
+class PresignedData(Model):
+    submissionId: str
+    status: str
+    documents: PresignedDocuments
+
+
+class PresignedResponse(Model):
+    success: bool
+    data: PresignedData
+
+
+class UploadData(Model):
+    documentReference: str
+    status: str
+
+
+class UploadResponse(Model):
+    success: bool
+    data: UploadData
+
+
+class ConfirmRequest(Model):
+    submissionId: str
+    metadata: dict[str, object] | None = None
+
+
+class UiMessage(Model):
+    title: str
+    message: str
+
+
+class ConfirmData(Model):
+    submissionId: str
+    uiMessages: dict[str, UiMessage] | None = None
+
+
+class ConfirmResponse(Model):
+    success: bool
+    data: ConfirmData
+
+
+class Attempt(Model):
+    """One decided attempt of a session that is between attempts (our addition)."""
+
+    attempt: int
+    submissionId: str
+    result: str | None
+    reasonCode: str
+    processedAt: str | None
+
+
+class VerificationResult(Model):
+    isApproved: bool
+    riskLevel: Literal["LOW", "MEDIUM", "HIGH"]
+
+
+class DocumentStatus(Model):
+    status: Literal["PENDING", "UPLOADED", "VERIFIED", "INVALID", "REJECTED"]
+    documentReference: str | None
+
+
+class StatusDocuments(Model):
+    SELFIE: DocumentStatus
+    REFERENCE: DocumentStatus
+
+
+class StatusData(Model):
+    submissionId: str
+    status: Literal["INITIATED", "IN_PROGRESS", "PARTIALLY_COMPLETED", "COMPLETED", "ERROR"]
+    submissionType: str
+    createdAt: str | None
+    completedAt: str | None
+    verificationResult: VerificationResult | None
+    result: str | None
+    reasonCode: str | None
+    errorMessage: str | None
+    documents: StatusDocuments
+    nextAction: Literal["RETRY", "STATUS", "EXIT"] | None = Field(description="Our addition.")
+    attemptsUsed: int
+    attemptsRemaining: int
+    attempts: list[Attempt] | None = Field(
+        default=None, description="While the session is between attempts: each decided attempt."
+    )
+    environment: Literal["sandbox"] | None = Field(default=None, description="Only for a sandbox partner.")
+
+
+class StatusResponse(Model):
+    success: bool
+    data: StatusData
+
+
+# ---------------------------------------------------------------- submission details (partner token)
+
+
+class FaceMatch(Model):
+    score: float
+    result: bool
+    version: str
+    threshold: float | None = Field(default=None, description="Our addition: the decision threshold.")
+    far: float | None = Field(default=None, description="Our addition: the false-accept rate at it.")
+
+
+class DocumentValidation(Model):
+    verificationResult: bool
+    verificationReasonCode: str
+
+
+class ReferenceImageValidation(Model):
+    ktp: DocumentValidation
+
+
+class VerificationResults(Model):
+    faceMatch: FaceMatch | None = None
+    referenceImageValidation: ReferenceImageValidation | None = None
+
+
+class ReferenceImage(Model):
+    found: bool
+    failureKind: str
+
+
+class Forced(Model):
+    forcedOutcome: str
+
+
+class ImageUrls(Model):
+    selfie: str = Field(description="Signed URL of the stored selfie, valid for a few minutes.")
+
+
+class SubmissionDetails(Model):
+    verificationResults: VerificationResults | None = None
+    selfieValidation: DocumentValidation | None = None
+    referenceImage: ReferenceImage | None = None
+    sandbox: Forced | None = None
+    imageUrls: ImageUrls | None = None
+
+
+class DetailsData(Model):
+    status: Literal["COMPLETED", "ERROR", "IN_PROGRESS"]
+    submissionId: str
+    flow: str
+    partnerSessionId: str
+    userId: str
+    userIdType: str
+    environment: Literal["sandbox"] | None = Field(default=None, description="Only for a sandbox partner.")
+    result: Literal["VALID", "INVALID"] | None = None
+    reasonCode: str | None = None
+    processedAt: str | None = None
+    submissionDetails: SubmissionDetails | None = None
+    attempts: list[Attempt] | None = Field(
+        default=None, description="While the session is between attempts: each decided attempt."
+    )
+
+
+class DetailsResponse(Model):
+    success: bool
+    data: DetailsData
+
+
+class FaceMatchJson(Model):
+    selfie: str = Field(description="The selfie, base64 (a `data:` URI prefix is allowed).")
+    reference: str = Field(description="The reference image, base64.")
+
+
+class FaceMatchForm(Model):
+    selfie: bytes = Field(json_schema_extra={"format": "binary"})
+    reference: bytes = Field(json_schema_extra={"format": "binary"})
+
+
+# ---------------------------------------------------------------- operations
+
+
+class Health(Model):
+    status: str
+
+
+class Readiness(Model):
+    status: str
+    database: bool
+    engine: bool
