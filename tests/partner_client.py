@@ -84,11 +84,17 @@ class Api:
         return self.http.get("/coe/v1/submissions", headers={"x-onekyc-token": self.partner_token(), **named})
 
     def run_be_flow(
-        self, selfie: bytes, reference: bytes | None, psid: str | None = None, user: str = "user-1"
+        self,
+        selfie: bytes,
+        reference: bytes | None,
+        psid: str | None = None,
+        user: str = "user-1",
+        token: str | None = None,
     ) -> tuple[str, str, str]:
-        """Backend-to-backend: user token → presign → upload → confirm; returns (token, psid, id)."""
+        """Backend-to-backend: user token (or ``token``, e.g. an Initiate Flow one) → presign →
+        upload → confirm; returns (token, psid, id)."""
         psid = psid or str(uuid.uuid4())
-        token = self.user_token(user)
+        token = token or self.user_token(user)
         presigned = self.presign(token, psid).json()["data"]
         assert self.upload(presigned["documents"]["SELFIE"]["documentUrl"], selfie).status_code == 200
         if reference is not None:

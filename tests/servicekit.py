@@ -242,7 +242,11 @@ class LiveServer:
         self.app = app
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        config = server_config(app, app.state.services.settings, host="127.0.0.1", port=port)
+        services = getattr(app.state, "services", None)
+        if services is not None:  # facematch: served as `facematch serve` serves it
+            config = server_config(app, services.settings, host="127.0.0.1", port=port)
+        else:  # another app (the demo partner)
+            config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
         self.server = uvicorn.Server(config)
         logging.getLogger("uvicorn.access").disabled = True  # it logs query strings, as in production
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -276,7 +280,11 @@ def live_app(database_url: str, data_dir: Path, engine: Any = None, **extra: str
 
 
 class ServerProcess:
-    """``tests/fake_server.py`` as a child process (real uvicorn, fake engine) that tests may kill."""
+    """``tests/fake_server.py`` as a child process (real uvicorn, fake engine) that tests may kill;
+    :class:`WorkerProcess` likewise runs ``tests/fake_worker.py``."""
+
+    script = "fake_server.py"
+    ready_path = "/readyz"
 
     def __init__(
         self,
@@ -300,7 +308,7 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, str(HERE / "fake_server.py"), str(self.port)],
+                [sys.executable, str(HERE / self.script), str(self.port)],
                 env=self.env,
                 stdout=log,
                 stderr=log,
@@ -311,7 +319,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                if httpx.get(self.url + self.ready_path, timeout=1).status_code == 200:
                     return self
             time.sleep(0.05)
         raise RuntimeError("server did not become ready")
@@ -334,6 +342,13 @@ class ServerProcess:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class WorkerProcess(ServerProcess):
+    """``tests/fake_worker.py``: job processing and callback delivery in a process of their own,
+    with its /healthz and /metrics on ``port``."""
+
+    script = "fake_worker.py"
 
 
 Responder = Callable[["Receiver", "ReceivedRequest"], tuple[int, dict[str, str], bytes]]

@@ -46,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from facematch.logs import configure_logging
     from facematch.services import build_services, load_engine, secret_box
     from facematch.storage.db import migrate
-    from facematch.worker.health import HealthServer
-    from facematch.worker.runtime import Background
+    from facematch.worker.process import run_worker
 
     settings = get_settings()
     configure_logging()
@@ -57,30 +56,22 @@ def run(args: argparse.Namespace) -> int:
         migrate(settings.database_url, secret_box=secret_box(settings))
     jobs = settings.submissions.workers if args.jobs is None else args.jobs
     deliveries = settings.callbacks.workers if args.deliveries is None else args.deliveries
-    svc = build_services(settings)
     stopping = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stopping.set())
-    health = HealthServer(
-        svc,
-        args.host or settings.worker.host,
-        args.port or settings.worker.port,
-        alive=lambda: not stopping.is_set(),
-    )
-    health.start()
-    if jobs:
-        svc.engine = load_engine(settings)
-        log.info("face engine loaded", extra={"model_version": svc.engine.model_version})
-    background = Background(svc, jobs=jobs, deliveries=deliveries)
-    background.start()
-    print(
-        f"facematch worker: {jobs} job workers, {deliveries} delivery threads; /healthz on :{health.port}",
-        flush=True,
-    )
-    stopping.wait()
-    log.info("draining")
-    background.stop()
-    health.stop()
-    svc.close()
-    log.info("stopped")
+    svc = build_services(settings)
+    try:
+        if jobs:
+            svc.engine = load_engine(settings)
+            log.info("face engine loaded", extra={"model_version": svc.engine.model_version})
+        run_worker(
+            svc,
+            jobs=jobs,
+            deliveries=deliveries,
+            host=args.host or settings.worker.host,
+            port=args.port or settings.worker.port,
+            stopping=stopping,
+        )
+    finally:
+        svc.close()
     return 0
