@@ -1,0 +1,128 @@
+"""Limits shared by API processes through Redis: a partner's rate and the wrong-pass-key throttle
+count the same over one process or two, and a Redis outage leaves every process limiting on its own."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Iterator
+from itertools import cycle
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from facematch.errors import AuthThrottledError
+from facematch.flows.throttle import AuthThrottle, Counters
+from facematch.storage.db import Database
+from servicekit import ServerProcess, create_partner, free_port
+
+REDIS = "redis://127.0.0.1:6379/0"
+RATE = {"FACEMATCH_SERVER__PARTNER_RATE_PER_S": "5", "FACEMATCH_SERVER__PARTNER_BURST": "10"}
+
+
+@pytest.fixture(scope="module")
+def redis_up() -> None:
+    try:
+        redis.Redis.from_url(REDIS, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.fail("Redis is required at 127.0.0.1:6379 (it runs on this machine kind and on CI's)")
+
+
+@contextlib.contextmanager
+def api_processes(database_url: str, tmp_path: Path, count: int, **env: str) -> Iterator[list[ServerProcess]]:
+    prefix = f"test-{uuid.uuid4().hex[:10]}"  # this test's own keys in the shared Redis
+    for n in range(count):
+        (tmp_path / f"api{n}").mkdir()
+    servers = [
+        ServerProcess(
+            database_url,
+            tmp_path / f"api{n}",
+            free_port(),
+            tmp_path / f"api{n}.log",
+            FACEMATCH_LIMITS__STORAGE_URI=REDIS,
+            FACEMATCH_LIMITS__KEY_PREFIX=prefix,
+            FACEMATCH_SUBMISSIONS__WORKERS="0",
+            FACEMATCH_CALLBACKS__WORKERS="0",
+            **env,
+        )
+        for n in range(count)
+    ]
+    for server in servers:
+        server.start()
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _partner(database_url: str) -> tuple[str, str]:
+    db = Database(database_url)
+    try:
+        creds = create_partner(db)
+    finally:
+        db.dispose()
+    return creds.client_id, creds.passkey
+
+
+def _served_in(servers: list[ServerProcess], client_id: str, passkey: str, seconds: float) -> int:
+    """Requests answered without 429 while hammering the servers in turn for ``seconds``."""
+    auth = {"client-id": client_id, "pass-key": passkey}
+    token = httpx.get(servers[0].url + "/v1/coe/partner/authentication", headers=auth).json()["data"]["token"]
+    served = 0
+    clients = {server.url: httpx.Client(base_url=server.url, timeout=10) for server in servers}
+    try:
+        stop_at = time.monotonic() + seconds
+        for url in cycle(clients):
+            if time.monotonic() >= stop_at:
+                break
+            answer = clients[url].get(
+                "/coe/v1/submissions", headers={"x-onekyc-token": token, "x-partner-session-id": "none"}
+            )
+            served += answer.status_code != 429
+    finally:
+        for client in clients.values():
+            client.close()
+    return served
+
+
+def test_a_partner_gets_the_same_rate_from_one_process_or_two(
+    redis_up: None, database_url: str, tmp_path: Path
+) -> None:
+    with api_processes(database_url, tmp_path, 2, **RATE) as servers:
+        one = _served_in(servers[:1], *_partner(database_url), seconds=3)
+        two = _served_in(servers, *_partner(database_url), seconds=3)
+    # 10 at once, then 5 a second: 10 to 20 in 3 s (each process alone would allow that much again)
+    assert 10 <= one <= 20 and 10 <= two <= 20
+    assert abs(one - two) <= 3
+
+
+def test_wrong_passkeys_over_two_processes_are_throttled_as_if_sent_to_one(
+    redis_up: None, database_url: str, tmp_path: Path
+) -> None:
+    client_id, _ = _partner(database_url)
+    headers = {"client-id": client_id, "pass-key": "guess"}
+    with api_processes(database_url, tmp_path, 2) as servers:
+        statuses = [
+            httpx.get(servers[n % 2].url + "/v1/coe/partner/authentication", headers=headers).status_code
+            for n in range(12)
+        ]
+    assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
+
+
+def test_without_redis_each_process_still_throttles_on_its_own() -> None:
+    started = time.monotonic()
+    counters = Counters("redis://127.0.0.1:1/0", prefix=f"test-{uuid.uuid4().hex[:8]}")  # nothing listens
+    throttle = AuthThrottle(counters, per_source_per_minute=3, per_client_per_minute=50)
+    for _ in range(3):
+        throttle.check("client", "10.0.0.9")
+        throttle.failed("client", "10.0.0.9")
+    with pytest.raises(AuthThrottledError):  # guessing is not opened by the outage
+        throttle.check("client", "10.0.0.9")
+    throttle.succeeded("client", "10.0.0.1")
+    throttle.check("client", "10.0.0.1")  # and the partner is not locked out
+    assert not counters.shared
+    assert time.monotonic() - started < 5  # a dead Redis costs one short timeout, not one per call
