@@ -31,6 +31,7 @@ import pytest
 from botocore.config import Config
 
 REGION = "us-east-1"
+_KIT_BUCKET = "s3kit-readiness"
 _GRPC_OFFSET = 10_000  # SeaweedFS dials some gRPC ports at their HTTP port + 10000
 
 
@@ -74,6 +75,7 @@ class SeaweedFS:
     secret_access_key: str = field(default_factory=lambda: secrets.token_urlsafe(30))
     region: str = REGION
     process: subprocess.Popen[bytes] | None = None
+    _sentinel_written: bool = False
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -142,7 +144,9 @@ class SeaweedFS:
         return self.process is not None and self.process.poll() is None
 
     def start(self, timeout: float = 60.0) -> SeaweedFS:
-        """Start (or start again, on the same data and ports) and wait until S3 answers a signed request."""
+        """Start (or start again, on the same data and ports) and wait until S3 serves what it held
+        before and takes new objects (after a restart it answers requests a while before its volumes
+        are back)."""
         if self.running:
             return self
         with self.log_path.open("ab") as log:
@@ -155,9 +159,7 @@ class SeaweedFS:
             if not self.running:
                 raise RuntimeError(f"SeaweedFS exited: {self.log_path.read_text(errors='replace')[-3000:]}")
             try:
-                if self.bucket not in {bucket["Name"] for bucket in probe.list_buckets().get("Buckets", [])}:
-                    probe.create_bucket(Bucket=self.bucket)
-                probe.head_bucket(Bucket=self.bucket)
+                self._serves(probe)
                 return self
             except Exception:
                 if time.monotonic() > deadline:
@@ -166,6 +168,22 @@ class SeaweedFS:
                         f"SeaweedFS did not answer: {self.log_path.read_text(errors='replace')[-3000:]}"
                     ) from None
                 time.sleep(0.1)
+
+    def _serves(self, probe: Any) -> None:
+        """Raise unless both buckets exist, the sentinel written at the first start reads back, and a
+        new object can be written, read and deleted. The sentinel lives in a bucket of its own, so the
+        test bucket holds only what facematch wrote."""
+        names = {bucket["Name"] for bucket in probe.list_buckets().get("Buckets", [])}
+        for bucket in {self.bucket, _KIT_BUCKET} - names:
+            probe.create_bucket(Bucket=bucket)
+        if not self._sentinel_written:
+            probe.put_object(Bucket=_KIT_BUCKET, Key="sentinel", Body=b"kit")
+            self._sentinel_written = True
+        assert probe.get_object(Bucket=_KIT_BUCKET, Key="sentinel")["Body"].read() == b"kit"
+        key = f"probe-{secrets.token_hex(4)}"
+        probe.put_object(Bucket=_KIT_BUCKET, Key=key, Body=b"probe")
+        assert probe.get_object(Bucket=_KIT_BUCKET, Key=key)["Body"].read() == b"probe"
+        probe.delete_object(Bucket=_KIT_BUCKET, Key=key)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop as an operator would (SIGTERM), killing it if it does not exit within ``timeout``."""
