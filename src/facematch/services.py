@@ -3,8 +3,8 @@
 ``facematch serve`` (the API), ``facematch worker`` and every CLI command get their collaborators
 here and nowhere else: the database, the encrypted image store (files or an S3 bucket), the sealed
 partner secrets, the token service, the request limits, the reference fetcher, and (loaded on
-demand, it is heavy) the face engine. Keys are required outside development; in development they are generated
-under ``data_dir`` with a warning.
+demand, it is heavy) the face engine. Keys are required outside development; in development they
+are generated under ``data_dir`` with a warning.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from facematch.engine.fake import FakeEngine, fake_face_image
 from facematch.errors import BlobStoreRefusedError
 from facematch.flows import retention
 from facematch.storage.models import FlowSession, Job, Submission, utcnow
-from partner_client import Api, make_api
+from partner_client import Api
 from s3kit import SeaweedFS, is_sealed_blob
 from servicekit import LiveServer, live_app, make_settings, wait_for
 
@@ -35,21 +35,13 @@ def prefix() -> str:
 def live(
     database_url: str, tmp_path_factory: pytest.TempPathFactory, seaweedfs: SeaweedFS, prefix: str
 ) -> Iterator[LiveServer]:
+    """This module's server (the package's ``api`` fixture talks to it), its images in SeaweedFS."""
     env = seaweedfs.env(prefix)
     # enough tries (backoff 2, 4, 8, 16 s) for a job to outlast a SeaweedFS restart
     with live_app(
         database_url, tmp_path_factory.mktemp("live-s3"), FACEMATCH_SUBMISSIONS__JOB_MAX_TRIES="5", **env
     ) as server:
         yield server
-
-
-@pytest.fixture
-def api(live: LiveServer) -> Iterator[Api]:
-    client = make_api(live)
-    try:
-        yield client
-    finally:
-        client.http.close()
 
 
 def compare(api: Api, psid: str) -> httpx.Response:
