@@ -30,6 +30,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from servicekit import SECRETS
+
 REGION = "us-east-1"
 _KIT_BUCKET = "s3kit-readiness"
 _GRPC_OFFSET = 10_000  # SeaweedFS dials some gRPC ports at their HTTP port + 10000
@@ -254,6 +256,7 @@ class SeaweedFS:
 def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
     """The session's SeaweedFS, running (a test that stops it starts it again)."""
     server = SeaweedFS(tmp_path_factory.mktemp("seaweedfs"))
+    SECRETS.add(server.secret_access_key)  # it must never reach a log line
     server.start()
     try:
         yield server
