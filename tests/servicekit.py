@@ -35,6 +35,7 @@ from facematch.flows import partners, webhooks
 from facematch.flows.capacity import AnalysisPool
 from facematch.flows.context import Services
 from facematch.services import build_services
+from facematch.storage import repo
 from facematch.storage.db import Database, migrate
 from facematch.storage.models import FlowSession, Submission
 from facematch.storage.sealed import SecretBox
@@ -204,6 +205,22 @@ def seed_session(db: Database, partner_id: str, *attempts: dict[str, Any], inter
                 )
             )
     return flow_id
+
+
+def seed_confirmed(svc: Services, selfie: bytes | None, reference: bytes | None, **fields: Any) -> str:
+    """A confirmed attempt of a new partner, its images stored and its job queued (as a confirm
+    leaves them); returns the submission id."""
+    partner_id = create_partner(svc.db).partner_id
+    submission_id = seed_submission(
+        svc.db,
+        partner_id,
+        selfie_blob=svc.blobs.put(selfie) if selfie is not None else None,
+        reference_blob=svc.blobs.put(reference) if reference is not None else None,
+        **fields,
+    )
+    with svc.db.session() as session:
+        repo.enqueue_job(submission_id, partner_id, session=session)
+    return submission_id
 
 
 @dataclass

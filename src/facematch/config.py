@@ -66,9 +66,63 @@ class DatabaseSettings(BaseModel):
     echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 
 
+class S3Settings(BaseModel):
+    """The bucket of ``blobs.backend=s3``: AWS S3 or any S3-compatible store (MinIO, SeaweedFS, Ceph RGW,
+    Cloudflare R2, Alibaba OSS, ...). Images are encrypted before they are sent."""
+
+    endpoint_url: str | None = Field(
+        default=None,
+        description="Base URL of the S3 API, e.g. http://minio:9000. Default: AWS S3 in the region.",
+    )
+    bucket: str | None = Field(
+        default=None,
+        description="Bucket of the images (required with backend s3); `facematch blobs init` creates it.",
+    )
+    region: str | None = Field(
+        default=None,
+        description="Region the requests are signed for. Default: the AWS SDK's (AWS_REGION, ~/.aws/config), "
+        "else us-east-1.",
+    )
+    access_key_id: str | None = Field(
+        default=None,
+        description="Access key id. Default: the AWS SDK's credential chain (environment, ~/.aws, an "
+        "instance or pod role).",
+    )
+    secret_access_key: SecretStr | None = Field(
+        default=None, description="Secret access key (set together with access_key_id)."
+    )
+    prefix: str | None = Field(
+        default=None,
+        description="Prepended to every object key (e.g. `facematch/`), so that the bucket can hold other "
+        "things too. Default: none, the key of an image is its blob id.",
+    )
+    connect_timeout_s: float = Field(default=2.0, gt=0, description="Connect timeout of one S3 request.")
+    read_timeout_s: float = Field(
+        default=5.0, gt=0, description="Longest wait for data from S3 within one request."
+    )
+    retries: int = Field(
+        default=2,
+        ge=0,
+        description="Retries of a request after a connection error, timeout, throttling or 5xx (exponential "
+        "backoff with jitter); then uploads and the synchronous compare answer 503 and jobs are retried.",
+    )
+    addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto",
+        description="path: host/bucket/key; virtual: bucket.host/key; auto: path with an endpoint_url, "
+        "else the SDK's choice.",
+    )
+    max_connections: int = Field(default=32, gt=0, description="Pooled S3 connections per process.")
+
+
 class BlobSettings(BaseModel):
     """The encrypted image store."""
 
+    backend: Literal["file", "s3"] = Field(
+        default="file",
+        description="Where images are stored: file (encrypted files under data_dir/blobs) or s3 (encrypted "
+        "objects in the bucket of blobs.s3).",
+    )
+    s3: S3Settings = Field(default_factory=S3Settings)
     key: SecretStr | None = Field(
         default=None,
         description="Base64 of a 32-byte AES-256-GCM key. Required outside development; in development a "
@@ -88,6 +142,15 @@ class BlobSettings(BaseModel):
         description="`facematch purge` deletes stored images that no attempt refers to (left by a crash "
         "between storing an image and recording it) once they are older than this.",
     )
+
+    @model_validator(mode="after")
+    def _s3_is_complete(self) -> BlobSettings:
+        s3 = self.s3
+        if self.backend == "s3" and not s3.bucket:
+            raise ValueError("blobs.s3.bucket is required with blobs.backend=s3")
+        if (s3.access_key_id is None) != (s3.secret_access_key is None):
+            raise ValueError("blobs.s3.access_key_id and secret_access_key are set together")
+        return self
 
 
 class TokenSettings(BaseModel):

@@ -47,9 +47,13 @@
     │   ├── ReferenceTooLargeError      TOO_LARGE
     │   ├── ReferenceStatusError        HTTP_STATUS
     │   └── ReferenceNotAnImageError    NOT_AN_IMAGE
+    ├── BlobKeyError                    the image-store key is missing or malformed
+    ├── BlobNotFoundError               no stored image with this id (or it does not decrypt)
     ├── ServiceUnavailableError         the engine or database is not ready
     │   ├── ServiceBusyError            no analysis slot freed up in time (retry_after)
-    │   └── DeadlineExceededError       a synchronous compare ran past its deadline
+    │   ├── DeadlineExceededError       a synchronous compare ran past its deadline
+    │   └── BlobStoreUnavailableError   the image store is unreachable, slow or failing (retry_after)
+    │       └── BlobStoreRefusedError   it answers but refuses: no such bucket, credentials refused
     ├── RateLimitedError                a partner sends more requests than its rate allows (retry_after)
     └── WebError                        the hosted web flow (H5 app) cannot go on
         ├── WebSessionError             no, invalid, or wrong-flow web session (INVALID_SESSION)
@@ -331,6 +335,39 @@ class DeadlineExceededError(ServiceUnavailableError):
     def __init__(self, message: str = "", *, retry_after_s: int = 1) -> None:
         super().__init__(message or "the compare did not finish in time; nothing was recorded, retry")
         self.retry_after_s = retry_after_s
+
+
+class BlobKeyError(FacematchError):
+    """The blob encryption key is missing or malformed."""
+
+    code = "BLOB_KEY_ERROR"
+
+
+class BlobNotFoundError(FacematchError):
+    """No blob with this id (or it cannot be decrypted with the configured keys)."""
+
+    code = "BLOB_NOT_FOUND"
+
+
+class BlobStoreUnavailableError(ServiceUnavailableError):
+    """The image store could not be used: unreachable, too slow, or failing (after its retries).
+
+    The message says which operation failed and why in words safe to show a partner (no endpoint,
+    bucket or credential); the underlying client error is chained for the logs.
+    """
+
+    code = "BLOB_STORE_UNAVAILABLE"
+
+    def __init__(self, message: str = "", *, retry_after_s: int = 5) -> None:
+        super().__init__(message or "the image store is unavailable")
+        self.retry_after_s = retry_after_s
+
+
+class BlobStoreRefusedError(BlobStoreUnavailableError):
+    """The image store answers but refuses the request: the bucket does not exist, or the
+    credentials or their permissions are not accepted (a configuration problem, not an outage)."""
+
+    code = "BLOB_STORE_REFUSED"
 
 
 class OutboundRequestError(FacematchError):

@@ -1,10 +1,10 @@
 """The composition root: builds the services of a process from its settings.
 
 ``facematch serve`` (the API), ``facematch worker`` and every CLI command get their collaborators
-here and nowhere else: the database, the encrypted image store, the sealed partner secrets, the
-token service, the request limits, the reference fetcher, and (loaded on demand, it is heavy)
-the face engine. Keys are required outside development; in development they are generated
-under ``data_dir`` with a warning.
+here and nowhere else: the database, the encrypted image store (files or an S3 bucket), the sealed
+partner secrets, the token service, the request limits, the reference fetcher, and (loaded on
+demand, it is heavy) the face engine. Keys are required outside development; in development they
+are generated under ``data_dir`` with a warning.
 """
 
 from __future__ import annotations
@@ -17,13 +17,16 @@ from typing import TYPE_CHECKING
 
 from facematch.config import Settings
 from facematch.engine.types import Engine
+from facematch.errors import BlobStoreRefusedError, BlobStoreUnavailableError
 from facematch.flows import reference, webhooks
 from facematch.flows.capacity import AnalysisPool, release_memory
 from facematch.flows.context import Metrics, QueueGauges, Services, WebLimits
 from facematch.flows.safe_http import FetchPolicy
 from facematch.flows.throttle import AuthThrottle, Counters, RateLimiter
 from facematch.flows.tokens import TokenKeyError, TokenService, load_or_create_secret
-from facematch.storage.blobs import BlobKeyError, EncryptedFileBlobStore, decode_key, load_or_create_key
+from facematch.storage.blobs import BlobKeyError, BlobStore, decode_key, load_or_create_key
+from facematch.storage.blobs.envelope import BlobCipher
+from facematch.storage.blobs.file import EncryptedFileBlobStore
 from facematch.storage.db import Database
 from facematch.storage.sealed import SecretBox
 
@@ -58,6 +61,48 @@ def secret_box(settings: Settings) -> SecretBox:
     """What seals and opens partner secrets (the blob key scheme, a sub-key of its own)."""
     key, previous = _keys(settings)
     return SecretBox(key=key, key_id=settings.blobs.key_id, previous=previous)
+
+
+def blob_store(settings: Settings, cipher: BlobCipher | None = None) -> BlobStore:
+    """The image store of ``blobs.backend``: encrypted files under data_dir/blobs, or encrypted objects in
+    the S3 bucket of ``blobs.s3``. Nothing is contacted here (see :func:`check_blob_store`)."""
+    if cipher is None:
+        key, previous = _keys(settings)
+        cipher = BlobCipher(key=key, key_id=settings.blobs.key_id, previous=previous)
+    if settings.blobs.backend == "file":
+        return EncryptedFileBlobStore(settings.data_dir / "blobs", cipher)
+    from facematch.storage.blobs.s3 import S3BlobStore, S3Options  # boto3 only where it is used
+
+    s3 = settings.blobs.s3
+    assert s3.bucket is not None  # the settings refuse backend s3 without one
+    options = S3Options(
+        bucket=s3.bucket,
+        prefix=s3.prefix or "",
+        endpoint_url=s3.endpoint_url,
+        region=s3.region,
+        access_key_id=s3.access_key_id,
+        secret_access_key=s3.secret_access_key.get_secret_value() if s3.secret_access_key else None,
+        connect_timeout_s=s3.connect_timeout_s,
+        read_timeout_s=s3.read_timeout_s,
+        retries=s3.retries,
+        addressing_style=s3.addressing_style,
+        max_connections=s3.max_connections,
+    )
+    return S3BlobStore(options, cipher)
+
+
+def check_blob_store(store: BlobStore) -> None:
+    """The start-up check of a process that stores or reads images (``serve``, ``worker``).
+
+    A store that refuses us (no such bucket, credentials refused) is a configuration error: the
+    process does not start. One that cannot be reached right now is only logged: the process starts,
+    requests that need it answer 503 with Retry-After and jobs are retried until it is back."""
+    try:
+        store.check()
+    except BlobStoreRefusedError:
+        raise
+    except BlobStoreUnavailableError as error:
+        log.warning("the image store is not reachable at start-up (%s); starting anyway", error)
 
 
 def callback_policy(settings: Settings) -> FetchPolicy:
@@ -135,7 +180,7 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         settings=settings,
         db=db,
         metrics=metrics,
-        blobs=EncryptedFileBlobStore(settings.data_dir / "blobs", key=key, key_id=key_id, previous=previous),
+        blobs=blob_store(settings, BlobCipher(key=key, key_id=key_id, previous=previous)),
         secrets=SecretBox(key=key, key_id=key_id, previous=previous),
         tokens=TokenService(_token_secret(settings)),
         counters=counters,

@@ -15,7 +15,12 @@ from servicekit import CAPTURED_LOGS, SECRETS, leaked_secrets
 def test_health_ready_and_metrics(api: Api) -> None:
     assert api.http.get("/healthz").json() == {"status": "ok"}
     ready = api.http.get("/readyz")
-    assert ready.status_code == 200 and ready.json() == {"status": "ready", "database": True, "engine": True}
+    assert ready.status_code == 200 and ready.json() == {
+        "status": "ready",
+        "database": True,
+        "engine": True,
+        "blobs": True,
+    }
     token, psid, submission_id = api.run_be_flow(fake_face_image(1), fake_face_image(1))
     api.wait_decided(token, psid, submission_id)
     metrics = api.http.get("/metrics").text

@@ -18,7 +18,7 @@ from facematch.services import build_services
 from facematch.storage import repo
 from facematch.storage.models import FlowSession, Job, OutboxMessage, Submission, utcnow
 from facematch.worker.queue import AbandonedSweeper, run_one, sweep_abandoned
-from servicekit import create_partner, make_settings, seed_submission
+from servicekit import create_partner, make_settings, seed_confirmed
 
 
 @pytest.fixture
@@ -27,17 +27,12 @@ def svc(fake_services: Services) -> Services:
 
 
 def confirmed_submission(svc: Services, selfie: bytes = fake_face_image(1), *, direct: bool = False) -> str:
-    partner_id = create_partner(svc.db).partner_id
-    submission_id = seed_submission(
-        svc.db,
-        partner_id,
-        selfie_blob=svc.blobs.put(selfie),
-        reference_blob=None if direct else svc.blobs.put(fake_face_image(1)),
+    return seed_confirmed(
+        svc,
+        selfie,
+        None if direct else fake_face_image(1),
         metadata_json={processing.DIRECT: True} if direct else {},
     )
-    with svc.db.session() as session:
-        repo.enqueue_job(submission_id, partner_id, session=session)
-    return submission_id
 
 
 def job_of(svc: Services, submission_id: str) -> Job:

@@ -18,7 +18,7 @@ from facematch.api.observability import RequestContextMiddleware
 from facematch.api.routes import health, partner, submissions, tokens, web
 from facematch.config import Settings, get_settings
 from facematch.engine.types import Engine
-from facematch.services import build_services, load_engine
+from facematch.services import build_services, check_blob_store, load_engine
 from facematch.worker.runtime import Background
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(check_blob_store, svc.blobs)
         if svc.engine is None:
             svc.engine = await run_in_threadpool(load_engine, settings)
             log.info("face engine loaded", extra={"model_version": svc.engine.model_version})

@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "facematch.cli.db",
     "facematch.cli.callbacks",
     "facematch.cli.purge",
+    "facematch.cli.blobs",
 )
 
 

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from facematch.config import get_settings
     from facematch.flows.capacity import tune_allocator
     from facematch.logs import configure_logging
-    from facematch.services import build_services, load_engine, secret_box
+    from facematch.services import build_services, check_blob_store, load_engine, secret_box
     from facematch.storage.db import migrate
     from facematch.worker.process import run_worker
 
@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(number, lambda *_: stopping.set())
     svc = build_services(settings)
     try:
+        check_blob_store(svc.blobs)
         if jobs:
             svc.engine = load_engine(settings)
             log.info("face engine loaded", extra={"model_version": svc.engine.model_version})

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from facematch.engine.types import MatchResult
-from facematch.errors import FaceError, ImageError
+from facematch.errors import FaceError, ImageError, ServiceUnavailableError
 
 
 class NextAction(StrEnum):
@@ -98,6 +98,14 @@ def reference_unusable(error: ImageError | FaceError) -> Decision:
 
 def unexpected_failure(message: str = "verification failed") -> Decision:
     return Decision("ERROR", None, "VERIFICATION_FAILED", {}, error_message=message)
+
+
+def failed_every_try(error: Exception) -> Decision:
+    """The decision of a job whose every try raised: a service that stayed unavailable (e.g. the image
+    store) says so, in its message written for partners; anything else stays unexplained."""
+    if isinstance(error, ServiceUnavailableError):
+        return unexpected_failure(f"{error.message}; gave up after retrying")
+    return unexpected_failure()
 
 
 def next_action(

@@ -32,7 +32,7 @@ from facematch.flows.gateway import require_header
 from facematch.flows.leases import LeaseHeartbeat
 from facematch.flows.submissions import make_derivative
 from facematch.storage import repo
-from facematch.storage.blobs import BlobNotFoundError
+from facematch.storage.blobs import BlobNotFoundError, discard
 from facematch.storage.models import FlowSession, OutboxMessage, Partner, Submission, utcnow
 
 log = logging.getLogger(__name__)
@@ -309,7 +309,7 @@ def _compare_now(
             session.expunge(flow_session)
     except IntegrityError:
         if selfie_blob:
-            svc.blobs.delete(selfie_blob)
+            discard(svc.blobs, selfie_blob)
         raise DuplicatePartnerSessionError() from None
     with LeaseHeartbeat(svc, job_id, owner):
         try:
@@ -331,5 +331,5 @@ def _forget(svc: Services, submission_id: str, flow_session_id: str, selfie_blob
     with svc.db.session() as session:
         repo.delete_direct_attempt(submission_id, flow_session_id, session=session)
     if selfie_blob:
-        svc.blobs.delete(selfie_blob)
+        discard(svc.blobs, selfie_blob)
     log.warning("synchronous compare %s passed its deadline; nothing recorded", submission_id)

@@ -21,6 +21,7 @@ from facematch.flows import decisions, gateway, processing, results
 from facematch.flows.context import Services
 from facematch.flows.gateway import require_header
 from facematch.storage import repo
+from facematch.storage.blobs import discard
 from facematch.storage.models import FlowSession, Partner, Submission, utcnow
 
 DECIDED = ("COMPLETED", "ERROR")
@@ -94,7 +95,7 @@ def finish_session(svc: Services, flow_session_id: str) -> Finished:
     except _RaceError as race:
         return race.outcome
     for blob in discarded:
-        svc.blobs.delete(blob)
+        discard(svc.blobs, blob)
     return Finished.FINISHED
 
 

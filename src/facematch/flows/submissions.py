@@ -33,6 +33,7 @@ from facematch.flows.decisions import NextAction, next_action_for
 from facematch.flows.gateway import require_header
 from facematch.flows.tokens import TokenKind
 from facematch.storage import repo
+from facematch.storage.blobs import discard
 from facematch.storage.models import FlowSession, Partner, Submission, utcnow
 
 DOCUMENT_TYPES = ("SELFIE", "REFERENCE")
@@ -200,7 +201,11 @@ def attach_document(
     svc: Services, partner_id: str, submission_id: str, doc_type: str, derivative: bytes
 ) -> str:
     """Store a re-encoded image as one document of an unconfirmed attempt (replacing an earlier
-    upload of that document); returns its document reference."""
+    upload of that document); returns its document reference.
+
+    The image is stored before the attempt names it: when the store fails (BlobStoreUnavailableError,
+    503) nothing is recorded, and when recording fails the stored image is removed again (or left as
+    an orphan for the purge when the store is down by then)."""
     blob_id = svc.blobs.put(derivative)
     old: str | None = None
     try:
@@ -215,10 +220,10 @@ def attach_document(
             else:
                 old, submission.reference_blob = submission.reference_blob, blob_id
     except BaseException:
-        svc.blobs.delete(blob_id)
+        discard(svc.blobs, blob_id)
         raise
     if old:
-        svc.blobs.delete(old)
+        discard(svc.blobs, old)
     return f"{submission_id}/{doc_type}"
 
 

@@ -55,7 +55,7 @@ def run_one(
             except Exception as error:
                 log.exception("job for submission %s failed (try %d)", submission_id, tries)
                 if tries >= settings.job_max_tries:
-                    processing.record_decision(svc, submission_id, decisions.unexpected_failure())
+                    processing.record_decision(svc, submission_id, decisions.failed_every_try(error))
                 else:
                     with svc.db.session() as session:
                         repo.release_job(
