@@ -2,7 +2,11 @@
 
 PAIRS_CSV has the columns ``image_a,image_b,same_person`` (yes/no), with paths relative to
 ``--root`` (default: the CSV's folder). Each image is analysed once, however many pairs use it,
-as the primary (largest) face of the image.
+as the primary (largest) face of the image. One selfie meets many references here, so the
+condition-matched templates are kept for the run (``AdaptedTemplates``), never in the engine.
+
+``--calibrate`` writes the general curve and, where the pairs hold enough impostors, a curve per
+quality band (pairs whose poorer face has fewer than 12.5 / 20 px between the eyes).
 """
 
 from __future__ import annotations
@@ -87,9 +91,10 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facematch.config import get_settings
-    from facematch.engine.calibrate import calibrate_from_scores
+    from facematch.engine.calibrate import BandedImpostor, calibrate_bands, calibrate_from_scores
     from facematch.engine.evaluation import PairScore, auc, eer, tar_at_far
-    from facematch.engine.types import FaceAnalysis, Role
+    from facematch.engine.facade import AdaptedTemplates
+    from facematch.engine.types import FaceAnalysis, MatchResult, Role
     from facematch.worker.runtime import load_engine
 
     rows = read_pairs(args.pairs)
@@ -114,13 +119,27 @@ def run(args: argparse.Namespace) -> int:
 
     scores: list[PairScore] = []
     failures: list[dict[str, str]] = []
+    banded: list[BandedImpostor] = []
+    per_band: dict[str, dict[str, int]] = {}
+    adapted = AdaptedTemplates()
     for a, b, same in rows:
         fa, fb = analyses[a], analyses[b]
         if isinstance(fa, str) or isinstance(fb, str):
             scores.append(PairScore(same, None))
             failures.append({"image_a": a, "image_b": b, "reason": fa if isinstance(fa, str) else str(fb)})
-        else:
-            scores.append(PairScore(same, engine.compare_analyses(fa, fb).similarity))
+            continue
+        result: MatchResult = engine.compare_analyses(fa, fb, adapted)
+        scores.append(PairScore(same, result.similarity))
+        counts = per_band.setdefault(
+            result.band, {"genuine": 0, "impostor": 0, "true_accepts": 0, "false_accepts": 0}
+        )
+        counts["genuine" if same else "impostor"] += 1
+        if result.match:
+            counts["true_accepts" if same else "false_accepts"] += 1
+        if not same:
+            poorer = min(fa.quality.interocular_px, fb.quality.interocular_px)
+            banded.append(BandedImpostor(result.similarity, poorer, fa.greyscale or fb.greyscale))
+    del adapted
     points = {far: tar_at_far(scores, far) for far in (1e-2, 1e-3)}
     tar_default = sum(
         1 for s in scores if s.genuine and s.similarity is not None and s.similarity >= engine.threshold
@@ -156,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
         "images_per_s": len(names) / elapsed if elapsed > 0 else None,
         "workers": args.workers,
         "model_version": engine.model_version,
+        "bands": per_band,
         "failures": failures,
     }
     print(_summary(report))
@@ -166,18 +186,28 @@ def run(args: argparse.Namespace) -> int:
 
         draw_roc_and_histograms(scores, engine.threshold, args.plot)
     if args.calibrate:
-        impostors = [s.similarity for s in scores if not s.genuine and s.similarity is not None]
+        source = f"facematch eval --calibrate on {args.pairs.name}"
+        bands, counted, general = calibrate_bands(banded, source=source)
+        if len(general) < 10:  # too few pairs outside the bands: the general curve takes them all
+            general = [p.similarity for p in banded]
         calibration = calibrate_from_scores(
-            impostors,
-            model_sha256=engine.recognizer_sha256,
-            model_version=engine.model_version,
-            source=f"facematch eval --calibrate on {args.pairs.name}",
-        )
+            general, model_sha256=engine.recognizer_sha256, model_version=engine.model_version, source=source
+        ).with_bands(bands)
         args.calibrate.write_text(json.dumps(calibration.to_dict(), indent=2) + "\n", encoding="utf-8")
         print(
-            f"calibration written to {args.calibrate} ({len(calibration.operating_points)} operating points)"
+            f"calibration written to {args.calibrate} ({len(calibration.operating_points)} operating points; "
+            f"bands: {', '.join(f'{b.name} ({counted[b.name]} impostor pairs)' for b in bands) or 'none'}; "
+            f"impostor pairs per band: {counted})"
         )
     return 0
+
+
+def _band_line(name: str, counts: dict[str, int]) -> str:
+    tar = counts["true_accepts"] / counts["genuine"] if counts["genuine"] else float("nan")
+    return (
+        f"  band {name}: {counts['genuine']} genuine (TAR {tar:.2%}), {counts['impostor']} impostor "
+        f"({counts['false_accepts']} false accepts) at the band's threshold"
+    )
 
 
 def _summary(r: dict[str, Any]) -> str:
@@ -197,5 +227,6 @@ def _summary(r: dict[str, Any]) -> str:
         f"accuracy {r['accuracy_at_default_threshold']:.2%}, "
         f"false accepts {r['false_accepts_at_default_threshold']}",
         f"speed {r['images_per_s']:.1f} images/s with {r['workers']} worker(s)",
+        *(_band_line(name, counts) for name, counts in sorted(r["bands"].items())),
     ]
     return "\n".join(lines)

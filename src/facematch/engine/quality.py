@@ -3,7 +3,9 @@
 The gates are deliberately lenient: they reject what cannot be compared reliably (a face too
 small to hold identity, a blurred or badly exposed face, a profile), and never silently turn
 quality into a low score. Sharpness is only judged when the face has enough pixels for blur to
-be the photographer's fault rather than the document's resolution.
+be the photographer's fault rather than the document's resolution, and it is judged on the face's
+detail relative to its contrast: a faded grey print or a flat-lit face has weak edges because its
+tones are compressed, not because it is out of focus.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ FACE_TOO_BRIGHT = "FACE_TOO_BRIGHT"
 FACE_LOW_CONTRAST = "FACE_LOW_CONTRAST"
 FACE_NOT_FRONTAL = "FACE_NOT_FRONTAL"
 FACE_LOW_CONFIDENCE = "FACE_LOW_CONFIDENCE"
+#: contrast (std of the face centre / 255) of an ordinarily lit face; lower-contrast faces have
+#: their sharpness scaled up to it, so tone compression is not mistaken for blur
+NORMAL_CONTRAST = 0.15
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,8 @@ def measure(
         else grey
     )
     sharpness = float(cv2.Laplacian(probe, cv2.CV_64F).var())
+    if gates.min_contrast <= contrast < NORMAL_CONTRAST:
+        sharpness *= (NORMAL_CONTRAST / contrast) ** 2
     eye_mid = marks[:2].mean(axis=0)
     eye_vec = marks[1] - marks[0]
     eye_dist = float(np.hypot(*eye_vec)) or 1.0

@@ -59,6 +59,9 @@ def matched(match: MatchResult) -> Decision:
         "version": match.model_version,
         "threshold": match.threshold,
         "far": match.far_at_threshold,
+        # facematch's extension: the calibration band (by the poorer face's size) whose threshold
+        # and false-accept rate apply to this pair
+        "calibrationBand": match.band,
     }
     details = {
         "verificationResults": {
