@@ -153,6 +153,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--calibrate-bands", type=Path, default=None, metavar="CALIBRATION.json")
     parser.add_argument("--no-jitter", action="store_true", help="ablation: small-face jitter off")
+    parser.add_argument("--jitter-crops", type=int, default=6, help="ablation: re-alignments per small face")
     parser.add_argument(
         "--all-pairs",
         action="store_true",
@@ -169,7 +170,9 @@ def main() -> int:
         f"{genuine} genuine and {len(labelled) - genuine} impostor pairs",
         file=sys.stderr,
     )
-    engine = FaceEngine.load(EngineOptions(threads=1, small_face_jitter=not args.no_jitter))
+    engine = FaceEngine.load(
+        EngineOptions(threads=1, small_face_jitter=not args.no_jitter, jitter_crops=args.jitter_crops)
+    )
     wanted = args.systems.split(",")
     systems: list[System] = []
     if "facematch" in wanted:

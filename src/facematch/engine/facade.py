@@ -9,6 +9,7 @@ pass an :class:`AdaptedTemplates` it owns to reuse condition-matched templates a
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,8 @@ class EngineOptions:
     flip_average: bool = False
     resolution_matching: bool = True
     small_face_jitter: bool = True
+    jitter_crops: int = 6
+    """How many re-alignments a small face's template averages over (0-6)."""
 
 
 def choose_subject(faces: tuple[Detection, ...], role: Role) -> Detection:
@@ -78,6 +81,19 @@ def choose_subject(faces: tuple[Detection, ...], role: Role) -> Detection:
     if role is Role.SELFIE and len(ranked) > 1 and ranked[1].width >= COMPARABLE_FACE_RATIO * subject.width:
         raise MultipleFacesError(f"{len(ranked)} faces found; the selfie must show one person")
     return subject
+
+
+#: condition-matched sides step by 2^(1/6) (~12%): finer steps change the similarity by less than
+#: the landmark noise of a face that small, and a coarse ladder lets one selfie's adapted templates
+#: serve many references in an evaluation
+SIDE_STEPS_PER_OCTAVE = 6
+
+
+def adapted_side(interocular_px: float) -> int:
+    """The crop side at which a face shows ``interocular_px`` between the eyes, on the ladder."""
+    exact = max(8.0, CROP_SIZE * interocular_px / TEMPLATE_INTEROCULAR)
+    step = round(math.log2(exact / 8.0) * SIDE_STEPS_PER_OCTAVE)
+    return max(8, round(8.0 * 2.0 ** (step / SIDE_STEPS_PER_OCTAVE)))
 
 
 def is_greyscale(crop: npt.NDArray[np.uint8]) -> bool:
@@ -133,18 +149,19 @@ def mean_template(features: npt.NDArray[np.float32]) -> Template:
 
 
 def jittered_crops(
-    image: npt.NDArray[np.uint8], landmarks: npt.NDArray[np.float64]
+    image: npt.NDArray[np.uint8], landmarks: npt.NDArray[np.float64], count: int = 6
 ) -> list[npt.NDArray[np.uint8]]:
     """Alignments of a small face with its landmarks scaled by ±5% and shifted by 5% of the eye
     distance: on a face a few pixels wide the landmarks are uncertain by about that much, and
-    averaging the templates over that uncertainty steadies them (measured in BENCHMARKS.md)."""
+    averaging the templates over that uncertainty steadies them (measured in BENCHMARKS.md).
+    ``count``: how many of the six (scales first, then shifts)."""
     centre = landmarks.mean(axis=0)
     eye = float(np.hypot(*(landmarks[1] - landmarks[0])))
     variants = [(landmarks - centre) * s + centre for s in (0.95, 1.05)]
     variants += [
         landmarks + np.array(shift) * eye for shift in ((0.05, 0), (-0.05, 0), (0, 0.05), (0, -0.05))
     ]
-    return [align_face(image, marks) for marks in variants]
+    return [align_face(image, marks) for marks in variants[:count]]
 
 
 class FaceEngine:
@@ -228,7 +245,7 @@ class FaceEngine:
             raise
         crops = [crop]
         if self.options.small_face_jitter and quality.interocular_px < SMALL_FACE_INTEROCULAR:
-            crops += jittered_crops(found.image, subject.landmarks)
+            crops += jittered_crops(found.image, subject.landmarks, self.options.jitter_crops)
         if self.options.flip_average:
             crops += [np.ascontiguousarray(c[:, ::-1]) for c in crops]
         reuse = known is not None and known[0] is subject
@@ -307,7 +324,7 @@ class FaceEngine:
         grey = b.greyscale and not a.greyscale
         if a.crop is None or (target is None and not grey):
             return self.similarity(selfie.template, reference.template)
-        side = None if target is None else max(8, round(CROP_SIZE * target / TEMPLATE_INTEROCULAR))
+        side = None if target is None else adapted_side(target)
         key = (a, side, grey)
         template = adapted.get(key) if adapted is not None else None
         if template is None:
