@@ -153,7 +153,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--calibrate-bands", type=Path, default=None, metavar="CALIBRATION.json")
     parser.add_argument("--no-jitter", action="store_true", help="ablation: small-face jitter off")
-    parser.add_argument("--jitter-crops", type=int, default=6, help="ablation: re-alignments per small face")
+    parser.add_argument("--jitter-crops", type=int, default=2, help="ablation: re-alignments per small face")
     parser.add_argument(
         "--all-pairs",
         action="store_true",

@@ -94,7 +94,10 @@ def main() -> int:
         for name in files:
             data = (ds.root / name).read_bytes()
             derived = devset.derive(variant, name, data, lambda d=data: devset.lfw_box(decode_image(d).rgb))
-            selfie = engine.analyze(data, Role.SELFIE) if variant != "colour" else None
+            try:
+                selfie = engine.analyze(data, Role.REFERENCE) if variant != "colour" else None
+            except FacematchError:
+                selfie = None
             timers.active = True
             started = time.thread_time()
             try:

@@ -63,8 +63,10 @@ class EngineOptions:
     flip_average: bool = False
     resolution_matching: bool = True
     small_face_jitter: bool = True
-    jitter_crops: int = 6
-    """How many re-alignments a small face's template averages over (0-6)."""
+    jitter_crops: int = 2
+    """How many re-alignments a small face's template averages over (0-6): the two scalings keep
+    what all six give (tune half, 24 px cards: TAR at FAR 1e-3 45.0% with 2, 45.4% with 6, 40.9%
+    with none) at three embeddings instead of seven."""
 
 
 def choose_subject(faces: tuple[Detection, ...], role: Role) -> Detection:
@@ -237,7 +239,7 @@ class FaceEngine:
             found, known = self._settle_orientation(find_faces(self._detector, decoded.rgb))
             subject = choose_subject(found.faces, role)
             crop = align_face(found.image, subject.landmarks)
-            quality = measure(subject, crop, decoded.scale, self.gates)
+            quality = measure(subject, crop, decoded.scale, self.gates, judge_blur=role is Role.SELFIE)
             if not quality.ok:
                 raise FaceQualityError(reasons=quality.reasons)
         except (ImageError, FaceError) as error:

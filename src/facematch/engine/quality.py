@@ -3,9 +3,9 @@
 The gates are deliberately lenient: they reject what cannot be compared reliably (a face too
 small to hold identity, a blurred or badly exposed face, a profile), and never silently turn
 quality into a low score. Sharpness is only judged when the face has enough pixels for blur to
-be the photographer's fault rather than the document's resolution, and it is judged on the face's
-detail relative to its contrast: a faded grey print or a flat-lit face has weak edges because its
-tones are compressed, not because it is out of focus.
+be the photographer's fault rather than the document's resolution, and only when the caller asks
+(the engine judges it on selfies, which the user can take again; a reference's softness is the
+document's, and comparing it is better than refusing it).
 """
 
 from __future__ import annotations
@@ -27,9 +27,6 @@ FACE_TOO_BRIGHT = "FACE_TOO_BRIGHT"
 FACE_LOW_CONTRAST = "FACE_LOW_CONTRAST"
 FACE_NOT_FRONTAL = "FACE_NOT_FRONTAL"
 FACE_LOW_CONFIDENCE = "FACE_LOW_CONFIDENCE"
-#: contrast (std of the face centre / 255) of an ordinarily lit face; lower-contrast faces have
-#: their sharpness scaled up to it, so tone compression is not mistaken for blur
-NORMAL_CONTRAST = 0.15
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +44,17 @@ class QualityGates:
 
 
 def measure(
-    face: Detection, crop_rgb: npt.NDArray[np.uint8], native_scale: float, gates: QualityGates
+    face: Detection,
+    crop_rgb: npt.NDArray[np.uint8],
+    native_scale: float,
+    gates: QualityGates,
+    *,
+    judge_blur: bool = True,
 ) -> Quality:
     """Quality of ``face`` from its landmarks and its aligned crop.
 
     ``native_scale``: native pixels per upright-image pixel (< 1 when the image was decoded reduced).
+    ``judge_blur``: whether a blurred face is refused (sharpness is measured either way).
     """
     marks = face.landmarks
     interocular = face.interocular / max(native_scale, 1e-9)
@@ -67,8 +70,6 @@ def measure(
         else grey
     )
     sharpness = float(cv2.Laplacian(probe, cv2.CV_64F).var())
-    if gates.min_contrast <= contrast < NORMAL_CONTRAST:
-        sharpness *= (NORMAL_CONTRAST / contrast) ** 2
     eye_mid = marks[:2].mean(axis=0)
     eye_vec = marks[1] - marks[0]
     eye_dist = float(np.hypot(*eye_vec)) or 1.0
@@ -84,7 +85,9 @@ def measure(
         reasons.append(FACE_TOO_BRIGHT)
     elif contrast < gates.min_contrast:
         reasons.append(FACE_LOW_CONTRAST)
-    elif interocular >= gates.blur_check_min_interocular_px and sharpness < gates.min_sharpness:
+    elif (
+        judge_blur and interocular >= gates.blur_check_min_interocular_px and sharpness < gates.min_sharpness
+    ):
         # judged only on a well-exposed face: darkness and flat light also flatten the Laplacian
         reasons.append(FACE_BLURRED)
     if abs(yaw) > gates.max_yaw:
