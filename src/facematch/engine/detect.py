@@ -20,7 +20,7 @@ Every coordinate returned is in the pixels of the upright image.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -104,7 +104,7 @@ def _detect_at(detector: FaceDetector, rgb: npt.NDArray[np.uint8], scale: float)
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     scaled = cv2.resize(rgb, size, interpolation=interpolation) if scale != 1 else rgb
     small = scaled if scale <= 1 else rgb
-    fill = [int(v) for v in small.reshape(-1, 3).mean(axis=0)]
+    fill = _mean_colour(small)
     pad = round(PAD_FRACTION * max(scaled.shape[:2]))
     canvas = cv2.copyMakeBorder(scaled, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=fill)
     rows = detector.detect(np.ascontiguousarray(canvas[:, :, ::-1]))
@@ -180,19 +180,40 @@ def _iou(a: Detection, b: Detection) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _coarse(detector: FaceDetector, rgb: npt.NDArray[np.uint8], degrees: int) -> list[Detection]:
-    """The coarse pass over ``rgb`` turned by ``degrees``, in ``rgb``'s pixels."""
+@dataclass(frozen=True, slots=True)
+class _Coarse:
+    """The image reduced once for every coarse pass over it."""
+
+    small: npt.NDArray[np.uint8]
+    scale: float
+    fill: list[int]
+    width: int
+    height: int
+
+
+def _coarse_canvas(rgb: npt.NDArray[np.uint8]) -> _Coarse:
     h, w = rgb.shape[:2]
     scale = COARSE_SIDE / (max(h, w) * (1 + 2 * PAD_FRACTION))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    fill = [int(v) for v in (small if scale <= 1 else rgb).reshape(-1, 3).mean(axis=0)]
-    found = _detect_canvas(detector, rotate(np.asarray(small, np.uint8), degrees), fill)
+    small = np.asarray(
+        cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR), np.uint8
+    )
+    return _Coarse(small, scale, _mean_colour(small if scale <= 1 else rgb), w, h)
+
+
+def _mean_colour(image: npt.NDArray[Any]) -> list[int]:
+    return [int(v) for v in cv2.mean(image)[:3]]
+
+
+def _coarse(detector: FaceDetector, coarse: _Coarse, degrees: int) -> list[Detection]:
+    """The coarse pass over the image turned by ``degrees``, in the image's pixels."""
+    found = _detect_canvas(detector, rotate(coarse.small, degrees), coarse.fill)
+    scale = coarse.scale
     scaled_back = [
         Detection(f.x / scale, f.y / scale, f.width / scale, f.height / scale, f.landmarks / scale, f.score)
         for f in found
     ]
-    return _unrotate(scaled_back, degrees, w, h)
+    return _unrotate(scaled_back, degrees, coarse.width, coarse.height)
 
 
 def _detect_canvas(detector: FaceDetector, image: npt.NDArray[np.uint8], fill: list[int]) -> list[Detection]:
@@ -234,7 +255,7 @@ def _patch_reads(
     size = (max(8, round(window.shape[1] * scale)), max(8, round(window.shape[0] * scale)))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     patch = np.asarray(cv2.resize(window, size, interpolation=interpolation), np.uint8)
-    fill = [int(v) for v in window.reshape(-1, 3).mean(axis=0)]
+    fill = _mean_colour(window)
     ph, pw = patch.shape[:2]
     sx, sy = window.shape[1] / pw, window.shape[0] / ph
     reads: dict[int, Detection] = {}
@@ -274,16 +295,16 @@ def find_faces(detector: FaceDetector, rgb: npt.NDArray[np.uint8]) -> DetectionR
     within ORIENTATION_AMBIGUITY of each other, the runner-up is returned as ``alternative``.
     """
     h, w = rgb.shape[:2]
-    faces = _coarse(detector, rgb, 0)
-    coarse_scale = COARSE_SIDE / (max(h, w) * (1 + 2 * PAD_FRACTION))
+    coarse = _coarse_canvas(rgb)
+    faces = _coarse(detector, coarse, 0)
     if faces:
         best = max(faces, key=lambda f: f.score)
-        if best.score >= UPRIGHT_CONFIDENT and best.width * coarse_scale >= MIN_TRUSTED_FACE_PX:
+        if best.score >= UPRIGHT_CONFIDENT and best.width * coarse.scale >= MIN_TRUSTED_FACE_PX:
             return DetectionResult(tuple(faces), 0, rgb)
     seen_in = 0
     if not faces:
         for degrees in (90, 270, 180):
-            faces = _coarse(detector, rgb, degrees)
+            faces = _coarse(detector, coarse, degrees)
             if faces:
                 seen_in = degrees
                 break
@@ -297,7 +318,7 @@ def find_faces(detector: FaceDetector, rgb: npt.NDArray[np.uint8]) -> DetectionR
     def result(degrees: int) -> DetectionResult:
         subject = reads[degrees]
         # the other faces, from a coarse pass in the orientation that makes them upright
-        others = faces if degrees == seen_in else _coarse(detector, rgb, degrees)
+        others = faces if degrees == seen_in else _coarse(detector, coarse, degrees)
         merged = [subject, *(f for f in others if _iou(f, subject) < SAME_FACE_IOU)]
         return DetectionResult(tuple(_rotate_faces(merged, degrees, w, h)), degrees, rotate(rgb, degrees))
 

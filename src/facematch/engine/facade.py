@@ -95,7 +95,7 @@ def adapted_side(interocular_px: float) -> int:
     """The crop side at which a face shows ``interocular_px`` between the eyes, on the ladder."""
     exact = max(8.0, CROP_SIZE * interocular_px / TEMPLATE_INTEROCULAR)
     step = round(math.log2(exact / 8.0) * SIDE_STEPS_PER_OCTAVE)
-    return max(8, round(8.0 * 2.0 ** (step / SIDE_STEPS_PER_OCTAVE)))
+    return max(8, round(8.0 * math.pow(2.0, step / SIDE_STEPS_PER_OCTAVE)))
 
 
 def is_greyscale(crop: npt.NDArray[np.uint8]) -> bool:
