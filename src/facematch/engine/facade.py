@@ -45,6 +45,9 @@ from facematch.errors import (
 COMPARABLE_FACE_RATIO = 0.5
 #: below this many native pixels between the eyes, templates average over landmark jitter
 SMALL_FACE_INTEROCULAR = 32.0
+#: the recognizer's feature norm settles near-tie orientations only for faces at least this large
+#: (detector pixels between the eyes)
+NORM_ORIENTATION_MIN_INTEROCULAR = 20.0
 #: mean saturation (0-255) under which a face counts as grey
 GREY_SATURATION = 18.0
 
@@ -291,6 +294,10 @@ class FaceEngine:
             return found, None
         options = [found, found.alternative]
         subjects = [max(o.faces, key=lambda f: (f.width, f.score)) for o in options]
+        if min(s.interocular for s in subjects) < NORM_ORIENTATION_MIN_INTEROCULAR:
+            # on a face this small the norm no longer tells upright from upside down (tune half:
+            # it overturned the detector wrongly on 24-30 px cards, never rightly)
+            return DetectionResult(found.faces, found.rotation, found.image), None
         crops = np.stack([align_face(o.image, s.landmarks) for o, s in zip(options, subjects, strict=True)])
         features = self._recognizer.features(crops)
         norms = np.linalg.norm(features, axis=1)
