@@ -36,28 +36,22 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import devset
+import engine_bench
+from benchio import save_json
 from engine_bench import PlainOpenCV, System
 from facematch.engine.calibrate import BandedImpostor, Calibration, calibrate_bands
-from facematch.engine.evaluation import PairScore, tar_at_far
+from facematch.engine.evaluation import BandTally, PairScore, tar_at_far
 from facematch.engine.facade import AdaptedTemplates, EngineOptions, FaceEngine
 from facematch.engine.images import decode_image
 from facematch.engine.types import MatchResult, Role
-from facematch.errors import FacematchError
 
 
-class Facematch(System):
-    name = "facematch"
+class Facematch(engine_bench.Facematch):
+    """facematch, with the run's own store of condition-matched templates (as ``facematch eval``)."""
 
     def __init__(self, engine: FaceEngine) -> None:
-        self.engine = engine
-        self.threshold = engine.threshold
+        super().__init__(engine)
         self.adapted = AdaptedTemplates(maxsize=50_000)
-
-    def embed(self, data: bytes, role: Role) -> Any:
-        try:
-            return self.engine.analyze(data, role)
-        except FacematchError:
-            return None
 
     def similarity(self, selfie: Any, reference: Any) -> float:
         return self.engine.compare_analyses(selfie, reference, self.adapted).similarity
@@ -114,30 +108,13 @@ def score_pairs(
     return scores, verdicts
 
 
-def decisions(
-    pairs: list[tuple[str, str, bool]], verdicts: list[MatchResult | None]
-) -> tuple[dict[str, dict[str, int]], list[BandedImpostor]]:
+def decisions(pairs: list[tuple[str, str, bool]], verdicts: list[MatchResult | None]) -> BandTally:
     """facematch's own verdicts per calibration band, and the banded impostors (for --calibrate-bands)."""
-    bands: dict[str, dict[str, int]] = {}
-    impostors: list[BandedImpostor] = []
+    tally = BandTally()
     for (_, _, same), result in zip(pairs, verdicts, strict=True):
-        if result is None:
-            continue
-        counts = bands.setdefault(
-            result.band, {"genuine": 0, "impostor": 0, "true_accepts": 0, "false_accepts": 0}
-        )
-        counts["genuine" if same else "impostor"] += 1
-        if result.match:
-            counts["true_accepts" if same else "false_accepts"] += 1
-        if not same:
-            faces = (result.selfie, result.reference)
-            poorer = min(f.quality.interocular_px for f in faces)
-            impostors.append(
-                BandedImpostor(
-                    result.similarity, poorer, result.selfie.greyscale or result.reference.greyscale
-                )
-            )
-    return bands, impostors
+        if result is not None:
+            tally.add(result, same)
+    return tally
 
 
 def main() -> int:
@@ -214,8 +191,9 @@ def main() -> int:
                 "cpu_ms_p90": 1000 * float(np.percentile(cpu, 90)),
             }
             if isinstance(system, Facematch):
-                entry["bands"], impostors = decisions(labelled, verdicts)
-                banded += impostors
+                tally = decisions(labelled, verdicts)
+                entry["bands"] = tally.counts
+                banded += tally.impostors
                 rotations: dict[str, int] = {}
                 for r in refs.values():
                     if r is not None:
@@ -233,9 +211,7 @@ def main() -> int:
             )
             print(f"  {variant:16} CPU ratio facematch / plain: {row['cpu_ratio']:.2f}", file=sys.stderr)
         report["variants"][variant] = row
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(report, indent=2) + "\n")
+        save_json(args.json, report)
     if args.calibrate_bands:
         if args.half != "tune":
             parser.error("calibrate only on the tune half")

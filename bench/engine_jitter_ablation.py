@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import devset
+from benchio import save_json
 from engine_dev_bench import Facematch, analyse_all, derivative_jobs
 from facematch.engine.detect import rotate
 from facematch.engine.evaluation import PairScore, tar_at_far
@@ -80,9 +80,7 @@ def main() -> int:
             row[str(n)] = {"tar_at_far_1e-3": point.tar, "embeddings_per_image": 1 + n}
             print(f"  {variant:16} jitter {n}: TAR@FAR1e-3 {point.tar:6.2%}", file=sys.stderr)
         report["variants"][variant] = row
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(report, indent=2) + "\n")
+        save_json(args.json, report)
     return 0
 
 

@@ -12,7 +12,6 @@ Usage: python bench/engine_profile.py --shared ../shared [--images 60] [--json b
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import defaultdict
@@ -26,6 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import devset
+from benchio import save_json
 from facematch.engine import facade, models
 from facematch.engine.images import decode_image
 from facematch.engine.types import Role
@@ -125,9 +125,7 @@ def main() -> int:
         print(
             f"{variant}: {entry['cpu_ms_per_image']} ms/image, compare {entry['compare_ms_per_pair']} ms/pair"
         )
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(report, indent=2) + "\n")
+        save_json(args.json, report)
     return 0
 
 

@@ -26,6 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import devset
+from benchio import save_json
 
 FACEMATCH = "from facematch.engine.facade import FaceEngine; FaceEngine.load()"
 #: the plain recipe as its users run it: the recognizer file made loadable once, beforehand
@@ -103,9 +104,7 @@ def main() -> int:
         "tar_at_far_0.001": metrics["tar_at_far_0.001"],
     }
     print(json.dumps(report["eval"], indent=2), file=sys.stderr)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    save_json(args.json, report)
     return 0
 
 

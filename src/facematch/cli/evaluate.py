@@ -91,10 +91,10 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facematch.config import get_settings
-    from facematch.engine.calibrate import BandedImpostor, calibrate_bands, calibrate_from_scores
-    from facematch.engine.evaluation import PairScore, auc, eer, tar_at_far
+    from facematch.engine.calibrate import calibrate_bands, calibrate_from_scores
+    from facematch.engine.evaluation import BandTally, PairScore, auc, eer, tar_at_far
     from facematch.engine.facade import AdaptedTemplates
-    from facematch.engine.types import FaceAnalysis, MatchResult, Role
+    from facematch.engine.types import FaceAnalysis, Role
     from facematch.worker.runtime import load_engine
 
     rows = read_pairs(args.pairs)
@@ -119,8 +119,7 @@ def run(args: argparse.Namespace) -> int:
 
     scores: list[PairScore] = []
     failures: list[dict[str, str]] = []
-    banded: list[BandedImpostor] = []
-    per_band: dict[str, dict[str, int]] = {}
+    tally = BandTally()
     adapted = AdaptedTemplates()
     for a, b, same in rows:
         fa, fb = analyses[a], analyses[b]
@@ -128,17 +127,9 @@ def run(args: argparse.Namespace) -> int:
             scores.append(PairScore(same, None))
             failures.append({"image_a": a, "image_b": b, "reason": fa if isinstance(fa, str) else str(fb)})
             continue
-        result: MatchResult = engine.compare_analyses(fa, fb, adapted)
+        result = engine.compare_analyses(fa, fb, adapted)
         scores.append(PairScore(same, result.similarity))
-        counts = per_band.setdefault(
-            result.band, {"genuine": 0, "impostor": 0, "true_accepts": 0, "false_accepts": 0}
-        )
-        counts["genuine" if same else "impostor"] += 1
-        if result.match:
-            counts["true_accepts" if same else "false_accepts"] += 1
-        if not same:
-            poorer = min(fa.quality.interocular_px, fb.quality.interocular_px)
-            banded.append(BandedImpostor(result.similarity, poorer, fa.greyscale or fb.greyscale))
+        tally.add(result, same)
     del adapted
     points = {far: tar_at_far(scores, far) for far in (1e-2, 1e-3)}
     tar_default = sum(
@@ -175,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         "images_per_s": len(names) / elapsed if elapsed > 0 else None,
         "workers": args.workers,
         "model_version": engine.model_version,
-        "bands": per_band,
+        "bands": tally.counts,
         "failures": failures,
     }
     print(_summary(report))
@@ -187,9 +178,9 @@ def run(args: argparse.Namespace) -> int:
         draw_roc_and_histograms(scores, engine.threshold, args.plot)
     if args.calibrate:
         source = f"facematch eval --calibrate on {args.pairs.name}"
-        bands, counted, general = calibrate_bands(banded, source=source)
+        bands, counted, general = calibrate_bands(tally.impostors, source=source)
         if len(general) < 10:  # too few pairs outside the bands: the general curve takes them all
-            general = [p.similarity for p in banded]
+            general = [p.similarity for p in tally.impostors]
         calibration = calibrate_from_scores(
             general, model_sha256=engine.recognizer_sha256, model_version=engine.model_version, source=source
         ).with_bands(bands)
