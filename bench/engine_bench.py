@@ -42,7 +42,7 @@ from facematch.engine import degrade
 from facematch.engine.evaluation import PairScore, rates_at, tar_at_far
 from facematch.engine.facade import EngineOptions, FaceEngine
 from facematch.engine.images import decode_image
-from facematch.engine.models import bundled_detector, bundled_recognizer, load_onnx
+from facematch.engine.models import bundled_detector, bundled_recognizer, prepare_onnx
 from facematch.engine.types import Role
 from facematch.errors import FacematchError
 
@@ -146,7 +146,7 @@ class PlainOpenCV(System):
         spec, _ = bundled_recognizer()
         # the int8 SFace file needs its stray inputs removed before OpenCV will load it at all
         self._tmp = tempfile.NamedTemporaryFile(suffix=".onnx", delete=False)  # noqa: SIM115
-        self._tmp.write(load_onnx(spec.path).SerializeToString())
+        self._tmp.write(prepare_onnx(spec.path))
         self._tmp.close()
         import threading
 

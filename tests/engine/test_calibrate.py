@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -9,7 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facematch.engine.calibrate import Calibration, calibrate_from_scores, far_upper_bound
+from facematch.engine.calibrate import (
+    Band,
+    BandedImpostor,
+    Calibration,
+    calibrate_bands,
+    calibrate_from_scores,
+    far_upper_bound,
+)
+from facematch.engine.evaluation import BandTally
+from facematch.engine.fake import FakeEngine, fake_face_image
 from facematch.engine.models import bundled_recognizer
 from facematch.errors import ModelError
 
@@ -87,3 +97,49 @@ def test_far_upper_bound_rule_of_three() -> None:
     assert far_upper_bound(0, 3000) == pytest.approx(1e-3, rel=0.01)
     assert far_upper_bound(0, 30000) == pytest.approx(1e-4, rel=0.01)
     assert 5 / 1000 < far_upper_bound(5, 1000) < 0.013
+
+
+def test_bands_are_built_only_where_the_impostors_support_them() -> None:
+    rng = np.random.default_rng(2)
+    tiny = [BandedImpostor(float(s), 10.0, True) for s in rng.normal(0.15, 0.1, 4000)]
+    small = [BandedImpostor(float(s), 15.0, False) for s in rng.normal(0.05, 0.1, 500)]
+    large = [BandedImpostor(float(s), 40.0, False) for s in rng.normal(0.0, 0.1, 300)]
+    bands, counted, general = calibrate_bands(tiny + small + large)
+    assert counted == {"tiny": 4000, "small": 500, "general": 300}
+    assert [b.name for b in bands] == ["tiny"]  # 500 pairs are too few for a band of their own
+    assert len(general) == 800  # the small band's pairs fall back to the general curve
+    tiny_band = bands[0]
+    point = {p.far: p for p in tiny_band.curve.operating_points}[1e-3]
+    assert point.impostor_pairs == 4000
+    assert float(np.mean([p.similarity >= point.threshold for p in tiny])) <= 1e-3
+
+
+def test_a_banded_calibration_round_trips_and_picks_the_poorer_faces_band(
+    bundled: Calibration, tmp_path: Path
+) -> None:
+    curve = calibrate_from_scores(np.linspace(-0.2, 0.5, 3000).tolist())
+    banded = bundled.with_bands([Band("tiny", 12.5, curve), Band("grey-small", 20.0, curve, greyscale=True)])
+    path = tmp_path / "banded.json"
+    path.write_text(json.dumps(banded.to_dict()))
+    again = Calibration.from_file(path)
+    assert [(b.name, b.max_interocular_px, b.greyscale) for b in again.bands] == [
+        ("tiny", 12.5, None),
+        ("grey-small", 20.0, True),
+    ]
+    assert again.bands[0].curve.knots == curve.knots
+    assert again.curve_for(9.0, False)[0] == "tiny"
+    assert again.curve_for(15.0, True)[0] == "grey-small"
+    assert again.curve_for(15.0, False)[0] == "general"
+    assert again.curve_for(15.0, False)[1] is again
+    path.write_text(json.dumps({**banded.to_dict(), "bands": [banded.bands[0].to_dict()] * 2}))
+    with pytest.raises(ModelError):
+        Calibration.from_file(path)  # two bands of one name
+
+
+def test_band_tally_counts_verdicts_per_band() -> None:
+    result = FakeEngine().compare(fake_face_image(1), fake_face_image(2))
+    tally = BandTally()
+    tally.add(dataclasses.replace(result, band="tiny"), genuine=False)
+    tally.add(dataclasses.replace(result, band="tiny", match=True), genuine=True)
+    assert tally.counts == {"tiny": {"genuine": 1, "impostor": 1, "true_accepts": 1, "false_accepts": 0}}
+    assert [(i.similarity, i.greyscale) for i in tally.impostors] == [(result.similarity, False)]

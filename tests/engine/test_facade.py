@@ -232,3 +232,15 @@ def test_quality_failures_name_what_to_fix(
     assert raised.value.reasons[0] == reason
     assert raised.value.code == reason
     assert raised.value.role == "selfie"
+
+
+def test_a_soft_reference_is_compared_not_refused(engine: FaceEngine, faces_dir: Path) -> None:
+    """Blur is the user's to fix on a selfie; a reference's softness is the document's."""
+    import cv2
+
+    blurred = degrade.encode(cv2.GaussianBlur(decode_image(_read(faces_dir, "obama.jpg")).rgb, (0, 0), 9))
+    with pytest.raises(FaceQualityError):
+        engine.analyze(blurred, Role.SELFIE)
+    reference = engine.analyze(blurred, Role.REFERENCE)
+    assert reference.quality.ok
+    assert reference.quality.sharpness < engine.gates.min_sharpness

@@ -29,3 +29,11 @@ def test_failures_mirror_the_real_engine() -> None:
     assert quality.value.reasons == ("FACE_TOO_DARK",)
     with pytest.raises(CorruptImageError):
         engine.analyze(fake_face_image(1)[:40], Role.SELFIE)
+
+
+def test_blur_refuses_a_selfie_but_not_a_reference() -> None:
+    engine = FakeEngine()
+    blurred = fake_face_image(4, quality_issue="FACE_BLURRED")
+    with pytest.raises(FaceQualityError):
+        engine.analyze(blurred, Role.SELFIE)
+    assert engine.analyze(blurred, Role.REFERENCE).quality.ok

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from facematch.engine.facade import EngineOptions, FaceEngine
 from facematch.engine.models import bundled_detector, bundled_recognizer, load_manifest, sha256_file
+from facematch.engine.onnxfile import graph_inputs, prune_graph_inputs
 from facematch.errors import ModelError
 
 
@@ -51,3 +54,35 @@ def test_altered_model_file_is_refused(tmp_path: Path) -> None:
     cal.write_text(json.dumps(calibration.to_dict()))
     with pytest.raises(ModelError):
         FaceEngine.load(EngineOptions(recognizer_model=model, recognizer_calibration=cal))
+
+
+def test_bundled_recognizer_file_is_pruned_to_its_one_real_input() -> None:
+    spec, _ = bundled_recognizer()
+    raw = spec.path.read_bytes()
+    assert len(graph_inputs(raw)) > 1  # the published file lists stray weight names as inputs
+    pruned, dropped = prune_graph_inputs(raw)
+    assert graph_inputs(pruned) == ["data"]
+    assert dropped == len(graph_inputs(raw)) - 1
+    assert prune_graph_inputs(pruned) == (pruned, 0)  # nothing left to drop: unchanged bytes
+
+
+@pytest.mark.parametrize("junk", [b"", b"\x08", b"\x3a\xff\xff\xff\xff\x0f", b"not an onnx file at all"])
+def test_malformed_model_bytes_are_a_model_error(junk: bytes) -> None:
+    with pytest.raises(ModelError):
+        prune_graph_inputs(junk)
+
+
+def test_loading_the_engine_needs_no_onnx_matplotlib_or_tqdm() -> None:
+    """Model load prepares nothing with the onnx package, and heavy CLI libraries stay unimported."""
+    code = (
+        "import sys, time; t = time.process_time();"
+        "from facematch.engine.facade import FaceEngine; FaceEngine.load();"
+        "print(time.process_time() - t);"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'onnx', 'matplotlib', 'tqdm'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    seconds, modules = out.stdout.splitlines()[-2:]
+    assert modules == "[]"
+    assert float(seconds) < 30  # sanity only: timings belong to BENCHMARKS.md

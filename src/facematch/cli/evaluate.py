@@ -2,7 +2,11 @@
 
 PAIRS_CSV has the columns ``image_a,image_b,same_person`` (yes/no), with paths relative to
 ``--root`` (default: the CSV's folder). Each image is analysed once, however many pairs use it,
-as the primary (largest) face of the image.
+as the primary (largest) face of the image. One selfie meets many references here, so the
+condition-matched templates are kept for the run (``AdaptedTemplates``), never in the engine.
+
+``--calibrate`` writes the general curve and, where the pairs hold enough impostors, a curve per
+quality band (pairs whose poorer face has fewer than 12.5 / 20 px between the eyes).
 """
 
 from __future__ import annotations
@@ -87,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facematch.config import get_settings
-    from facematch.engine.calibrate import calibrate_from_scores
-    from facematch.engine.evaluation import PairScore, auc, eer, tar_at_far
+    from facematch.engine.calibrate import calibrate_bands, calibrate_from_scores
+    from facematch.engine.evaluation import BandTally, PairScore, auc, eer, tar_at_far
+    from facematch.engine.facade import AdaptedTemplates
     from facematch.engine.types import FaceAnalysis, Role
     from facematch.services import load_engine
 
@@ -114,25 +119,27 @@ def run(args: argparse.Namespace) -> int:
 
     scores: list[PairScore] = []
     failures: list[dict[str, str]] = []
+    tally = BandTally()
+    adapted = AdaptedTemplates()
+    accepted: list[bool] = []  # the engine's own decision: each pair at its quality band's threshold
     for a, b, same in rows:
         fa, fb = analyses[a], analyses[b]
         if isinstance(fa, str) or isinstance(fb, str):
             scores.append(PairScore(same, None))
+            accepted.append(False)
             failures.append({"image_a": a, "image_b": b, "reason": fa if isinstance(fa, str) else str(fb)})
-        else:
-            scores.append(PairScore(same, engine.compare_analyses(fa, fb).similarity))
+            continue
+        result = engine.compare_analyses(fa, fb, adapted)
+        scores.append(PairScore(same, result.similarity))
+        accepted.append(result.match)
+        tally.add(result, same)
+    del adapted
     points = {far: tar_at_far(scores, far) for far in (1e-2, 1e-3)}
-    tar_default = sum(
-        1 for s in scores if s.genuine and s.similarity is not None and s.similarity >= engine.threshold
-    )
-    far_default = sum(
-        1 for s in scores if not s.genuine and s.similarity is not None and s.similarity >= engine.threshold
-    )
+    tar_default = sum(1 for s, ok in zip(scores, accepted, strict=True) if s.genuine and ok)
+    far_default = sum(1 for s, ok in zip(scores, accepted, strict=True) if not s.genuine and ok)
     genuine = sum(1 for s in scores if s.genuine)
     impostor = len(scores) - genuine
-    correct = sum(
-        (s.similarity is not None and s.similarity >= engine.threshold) == s.genuine for s in scores
-    )
+    correct = sum(ok == s.genuine for s, ok in zip(scores, accepted, strict=True))
     report: dict[str, Any] = {
         "pairs": len(scores),
         "images": len(names),
@@ -156,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
         "images_per_s": len(names) / elapsed if elapsed > 0 else None,
         "workers": args.workers,
         "model_version": engine.model_version,
+        "bands": tally.counts,
         "failures": failures,
     }
     print(_summary(report))
@@ -166,18 +174,28 @@ def run(args: argparse.Namespace) -> int:
 
         draw_roc_and_histograms(scores, engine.threshold, args.plot)
     if args.calibrate:
-        impostors = [s.similarity for s in scores if not s.genuine and s.similarity is not None]
+        source = f"facematch eval --calibrate on {args.pairs.name}"
+        bands, counted, general = calibrate_bands(tally.impostors, source=source)
+        if len(general) < 10:  # too few pairs outside the bands: the general curve takes them all
+            general = [p.similarity for p in tally.impostors]
         calibration = calibrate_from_scores(
-            impostors,
-            model_sha256=engine.recognizer_sha256,
-            model_version=engine.model_version,
-            source=f"facematch eval --calibrate on {args.pairs.name}",
-        )
+            general, model_sha256=engine.recognizer_sha256, model_version=engine.model_version, source=source
+        ).with_bands(bands)
         args.calibrate.write_text(json.dumps(calibration.to_dict(), indent=2) + "\n", encoding="utf-8")
         print(
-            f"calibration written to {args.calibrate} ({len(calibration.operating_points)} operating points)"
+            f"calibration written to {args.calibrate} ({len(calibration.operating_points)} operating points; "
+            f"bands: {', '.join(f'{b.name} ({counted[b.name]} impostor pairs)' for b in bands) or 'none'}; "
+            f"impostor pairs per band: {counted})"
         )
     return 0
+
+
+def _band_line(name: str, counts: dict[str, int]) -> str:
+    tar = counts["true_accepts"] / counts["genuine"] if counts["genuine"] else float("nan")
+    return (
+        f"  band {name}: {counts['genuine']} genuine (TAR {tar:.2%}), {counts['impostor']} impostor "
+        f"({counts['false_accepts']} false accepts) at the band's threshold"
+    )
 
 
 def _summary(r: dict[str, Any]) -> str:
@@ -193,9 +211,10 @@ def _summary(r: dict[str, Any]) -> str:
             if r["far_0.001_resolvable"]
             else f"  [only {r['impostor']} impostor pairs: FAR 1e-3 is not resolved]"
         ),
-        f"at the default threshold {r['default_threshold']:.3f}: "
+        f"at the default threshold {r['default_threshold']:.3f} (each quality band at its own): "
         f"accuracy {r['accuracy_at_default_threshold']:.2%}, "
         f"false accepts {r['false_accepts_at_default_threshold']}",
         f"speed {r['images_per_s']:.1f} images/s with {r['workers']} worker(s)",
+        *(_band_line(name, counts) for name, counts in sorted(r["bands"].items())),
     ]
     return "\n".join(lines)

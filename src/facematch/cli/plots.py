@@ -8,10 +8,16 @@ from pathlib import Path
 import numpy as np
 
 from facematch.engine.evaluation import FAILED, PairScore, rates_at
+from facematch.errors import FacematchError
 
 
 def draw_roc_and_histograms(scores: Sequence[PairScore], threshold: float, out: Path) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise FacematchError(
+            "--plot needs matplotlib: pip install 'facematch[plot]'", code="PLOT_UNAVAILABLE"
+        ) from error
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -10,8 +10,15 @@ a monotone curve of (similarity, log10 FAR) knots. From it follow
   0.27 once in 100. The score is monotone in the similarity and means the same thing for
   every model that has a calibration.
 
+The impostor tail depends on the faces: a 24 px grey card portrait against a selfie is not two
+clean photos. So a calibration may carry **quality bands**: each a curve of its own for pairs whose
+poorer face has fewer than ``max_interocular_px`` native pixels between the eyes (and, where a
+band says so, is grey or colour). :meth:`Calibration.curve_for` picks the first band a pair falls
+in; pairs in no band use the calibration's own curve.
+
 :func:`calibrate_from_scores` builds a calibration from labelled scores (``facematch eval
---calibrate``), recording how many impostor pairs stand behind each operating point.
+--calibrate``), recording how many impostor pairs stand behind each operating point;
+:func:`calibrate_bands` adds the bands from impostor pairs labelled with their conditions.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import itertools
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +49,43 @@ class OperatingPoint:
     source: str
 
 
+GENERAL_BAND = "general"
+#: default band edges (native eye distance of the poorer face): ~24-30 px faces, ~30-48 px faces
+DEFAULT_BAND_EDGES: tuple[tuple[str, float], ...] = (("tiny", 12.5), ("small", 20.0))
+#: a band's curve needs at least this many impostor pairs
+MIN_BAND_IMPOSTORS = 1000
+
+
+@dataclass(frozen=True)
+class Band:
+    """The calibration of one kind of pair: those whose poorer face is this small (and grey or not)."""
+
+    name: str
+    max_interocular_px: float
+    curve: Calibration
+    greyscale: bool | None = None
+    """True: only pairs with a grey face; False: only colour pairs; None: either."""
+
+    def holds(self, interocular_px: float, greyscale: bool) -> bool:
+        return interocular_px < self.max_interocular_px and (
+            self.greyscale is None or self.greyscale == greyscale
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        curve = self.curve.to_dict()
+        for key in ("bands", "model_sha256", "model_version", "similarity"):
+            curve.pop(key, None)
+        return {
+            "name": self.name,
+            "max_interocular_px": self.max_interocular_px,
+            "greyscale": self.greyscale,
+            **curve,
+        }
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """A recognizer's similarity → FAR curve and its named operating points."""
+    """A recognizer's similarity → FAR curve and its named operating points (and quality bands)."""
 
     similarity: str
     knots: tuple[tuple[float, float], ...]
@@ -53,6 +94,7 @@ class Calibration:
     model_version: str = ""
     method: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    bands: tuple[Band, ...] = ()
 
     def __post_init__(self) -> None:
         sims = [k[0] for k in self.knots]
@@ -72,6 +114,22 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        bands = []
+        for entry in data.get("bands", ()):
+            greyscale = entry.get("greyscale")
+            bands.append(
+                Band(
+                    name=str(entry["name"]),
+                    max_interocular_px=float(entry["max_interocular_px"]),
+                    greyscale=None if greyscale is None else bool(greyscale),
+                    curve=cls.from_dict(
+                        {**entry, "bands": (), "similarity": data.get("similarity", "cosine")}
+                    ),
+                )
+            )
+        names = [b.name for b in bands]
+        if len(set(names)) != len(names) or GENERAL_BAND in names:
+            raise ModelError(f"calibration band names must be unique and not {GENERAL_BAND!r}")
         return cls(
             similarity=str(data.get("similarity", "cosine")),
             knots=tuple((float(s), float(f)) for s, f in data["knots"]),
@@ -80,13 +138,25 @@ class Calibration:
             model_version=str(data.get("model_version", "")),
             method=str(data.get("method", "")),
             notes=tuple(data.get("notes", ())),
+            bands=tuple(bands),
         )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["knots"] = [list(k) for k in self.knots]
         data["notes"] = list(self.notes)
+        data["bands"] = [band.to_dict() for band in self.bands]
         return data
+
+    def curve_for(self, interocular_px: float, greyscale: bool) -> tuple[str, Calibration]:
+        """The band a pair falls in (by its poorer face) and that band's curve."""
+        for band in self.bands:
+            if band.holds(interocular_px, greyscale):
+                return band.name, band.curve
+        return GENERAL_BAND, self
+
+    def with_bands(self, bands: Sequence[Band]) -> Calibration:
+        return replace(self, bands=tuple(bands))
 
     def log10_far(self, similarity: float) -> float:
         """log10 of the false-accept rate at ``similarity`` (never above 0)."""
@@ -217,3 +287,42 @@ def calibrate_from_scores(
         model_version=model_version,
         method=f"empirical impostor tail from {n} impostor pairs",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class BandedImpostor:
+    """One impostor pair's similarity and the conditions of its poorer face."""
+
+    similarity: float
+    interocular_px: float
+    greyscale: bool
+
+
+def calibrate_bands(
+    impostors: Sequence[BandedImpostor],
+    *,
+    edges: Sequence[tuple[str, float]] = DEFAULT_BAND_EDGES,
+    source: str = "facematch eval --calibrate",
+    fars: Sequence[float] = STANDARD_FARS,
+    min_impostors: int = MIN_BAND_IMPOSTORS,
+) -> tuple[list[Band], dict[str, int], list[float]]:
+    """Size bands from impostor pairs: a pair belongs to the first band (edges ascending) its
+    poorer face is under. A band with fewer than ``min_impostors`` pairs gets no curve (its pairs
+    then use the general one). Returns the bands, the impostor pairs counted per band name
+    (``general``: pairs in no band), and the similarities left for the general curve."""
+    ordered = sorted(edges, key=lambda e: e[1])
+    groups: dict[str, list[float]] = {name: [] for name, _ in ordered}
+    groups[GENERAL_BAND] = []
+    for pair in impostors:
+        name = next((n for n, edge in ordered if pair.interocular_px < edge), GENERAL_BAND)
+        groups[name].append(pair.similarity)
+    bands = []
+    general = list(groups[GENERAL_BAND])
+    for name, edge in ordered:
+        scores = groups[name]
+        if len(scores) < min_impostors:
+            general += scores
+            continue
+        curve = calibrate_from_scores(scores, source=f"{source}, band {name}", fars=fars)
+        bands.append(Band(name=name, max_interocular_px=edge, curve=curve))
+    return bands, {name: len(scores) for name, scores in groups.items()}, general

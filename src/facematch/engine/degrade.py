@@ -65,6 +65,22 @@ def grey(rgb: RGB) -> RGB:
     return np.ascontiguousarray(np.stack([g] * 3, axis=-1))
 
 
+def low_contrast(rgb: RGB, *, gain: float = 0.6, lift: float = 45.0) -> RGB:
+    """Flattened tones, as in a faded print or a flat-lit phone photo: ``lift + gain * value``."""
+    return np.ascontiguousarray((lift + rgb.astype(np.float32) * gain).clip(0, 255).astype(np.uint8))
+
+
+def grey_selfie(rgb: RGB, size: tuple[int, int] = (480, 640)) -> RGB:
+    """A grey, low-contrast, low-detail phone selfie of ``size`` (width, height) made from a
+    small photo: upscaled to cover the frame (so it holds no more detail than the source),
+    centre-cropped, grey, tones flattened."""
+    h, w = rgb.shape[:2]
+    scale = max(size[0] / w, size[1] / h)
+    big = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC)
+    y0, x0 = (big.shape[0] - size[1]) // 2, (big.shape[1] - size[0]) // 2
+    return low_contrast(grey(np.ascontiguousarray(big[y0 : y0 + size[1], x0 : x0 + size[0]])))
+
+
 def jpeg_crushed(rgb: RGB, quality: int = 30) -> bytes:
     return encode(rgb, quality=quality)
 
@@ -98,12 +114,23 @@ def small_face(rgb: RGB, box: Box, face_px: int) -> RGB:
     return np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
 
 
-def id_card(rgb: RGB, box: Box, face_px: int, *, seed: int = 0, ghost: bool = True) -> bytes:
-    """A re-photographed ID card whose grey portrait shows the face ``face_px`` wide.
+def id_card(
+    rgb: RGB,
+    box: Box,
+    face_px: int,
+    *,
+    seed: int = 0,
+    ghost: bool = True,
+    colour: bool = False,
+    print_quality: int = 30,
+    photo_quality: int = 75,
+) -> bytes:
+    """A re-photographed ID card whose portrait shows the face ``face_px`` wide.
 
-    Head-and-shoulders portrait in grey with print contrast loss, on a tinted card with text-like
-    lines and a faint small "ghost" copy of the portrait, JPEG-crushed, then photographed again
-    (slight blur and sensor noise) and saved as a JPEG.
+    Head-and-shoulders portrait (grey unless ``colour``) with print contrast loss, on a tinted
+    card with text-like lines and a faint small "ghost" copy of the portrait, JPEG-crushed at
+    ``print_quality``, then photographed again (slight blur and sensor noise) and saved as a JPEG
+    at ``photo_quality``.
     """
     rng = np.random.default_rng(seed)
     cx, cy = box.x + box.width / 2, box.y + box.height * 0.55
@@ -111,9 +138,12 @@ def id_card(rgb: RGB, box: Box, face_px: int, *, seed: int = 0, ghost: bool = Tr
     scale = face_px / max(box.width, 1.0)
     pw, ph = max(8, round(portrait.shape[1] * scale)), max(8, round(portrait.shape[0] * scale))
     portrait = np.asarray(cv2.resize(portrait, (pw, ph), interpolation=cv2.INTER_AREA), dtype=np.uint8)
-    g = cv2.cvtColor(portrait, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    g = 40 + g * 0.75  # printed: lifted blacks, lower contrast
-    portrait = np.stack([g] * 3, axis=-1).clip(0, 255).astype(np.uint8)
+    if colour:
+        printed_tones = portrait.astype(np.float32)
+    else:
+        g = cv2.cvtColor(portrait, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        printed_tones = np.stack([g] * 3, axis=-1)
+    portrait = (40 + printed_tones * 0.75).clip(0, 255).astype(np.uint8)  # printed: lifted blacks
     card_h = round(ph / 0.62)
     card_w = round(card_h * 1.586)
     tint = np.array([190, 215, 235]) + rng.integers(-15, 15, size=3)
@@ -131,7 +161,9 @@ def id_card(rgb: RGB, box: Box, face_px: int, *, seed: int = 0, ghost: bool = Tr
         gx, gy = round(card_w * 0.45), card_h - gh - round(card_h * 0.08)
         region = card[gy : gy + gh, gx : gx + gw].astype(np.float32)
         card[gy : gy + gh, gx : gx + gw] = (region * 0.7 + faint * 0.3).astype(np.uint8)
-    printed = np.asarray(Image.open(io.BytesIO(encode(card, quality=30))).convert("RGB"), dtype=np.uint8)
+    printed = np.asarray(
+        Image.open(io.BytesIO(encode(card, quality=print_quality))).convert("RGB"), dtype=np.uint8
+    )
     # the photo of the card: a margin of table around it, slight blur, noise
     margin = round(card_h * 0.15)
     photo = cv2.copyMakeBorder(
@@ -139,4 +171,4 @@ def id_card(rgb: RGB, box: Box, face_px: int, *, seed: int = 0, ghost: bool = Tr
     )
     photo = cv2.GaussianBlur(photo, (0, 0), 0.6)
     noisy = photo.astype(np.float32) + rng.normal(0, 3.0, photo.shape)
-    return encode(noisy.clip(0, 255).astype(np.uint8), quality=75)
+    return encode(noisy.clip(0, 255).astype(np.uint8), quality=photo_quality)

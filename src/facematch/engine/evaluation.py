@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from facematch.engine.calibrate import far_upper_bound
+from facematch.engine.calibrate import BandedImpostor, far_upper_bound
+from facematch.engine.types import MatchResult
 
 FAILED = -2.0  # below any cosine similarity
 
@@ -91,3 +92,26 @@ def eer(pairs: Sequence[PairScore]) -> float:
             best = (abs(far - frr), (far + frr) / 2)
         previous = (far, frr)
     return float(best[1])
+
+
+@dataclass
+class BandTally:
+    """Verdicts counted per calibration band (pairs, and accepts at each band's threshold), and
+    the impostor pairs with their poorer face's conditions (what ``calibrate_bands`` needs)."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    impostors: list[BandedImpostor] = field(default_factory=list)
+
+    def add(self, result: MatchResult, genuine: bool) -> None:
+        counts = self.counts.setdefault(
+            result.band, {"genuine": 0, "impostor": 0, "true_accepts": 0, "false_accepts": 0}
+        )
+        counts["genuine" if genuine else "impostor"] += 1
+        if result.match:
+            counts["true_accepts" if genuine else "false_accepts"] += 1
+        if not genuine:
+            selfie, reference = result.selfie, result.reference
+            poorer = min(selfie.quality.interocular_px, reference.quality.interocular_px)
+            self.impostors.append(
+                BandedImpostor(result.similarity, poorer, selfie.greyscale or reference.greyscale)
+            )

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from facematch.engine.calibrate import Calibration
+from facematch.engine.onnxfile import prune_graph_inputs
 from facematch.errors import ModelError
 
 _MANIFEST = "manifest.json"
@@ -151,56 +152,16 @@ class Detector:
         return np.asarray(faces, dtype=np.float32).reshape(-1, 15)
 
 
-def load_onnx(path: Path) -> Any:
-    """Load an ONNX file, cleaned so that any runtime accepts it.
+def prepare_onnx(path: Path) -> bytes:
+    """The model file's bytes, with graph inputs that no node reads (or that an initializer
+    provides) dropped, so that any runtime accepts it.
 
-    The bundled SFace file lists its original fp32 weight names as graph inputs that no node
-    consumes and shadows other weights with inputs; onnxruntime then demands them at run time and
-    OpenCV asserts. Keep only the inputs a node reads and no initializer provides. Its weights are
-    block-quantised int8 behind DequantizeLinear nodes on constants: fold those (and the constant
-    reshapes after them) into fp32 initializers once, so each inference skips re-dequantising.
+    The bundled SFace file lists its original fp32 weight names as such inputs; onnxruntime then
+    demands them at run time and OpenCV cannot choose the real input. Nothing else changes: its
+    block-quantised int8 weights are folded to fp32 once by the runtime when the network is built
+    (OpenCV's importer folds the constant DequantizeLinear nodes), not by facematch at every load.
     """
-    import onnx
-    from onnx import helper, numpy_helper
-    from onnx.reference import ReferenceEvaluator
-
-    model = onnx.load(str(path))
-    graph = model.graph
-    initializers = {tensor.name for tensor in graph.initializer}
-    consumed = {name for node in graph.node for name in node.input}
-    real_inputs = [i for i in graph.input if i.name in consumed and i.name not in initializers]
-    del graph.input[:]
-    graph.input.extend(real_inputs)
-
-    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    folded: dict[str, Any] = {}
-    kept = []
-    for node in graph.node:
-        inputs = [name for name in node.input if name]
-        if node.op_type in ("DequantizeLinear", "Reshape") and all(name in constants for name in inputs):
-            single = helper.make_model(
-                helper.make_graph(
-                    [node],
-                    "fold",
-                    [helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in inputs],
-                    [helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in node.output],
-                ),
-                opset_imports=list(model.opset_import),
-            )
-            values = ReferenceEvaluator(single).run(None, {n: constants[n] for n in inputs})
-            for name, value in zip(node.output, values, strict=True):
-                constants[name] = folded[name] = np.asarray(value)
-        else:
-            kept.append(node)
-    if folded:
-        del graph.node[:]
-        graph.node.extend(kept)
-        used = {name for node in graph.node for name in node.input}
-        remaining = [t for t in graph.initializer if t.name in used and t.name not in folded]
-        del graph.initializer[:]
-        graph.initializer.extend(remaining)
-        graph.initializer.extend(numpy_helper.from_array(v, name=k) for k, v in folded.items() if k in used)
-    return model
+    return prune_graph_inputs(path.read_bytes())[0]
 
 
 class Recognizer:
@@ -214,8 +175,8 @@ class Recognizer:
     def __init__(self, spec: ModelSpec, *, threads: int = 1) -> None:
         self.spec = spec
         try:
-            self._model_bytes: bytes = load_onnx(spec.path).SerializeToString()
-        except Exception as error:
+            self._model_bytes: bytes = prepare_onnx(spec.path)
+        except (OSError, ModelError) as error:
             raise ModelError(f"cannot read recognizer {spec.path.name}: {error}") from error
         self._local = threading.local()
         self._session: Any = None
@@ -255,10 +216,24 @@ class Recognizer:
         net.setInput(blob)
         return np.asarray(net.forward(), dtype=np.float32)
 
+    def features(self, crops_rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """Raw (unnormalised) features for a batch of (N, 112, 112, 3) RGB crops (pixel values 0-255).
+
+        OpenCV runs the batch as one forward pass; onnxruntime one crop at a time (an operator's
+        model may declare a batch of one).
+        """
+        batch = np.ascontiguousarray(crops_rgb.transpose(0, 3, 1, 2), dtype=np.float32)
+        if self._session is None:
+            return self._forward(batch).reshape(len(batch), -1)
+        return np.concatenate([self._forward(batch[i : i + 1]).reshape(1, -1) for i in range(len(batch))])
+
     def embed(self, crops_rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """L2-normalised templates for a batch of (N, 112, 112, 3) RGB crops (pixel values 0-255)."""
-        batch = np.ascontiguousarray(crops_rgb.transpose(0, 3, 1, 2), dtype=np.float32)
-        features = np.concatenate([self._forward(batch[i : i + 1]).reshape(1, -1) for i in range(len(batch))])
-        norms = np.linalg.norm(features, axis=1, keepdims=True)
-        normalised: npt.NDArray[np.float32] = (features / np.maximum(norms, 1e-12)).astype(np.float32)
-        return normalised
+        return normalise(self.features(crops_rgb))
+
+
+def normalise(features: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Rows scaled to unit length."""
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    normalised: npt.NDArray[np.float32] = (features / np.maximum(norms, 1e-12)).astype(np.float32)
+    return normalised

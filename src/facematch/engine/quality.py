@@ -3,7 +3,9 @@
 The gates are deliberately lenient: they reject what cannot be compared reliably (a face too
 small to hold identity, a blurred or badly exposed face, a profile), and never silently turn
 quality into a low score. Sharpness is only judged when the face has enough pixels for blur to
-be the photographer's fault rather than the document's resolution.
+be the photographer's fault rather than the document's resolution, and only when the caller asks
+(the engine judges it on selfies, which the user can take again; a reference's softness is the
+document's, and comparing it is better than refusing it).
 """
 
 from __future__ import annotations
@@ -42,11 +44,17 @@ class QualityGates:
 
 
 def measure(
-    face: Detection, crop_rgb: npt.NDArray[np.uint8], native_scale: float, gates: QualityGates
+    face: Detection,
+    crop_rgb: npt.NDArray[np.uint8],
+    native_scale: float,
+    gates: QualityGates,
+    *,
+    judge_blur: bool = True,
 ) -> Quality:
     """Quality of ``face`` from its landmarks and its aligned crop.
 
     ``native_scale``: native pixels per upright-image pixel (< 1 when the image was decoded reduced).
+    ``judge_blur``: whether a blurred face is refused (sharpness is measured either way).
     """
     marks = face.landmarks
     interocular = face.interocular / max(native_scale, 1e-9)
@@ -77,7 +85,9 @@ def measure(
         reasons.append(FACE_TOO_BRIGHT)
     elif contrast < gates.min_contrast:
         reasons.append(FACE_LOW_CONTRAST)
-    elif interocular >= gates.blur_check_min_interocular_px and sharpness < gates.min_sharpness:
+    elif (
+        judge_blur and interocular >= gates.blur_check_min_interocular_px and sharpness < gates.min_sharpness
+    ):
         # judged only on a well-exposed face: darkness and flat light also flatten the Laplacian
         reasons.append(FACE_BLURRED)
     if abs(yaw) > gates.max_yaw:

@@ -39,6 +39,7 @@ def match_to_dict(result: MatchResult) -> dict[str, Any]:
         "similarity": round(result.similarity, 6),
         "threshold": round(result.threshold, 6),
         "far": result.far_at_threshold,
+        "band": result.band,
         "target_far": result.target_far,
         "model_version": result.model_version,
         "selfie": analysis_to_dict(result.selfie),

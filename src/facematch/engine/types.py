@@ -79,6 +79,9 @@ class MatchResult:
     model_version: str
     selfie: FaceAnalysis
     reference: FaceAnalysis
+    band: str = "general"
+    """The calibration band the pair fell in (by its poorer face); threshold, score and
+    ``far_at_threshold`` are that band's."""
 
 
 class Engine(Protocol):

@@ -53,12 +53,31 @@ class Decision:
 
 
 def matched(match: MatchResult) -> Decision:
-    return compared(match.score, match.match, match.model_version, match.threshold, match.far_at_threshold)
+    return compared(
+        match.score,
+        match.match,
+        match.model_version,
+        match.threshold,
+        match.far_at_threshold,
+        band=match.band,
+    )
 
 
-def compared(score: float, match: bool, version: str, threshold: float, far: float) -> Decision:
+def compared(
+    score: float, match: bool, version: str, threshold: float, far: float, *, band: str | None = None
+) -> Decision:
     """The decision of a comparison: VALID, or INVALID/FACE_MATCH_FAILED, with its faceMatch block."""
-    face_match = {"score": score, "result": match, "version": version, "threshold": threshold, "far": far}
+    face_match: dict[str, object] = {
+        "score": score,
+        "result": match,
+        "version": version,
+        "threshold": threshold,
+        "far": far,
+    }
+    if band is not None:
+        # facematch's extension: the calibration band (by the poorer face's size) whose threshold
+        # and false-accept rate apply to this pair
+        face_match["calibrationBand"] = band
     details = {
         "verificationResults": {
             "faceMatch": face_match,
