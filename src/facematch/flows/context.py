@@ -15,6 +15,7 @@ from facematch.flows.throttle import AuthThrottle, RateLimiter
 from facematch.flows.tokens import TokenService
 from facematch.storage.blobs import BlobStore
 from facematch.storage.db import Database
+from facematch.storage.sealing import SecretBox
 
 
 class JobQueue(Protocol):
@@ -77,8 +78,15 @@ class Services:
     queue: JobQueue = field(default_factory=NullQueue)
     metrics: Metrics = field(default_factory=Metrics)
     engine: Engine | None = None
+    sealer: SecretBox | None = None
+    """Seals small secrets stored in the database (operators' TOTP secrets)."""
 
     def require_engine(self) -> Engine:
         if self.engine is None:
             raise ServiceUnavailableError("the face engine is not loaded yet")
         return self.engine
+
+    def require_sealer(self) -> SecretBox:
+        if self.sealer is None:
+            raise ServiceUnavailableError("no key to seal secrets with")
+        return self.sealer

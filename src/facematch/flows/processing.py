@@ -22,7 +22,7 @@ from facematch.errors import (
     MissingFieldError,
     ReferenceFetchError,
 )
-from facematch.flows import decisions, gateway, results, views
+from facematch.flows import decisions, gateway, results, review_band, views
 from facematch.flows.context import Services
 from facematch.flows.decisions import Decision
 from facematch.flows.gateway import require_header
@@ -128,20 +128,28 @@ def record_decision(svc: Services, submission_id: str, decision: Decision) -> bo
             partner=partner,
         )
         final = action is not decisions.NextAction.RETRY
+        # a final borderline non-match waits for a person (review band); no callback until then
+        band = (
+            review_band.band_for(decision.reason_code, decision.similarity, partner.id, session=session)
+            if final
+            else None
+        )
         now = utcnow()
         moved = session.execute(
             update(Submission)
             .where(Submission.id == submission_id, Submission.status == "IN_PROGRESS")
             .values(
-                status=decision.status,
+                status=decision.status if band is None else decisions.IN_REVIEW,
                 result=decision.result,
                 reason_code=decision.reason_code,
                 details=decision.details,
                 score=decision.score,
+                similarity=decision.similarity,
+                analysis=decision.analysis,
                 error_message=decision.error_message,
-                final=final,
-                next_action=action.value,
-                completed_at=now,
+                final=final and band is None,
+                next_action=action.value if band is None else None,
+                completed_at=now if band is None else None,
             )
             .execution_options(synchronize_session=False)
         )
@@ -149,13 +157,18 @@ def record_decision(svc: Services, submission_id: str, decision: Decision) -> bo
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             return False
         session.refresh(submission)
+        if band is not None:
+            review_band.enqueue(
+                submission, band, default_deadline_s=svc.settings.console.review_deadline_s, session=session
+            )
+            return True
         if final:
-            _write_callback(submission, flow_session, session=session)
+            write_callback(submission, flow_session, session=session)
     svc.metrics.submissions.labels(decision.status, decision.result or "", decision.reason_code).inc()
     return True
 
 
-def _write_callback(submission: Submission, flow_session: FlowSession, *, session: Session) -> None:
+def write_callback(submission: Submission, flow_session: FlowSession, *, session: Session) -> None:
     """The outbox message of a final attempt (the caller's transaction also holds the result)."""
     body = views.details_data(submission, flow_session, selfie_url=None)
     session.add(
@@ -183,16 +196,25 @@ def finish_session(svc: Services, flow_session_id: str) -> bool:
         if latest is None or partner is None or latest.final or latest.status not in ("COMPLETED", "ERROR"):
             return False
         action = decisions.NextAction.STATUS if partner.show_status_screen else decisions.NextAction.EXIT
+        band = review_band.band_for(latest.reason_code, latest.similarity, partner.id, session=session)
+        held = {"status": decisions.IN_REVIEW, "next_action": None, "completed_at": None}
         moved = session.execute(
             update(Submission)
-            .where(Submission.id == latest.id, Submission.final.is_(False))
-            .values(final=True, next_action=action.value)
+            .where(
+                Submission.id == latest.id, Submission.final.is_(False), Submission.status == latest.status
+            )
+            .values(**(held if band else {"final": True, "next_action": action.value}))
             .execution_options(synchronize_session=False)
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             return False
         session.refresh(latest)
-        _write_callback(latest, flow_session, session=session)
+        if band is not None:
+            review_band.enqueue(
+                latest, band, default_deadline_s=svc.settings.console.review_deadline_s, session=session
+            )
+        else:
+            write_callback(latest, flow_session, session=session)
     return True
 
 

@@ -17,6 +17,7 @@ from facematch.flows.throttle import AuthThrottle, RateLimiter
 from facematch.flows.tokens import TokenKeyError, TokenService, load_or_create_secret
 from facematch.storage.blobs import BlobKeyError, EncryptedFileBlobStore, decode_key, load_or_create_key
 from facematch.storage.db import Database
+from facematch.storage.sealing import SecretBox
 from facematch.worker.callbacks import CallbackSender
 from facematch.worker.queue import AbandonedSweeper, InProcessQueue
 
@@ -34,7 +35,8 @@ def _token_secret(settings: Settings) -> bytes:
     return load_or_create_secret(settings.data_dir / "token.key")
 
 
-def _blob_store(settings: Settings) -> EncryptedFileBlobStore:
+def _blob_keys(settings: Settings) -> tuple[bytes, dict[str, bytes]]:
+    """The current blob key and the previous ones by id."""
     blobs = settings.blobs
     if blobs.key is not None:
         key = decode_key(blobs.key.get_secret_value())
@@ -43,9 +45,7 @@ def _blob_store(settings: Settings) -> EncryptedFileBlobStore:
     else:
         raise BlobKeyError("FACEMATCH_BLOBS__KEY is required outside development")
     previous = {kid: decode_key(value.get_secret_value()) for kid, value in blobs.previous_keys.items()}
-    return EncryptedFileBlobStore(
-        settings.data_dir / "blobs", key=key, key_id=blobs.key_id, previous=previous
-    )
+    return key, previous
 
 
 class ReferenceFetcher:
@@ -71,15 +71,18 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
     """Everything the flows need; a missing key outside development is a start-up error."""
     if settings.reference.allow_loopback and not settings.development and settings.environment != "test":
         raise TokenKeyError("reference.allow_loopback is only allowed in development and test")
+    key, previous = _blob_keys(settings)
+    key_id = settings.blobs.key_id
     return Services(
         settings=settings,
         db=Database(settings.database_url, echo=settings.database.echo),
-        blobs=_blob_store(settings),
+        blobs=EncryptedFileBlobStore(settings.data_dir / "blobs", key=key, key_id=key_id, previous=previous),
         tokens=TokenService(_token_secret(settings)),
         throttle=AuthThrottle(settings.tokens.auth_failures_per_minute),
         fetch_reference=ReferenceFetcher(settings),
         rate=RateLimiter(settings.server.partner_rate_per_s, settings.server.partner_burst),
         engine=engine,
+        sealer=SecretBox(key=key, key_id=key_id, previous=previous),
     )
 
 
