@@ -63,6 +63,7 @@
         ├── PermissionDeniedError       the operator's role does not allow this
         ├── OperatorExistsError         an operator with this e-mail exists
         ├── OperatorNotFoundError       no such operator
+        ├── PartnerNotFoundError        no such partner
         ├── ReviewNotFoundError         no such review-queue item
         └── ReviewConflictError         the item was already decided (by someone else, or by its deadline)
 
@@ -511,6 +512,12 @@ class OperatorNotFoundError(ConsoleError):
     """No such operator."""
 
     code = "OPERATOR_NOT_FOUND"
+
+
+class PartnerNotFoundError(ConsoleError):
+    """No such partner."""
+
+    code = "PARTNER_NOT_FOUND"
 
 
 class ReviewNotFoundError(ConsoleError):

@@ -13,8 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from facematch import __version__
 from facematch.api import errors
+from facematch.api.console.pages import ConsoleSecurityHeaders, error_page
 from facematch.api.observability import RequestContextMiddleware
-from facematch.api.routes import health, partner, submissions, tokens, web
+from facematch.api.routes import console, console_admin, health, partner, submissions, tokens, web
 from facematch.config import Settings, get_settings
 from facematch.engine.types import Engine
 from facematch.worker.runtime import Background, build_services, load_engine
@@ -52,10 +53,16 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     errors.install(app)
     for module in (tokens, partner, submissions, health, web):
         app.include_router(module.router)
+    if settings.console.enabled:
+        app.include_router(console.router)
+        app.include_router(console_admin.router)
+        app.state.console_error_page = error_page
     app.add_middleware(web.WebSecurityHeaders)
     app.add_middleware(
         RequestContextMiddleware, metrics=svc.metrics, max_body_bytes=settings.server.max_body_bytes
     )
+    if settings.console.enabled:  # outermost: even the answer to an unexpected error gets the headers
+        app.add_middleware(ConsoleSecurityHeaders)
     return app
 
 

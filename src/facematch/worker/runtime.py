@@ -20,6 +20,7 @@ from facematch.storage.db import Database
 from facematch.storage.sealing import SecretBox
 from facematch.worker.callbacks import CallbackSender
 from facematch.worker.queue import AbandonedSweeper, InProcessQueue
+from facematch.worker.review import ReviewSweeper
 
 if TYPE_CHECKING:
     from facematch.engine.facade import EngineOptions, FaceEngine
@@ -111,24 +112,28 @@ def load_engine(settings: Settings, *, target_far: float | None = None) -> FaceE
 
 
 class Background:
-    """The job workers, the abandoned-session sweeper and the callback sender of one process."""
+    """The job workers, the abandoned-session and review-deadline sweepers and the callback sender
+    of one process."""
 
     def __init__(self, svc: Services) -> None:
         self.queue = InProcessQueue(svc, svc.settings.submissions.workers)
-        self.sweeper = AbandonedSweeper(svc) if svc.settings.submissions.workers else None
+        workers = svc.settings.submissions.workers
+        self.sweepers: list[AbandonedSweeper | ReviewSweeper] = (
+            [AbandonedSweeper(svc), ReviewSweeper(svc)] if workers else []
+        )
         self.sender = CallbackSender(svc, svc.settings.callbacks.workers)
         svc.queue = self.queue
 
     def start(self) -> None:
         self.queue.start()
-        if self.sweeper is not None:
-            self.sweeper.start()
+        for sweeper in self.sweepers:
+            sweeper.start()
         self.sender.start()
 
     def stop(self) -> None:
         self.queue.stop()
-        if self.sweeper is not None:
-            self.sweeper.stop()
+        for sweeper in self.sweepers:
+            sweeper.stop()
         self.sender.stop()
 
 
