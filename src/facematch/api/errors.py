@@ -181,9 +181,15 @@ async def _http_error(request: Request, error: Exception) -> Response:
     )
 
 
-def unexpected_error_response(scope: Scope) -> JSONResponse:
+def unexpected_error_response(scope: Scope) -> Response:
     """The answer to an exception nobody handled (the request middleware sends it)."""
-    surface = surface_of(Request(scope))
+    request = Request(scope)
+    page = _console_page(request) if "app" in scope else None
+    if page is not None:
+        return page(
+            request, e.FacematchError("something went wrong on our side"), 500, "GENERIC_SERVICE_ERROR"
+        )
+    surface = surface_of(request)
     spec = lookup(e.FacematchError(), surface)
     return envelope(spec.status, spec.code, spec.cause or "GENERIC_SERVICE_ERROR", surface)
 

@@ -48,6 +48,7 @@ def _audit(user: ConsoleUser, action: str, partner: Partner, source: str, **deta
     return {
         "actor": user.actor,
         "action": action,
+        "submission_id": None,
         "details": {"partnerId": partner.id, **details},
         "source": source,
     }

@@ -131,16 +131,23 @@ def safe_next(value: str | None) -> str:
 
 
 def same_origin(request: Request, public_url: str) -> bool:
-    """Whether a state change comes from a page of this site: ``Origin`` (or, without it, the
-    browser's ``Sec-Fetch-Site``) must name this origin. Clients that send neither still need the
-    session's CSRF token."""
-    expected = urlsplit(public_url)
+    """Whether a state change comes from a page of this site.
+
+    ``Origin`` must name this origin. Under ``Referrer-Policy: no-referrer`` browsers send
+    ``Origin: null`` for form posts, so then the browser's ``Sec-Fetch-Site`` must say
+    ``same-origin``. Clients that send neither header (not browsers) still need the session's
+    CSRF token."""
     origin = request.headers.get("origin")
-    if origin is not None:
-        got = urlsplit(origin)
-        return (got.scheme, got.netloc) == (expected.scheme, expected.netloc)
     site = request.headers.get("sec-fetch-site")
-    return site in (None, "same-origin", "none")
+    if origin is not None and origin != "null":
+        expected, got = urlsplit(public_url), urlsplit(origin)
+        return (got.scheme, got.netloc) == (expected.scheme, expected.netloc) and site in (
+            None,
+            "same-origin",
+        )
+    if origin == "null":
+        return site == "same-origin"
+    return site in (None, "same-origin")
 
 
 def error_page(request: Request, error: Exception, status: int, code: str) -> Response:
