@@ -20,6 +20,7 @@ COMMANDS: tuple[str, ...] = (
     "facematch.cli.demo_partner",
     "facematch.cli.serve",
     "facematch.cli.partner",
+    "facematch.cli.operator",
     "facematch.cli.db",
     "facematch.cli.callbacks",
     "facematch.cli.purge",

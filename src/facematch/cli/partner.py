@@ -26,6 +26,18 @@ def _options_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--status-screen", choices=("show", "hide"), help="show our status screen (CTA)")
     parser.add_argument("--allow-qr", choices=("on", "off"), help="Smart QR default: allowQr")
     parser.add_argument("--force-qr", choices=("on", "off"), help="Smart QR default: forceQr")
+    parser.add_argument(
+        "--review-band",
+        help="similarity band a reviewer decides: LOW:HIGH (e.g. 0.30:0.363) or far:FAR[:FAR] "
+        "(e.g. far:1e-2); 'off' removes it",
+    )
+    parser.add_argument("--review-deadline-h", type=float, help="hours before a review item gets its default")
+    parser.add_argument(
+        "--review-default",
+        choices=("reject", "approve"),
+        default=None,
+        help="outcome when the deadline passes",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -109,6 +121,24 @@ def _partner(session: Any, client_id: str) -> Any:
     return partner
 
 
+def _review_band(args: argparse.Namespace, settings: Any, partner_id: str, session: Any) -> None:
+    """Apply ``--review-band`` (and its deadline and default) when given."""
+    if args.review_band is None:
+        return
+    import getpass
+
+    from facematch.flows import review
+    from facematch.flows.review_band import Band
+
+    band = None
+    if args.review_band != "off":
+        as_far = args.review_band.strip().lower().startswith("far:")
+        low, high = review.parse_band(args.review_band, review.calibration_for(settings) if as_far else None)
+        deadline = round(args.review_deadline_h * 3600) if args.review_deadline_h else None
+        band = Band(low, high, deadline, (args.review_default or "reject").upper())
+    review.apply_policy(partner_id, band, actor=f"cli:{getpass.getuser()}", session=session)
+
+
 def create_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import partners
 
@@ -119,6 +149,7 @@ def create_cmd(args: argparse.Namespace) -> int:
             session=session,
             default_max_attempts=settings.submissions.default_max_attempts,
         )
+        _review_band(args, settings, created.partner.id, session)
         print(f"client-id:      {created.partner.client_id}")
         print(f"pass-key:       {created.passkey}")
         print(f"webhook secret: {created.webhook_secret}")
@@ -136,21 +167,41 @@ def list_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def show_cmd(args: argparse.Namespace) -> int:
+def _shown(partner: Any, session: Any) -> str:
+    """The partner as ``describe`` shows it, with its review band."""
     from facematch.flows import partners
+    from facematch.storage.models import ReviewPolicy
 
+    data = partners.describe(partner)
+    policy = session.get(ReviewPolicy, partner.id)
+    data["reviewBand"] = (
+        None
+        if policy is None
+        else {
+            "low": policy.band_low,
+            "high": policy.band_high,
+            "deadlineS": policy.deadline_s,
+            "default": policy.default_outcome,
+        }
+    )
+    return json.dumps(data, indent=2)
+
+
+def show_cmd(args: argparse.Namespace) -> int:
     with _session() as (_, session):
-        print(json.dumps(partners.describe(_partner(session, args.client_id)), indent=2))
+        print(_shown(_partner(session, args.client_id), session))
     return 0
 
 
 def update_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import partners
 
-    with _session() as (_, session):
+    with _session() as (settings, session):
         partner = _partner(session, args.client_id)
         partners.apply_options(partner, _options(args))
-        print(json.dumps(partners.describe(partner), indent=2))
+        _review_band(args, settings, partner.id, session)
+        session.flush()
+        print(_shown(partner, session))
     return 0
 
 

@@ -134,21 +134,28 @@ def set_policy(
 ) -> None:
     """Set (or with None remove) a partner's review band. Items already queued keep theirs."""
     with svc.db.session() as session:
-        row = session.get(ReviewPolicy, partner_id)
-        if band is None:
-            if row is not None:
-                session.delete(row)
-        else:
-            if row is None:
-                row = ReviewPolicy(partner_id=partner_id)
-                session.add(row)
-            row.band_low, row.band_high = band.low, band.high
-            row.deadline_s, row.default_outcome = band.deadline_s, band.default_outcome
-            row.updated_at = utcnow()
-        details: dict[str, Any] = {"partnerId": partner_id, "band": None}
-        if band is not None:
-            details["band"] = [band.low, band.high, band.deadline_s, band.default_outcome]
-        repo.audit(actor, "review_band_set", None, session=session, details=details, source=source)
+        apply_policy(partner_id, band, actor=actor, source=source, session=session)
+
+
+def apply_policy(
+    partner_id: str, band: Band | None, *, actor: str, session: Session, source: str | None = None
+) -> None:
+    """:func:`set_policy` inside the caller's unit of work."""
+    row = session.get(ReviewPolicy, partner_id)
+    if band is None:
+        if row is not None:
+            session.delete(row)
+    else:
+        if row is None:
+            row = ReviewPolicy(partner_id=partner_id)
+            session.add(row)
+        row.band_low, row.band_high = band.low, band.high
+        row.deadline_s, row.default_outcome = band.deadline_s, band.default_outcome
+        row.updated_at = utcnow()
+    details: dict[str, Any] = {"partnerId": partner_id, "band": None}
+    if band is not None:
+        details["band"] = [band.low, band.high, band.deadline_s, band.default_outcome]
+    repo.audit(actor, "review_band_set", None, session=session, details=details, source=source)
 
 
 # ---------------------------------------------------------------- the queue

@@ -94,7 +94,7 @@ def status_data(
         "createdAt": iso(submission.created_at),
         "completedAt": iso(submission.completed_at) if decided else None,
         "verificationResult": verification,
-        "result": submission.result,
+        "result": submission.result if decided else None,
         "reasonCode": submission.reason_code if decided else None,
         "errorMessage": submission.error_message if submission.status == "ERROR" else None,
         "documents": {
