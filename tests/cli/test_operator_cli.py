@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from facematch.cli.main import main
+from facematch.cli.serve import seed_demo_admin
 from facematch.errors import ConsoleSessionError, LoginFailedError
 from facematch.flows import console_auth
 from facematch.flows.review import calibration_for
+from facematch.storage.db import migrate
 from facematch.worker.runtime import build_services
 from servicekit import SECRETS, make_settings, service_env
 
@@ -90,3 +92,28 @@ def test_partner_review_band_options(
     )
     assert main(["partner", "update", client_id, "--review-band", "0.4:0.3"]) == 2
     assert "INVALID_REVIEW_BAND" in capsys.readouterr().err
+
+
+def test_development_seeds_one_console_admin(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(fresh_database(tmp_path), tmp_path)
+    path = tmp_path / "demo-operator.json"
+    seeded = seed_demo_admin(settings, path)
+    assert seeded is not None and path.stat().st_mode & 0o777 == 0o600
+    SECRETS.add(seeded["password"])
+    assert json.loads(path.read_text()) == seeded
+    assert seed_demo_admin(settings, path) is None
+    path.unlink()
+    assert seed_demo_admin(settings, path) is None  # operators exist: nothing new
+    svc = build_services(settings)
+    try:
+        step = console_auth.password_step(svc, seeded["email"], seeded["password"], "127.0.0.1")
+        assert step.stage == console_auth.ENROL
+    finally:
+        svc.db.dispose()
+
+
+def fresh_database(tmp_path: Path) -> str:
+    """Its own SQLite database: "no operator yet" must hold whatever other tests created."""
+    url = f"sqlite:///{tmp_path / 'seed.db'}"
+    migrate(url)
+    return url

@@ -26,8 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pyotp
 import pytest
-from sqlalchemy import func, select, update
 from PIL import Image
+from sqlalchemy import func, select, update
 from standardwebhooks.webhooks import Webhook
 
 from consolekit import OperatorCreds, make_operator
@@ -657,7 +657,7 @@ def test_a_dead_lettered_callback_is_resent_from_the_console(
 
 
 def test_the_other_admin_pages_and_purged_images(console: Console, admin: tuple[Any, OperatorCreds]) -> None:
-    page, creds = admin
+    page, _ = admin
     page.goto(console.url + "/console/operators")
     page.fill("#new-operator input[name=email]", f"new-{uuid.uuid4().hex[:6]}@ops.example")
     page.select_option("#new-operator select[name=role]", "reviewer")

@@ -61,6 +61,31 @@ def seed_demo_partner(settings: Any, credentials_path: Path) -> dict[str, str] |
     return values
 
 
+DEMO_ADMIN = "admin@facematch.local"
+
+
+def seed_demo_admin(settings: Any, credentials_path: Path) -> dict[str, str] | None:
+    """Development: a first console admin (TOTP is set up at its first login), written 0600 once."""
+    from facematch.flows import operators
+    from facematch.worker.runtime import build_services
+
+    if credentials_path.is_file():
+        return None
+    svc = build_services(settings)
+    try:
+        if operators.list_operators(svc):
+            return None
+        created = operators.create_operator(svc, DEMO_ADMIN, operators.Role.ADMIN, actor="system:dev-seed")
+    finally:
+        svc.db.dispose()
+    assert created.password is not None
+    values = {"email": DEMO_ADMIN, "password": created.password}
+    fd = os.open(credentials_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle, indent=2)
+    return values
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -88,6 +113,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"  pass-key:   {seeded['passKey']}")
             print(f"  webhook secret: {seeded['webhookSecret']}")
             print(f"  x-onboarding-partner: {DEMO_ONBOARDING} (web) / {DEMO_BE_ONBOARDING} (backend)")
+        admin = (
+            seed_demo_admin(settings, settings.data_dir / "demo-operator.json")
+            if settings.console.enabled
+            else None
+        )
+        if admin:
+            print(
+                "Console admin created (also in var/demo-operator.json, mode 0600; TOTP at the first login):"
+            )
+            print(f"  http://{host}:{port}/console  e-mail {admin['email']}  password {admin['password']}")
     print(f"facematch on http://{host}:{port} (OpenAPI docs at /docs)", flush=True)
     uvicorn.run(
         "facematch.api.app:app_from_environment",
