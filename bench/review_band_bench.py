@@ -35,6 +35,7 @@ import platform
 import sys
 import time
 import zlib
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,10 +66,15 @@ def half_of(identity: str) -> str:
     return "tune" if zlib.crc32(identity.encode()) % 2 == 0 else "test"
 
 
-def analyse(engine: FaceEngine, data: bytes, role: Role) -> FaceAnalysis | None:
+FAILURES: Counter[str] = Counter()
+"""Why images yielded no usable face: ``role/CODE`` → images."""
+
+
+def analyse(engine: FaceEngine, data: bytes, role: Role, variant: str = "") -> FaceAnalysis | None:
     try:
         return engine.analyze(data, role)
-    except FacematchError:
+    except FacematchError as error:
+        FAILURES[f"{variant or 'original'}/{role.value}/{error.code}"] += 1
         return None
 
 
@@ -183,7 +189,7 @@ def main() -> int:
 
         def reference(name: str, variant: str = variant) -> FaceAnalysis | None:
             made = derive(data[name], name, boxes[name], variant)
-            return None if made is None else analyse(engine, made, Role.REFERENCE)
+            return None if made is None else analyse(engine, made, Role.REFERENCE, variant)
 
         with ThreadPoolExecutor(args.workers) as pool:
             refs = dict(zip(names, pool.map(reference, names), strict=True))
@@ -210,8 +216,10 @@ def main() -> int:
             "tune_half_pairs": len(tune),
             "seconds": round(time.time() - t0, 1),
         }
+        compared = report["variants"][variant]["test_half_engine"]["frr_engine_compared"]
         print(
-            f"\n{variant}: {failed} failed pairs, test half {len(test)} pairs ({time.time() - t0:.0f} s)",
+            f"\n{variant}: {failed} failed pairs, test half {len(test)} pairs ({time.time() - t0:.0f} s); "
+            f"FRR among the test half's compared pairs {compared:.2%}",
             file=sys.stderr,
         )
         print(
@@ -225,6 +233,7 @@ def main() -> int:
                 f"{r['genuine_in_band']:.2%} | {r['impostor_in_band']:.3%} | {r['frr_engine']:.2%} | "
                 f"{r['frr_auto']:.2%} | {r['far']:.3%} | {r['far_if_approved']:.3%} |"
             )
+        report["image_failures"] = dict(sorted(FAILURES.items()))
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0

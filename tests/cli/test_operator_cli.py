@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from clikit import field, run
 from facematch.cli.main import main
 from facematch.cli.serve import seed_demo_admin
 from facematch.errors import ConsoleSessionError, LoginFailedError
@@ -16,23 +17,7 @@ from facematch.flows import console_auth
 from facematch.flows.review import calibration_for
 from facematch.storage.db import migrate
 from facematch.worker.runtime import build_services
-from servicekit import SECRETS, make_settings, service_env
-
-
-@pytest.fixture
-def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key, value in service_env(database_url, tmp_path).items():
-        monkeypatch.setenv(key, value)
-    return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    assert main(list(args)) == 0
-    return capsys.readouterr().out
-
-
-def field(output: str, name: str) -> str:
-    return next(line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith(name + ":"))
+from servicekit import SECRETS, make_settings
 
 
 def test_operator_lifecycle(

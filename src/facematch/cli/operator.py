@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
+
+from facematch.cli.runtime import services
 
 
 def register(subparsers: Any) -> None:
@@ -36,18 +36,6 @@ def register(subparsers: Any) -> None:
     reset.set_defaults(func=reset_cmd)
 
 
-@contextmanager
-def _services() -> Iterator[Any]:
-    from facematch.config import get_settings
-    from facematch.worker.runtime import build_services
-
-    svc = build_services(get_settings())
-    try:
-        yield svc
-    finally:
-        svc.db.dispose()
-
-
 def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
@@ -56,7 +44,7 @@ def create_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import operators
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
-    with _services() as svc:
+    with services() as svc:
         created = operators.create_operator(
             svc, args.email, operators.parse_role(args.role), actor=_actor(), password=password
         )
@@ -72,7 +60,7 @@ def create_cmd(args: argparse.Namespace) -> int:
 def list_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import operators
 
-    with _services() as svc:
+    with services() as svc:
         for operator in operators.list_operators(svc):
             state = "disabled" if operator.disabled else "active"
             totp = "totp" if operator.totp_enabled else "no-totp"
@@ -84,7 +72,7 @@ def list_cmd(args: argparse.Namespace) -> int:
 def disable_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import operators
 
-    with _services() as svc:
+    with services() as svc:
         operators.set_disabled(svc, args.email, not args.enable, actor=_actor())
     print("enabled" if args.enable else "disabled; every session of this operator has ended")
     return 0
@@ -93,7 +81,7 @@ def disable_cmd(args: argparse.Namespace) -> int:
 def reset_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import operators
 
-    with _services() as svc:
+    with services() as svc:
         password = operators.reset_password(svc, args.email, actor=_actor(), reset_totp=args.reset_totp)
     print(f"password: {password}")
     print("Shown only now; it must be changed at the next login. Every session has ended.")

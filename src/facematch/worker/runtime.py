@@ -19,7 +19,7 @@ from facematch.storage.blobs import BlobKeyError, EncryptedFileBlobStore, decode
 from facematch.storage.db import Database
 from facematch.storage.sealing import SecretBox
 from facematch.worker.callbacks import CallbackSender
-from facematch.worker.queue import AbandonedSweeper, InProcessQueue
+from facematch.worker.queue import AbandonedSweeper, InProcessQueue, Sweeper
 from facematch.worker.review import ReviewSweeper
 
 if TYPE_CHECKING:
@@ -118,9 +118,7 @@ class Background:
     def __init__(self, svc: Services) -> None:
         self.queue = InProcessQueue(svc, svc.settings.submissions.workers)
         workers = svc.settings.submissions.workers
-        self.sweepers: list[AbandonedSweeper | ReviewSweeper] = (
-            [AbandonedSweeper(svc), ReviewSweeper(svc)] if workers else []
-        )
+        self.sweepers: list[Sweeper] = [AbandonedSweeper(svc), ReviewSweeper(svc)] if workers else []
         self.sender = CallbackSender(svc, svc.settings.callbacks.workers)
         svc.queue = self.queue
 
