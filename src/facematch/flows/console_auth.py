@@ -39,6 +39,7 @@ from facematch.flows.operators import TOTP_REQUIRED, ConsoleUser, Role, verify_p
 from facematch.flows.tokens import TokenKind
 from facematch.storage import operator_repo, repo
 from facematch.storage.models import Operator, OperatorSession, utcnow
+from facematch.storage.sealing import SecretBox
 
 ACTIVE = "active"
 SECOND_FACTOR = "second_factor"
@@ -73,6 +74,11 @@ class PendingLogin:
     email: str
     stage: str
     csrf_token: str
+
+
+def _box(svc: Services) -> SecretBox:
+    """What seals TOTP secrets (with the blob key, bound to the operator)."""
+    return svc.require_sealer()
 
 
 def token_hash(token: str) -> str:
@@ -265,7 +271,7 @@ def password_step(svc: Services, email: str, password: str, source: str) -> Logi
                 _new_session(svc, operator, SECOND_FACTOR, source, session=session), SECOND_FACTOR
             )
         if Role(operator.role) in TOTP_REQUIRED:
-            secret = svc.require_sealer().seal(pyotp.random_base32(), context=f"enrol:{operator.id}")
+            secret = _box(svc).seal(pyotp.random_base32(), context=f"enrol:{operator.id}")
             token = _new_session(svc, operator, ENROL, source, session=session, pending_secret=secret)
             return LoginStep(token, ENROL)
         token = _new_session(svc, operator, ACTIVE, source, session=session)
@@ -294,7 +300,7 @@ def _finish(svc: Services, token: str | None, code: str, source: str, stage: str
         operator = _operator(row, session=session)
         throttle = _Throttle(svc, operator.email, source)
         throttle.check(session=session)
-        sealer = svc.require_sealer()
+        sealer = _box(svc)
         if enrolling:
             assert row.totp_pending is not None
             secret = sealer.open(row.totp_pending, context=f"enrol:{operator.id}")
@@ -317,7 +323,7 @@ def _finish(svc: Services, token: str | None, code: str, source: str, stage: str
         operator = _operator(done, session=session)
         session.delete(done)  # the pending session ends; the console gets a fresh token
         if enrolling:
-            operator.totp_secret = svc.require_sealer().seal(secret, context=operator.id)
+            operator.totp_secret = _box(svc).seal(secret, context=operator.id)
             operator.totp_enabled_at = utcnow()
             repo.audit(f"operator:{operator.id}", "totp_enrol", None, session=session, source=source)
         throttle.succeeded(session=session)
@@ -336,7 +342,7 @@ def enrolment(svc: Services, token: str | None) -> Enrolment:
         row = _live_session(svc, token, (ENROL,), session=session)
         operator = _operator(row, session=session)
         assert row.totp_pending is not None
-        secret = svc.require_sealer().open(row.totp_pending, context=f"enrol:{operator.id}")
+        secret = _box(svc).open(row.totp_pending, context=f"enrol:{operator.id}")
         uri = pyotp.TOTP(secret).provisioning_uri(name=operator.email, issuer_name=TOTP_ISSUER)
         qr = segno.make(uri, error="m").svg_inline(scale=5, light="#ffffff", title="TOTP enrolment QR code")
         return Enrolment(secret=secret, uri=uri, qr_svg=qr, csrf_token=row.csrf_token)

@@ -213,9 +213,10 @@ def _quality(submission: Submission, analysis: dict[str, Any]) -> list[tuple[str
     return found
 
 
-def _timeline(detail_parts: dict[str, Any]) -> list[TimelineEvent]:
-    submission: Submission = detail_parts["submission"]
-    item: review.ItemView | None = detail_parts["review"]
+def _timeline(
+    submission: Submission, item: review.ItemView | None, callbacks: list[CallbackView]
+) -> list[TimelineEvent]:
+    """What happened to the attempt, oldest first."""
     events = [TimelineEvent(submission.created_at, "Initiated", f"attempt {submission.attempt}")]
     if submission.uploaded_at:
         events.append(TimelineEvent(submission.uploaded_at, "Uploaded"))
@@ -242,7 +243,7 @@ def _timeline(detail_parts: dict[str, Any]) -> list[TimelineEvent]:
         outcome = " / ".join(v for v in (submission.status, submission.result, submission.reason_code) if v)
         tone = "ok" if submission.result == "VALID" else "bad"
         events.append(TimelineEvent(submission.completed_at, "Processed", outcome, tone))
-    for callback in detail_parts["callbacks"]:
+    for callback in callbacks:
         events.append(TimelineEvent(callback.created_at, "Callback written", callback.id))
         for attempt in callback.log:
             status = f"HTTP {attempt.http_status}" if attempt.http_status is not None else attempt.error or ""
@@ -304,7 +305,6 @@ def submission_detail(svc: Services, user: ConsoleUser, submission_id: str, *, s
             for doc, blob in zip(DOCUMENTS, (submission.selfie_blob, submission.reference_blob), strict=True)
             if blob
         ]
-    parts = {"submission": submission, "review": found_review, "callbacks": callbacks}
     return Detail(
         submission=submission,
         flow_session=flow_session,
@@ -316,7 +316,7 @@ def submission_detail(svc: Services, user: ConsoleUser, submission_id: str, *, s
         band=band,
         review=found_review,
         callbacks=callbacks,
-        timeline=_timeline(parts),
+        timeline=_timeline(submission, found_review, callbacks),
         access=[
             a
             for a in access

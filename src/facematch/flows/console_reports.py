@@ -169,12 +169,6 @@ def dashboard(
         outbox = console_queries.outbox_counts(session=session, partner_id=partner_id or None)
         policy = session.get(ReviewPolicy, partner_id) if partner_id else None
         band = policy_band(policy) if policy else None
-        per_partner_callbacks = {
-            pid: console_queries.daily_callback_attempts(
-                SubmissionFilter(partner_id=pid, since=f.since, until=f.until), session=session
-            )
-            for pid in partners
-        }
     per_day = {day: Counts() for day in days}
     totals = Counts()
     reasons: Counter[str] = Counter()
@@ -193,12 +187,12 @@ def dashboard(
     for pid, summary in partners.items():
         summary.latency = _latency(by_partner.get(pid, []))
     delivered: dict[str, tuple[int, int]] = {day: (0, 0) for day in days}
-    for day, outcome, n in callbacks:
-        ok, bad = delivered.get(day, (0, 0))
-        delivered[day] = (ok + n, bad) if outcome == "DELIVERED" else (ok, bad + n)
-    for pid, rows in per_partner_callbacks.items():
-        for _, outcome, n in rows:
-            if outcome == "DELIVERED":
+    for day, pid, outcome, n in callbacks:
+        ok = outcome == "DELIVERED"
+        good, bad = delivered.get(day, (0, 0))
+        delivered[day] = (good + n, bad) if ok else (good, bad + n)
+        if pid in partners:
+            if ok:
                 partners[pid].callbacks_delivered += n
             else:
                 partners[pid].callbacks_failed += n

@@ -127,13 +127,13 @@ def similarities(f: SubmissionFilter, *, session: Session, limit: int) -> list[f
     return [float(value) for value in session.scalars(query)]
 
 
-def daily_callback_attempts(f: SubmissionFilter, *, session: Session) -> list[tuple[str, str, int]]:
-    """(day, outcome, attempts) of callback deliveries in the range (by attempt time)."""
+def daily_callback_attempts(f: SubmissionFilter, *, session: Session) -> list[tuple[str, str, str, int]]:
+    """(day, partner id, outcome, attempts) of callback deliveries in the range (by attempt time)."""
     day = func.date(DeliveryAttempt.at)
     query = (
-        select(day, DeliveryAttempt.outcome, func.count())
+        select(day, OutboxMessage.partner_id, DeliveryAttempt.outcome, func.count())
         .join(OutboxMessage, OutboxMessage.id == DeliveryAttempt.message_id)
-        .group_by(day, DeliveryAttempt.outcome)
+        .group_by(day, OutboxMessage.partner_id, DeliveryAttempt.outcome)
     )
     if f.partner_id:
         query = query.where(OutboxMessage.partner_id == f.partner_id)
@@ -141,7 +141,7 @@ def daily_callback_attempts(f: SubmissionFilter, *, session: Session) -> list[tu
         query = query.where(DeliveryAttempt.at >= f.since)
     if f.until:
         query = query.where(DeliveryAttempt.at < f.until)
-    return [(_day(r[0]), r[1], int(r[2])) for r in session.execute(query)]
+    return [(_day(r[0]), r[1], r[2], int(r[3])) for r in session.execute(query)]
 
 
 def outbox_counts(*, session: Session, partner_id: str | None = None) -> dict[str, int]:
