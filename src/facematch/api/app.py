@@ -15,7 +15,16 @@ from facematch import __version__
 from facematch.api import errors
 from facematch.api.console.pages import ConsoleSecurityHeaders, error_page
 from facematch.api.observability import RequestContextMiddleware
-from facematch.api.routes import console, console_admin, health, partner, submissions, tokens, web
+from facematch.api.routes import (
+    console,
+    console_admin,
+    console_login,
+    health,
+    partner,
+    submissions,
+    tokens,
+    web,
+)
 from facematch.config import Settings, get_settings
 from facematch.engine.types import Engine
 from facematch.worker.runtime import Background, build_services, load_engine
@@ -54,8 +63,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     for module in (tokens, partner, submissions, health, web):
         app.include_router(module.router)
     if settings.console.enabled:
-        app.include_router(console.router)
-        app.include_router(console_admin.router)
+        for pages in (console_login, console, console_admin):
+            app.include_router(pages.router)
         app.state.console_error_page = error_page
     app.add_middleware(web.WebSecurityHeaders)
     app.add_middleware(

@@ -1,10 +1,5 @@
-"""What the console shows of submissions, callbacks and the audit trail, and who may see images.
-
-No image leaves storage without an operator action that records its reason: :func:`grant_images`
-checks the role, writes the ``view_images`` audit event (who, when, which submission, why) and mints
-image tokens that live ``console.image_url_ttl_s`` and only work with that operator's session;
-:func:`image` serves one and records it too.
-"""
+"""What the console shows of submissions (search, detail, timeline), callbacks and the audit trail.
+Images are :mod:`facematch.flows.console_images`'s."""
 
 from __future__ import annotations
 
@@ -14,17 +9,14 @@ from typing import Any, Generic, TypeVar
 
 from facematch.errors import (
     InvalidFieldError,
-    PermissionDeniedError,
     SubmissionNotFoundError,
-    UnauthorizedError,
 )
 from facematch.flows import outbox, review
+from facematch.flows.console_images import DOCUMENTS
 from facematch.flows.context import Services
 from facematch.flows.operators import ConsoleUser, Permission
 from facematch.flows.review_band import APPROVE, Band
-from facematch.flows.tokens import TokenKind
 from facematch.storage import console_queries, operator_repo, repo
-from facematch.storage.blobs import BlobNotFoundError
 from facematch.storage.console_queries import AuditFilter, CallbackFilter, SubmissionFilter
 from facematch.storage.models import (
     AuditEvent,
@@ -37,8 +29,6 @@ from facematch.storage.models import (
 )
 
 T = TypeVar("T")
-DOCUMENTS = ("selfie", "reference")
-MAX_REASON = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,82 +314,6 @@ def submission_detail(svc: Services, user: ConsoleUser, submission_id: str, *, s
         ],
         images=images,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class ImageGrant:
-    tokens: dict[str, str]
-    """Document (``selfie``, ``reference``) → token of its console image URL."""
-    ttl_s: int
-
-
-def grant_images(
-    svc: Services,
-    user: ConsoleUser,
-    submission_id: str,
-    reason: str,
-    *,
-    source: str,
-    action: str = "view_images",
-) -> ImageGrant:
-    """Let this operator's session see the submission's stored images for a short while, saying why."""
-    user.require(Permission.VIEW_IMAGES)
-    reason = reason.strip()
-    if not reason:
-        raise InvalidFieldError(
-            "reason", "say why you need to see the images (it is kept in the audit trail)"
-        )
-    if len(reason) > MAX_REASON:
-        raise InvalidFieldError("reason", f"at most {MAX_REASON} characters")
-    ttl = svc.settings.console.image_url_ttl_s
-    with svc.db.session() as session:
-        submission = session.get(Submission, submission_id)
-        if submission is None:
-            raise SubmissionNotFoundError()
-        stored = dict(zip(DOCUMENTS, (submission.selfie_blob, submission.reference_blob), strict=True))
-        available = [doc for doc, blob in stored.items() if blob and submission.images_purged_at is None]
-        if not available:
-            raise SubmissionNotFoundError("the images of this submission were deleted")
-        repo.audit(
-            user.actor,
-            action,
-            submission_id,
-            session=session,
-            reason=reason,
-            details={"images": available},
-            source=source,
-        )
-    tokens = {
-        doc: svc.tokens.issue(TokenKind.CONSOLE_IMAGE, submission_id, ttl, doc=doc, ses=user.session_id).token
-        for doc in available
-    }
-    return ImageGrant(tokens, ttl)
-
-
-def image(
-    svc: Services, user: ConsoleUser, submission_id: str, doc: str, token: str | None, *, source: str
-) -> bytes:
-    """One granted image: the token must name this image and this operator session."""
-    user.require(Permission.VIEW_IMAGES)
-    claims = svc.tokens.verify(token, TokenKind.CONSOLE_IMAGE)
-    if claims["sub"] != submission_id or claims.get("doc") != doc:
-        raise UnauthorizedError("the image URL is for another image")
-    if claims.get("ses") != user.session_id:
-        raise PermissionDeniedError("the image URL belongs to another session")
-    with svc.db.session() as session:
-        submission = session.get(Submission, submission_id)
-        blob = None
-        if submission is not None and submission.images_purged_at is None:
-            blob = submission.selfie_blob if doc == "selfie" else submission.reference_blob
-        if blob is None:
-            raise SubmissionNotFoundError()
-        repo.audit(
-            user.actor, "read_image", submission_id, session=session, details={"image": doc}, source=source
-        )
-    try:
-        return svc.blobs.get(blob)
-    except BlobNotFoundError:
-        raise SubmissionNotFoundError() from None
 
 
 def find_callbacks(svc: Services, user: ConsoleUser, f: CallbackFilter, page: int) -> Page[CallbackView]:

@@ -1,7 +1,7 @@
-"""The operator console's pages: login (password, then TOTP or its enrolment), dashboard, submissions
-with audited image views, the review queue, callbacks and the audit log. Partner and operator
-management are in :mod:`facematch.api.routes.console_admin`. Each route parses its form and calls
-one flow; the flows check roles and write the audit trail."""
+"""The operator console's pages: dashboard, submissions with audited image views, the review queue,
+callbacks and the audit log. Login and account pages are in :mod:`facematch.api.routes.console_login`,
+partner and operator management in :mod:`facematch.api.routes.console_admin`. Each route parses its
+query or form and calls one flow; the flows check roles and write the audit trail."""
 
 from __future__ import annotations
 
@@ -15,34 +15,18 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from facematch.api.console import charts
-from facematch.api.console.deps import (
-    Actor,
-    Reader,
-    check_origin,
-    clear_cookie,
-    login_cookie,
-    session_cookie,
-    session_token,
-    set_cookie,
-)
-from facematch.api.console.pages import PREFIX, redirect, render, safe_next
+from facematch.api.console.deps import Actor, Reader
+from facematch.api.console.pages import PREFIX, redirect, render
 from facematch.api.deps import Source, Svc
-from facematch.errors import (
-    ConsoleSessionError,
-    InvalidFieldError,
-    LoginFailedError,
-    ReviewConflictError,
-    ReviewNotFoundError,
-)
+from facematch.errors import InvalidFieldError
 from facematch.flows import (
-    console_auth,
+    console_images,
     console_partners,
     console_records,
     console_reports,
     operators,
     review,
 )
-from facematch.flows.console_auth import LoginStep
 from facematch.flows.operators import Permission
 from facematch.storage.console_queries import AuditFilter, CallbackFilter, SubmissionFilter
 from facematch.storage.models import utcnow
@@ -95,185 +79,6 @@ def static_file(name: str) -> Response:
 @router.get("/")
 def home() -> Response:
     return redirect(PREFIX + "/dashboard")
-
-
-# ---------------------------------------------------------------- login
-
-
-def _login_page(
-    request: Request, svc: Svc, *, error: str = "", email: str = "", status: int = 200, next_: str = ""
-) -> Response:
-    nonce, form_token = console_auth.login_form(svc)
-    response = render(
-        request,
-        "login.html",
-        status=status,
-        form_token=form_token,
-        next=safe_next(next_ or request.query_params.get("next")),
-        expired=request.query_params.get("expired") == "1",
-        error=error,
-        email=email,
-    )
-    set_cookie(response, svc, login_cookie(svc), nonce, 1800)
-    return response
-
-
-@router.get("/login")
-def login_page(request: Request, svc: Svc) -> Response:
-    try:
-        console_auth.resolve(svc, session_token(request, svc))
-    except ConsoleSessionError:
-        return _login_page(request, svc)
-    return redirect(safe_next(request.query_params.get("next")))
-
-
-def _after_login(svc: Svc, step: LoginStep, next_: str) -> Response:
-    target = safe_next(next_)
-    if step.stage == console_auth.SECOND_FACTOR:
-        response = redirect(f"{PREFIX}/login/code?{urlencode({'next': target})}")
-    elif step.stage == console_auth.ENROL:
-        response = redirect(f"{PREFIX}/enrol?{urlencode({'next': target})}")
-    else:
-        response = redirect(PREFIX + "/account" if step.must_change_password else target)
-    ttl = svc.settings.console
-    set_cookie(
-        response,
-        svc,
-        session_cookie(svc),
-        step.token,
-        ttl.session_absolute_s if step.stage == console_auth.ACTIVE else ttl.login_step_ttl_s,
-    )
-    return response
-
-
-@router.post("/login")
-def login(
-    request: Request,
-    svc: Svc,
-    source: Source,
-    email: Text = "",
-    password: Text = "",
-    form_token: Text = "",
-    next: Text = "",
-) -> Response:
-    check_origin(request, svc)
-    console_auth.check_login_form(svc, request.cookies.get(login_cookie(svc)), form_token)
-    try:
-        step = console_auth.password_step(svc, email, password, source)
-    except LoginFailedError as error:
-        return _login_page(request, svc, error=str(error), email=email, status=401, next_=next)
-    response = _after_login(svc, step, next)
-    clear_cookie(response, svc, login_cookie(svc))
-    return response
-
-
-@router.get("/login/code")
-def code_page(request: Request, svc: Svc) -> Response:
-    waiting = console_auth.pending(svc, session_token(request, svc), console_auth.SECOND_FACTOR)
-    return render(
-        request,
-        "code.html",
-        email=waiting.email,
-        pending_csrf=waiting.csrf_token,
-        next=safe_next(request.query_params.get("next")),
-        error="",
-    )
-
-
-@router.post("/login/code")
-def code(
-    request: Request, svc: Svc, source: Source, code: Text = "", csrf: Text = "", next: Text = ""
-) -> Response:
-    check_origin(request, svc)
-    token = session_token(request, svc)
-    waiting = console_auth.pending(svc, token, console_auth.SECOND_FACTOR)
-    console_auth.check_csrf(waiting.csrf_token, csrf)
-    try:
-        step = console_auth.second_factor_step(svc, token, code, source)
-    except LoginFailedError as error:
-        page = render(
-            request,
-            "code.html",
-            status=401,
-            email=waiting.email,
-            pending_csrf=waiting.csrf_token,
-            next=safe_next(next),
-            error=str(error),
-        )
-        return page
-    return _after_login(svc, step, next)
-
-
-@router.get("/enrol")
-def enrol_page(request: Request, svc: Svc) -> Response:
-    enrolment = console_auth.enrolment(svc, session_token(request, svc))
-    return render(
-        request, "enrol.html", enrolment=enrolment, next=safe_next(request.query_params.get("next")), error=""
-    )
-
-
-@router.post("/enrol")
-def enrol(
-    request: Request, svc: Svc, source: Source, code: Text = "", csrf: Text = "", next: Text = ""
-) -> Response:
-    check_origin(request, svc)
-    token = session_token(request, svc)
-    enrolment = console_auth.enrolment(svc, token)
-    console_auth.check_csrf(enrolment.csrf_token, csrf)
-    try:
-        step = console_auth.finish_enrolment(svc, token, code, source)
-    except LoginFailedError as error:
-        return render(
-            request, "enrol.html", status=401, enrolment=enrolment, next=safe_next(next), error=str(error)
-        )
-    return _after_login(svc, step, next)
-
-
-@router.post("/logout")
-def logout(request: Request, svc: Svc, user: Actor, source: Source) -> Response:
-    console_auth.logout(svc, session_token(request, svc), source=source)
-    response = redirect(PREFIX + "/login")
-    clear_cookie(response, svc, session_cookie(svc))
-    return response
-
-
-@router.post("/logout-everywhere")
-def logout_everywhere(svc: Svc, user: Actor, source: Source) -> Response:
-    console_auth.logout_everywhere(svc, user, source=source)
-    response = redirect(PREFIX + "/login")
-    clear_cookie(response, svc, session_cookie(svc))
-    return response
-
-
-@router.get("/account")
-def account(request: Request, svc: Svc, user: Reader) -> Response:
-    console = svc.settings.console
-    return render(
-        request,
-        "account.html",
-        user=user,
-        idle_min=console.session_idle_s // 60,
-        absolute_h=round(console.session_absolute_s / 3600, 1),
-        notice="",
-        error="",
-    )
-
-
-@router.post("/account/password")
-def change_password(
-    request: Request, svc: Svc, user: Actor, source: Source, current: Text = "", new: Text = ""
-) -> Response:
-    console = svc.settings.console
-    context: dict[str, Any] = {
-        "idle_min": console.session_idle_s // 60,
-        "absolute_h": round(console.session_absolute_s / 3600, 1),
-    }
-    try:
-        operators.change_password(svc, user, current, new, source=source)
-    except (LoginFailedError, InvalidFieldError) as error:
-        return render(request, "account.html", user=user, status=400, notice="", error=str(error), **context)
-    user = console_auth.resolve(svc, session_token(request, svc))
-    return render(request, "account.html", user=user, notice="Password changed.", error="", **context)
 
 
 # ---------------------------------------------------------------- dashboard and submissions
@@ -393,7 +198,7 @@ def submissions(
     )
 
 
-def _image_urls(submission_id: str, grant: console_records.ImageGrant | None) -> dict[str, str]:
+def _image_urls(submission_id: str, grant: console_images.ImageGrant | None) -> dict[str, str]:
     if grant is None:
         return {}
     return {
@@ -409,7 +214,7 @@ def _submission_page(
     submission_id: str,
     source: str,
     *,
-    grant: console_records.ImageGrant | None = None,
+    grant: console_images.ImageGrant | None = None,
     error: str = "",
     status: int = 200,
 ) -> Response:
@@ -443,7 +248,7 @@ def view_images(
     request: Request, svc: Svc, user: Actor, source: Source, submission_id: str, reason: Text = ""
 ) -> Response:
     try:
-        grant = console_records.grant_images(svc, user, submission_id, reason, source=source)
+        grant = console_images.grant_images(svc, user, submission_id, reason, source=source)
     except InvalidFieldError as error:
         return _submission_page(request, svc, user, submission_id, source, error=str(error), status=400)
     return _submission_page(request, svc, user, submission_id, source, grant=grant)
@@ -451,7 +256,7 @@ def view_images(
 
 @router.get("/images/{submission_id}/{doc}")
 def image(svc: Svc, user: Reader, source: Source, submission_id: str, doc: str, t: str = "") -> Response:
-    data = console_records.image(svc, user, submission_id, doc, t, source=source)
+    data = console_images.image(svc, user, submission_id, doc, t, source=source)
     media = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
     return Response(data, media_type=media, headers={"Content-Disposition": "inline"})
 
@@ -474,31 +279,15 @@ def review_queue(request: Request, svc: Svc, user: Reader, decided: str = "") ->
 
 @router.post("/review/{submission_id}/open")
 def open_review(request: Request, svc: Svc, user: Actor, source: Source, submission_id: str) -> Response:
-    user.require(Permission.DECIDE)
-    item = review.item(svc, submission_id)
-    if item is None:
-        raise ReviewNotFoundError()
-    if item.state != "open":
-        raise ReviewConflictError(
-            f"already decided ({(item.outcome or '').lower()}) by {item.decided_by or 'its deadline'}"
-        )
-    grant = console_records.grant_images(
-        svc,
-        user,
-        submission_id,
-        "opened from the review queue to decide it",
-        source=source,
-        action="review_open",
-    )
-    detail = console_records.submission_detail(svc, user, submission_id, source=source)
-    r = item.row
+    sheet = console_images.open_review(svc, user, submission_id, source=source)
+    r = sheet.item.row
     return render(
         request,
         "review_item.html",
         user=user,
-        item=item,
-        urls=_image_urls(submission_id, grant),
-        analysis=detail.analysis,
+        item=sheet.item,
+        urls=_image_urls(submission_id, sheet.grant),
+        analysis=sheet.analysis,
         reject_reasons=review.REJECT_REASONS,
         error="",
         gauge=charts.gauge(r.similarity, r.threshold, (r.band_low, r.band_high)),
