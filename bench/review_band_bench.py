@@ -175,7 +175,9 @@ def main() -> int:
             zip(names, pool.map(lambda n: analyse(engine, data[n], Role.SELFIE), names), strict=True)
         )
         boxes = dict(
-            zip(names, pool.map(lambda n: analyse(engine, data[n], Role.REFERENCE), names), strict=True)
+            zip(
+                names, pool.map(lambda n: analyse(engine, data[n], Role.REFERENCE, "box"), names), strict=True
+            )
         )
     print(
         f"{len(rows)} pairs, {len(names)} images analysed in {time.time() - started:.0f} s", file=sys.stderr
