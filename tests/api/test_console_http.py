@@ -233,3 +233,20 @@ def test_the_console_can_be_switched_off(database_url: str, tmp_path: Path) -> N
         response = client.get("/console/login")
         assert response.status_code == 404 and response.headers["content-type"] == "application/json"
         assert client.get("/healthz").status_code == 200
+
+
+def test_after_login_only_console_pages_are_destinations() -> None:
+    from facematch.api.console.pages import safe_next
+
+    assert safe_next("/console/submissions?psid=a") == "/console/submissions?psid=a"
+    outside = (
+        None,
+        "",
+        "https://evil.example/",
+        "//evil.example/console/",
+        "/console\\..\\x",
+        "/web/index.html",
+    )
+    login_pages = ("/console/login/code", "/console/enrol?next=/console/x", "/console/logout")
+    for bad in (*outside, *login_pages):
+        assert safe_next(bad) == "/console/dashboard", bad

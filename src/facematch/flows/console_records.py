@@ -134,14 +134,17 @@ def _row(submission: Submission, flow_session: FlowSession, partner_name: str) -
     )
 
 
+def _window(svc: Services, page: int) -> tuple[int, int, int]:
+    """(page, page size, offset) of a 1-based page number."""
+    page, size = max(1, page), svc.settings.console.page_size
+    return page, size, (page - 1) * size
+
+
 def find_submissions(svc: Services, user: ConsoleUser, f: SubmissionFilter, page: int) -> Page[SubmissionRow]:
     user.require(Permission.READ)
-    size = svc.settings.console.page_size
-    page = max(1, page)
+    page, size, offset = _window(svc, page)
     with svc.db.session() as session:
-        rows, total = console_queries.search_submissions(
-            f, session=session, limit=size, offset=(page - 1) * size
-        )
+        rows, total = console_queries.search_submissions(f, session=session, limit=size, offset=offset)
         return Page([_row(*row) for row in rows], total, page, size)
 
 
@@ -318,10 +321,9 @@ def submission_detail(svc: Services, user: ConsoleUser, submission_id: str, *, s
 
 def find_callbacks(svc: Services, user: ConsoleUser, f: CallbackFilter, page: int) -> Page[CallbackView]:
     user.require(Permission.READ)
-    size = svc.settings.console.page_size
-    page = max(1, page)
+    page, size, offset = _window(svc, page)
     with svc.db.session() as session:
-        rows, total = console_queries.list_callbacks(f, session=session, limit=size, offset=(page - 1) * size)
+        rows, total = console_queries.list_callbacks(f, session=session, limit=size, offset=offset)
         attempts = console_queries.attempts_of([m.id for m, _ in rows], session=session)
         return Page(_callbacks(rows, attempts), total, page, size)
 
@@ -349,10 +351,9 @@ def resend_callbacks(svc: Services, user: ConsoleUser, message_ids: list[str], *
 
 def find_audit(svc: Services, user: ConsoleUser, f: AuditFilter, page: int) -> Page[AuditView]:
     user.require(Permission.READ)
-    size = svc.settings.console.page_size
-    page = max(1, page)
+    page, size, offset = _window(svc, page)
     with svc.db.session() as session:
-        rows, total = console_queries.list_audit(f, session=session, limit=size, offset=(page - 1) * size)
+        rows, total = console_queries.list_audit(f, session=session, limit=size, offset=offset)
         return Page(_audit_views(rows, session=session), total, page, size)
 
 

@@ -121,11 +121,14 @@ def login_redirect(request: Request, *, expired: bool) -> RedirectResponse:
     return redirect(f"{PREFIX}/login?next={quote(target, safe='')}{flag}")
 
 
+_LOGIN_PATHS = (PREFIX + "/login", PREFIX + "/enrol", PREFIX + "/logout")
+
+
 def safe_next(value: str | None) -> str:
-    """Where to go after login: a console path only (no open redirect)."""
+    """Where to go after login: a console page only (no open redirect, no login page again)."""
     if value and value.startswith(PREFIX + "/") and not value.startswith("//") and "\\" not in value:
         parts = urlsplit(value)
-        if not parts.scheme and not parts.netloc:
+        if not parts.scheme and not parts.netloc and not parts.path.startswith(_LOGIN_PATHS):
             return value
     return PREFIX + "/dashboard"
 
