@@ -265,15 +265,28 @@ def image(svc: Svc, user: Reader, source: Source, submission_id: str, doc: str, 
 
 
 @router.get("/review")
-def review_queue(request: Request, svc: Svc, user: Reader, decided: str = "") -> Response:
+def review_queue(
+    request: Request,
+    svc: Svc,
+    user: Reader,
+    decided: str = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
     user.require(Permission.READ)
-    rows, total = review.queue(svc, limit=svc.settings.console.page_size)
+    size = svc.settings.console.page_size
+    rows, total = review.queue(svc, limit=size, offset=(page - 1) * size)
     notice = {
         "approve": "Approved. The partner is being called back.",
         "reject": "Rejected. The partner is being called back.",
     }
     return render(
-        request, "review_queue.html", user=user, rows=rows, total=total, notice=notice.get(decided, "")
+        request,
+        "review_queue.html",
+        user=user,
+        rows=rows,
+        total=total,
+        page=console_records.Page(rows, total, page, size),
+        notice=notice.get(decided, ""),
     )
 
 
