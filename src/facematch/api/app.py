@@ -13,7 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from facematch import __version__
 from facematch.api import errors
-from facematch.api.console.pages import ConsoleSecurityHeaders, error_page
+from facematch.api.console.deps import error_page
+from facematch.api.console.pages import ConsoleSecurityHeaders
 from facematch.api.observability import RequestContextMiddleware
 from facematch.api.routes import (
     console,

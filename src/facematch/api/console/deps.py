@@ -3,13 +3,15 @@ check and the session's CSRF token (form field ``csrf`` or header ``x-csrf-token
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from facematch.api.console.pages import PREFIX, same_origin
+from facematch import errors as e
+from facematch.api.console.pages import PREFIX, login_redirect, render, same_origin
 from facematch.api.deps import Svc
 from facematch.errors import CsrfError
 from facematch.flows import console_auth
@@ -77,3 +79,22 @@ Reader = Annotated[ConsoleUser, Depends(_reader)]
 """A GET: any active session."""
 Actor = Annotated[ConsoleUser, Depends(_actor)]
 """A state change: an active session, this origin, and the session's CSRF token."""
+
+
+def error_page(request: Request, error: Exception, status: int, code: str) -> Response:
+    """The console's answer to a domain error: the login page for a missing or ended session on a
+    page load, else an error page (with the console's navigation when the session is good) with the
+    status the API's table gives."""
+    if isinstance(error, e.ConsoleSessionError) and request.method == "GET":
+        return login_redirect(request, expired=isinstance(error, e.ConsoleSessionExpiredError))
+    user = None
+    if not isinstance(error, e.ConsoleSessionError):
+        svc: Services = request.app.state.services
+        with contextlib.suppress(e.FacematchError):
+            user = console_auth.resolve(svc, session_token(request, svc))
+    message = str(error) if isinstance(error, e.FacematchError) else "something went wrong"
+    response = render(request, "error.html", user=user, status=status, code=code, message=message)
+    retry_after = getattr(error, "retry_after_s", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response

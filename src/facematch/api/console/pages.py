@@ -14,12 +14,11 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from facematch import errors as e
 from facematch.flows.operators import ConsoleUser, Permission
 
 PREFIX = "/console"
@@ -151,16 +150,3 @@ def same_origin(request: Request, public_url: str) -> bool:
     if origin == "null":
         return site == "same-origin"
     return site in (None, "same-origin")
-
-
-def error_page(request: Request, error: Exception, status: int, code: str) -> Response:
-    """The console's answer to a domain error: the login page for a missing or ended session, else
-    an error page with the status the API's table gives."""
-    if isinstance(error, e.ConsoleSessionError) and request.method == "GET":
-        return login_redirect(request, expired=isinstance(error, e.ConsoleSessionExpiredError))
-    message = str(error) if isinstance(error, e.FacematchError) else "something went wrong"
-    response = render(request, "error.html", status=status, code=code, message=message)
-    retry_after = getattr(error, "retry_after_s", None)
-    if retry_after is not None:
-        response.headers["Retry-After"] = str(retry_after)
-    return response
