@@ -409,6 +409,47 @@ class AdminSettings(BaseModel):
     )
 
 
+class ConsoleSettings(BaseModel):
+    """The operator console under /console: operators, sessions, the review queue."""
+
+    enabled: bool = Field(default=True, description="Serve the operator console under /console.")
+    session_idle_s: int = Field(
+        default=1800, gt=0, description="An operator session ends after this long without a request."
+    )
+    session_absolute_s: int = Field(
+        default=43_200, gt=0, description="An operator session ends this long after login, however busy."
+    )
+    login_step_ttl_s: int = Field(
+        default=300, gt=0, description="Time to enter the second factor (or enrol it) after the password."
+    )
+    login_failures_per_account: int = Field(
+        default=5,
+        gt=0,
+        description="Failed logins allowed per e-mail and source address per login_window_s before 429.",
+    )
+    login_failures_per_source: int = Field(
+        default=30, gt=0, description="Failed logins allowed per source address per login_window_s."
+    )
+    login_window_s: int = Field(default=900, gt=0, description="Window of the login throttles.")
+    image_url_ttl_s: int = Field(
+        default=120,
+        gt=0,
+        le=600,
+        description="Lifetime of a console image URL (bound to the operator session).",
+    )
+    review_deadline_s: int = Field(
+        default=86_400,
+        gt=0,
+        description="Default time a review-queue item may wait before its partner's default outcome applies.",
+    )
+    review_sweep_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often a worker applies the default outcome to overdue review items.",
+    )
+    page_size: int = Field(default=50, ge=10, le=500, description="Rows per page in console lists.")
+
+
 class Settings(BaseSettings):
     """All of facematch's configuration."""
 
@@ -435,6 +476,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @model_validator(mode="after")
     def _no_dev_shortcuts_in_production(self) -> Settings:

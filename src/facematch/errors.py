@@ -55,12 +55,24 @@
     │   └── BlobStoreUnavailableError   the image store is unreachable, slow or failing (retry_after)
     │       └── BlobStoreRefusedError   it answers but refuses: no such bucket, credentials refused
     ├── RateLimitedError                a partner sends more requests than its rate allows (retry_after)
-    └── WebError                        the hosted web flow (H5 app) cannot go on
-        ├── WebSessionError             no, invalid, or wrong-flow web session (INVALID_SESSION)
-        │   └── WebSessionExpiredError  the web session or launch link ran out (SESSION_EXPIRED)
-        ├── HandoffLinkError            a Smart QR link that is used, expired or unknown (LINK_EXPIRED)
-        ├── CaptureRejectedError        a capture without a usable face; no submission made (hint attached)
-        └── CaptureLimitError           the session sent too many photos without a usable face
+    ├── WebError                        the hosted web flow (H5 app) cannot go on
+    │   ├── WebSessionError             no, invalid, or wrong-flow web session (INVALID_SESSION)
+    │   │   └── WebSessionExpiredError  the web session or launch link ran out (SESSION_EXPIRED)
+    │   ├── HandoffLinkError            a Smart QR link that is used, expired or unknown (LINK_EXPIRED)
+    │   ├── CaptureRejectedError        a capture without a usable face; no submission made (hint attached)
+    │   └── CaptureLimitError           the session sent too many photos without a usable face
+    └── ConsoleError                    the operator console refuses a request
+        ├── LoginFailedError            wrong e-mail, password or second-factor code (never says which)
+        ├── LoginThrottledError         too many failed logins from a source or for an account (retry_after)
+        ├── ConsoleSessionError         no operator session, or one that ended (SESSION_REQUIRED)
+        │   └── ConsoleSessionExpiredError  the session ran past its idle or absolute timeout
+        ├── CsrfError                   a state change without the session's CSRF token, or cross-origin
+        ├── PermissionDeniedError       the operator's role does not allow this
+        ├── OperatorExistsError         an operator with this e-mail exists
+        ├── OperatorNotFoundError       no such operator
+        ├── PartnerNotFoundError        no such partner
+        ├── ReviewNotFoundError         no such review-queue item
+        └── ReviewConflictError         the item was already decided (by someone else, or by its deadline)
 
 Every class carries a stable UPPER_SNAKE ``code``; the API maps classes to HTTP and to the
 OneKYC code/cause pairs in one table, the CLI prints ``code: message``.
@@ -508,3 +520,83 @@ class CaptureLimitError(WebError):
     """This web session sent too many photos without a usable face; it takes no more."""
 
     code = "TOO_MANY_CAPTURES"
+
+
+class ConsoleError(FacematchError):
+    """The operator console refuses this request."""
+
+    code = "CONSOLE_ERROR"
+
+
+class LoginFailedError(ConsoleError):
+    """The e-mail, password or code is wrong, or the account is disabled."""
+
+    code = "LOGIN_FAILED"
+
+
+class LoginThrottledError(ConsoleError):
+    """Too many failed logins; try again later."""
+
+    code = "TOO_MANY_LOGIN_ATTEMPTS"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many failed logins; retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class ConsoleSessionError(ConsoleError):
+    """Log in to use the console."""
+
+    code = "SESSION_REQUIRED"
+
+
+class ConsoleSessionExpiredError(ConsoleSessionError):
+    """The session has ended; log in again."""
+
+    code = "SESSION_EXPIRED"
+
+
+class CsrfError(ConsoleError):
+    """The request was refused: it did not come from a console page of this session."""
+
+    code = "CSRF_REJECTED"
+
+
+class PermissionDeniedError(ConsoleError):
+    """Your role does not allow this."""
+
+    code = "PERMISSION_DENIED"
+
+
+class OperatorExistsError(ConsoleError):
+    """An operator with this e-mail already exists."""
+
+    code = "OPERATOR_EXISTS"
+
+
+class OperatorNotFoundError(ConsoleError):
+    """No such operator."""
+
+    code = "OPERATOR_NOT_FOUND"
+
+
+class PartnerNotFoundError(ConsoleError):
+    """No such partner."""
+
+    code = "PARTNER_NOT_FOUND"
+
+
+class ReviewNotFoundError(ConsoleError):
+    """No such review-queue item."""
+
+    code = "REVIEW_NOT_FOUND"
+
+
+class ReviewConflictError(ConsoleError):
+    """This item has already been decided."""
+
+    code = "REVIEW_ALREADY_DECIDED"
+
+    def __init__(self, message: str = "", *, decided_by: str | None = None) -> None:
+        super().__init__(message)
+        self.decided_by = decided_by

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.errors import BlobStoreRefusedError, BlobStoreUnavailableError
-from facematch.flows import reference, webhooks
+from facematch.flows import reference
 from facematch.flows.capacity import AnalysisPool, release_memory
 from facematch.flows.context import Metrics, QueueGauges, Services, WebLimits
 from facematch.flows.safe_http import FetchPolicy
@@ -103,13 +103,6 @@ def check_blob_store(store: BlobStore) -> None:
         raise
     except BlobStoreUnavailableError as error:
         log.warning("the image store is not reachable at start-up (%s); starting anyway", error)
-
-
-def callback_policy(settings: Settings) -> FetchPolicy:
-    """Where callbacks may go: the policy deliveries use, and partner configuration checks against."""
-    return webhooks.callback_policy(
-        allow_http=settings.reference.allow_http, allow_loopback=settings.reference.allow_loopback
-    )
 
 
 class ReferenceFetcher:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from clikit import field, run
 from facematch.cli.main import main
 from facematch.config import Settings
 from facematch.engine.fake import fake_face_image
@@ -19,23 +20,7 @@ from facematch.storage import repo
 from facematch.storage.blobs import BlobNotFoundError
 from facematch.storage.db import Database
 from facematch.storage.models import Submission, utcnow
-from servicekit import SECRETS, create_partner, seed_submission, service_env
-
-
-@pytest.fixture
-def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key, value in service_env(database_url, tmp_path).items():
-        monkeypatch.setenv(key, value)
-    return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    assert main(list(args)) == 0
-    return capsys.readouterr().out
-
-
-def field(output: str, name: str) -> str:
-    return next(line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith(name + ":"))
+from servicekit import SECRETS, create_partner, seed_submission
 
 
 def test_partner_lifecycle(cli_env: Path, capsys: pytest.CaptureFixture[str], database_url: str) -> None:

@@ -159,12 +159,12 @@ def page(browser: Any) -> Iterator[Any]:
     page.context.close()
 
 
-def shot(page: Any, name: str, *, docs: bool = False) -> Path:
+def shot(page: Any, name: str, *, docs: bool = False, full_page: bool = False) -> Path:
     """Save a screenshot under test-artifacts/; ``docs``: also refresh the README's copy when
     FACEMATCH_UPDATE_SCREENSHOTS=1 (so ordinary runs leave the work tree clean)."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), full_page=full_page)
     if docs and os.environ.get("FACEMATCH_UPDATE_SCREENSHOTS") == "1":
         DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SHOTS / path.name)

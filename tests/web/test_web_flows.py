@@ -18,9 +18,12 @@ from facematch.errors import (
     WebSessionError,
     WebSessionExpiredError,
 )
-from facematch.flows import handoff, processing, web_session
+from facematch.flows import handoff, processing, review, web_session
 from facematch.flows.context import Services
 from facematch.flows.guidance import Hint
+from facematch.flows.operators import ConsoleUser
+from facematch.flows.operators import Role as OperatorRole
+from facematch.flows.review_band import Band
 from facematch.flows.web_session import Phase, Role
 from facematch.storage.models import utcnow
 from servicekit import occupy
@@ -103,6 +106,24 @@ def test_another_person_retries_until_attempts_run_out(world: WebWorld, svc: Ser
             assert state.phase is Phase.RETRY and state.retry_reason == "FACE_MATCH_FAILED"
             assert state.attempts_left == 3 - attempt
     assert state.final and state.outcome == "REJECTED" and state.callback_status == "COMPLETED"
+
+
+def test_a_borderline_final_attempt_waits_for_a_reviewer_then_ends(world: WebWorld, svc: Services) -> None:
+    created = world.partner(max_attempts=1)
+    review.set_policy(svc, created.partner.id, Band(0.05, 0.5), actor="system:test")
+    web = web_session.resolve_session(
+        svc, web_session.open_session(svc, world.start(created.partner.id).launch_token).token
+    )
+    submission_id = web_session.capture(svc, web, fake_face_image(99))  # fake engine: similarity 0.1
+    _process(svc, submission_id)
+    state = web_session.web_state(svc, web)
+    assert state.phase is Phase.REVIEW and not state.final and state.callback_status is None
+    with pytest.raises(SubmissionStateConflictError):
+        web_session.capture(svc, web, fake_face_image(REFERENCE_PERSON))
+    reviewer = ConsoleUser("op-1", "reviewer@ops.example", OperatorRole.REVIEWER, "session", "csrf")
+    review.decide(svc, reviewer, submission_id, "approve", None, "same person")
+    state = web_session.web_state(svc, web)
+    assert state.final and state.outcome == "APPROVED" and state.callback_status == "COMPLETED"
 
 
 def test_a_capture_without_a_face_makes_no_submission(world: WebWorld, svc: Services) -> None:

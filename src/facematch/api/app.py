@@ -14,8 +14,19 @@ from starlette.concurrency import run_in_threadpool
 from facematch import __version__
 from facematch.api import errors, openapi
 from facematch.api.admin import AdminGuard
+from facematch.api.console.deps import error_page
+from facematch.api.console.pages import ConsoleSecurityHeaders
 from facematch.api.observability import RequestContextMiddleware
-from facematch.api.routes import health, partner, submissions, tokens, web
+from facematch.api.routes import (
+    console,
+    console_admin,
+    console_login,
+    health,
+    partner,
+    submissions,
+    tokens,
+    web,
+)
 from facematch.config import Settings, get_settings
 from facematch.engine.types import Engine
 from facematch.services import build_services, check_blob_store, load_engine
@@ -64,12 +75,18 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     openapi.install(app)
     for module in (tokens, partner, submissions, health, web):
         app.include_router(module.router)
+    if settings.console.enabled:
+        for pages in (console_login, console, console_admin):
+            app.include_router(pages.router)
+        app.state.console_error_page = error_page
     app.add_middleware(web.WebSecurityHeaders)
     token = settings.admin.token.get_secret_value() if settings.admin.token else None
     app.add_middleware(
         AdminGuard, token=token, open_without_token=settings.development or settings.environment == "test"
     )
     app.add_middleware(RequestContextMiddleware, metrics=svc.metrics, body_limit=body_limits(settings))
+    if settings.console.enabled:  # outermost: even the answer to an unexpected error gets the headers
+        app.add_middleware(ConsoleSecurityHeaders)
     return app
 
 

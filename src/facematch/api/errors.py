@@ -8,13 +8,14 @@ means the exception's own ``code`` (e.g. ``X_PARTNER_SESSION_ID_CAN_NOT_BE_EMPTY
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
@@ -71,6 +72,17 @@ DEFAULT: dict[type[Exception], ErrorSpec] = {
     e.HandoffLinkError: ErrorSpec(410, "410"),
     e.CaptureRejectedError: ErrorSpec(422, "422"),
     e.CaptureLimitError: ErrorSpec(429, "429"),
+    e.LoginFailedError: ErrorSpec(401, "401"),
+    e.LoginThrottledError: ErrorSpec(429, "429"),
+    e.ConsoleSessionError: ErrorSpec(401, "401"),
+    e.CsrfError: ErrorSpec(403, "403"),
+    e.PermissionDeniedError: ErrorSpec(403, "403"),
+    e.OperatorExistsError: ErrorSpec(409, "409"),
+    e.OperatorNotFoundError: ErrorSpec(404, "404"),
+    e.PartnerNotFoundError: ErrorSpec(404, "404"),
+    e.ReviewNotFoundError: ErrorSpec(404, "404"),
+    e.ReviewConflictError: ErrorSpec(409, "409"),
+    e.ConsoleError: ErrorSpec(400, "400"),
     e.FacematchError: ErrorSpec(500, "900", "GENERIC_SERVICE_ERROR"),
 }
 
@@ -125,24 +137,40 @@ def envelope(
     )
 
 
-async def _domain_error(request: Request, error: Exception) -> JSONResponse:
+#: Answers errors under this path with the console's HTML pages (``app.state.console_error_page``).
+CONSOLE_PREFIX = "/console"
+ConsolePage = Callable[[Request, Exception, int, str], Response]
+
+
+def _console_page(request: Request) -> ConsolePage | None:
+    path = request.url.path
+    if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+        page: ConsolePage | None = getattr(request.app.state, "console_error_page", None)
+        return page
+    return None
+
+
+async def _domain_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, e.FacematchError)
     surface = surface_of(request)
     spec = lookup(error, surface)
     if spec.status >= 500:
         log.error("request failed: %s", error.code, exc_info=error)
+    page = _console_page(request)
+    if page is not None:
+        return page(request, error, spec.status, spec.cause or error.code)
     retry_after = getattr(error, "retry_after_s", None)
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return envelope(spec.status, spec.code, spec.cause or error.code, surface, headers)
 
 
-async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+async def _validation_error(request: Request, error: Exception) -> Response:
     surface = surface_of(request)
     domain = MALFORMED_BODY.get(surface, e.RequestError) if surface else e.RequestError
     return await _domain_error(request, domain())
 
 
-async def _http_error(request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     if isinstance(error.__cause__, e.FacematchError):
         # FastAPI wraps what fails while it reads a body (a body over its cap) in a 400
@@ -151,14 +179,23 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     cause = causes.get(
         error.status_code, "INVALID_REQUEST" if error.status_code < 500 else "GENERIC_SERVICE_ERROR"
     )
+    page = _console_page(request)
+    if page is not None:
+        return page(request, error, error.status_code, cause)
     return envelope(
         error.status_code, str(error.status_code), cause, surface_of(request), dict(error.headers or {})
     )
 
 
-def unexpected_error_response(scope: Scope) -> JSONResponse:
+def unexpected_error_response(scope: Scope) -> Response:
     """The answer to an exception nobody handled (the request middleware sends it)."""
-    surface = surface_of(Request(scope))
+    request = Request(scope)
+    page = _console_page(request) if "app" in scope else None
+    if page is not None:
+        return page(
+            request, e.FacematchError("something went wrong on our side"), 500, "GENERIC_SERVICE_ERROR"
+        )
+    surface = surface_of(request)
     spec = lookup(e.FacematchError(), surface)
     return envelope(spec.status, spec.code, spec.cause or "GENERIC_SERVICE_ERROR", surface)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
+
+from facematch.cli.runtime import services
 
 
 def register(subparsers: Any) -> None:
@@ -22,23 +22,11 @@ def register(subparsers: Any) -> None:
     resend.set_defaults(func=resend_cmd)
 
 
-@contextmanager
-def _services() -> Iterator[Any]:
-    from facematch.config import get_settings
-    from facematch.services import build_services
-
-    svc = build_services(get_settings())
-    try:
-        yield svc
-    finally:
-        svc.db.dispose()
-
-
 def list_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import outbox
     from facematch.storage import repo
 
-    with _services() as svc:
+    with services() as svc:
         partner_id = None
         if args.client_id:
             with svc.db.session() as session:
@@ -51,7 +39,7 @@ def list_cmd(args: argparse.Namespace) -> int:
 def resend_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import outbox
 
-    with _services() as svc:
+    with services() as svc:
         outbox.resend(svc, args.message_id)
     print(f"{args.message_id} queued for delivery")
     return 0

@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "facematch.cli.serve",
     "facematch.cli.worker",
     "facematch.cli.partner",
+    "facematch.cli.operator",
     "facematch.cli.db",
     "facematch.cli.callbacks",
     "facematch.cli.purge",

@@ -38,6 +38,18 @@ def _options_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="a session left after a retry becomes final after this (default 600)",
     )
+    parser.add_argument(
+        "--review-band",
+        help="similarity band a reviewer decides: LOW:HIGH (e.g. 0.30:0.363) or far:FAR[:FAR] "
+        "(e.g. far:1e-2); 'off' removes it",
+    )
+    parser.add_argument("--review-deadline-h", type=float, help="hours before a review item gets its default")
+    parser.add_argument(
+        "--review-default",
+        choices=("reject", "approve"),
+        default=None,
+        help="outcome when the deadline passes",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -143,6 +155,24 @@ def _partner(session: Any, client_id: str) -> Any:
     return partner
 
 
+def _review_band(args: argparse.Namespace, settings: Any, partner_id: str, session: Any) -> None:
+    """Apply ``--review-band`` (and its deadline and default) when given."""
+    if args.review_band is None:
+        return
+    import getpass
+
+    from facematch.flows import review
+    from facematch.flows.review_band import Band
+
+    band = None
+    if args.review_band != "off":
+        as_far = args.review_band.strip().lower().startswith("far:")
+        low, high = review.parse_band(args.review_band, review.calibration_for(settings) if as_far else None)
+        deadline = round(args.review_deadline_h * 3600) if args.review_deadline_h else None
+        band = Band(low, high, deadline, (args.review_default or "reject").upper())
+    review.apply_policy(partner_id, band, actor=f"cli:{getpass.getuser()}", session=session)
+
+
 def create_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import partners
 
@@ -154,6 +184,7 @@ def create_cmd(args: argparse.Namespace) -> int:
             box=ctx.box,
             default_max_attempts=ctx.settings.submissions.default_max_attempts,
         )
+        _review_band(args, ctx.settings, created.partner.id, ctx.session)
         print(f"client-id:      {created.partner.client_id}")
         print(f"pass-key:       {created.passkey}")
         print(f"webhook secret: {created.webhook_secret}")
@@ -171,11 +202,29 @@ def list_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def show_cmd(args: argparse.Namespace) -> int:
+def _shown(partner: Any, session: Any) -> str:
+    """The partner as ``describe`` shows it, with its review band."""
     from facematch.flows import partners
+    from facematch.storage.models import ReviewPolicy
 
+    data = partners.describe(partner)
+    policy = session.get(ReviewPolicy, partner.id)
+    data["reviewBand"] = (
+        None
+        if policy is None
+        else {
+            "low": policy.band_low,
+            "high": policy.band_high,
+            "deadlineS": policy.deadline_s,
+            "default": policy.default_outcome,
+        }
+    )
+    return json.dumps(data, indent=2)
+
+
+def show_cmd(args: argparse.Namespace) -> int:
     with _session() as ctx:
-        print(json.dumps(partners.describe(_partner(ctx.session, args.client_id)), indent=2))
+        print(_shown(_partner(ctx.session, args.client_id), ctx.session))
     return 0
 
 
@@ -185,7 +234,9 @@ def update_cmd(args: argparse.Namespace) -> int:
     with _session() as ctx:
         partner = _partner(ctx.session, args.client_id)
         partners.apply_options(partner, _options(args), box=ctx.box)
-        print(json.dumps(partners.describe(partner), indent=2))
+        _review_band(args, ctx.settings, partner.id, ctx.session)
+        ctx.session.flush()
+        print(_shown(partner, ctx.session))
     return 0
 
 
@@ -205,8 +256,7 @@ def rotate_cmd(args: argparse.Namespace) -> int:
 
 
 def callback_cmd(args: argparse.Namespace) -> int:
-    from facematch.flows import partners
-    from facematch.services import callback_policy
+    from facematch.flows import partners, webhooks
 
     with _session() as ctx:
         partner = _partner(ctx.session, args.client_id)
@@ -214,7 +264,7 @@ def callback_cmd(args: argparse.Namespace) -> int:
             partner,
             args.url,
             box=ctx.box,
-            policy=callback_policy(ctx.settings),
+            policy=webhooks.configured_policy(ctx.settings),
             method=args.method,
             auth_header=args.auth_header,
         )

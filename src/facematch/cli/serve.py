@@ -32,7 +32,8 @@ def register(subparsers: Any) -> None:
 def seed_demo_partner(settings: Any, credentials_path: Path) -> dict[str, str] | None:
     """Create the demo partner once; its pass-key is printed and written (0600) only then."""
     from facematch.flows import partners
-    from facematch.services import callback_policy, secret_box
+    from facematch.flows.webhooks import configured_policy
+    from facematch.services import secret_box
     from facematch.storage.db import Database
 
     if credentials_path.is_file():
@@ -54,7 +55,7 @@ def seed_demo_partner(settings: Any, credentials_path: Path) -> dict[str, str] |
                 default_max_attempts=settings.submissions.default_max_attempts,
             )
             partners.set_callback(
-                created.partner, f"{DEMO_SITE}/webhook", box=box, policy=callback_policy(settings)
+                created.partner, f"{DEMO_SITE}/webhook", box=box, policy=configured_policy(settings)
             )
             values = {
                 "clientId": created.partner.client_id,
@@ -65,6 +66,31 @@ def seed_demo_partner(settings: Any, credentials_path: Path) -> dict[str, str] |
     finally:
         db.dispose()
     credentials_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(credentials_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle, indent=2)
+    return values
+
+
+DEMO_ADMIN = "admin@facematch.local"
+
+
+def seed_demo_admin(settings: Any, credentials_path: Path) -> dict[str, str] | None:
+    """Development: a first console admin (TOTP is set up at its first login), written 0600 once."""
+    from facematch.flows import operators
+    from facematch.services import build_services
+
+    if credentials_path.is_file():
+        return None
+    svc = build_services(settings)
+    try:
+        if operators.list_operators(svc):
+            return None
+        created = operators.create_operator(svc, DEMO_ADMIN, operators.Role.ADMIN, actor="system:dev-seed")
+    finally:
+        svc.close()
+    assert created.password is not None
+    values = {"email": DEMO_ADMIN, "password": created.password}
     fd = os.open(credentials_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(values, handle, indent=2)
@@ -105,6 +131,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"  pass-key:   {seeded['passKey']}")
             print(f"  webhook secret: {seeded['webhookSecret']}")
             print(f"  x-onboarding-partner: {DEMO_ONBOARDING} (web) / {DEMO_BE_ONBOARDING} (backend)")
+        admin = (
+            seed_demo_admin(settings, settings.data_dir / "demo-operator.json")
+            if settings.console.enabled
+            else None
+        )
+        if admin:
+            print(
+                "Console admin created (also in var/demo-operator.json, mode 0600; TOTP at the first login):"
+            )
+            print(f"  http://{host}:{port}/console  e-mail {admin['email']}  password {admin['password']}")
     print(f"facematch on http://{host}:{port} (OpenAPI docs at /docs)", flush=True)
     # the app reads the environment again, so that --dev and --port reach it as they reach us
     app = create_app(Settings())

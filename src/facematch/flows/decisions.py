@@ -5,6 +5,9 @@
 * reference missing or not fetchable → ``INVALID``/``DOCUMENT_NOT_FOUND`` (with the failure kind)
 * reference without a usable face → ``INVALID``/``REFERENCE_IMAGE_VALIDATION_FAILED``
 * anything unexpected → ``ERROR``/``VERIFICATION_FAILED``
+
+A final ``FACE_MATCH_FAILED`` whose similarity falls in the partner's review band is held
+(``IN_REVIEW``, see :mod:`facematch.flows.review_band`) until a person or its deadline decides.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from facematch.engine.types import MatchResult
+from facematch.engine.types import FaceAnalysis, MatchResult
 from facematch.errors import FaceError, ImageError, ServiceUnavailableError
 
 
@@ -50,9 +53,39 @@ class Decision:
     details: dict[str, Any] = field(default_factory=dict)
     score: float | None = None
     error_message: str | None = None
+    similarity: float | None = None
+    analysis: dict[str, Any] = field(default_factory=dict)
+    """What the engine saw (boxes, landmarks, quality), for the console; never sent to partners."""
+
+
+#: Internal status of a final attempt waiting for a person; partners see ``IN_PROGRESS``.
+IN_REVIEW = "IN_REVIEW"
+#: Who decided a face match (``faceMatch.decidedBy``).
+DECIDED_BY_ENGINE = "ENGINE"
+
+
+def face_geometry(face: FaceAnalysis) -> dict[str, Any]:
+    """Where the engine found the face, in the pixels of the image it looked at."""
+    box = face.box
+    return {
+        "box": [round(box.x, 1), round(box.y, 1), round(box.width, 1), round(box.height, 1)],
+        "landmarks": [[round(x, 1), round(y, 1)] for x, y in face.landmarks],
+        "rotation": face.rotation,
+        "width": face.image_width,
+        "height": face.image_height,
+        "facesFound": face.faces_found,
+        "greyscale": face.greyscale,
+        "interocularPx": round(face.quality.interocular_px, 1),
+        "qualityReasons": list(face.quality.reasons),
+    }
 
 
 def matched(match: MatchResult) -> Decision:
+    seen = {
+        "similarity": match.similarity,
+        "selfie": face_geometry(match.selfie),
+        "reference": face_geometry(match.reference),
+    }
     return compared(
         match.score,
         match.match,
@@ -60,19 +93,31 @@ def matched(match: MatchResult) -> Decision:
         match.threshold,
         match.far_at_threshold,
         band=match.band,
+        similarity=match.similarity,
+        analysis=seen,
     )
 
 
 def compared(
-    score: float, match: bool, version: str, threshold: float, far: float, *, band: str | None = None
+    score: float,
+    match: bool,
+    version: str,
+    threshold: float,
+    far: float,
+    *,
+    band: str | None = None,
+    similarity: float | None = None,
+    analysis: dict[str, Any] | None = None,
 ) -> Decision:
-    """The decision of a comparison: VALID, or INVALID/FACE_MATCH_FAILED, with its faceMatch block."""
+    """The decision of a comparison: VALID, or INVALID/FACE_MATCH_FAILED, with its faceMatch block
+    (``analysis``: what the console draws over the images; ``similarity``: what the review band reads)."""
     face_match: dict[str, object] = {
         "score": score,
         "result": match,
         "version": version,
         "threshold": threshold,
         "far": far,
+        "decidedBy": DECIDED_BY_ENGINE,
     }
     if band is not None:
         # facematch's extension: the calibration band (by the poorer face's size) whose threshold
@@ -84,9 +129,18 @@ def compared(
             "referenceImageValidation": {"ktp": {"verificationResult": True, "verificationReasonCode": ""}},
         }
     }
+    seen = analysis or {}
     if match:
-        return Decision("COMPLETED", "VALID", "", details, score=score)
-    return Decision("COMPLETED", "INVALID", "FACE_MATCH_FAILED", details, score=score)
+        return Decision("COMPLETED", "VALID", "", details, score=score, similarity=similarity, analysis=seen)
+    return Decision(
+        "COMPLETED",
+        "INVALID",
+        "FACE_MATCH_FAILED",
+        details,
+        score=score,
+        similarity=similarity,
+        analysis=seen,
+    )
 
 
 def selfie_unusable(error: ImageError | FaceError) -> Decision:

@@ -73,8 +73,7 @@ def send(svc: Services, claimed: Claimed) -> webhooks.DeliveryOutcome:
     if claimed.secret is None:  # a key configuration problem: retried on the schedule, not lost
         reason = "the webhook secret cannot be opened with the configured keys"
         return webhooks.DeliveryOutcome(webhooks.Outcome.RETRY, None, None, reason, int(time.time()))
-    settings = svc.settings.reference
-    policy = webhooks.callback_policy(allow_http=settings.allow_http, allow_loopback=settings.allow_loopback)
+    policy = webhooks.configured_policy(svc.settings)
     try:
         return webhooks.deliver_once(
             claimed.url,

@@ -297,9 +297,11 @@ def set_callback(
     policy: safe_http.FetchPolicy,
     method: str = "POST",
     auth_header: str | None = None,
+    keep_auth: bool = False,
 ) -> None:
     """Set (or clear, with None) the completion callback endpoint. ``policy`` is the one deliveries
-    use (webhooks.callback_policy): a URL it would refuse at send time is refused now."""
+    use (webhooks.configured_policy): a URL it would refuse at send time is refused now.
+    ``keep_auth``: with no ``auth_header``, keep the one set before (its value is sealed)."""
     if url is not None:
         try:
             destinations.check_url(
@@ -320,10 +322,11 @@ def set_callback(
             raise InvalidFieldError("callback-auth-header", str(error)) from None
     partner.callback_url = url
     partner.callback_method = method.upper()
-    partner.callback_auth_name = auth[0] if auth else None
-    partner.callback_auth_sealed = (
-        box.seal(auth[1], context=_context(partner, "callback_auth")) if auth else None
-    )
+    if auth is not None or not keep_auth:
+        partner.callback_auth_name = auth[0] if auth else None
+        partner.callback_auth_sealed = (
+            box.seal(auth[1], context=_context(partner, "callback_auth")) if auth else None
+        )
     partner.callback_gone_at = None
 
 

@@ -24,7 +24,7 @@ from facematch.errors import (
     MissingFieldError,
     ReferenceFetchError,
 )
-from facematch.flows import decisions, gateway, partners, results, sandbox, views
+from facematch.flows import decisions, gateway, partners, results, review_band, sandbox, views
 from facematch.flows.capacity import AnalysisPool
 from facematch.flows.context import Services
 from facematch.flows.decisions import Decision
@@ -159,20 +159,28 @@ def record_decision(svc: Services, submission_id: str, decision: Decision) -> bo
             partner=partner,
         )
         final = action is not decisions.NextAction.RETRY
+        # a final borderline non-match waits for a person (review band); no callback until then
+        band = (
+            review_band.band_for(decision.reason_code, decision.similarity, partner.id, session=session)
+            if final
+            else None
+        )
         now = utcnow()
         moved = session.execute(
             update(Submission)
             .where(Submission.id == submission_id, Submission.status == "IN_PROGRESS")
             .values(
-                status=decision.status,
+                status=decision.status if band is None else decisions.IN_REVIEW,
                 result=decision.result,
                 reason_code=decision.reason_code,
                 details=decision.details,
                 score=decision.score,
+                similarity=decision.similarity,
+                analysis=decision.analysis,
                 error_message=decision.error_message,
-                final=final,
-                next_action=action.value,
-                completed_at=now,
+                final=final and band is None,
+                next_action=action.value if band is None else None,
+                completed_at=now if band is None else None,
             )
             .execution_options(synchronize_session=False)
         )
@@ -180,13 +188,18 @@ def record_decision(svc: Services, submission_id: str, decision: Decision) -> bo
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             return False
         session.refresh(submission)
+        if band is not None:
+            review_band.enqueue(
+                submission, band, default_deadline_s=svc.settings.console.review_deadline_s, session=session
+            )
+            return True
         if final:
-            _write_callback(submission, flow_session, session=session)
+            write_callback(submission, flow_session, session=session)
     svc.metrics.submissions.labels(decision.status, decision.result or "", decision.reason_code).inc()
     return True
 
 
-def _write_callback(submission: Submission, flow_session: FlowSession, *, session: Session) -> None:
+def write_callback(submission: Submission, flow_session: FlowSession, *, session: Session) -> None:
     """The outbox message of a final attempt (the caller's transaction also holds the result)."""
     body = views.details_data(submission, flow_session, selfie_url=None)
     session.add(

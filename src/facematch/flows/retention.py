@@ -56,6 +56,7 @@ def purge_images(svc: Services, *, days: int, dry_run: bool = False) -> PurgeRep
             released += [submission.selfie_blob, submission.reference_blob]
             submission.selfie_blob = None
             submission.reference_blob = None
+            submission.analysis = {}  # face boxes and landmarks go with the images
             submission.images_purged_at = now
             repo.audit("operator", "purge_images", submission.id, session=session)
         # an unconfirmed attempt may be in the middle of its uploads: never younger than the grace

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, update
 
 from facematch.errors import SubmissionNotFoundError, SubmissionStateConflictError
-from facematch.flows import decisions, gateway, processing, results
+from facematch.flows import decisions, gateway, processing, results, review_band
 from facematch.flows.context import Services
 from facematch.flows.gateway import require_header
 from facematch.storage import repo
@@ -82,16 +82,26 @@ def finish_session(svc: Services, flow_session_id: str) -> Finished:
                     blob for blob in (open_attempt.selfie_blob, open_attempt.reference_blob) if blob
                 ]
             action = decisions.NextAction.STATUS if partner.show_status_screen else decisions.NextAction.EXIT
+            # a borderline non-match becomes final through a person (review band), not here
+            band = review_band.band_for(last.reason_code, last.similarity, partner.id, session=session)
+            held = {"status": decisions.IN_REVIEW, "next_action": None, "completed_at": None}
             moved = session.execute(
                 update(Submission)
-                .where(Submission.id == last.id, Submission.final.is_(False))
-                .values(final=True, next_action=action.value)
+                .where(
+                    Submission.id == last.id, Submission.final.is_(False), Submission.status == last.status
+                )
+                .values(**(held if band else {"final": True, "next_action": action.value}))
                 .execution_options(synchronize_session=False)
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 raise _RaceError(Finished.ALREADY_FINAL)  # another finisher was first
             session.refresh(last)
-            processing._write_callback(last, flow_session, session=session)  # the one callback writer
+            if band is not None:
+                review_band.enqueue(
+                    last, band, default_deadline_s=svc.settings.console.review_deadline_s, session=session
+                )
+            else:
+                processing.write_callback(last, flow_session, session=session)  # the one callback writer
     except _RaceError as race:
         return race.outcome
     for blob in discarded:

@@ -29,7 +29,7 @@ from facematch.errors import (
 )
 from facematch.flows import gateway, sandbox, views
 from facematch.flows.context import Services
-from facematch.flows.decisions import NextAction, next_action_for
+from facematch.flows.decisions import IN_REVIEW, NextAction, next_action_for
 from facematch.flows.gateway import require_header
 from facematch.flows.tokens import TokenKind
 from facematch.storage import repo
@@ -135,7 +135,7 @@ def presign(svc: Services, request: UserRequest, submission_type: str | None) ->
         if latest is not None and latest.status == "INITIATED":
             submission = latest
             submission.sdk_session_id = sdk
-        elif latest is not None and latest.status == "IN_PROGRESS":
+        elif latest is not None and latest.status in ("IN_PROGRESS", IN_REVIEW):
             raise SubmissionStateConflictError("the previous attempt is still being processed")
         else:
             attempts = repo.count_attempts(flow_session.id, session=session)
@@ -219,6 +219,7 @@ def attach_document(
                 old, submission.selfie_blob = submission.selfie_blob, blob_id
             else:
                 old, submission.reference_blob = submission.reference_blob, blob_id
+            submission.uploaded_at = utcnow()
     except BaseException:
         discard(svc.blobs, blob_id)
         raise

@@ -38,6 +38,10 @@ class TokenKind(StrEnum):
     LAUNCH = "launch"
     UPLOAD = "upload"
     IMAGE = "image"
+    CONSOLE_IMAGE = "console-image"
+    """An image URL of the operator console, bound to one operator session."""
+    CONSOLE_LOGIN = "console-login"
+    """The login form's CSRF token, bound to a nonce cookie of the browser that loaded it."""
 
 
 @dataclass(frozen=True, slots=True)

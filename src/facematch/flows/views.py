@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from facematch.flows.decisions import IN_REVIEW
 from facematch.storage import repo
 from facematch.storage.models import FlowSession, Submission
 
@@ -20,7 +21,8 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def partner_visible_status(submission: Submission) -> str:
-    """A decided attempt that the user may still retry is still IN_PROGRESS for the partner."""
+    """A decided attempt that the user may still retry, or one waiting for a reviewer, is still
+    IN_PROGRESS for the partner."""
     if submission.status in ("COMPLETED", "ERROR") and submission.final:
         return submission.status
     return "IN_PROGRESS"
@@ -45,6 +47,8 @@ def details_data(
         data["reasonCode"] = submission.reason_code or "VERIFICATION_FAILED"
         data["processedAt"] = iso(submission.completed_at)
         return data
+    if submission.status == IN_REVIEW:
+        data["reviewRequired"] = True
     details: dict[str, Any] = {}
     if status == "COMPLETED":
         data["result"] = submission.result
@@ -66,7 +70,7 @@ def _risk(submission: Submission) -> str:
 
 
 def _document_status(blob: str | None, submission: Submission, role: str) -> str:
-    if submission.status == "INITIATED" or submission.status == "IN_PROGRESS":
+    if submission.status in ("INITIATED", "IN_PROGRESS", IN_REVIEW):
         return "UPLOADED" if blob else "PENDING"
     reason = submission.reason_code
     if role == "SELFIE" and reason == "INVALID_DOCUMENT":
@@ -90,12 +94,13 @@ def status_data(
         verification = {"isApproved": submission.result == "VALID", "riskLevel": _risk(submission)}
     return {
         "submissionId": submission.id,
-        "status": submission.status,
+        "status": "IN_PROGRESS" if submission.status == IN_REVIEW else submission.status,
+        "reviewRequired": submission.status == IN_REVIEW,
         "submissionType": submission.submission_type,
         "createdAt": iso(submission.created_at),
         "completedAt": iso(submission.completed_at) if decided else None,
         "verificationResult": verification,
-        "result": submission.result,
+        "result": submission.result if decided else None,
         "reasonCode": submission.reason_code if decided else None,
         "errorMessage": submission.error_message if submission.status == "ERROR" else None,
         "documents": {

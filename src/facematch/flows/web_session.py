@@ -30,6 +30,7 @@ from facematch.errors import (
 )
 from facematch.flows import gateway, guidance, handoff, partners, submissions
 from facematch.flows.context import Services
+from facematch.flows.decisions import IN_REVIEW
 from facematch.flows.tokens import TokenKind
 from facematch.storage import repo
 from facematch.storage.models import FlowSession, Partner, Submission
@@ -43,6 +44,8 @@ class Role(StrEnum):
 class Phase(StrEnum):
     CAPTURE = "CAPTURE"
     PROCESSING = "PROCESSING"
+    REVIEW = "REVIEW"
+    """A person decides this attempt; the result can take hours (the partner is called back)."""
     RETRY = "RETRY"
     FINAL = "FINAL"
 
@@ -293,6 +296,8 @@ def web_state(svc: Services, web: WebSession) -> WebState:
         return state(Phase.CAPTURE)
     if latest.final:
         return state(Phase.FINAL, outcome=_outcome(latest))
+    if latest.status == IN_REVIEW:
+        return state(Phase.REVIEW)
     if latest.next_action == "RETRY":
         return state(Phase.RETRY, retry_reason=_retry_reason(latest))
     if latest.confirmed_at is not None:
@@ -383,7 +388,7 @@ def capture(svc: Services, web: WebSession, image: bytes) -> str:
             _count_refused(svc, flow_session.id)
             raise CaptureRejectedError(derivative)
         state = web_state(svc, web)
-        if state.phase in (Phase.PROCESSING, Phase.FINAL):
+        if state.phase in (Phase.PROCESSING, Phase.REVIEW, Phase.FINAL):
             raise SubmissionStateConflictError("an attempt is already being processed or the flow has ended")
         return submit_selfie(svc, web, partner.id, derivative)
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from facematch.config import Settings
 from facematch.errors import (
     DestinationNotAllowedError,
     FetchConnectionError,
@@ -160,6 +161,13 @@ def callback_policy(*, allow_http: bool = False, allow_loopback: bool = False) -
         total_timeout=CALLBACK_TIMEOUT_SECONDS,
         max_bytes=64 * 1024,
     )
+
+
+def configured_policy(settings: Settings) -> FetchPolicy:
+    """The callback policy of a deployment (loopback and plain http only where its settings allow
+    them): what deliveries use, and what partner configuration is checked against."""
+    reference = settings.reference
+    return callback_policy(allow_http=reference.allow_http, allow_loopback=reference.allow_loopback)
 
 
 def deliver_once(

@@ -1,4 +1,5 @@
-"""The typed ORM: partners, partner sessions, submissions, jobs, the callback outbox, audit events."""
+"""The typed ORM: partners, partner sessions, submissions, jobs, the callback outbox, audit events,
+and the operator console's operators, sessions, login throttles and review queue."""
 
 from __future__ import annotations
 
@@ -141,6 +142,11 @@ class Submission(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
     images_purged_at: Mapped[datetime | None] = mapped_column(default=None)
+    uploaded_at: Mapped[datetime | None] = mapped_column(default=None)
+    similarity: Mapped[float | None] = mapped_column(Float, default=None)
+    """The engine's cosine similarity (the threshold and review band are on this scale)."""
+    analysis: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """What the engine saw, for the console: face boxes and landmarks in image pixels, quality."""
 
 
 class Job(Base):
@@ -202,15 +208,18 @@ class DeliveryAttempt(Base):
 
 
 class AuditEvent(Base):
-    """Who read or changed which submission (biometric data access log)."""
+    """Who read or changed what, when and why (biometric data access log, operator actions)."""
 
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    actor: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(100), index=True)
     action: Mapped[str] = mapped_column(String(64))
     submission_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
+    reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class Handoff(Base):
@@ -226,3 +235,95 @@ class Handoff(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Operator(Base):
+    """A console user: admin, reviewer or viewer; argon2id password, optional sealed TOTP secret."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_secret: Mapped[str | None] = mapped_column(String(300), default=None)
+    """Sealed (AES-GCM), never in clear."""
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)
+    """The last accepted TOTP time step: a code is good once."""
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OperatorSession(Base):
+    """A console login, keyed by the SHA-256 of its cookie token (the token itself is never stored)."""
+
+    __tablename__ = "operator_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    """``second_factor`` or ``enrol`` (password given, TOTP pending), ``active``."""
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    totp_pending: Mapped[str | None] = mapped_column(String(300), default=None)
+    """The sealed TOTP secret being enrolled (``enrol`` stage only)."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    source: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class LoginThrottle(Base):
+    """Failed console logins per key (account + source, or source) in the current window."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    window_started_at: Mapped[datetime] = mapped_column()
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReviewPolicy(Base):
+    """A partner's review band (similarity, below the accept threshold), deadline and default outcome."""
+
+    __tablename__ = "review_policies"
+
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    band_low: Mapped[float] = mapped_column(Float)
+    band_high: Mapped[float] = mapped_column(Float)
+    deadline_s: Mapped[int | None] = mapped_column(Integer, default=None)
+    """None: the console's default (console.review_deadline_s)."""
+    default_outcome: Mapped[str] = mapped_column(String(8), default="REJECT")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReviewItem(Base):
+    """A final attempt whose similarity fell in its partner's band: decided by a person (or its deadline)."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        Index("ix_review_items_open", "state", "created_at"),
+        Index("ix_review_items_due", "state", "due_at"),
+    )
+
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    similarity: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    band_low: Mapped[float] = mapped_column(Float)
+    band_high: Mapped[float] = mapped_column(Float)
+    default_outcome: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime] = mapped_column()
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str | None] = mapped_column(String(8), default=None)
+    reason_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    note: Mapped[str | None] = mapped_column(String(1000), default=None)
+    decided_by: Mapped[str | None] = mapped_column(String(36), default=None)
+    """The reviewer's operator id (None when the deadline decided)."""
+    decided_via: Mapped[str | None] = mapped_column(String(16), default=None)
+    """``REVIEW`` or ``REVIEW_DEADLINE``."""

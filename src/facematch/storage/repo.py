@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
@@ -110,8 +111,27 @@ def count_attempts(session_id: str, *, session: Session) -> int:
     return int(session.scalar(select(func.count()).where(Submission.session_id == session_id)) or 0)
 
 
-def audit(actor: str, action: str, submission_id: str | None, *, session: Session) -> None:
-    session.add(AuditEvent(actor=actor, action=action, submission_id=submission_id))
+def audit(
+    actor: str,
+    action: str,
+    submission_id: str | None,
+    *,
+    session: Session,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+    source: str | None = None,
+) -> None:
+    """One audit event: who (``partner:<id>``, ``operator:<id>``, ``system:<task>``) did what, and why."""
+    session.add(
+        AuditEvent(
+            actor=actor,
+            action=action,
+            submission_id=submission_id,
+            reason=reason[:500] if reason else None,
+            details=details or {},
+            source=source,
+        )
+    )
 
 
 # --- jobs -----------------------------------------------------------------------------------------

@@ -146,16 +146,23 @@ def sweep_abandoned(svc: Services, batch: int = 100) -> int:
     return sessions.finish_idle_sessions(svc, batch)
 
 
-class AbandonedSweeper:
-    """One thread running :func:`sweep_abandoned` every ``submissions.sweep_interval_s``."""
+class Sweeper:
+    """One thread calling ``sweep(svc)`` every ``interval`` seconds; a failing pass is logged and the
+    next one runs as planned. ``done`` is the log line of a pass that did something (``%d``)."""
 
-    def __init__(self, svc: Services) -> None:
+    def __init__(
+        self, svc: Services, sweep: Callable[[Services], int], *, name: str, interval: float, done: str
+    ) -> None:
         self._svc = svc
+        self._sweep = sweep
+        self._name = name
+        self._interval = interval
+        self._done = done
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="facematch-sweeper", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -165,12 +172,24 @@ class AbandonedSweeper:
             self._thread = None
 
     def _loop(self) -> None:
-        interval = self._svc.settings.submissions.sweep_interval_s
-        while not self._stop.wait(interval):
+        while not self._stop.wait(self._interval):
             try:
-                finished = sweep_abandoned(self._svc)
+                count = self._sweep(self._svc)
             except Exception:
-                log.exception("abandoned-session sweep error")
+                log.exception("%s error", self._name)
             else:
-                if finished:
-                    log.info("finished %d abandoned sessions", finished)
+                if count:
+                    log.info(self._done, count)
+
+
+class AbandonedSweeper(Sweeper):
+    """:func:`sweep_abandoned` every ``submissions.sweep_interval_s``."""
+
+    def __init__(self, svc: Services) -> None:
+        super().__init__(
+            svc,
+            sweep_abandoned,
+            name="facematch-sweeper",
+            interval=svc.settings.submissions.sweep_interval_s,
+            done="finished %d abandoned sessions",
+        )

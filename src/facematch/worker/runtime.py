@@ -12,18 +12,20 @@ from facematch.flows.context import Services
 from facematch.storage import repo
 from facematch.worker.callbacks import CallbackSender
 from facematch.worker.listener import Listener, conninfo
-from facematch.worker.queue import AbandonedSweeper, JobRunners
+from facematch.worker.queue import AbandonedSweeper, JobRunners, Sweeper
+from facematch.worker.review import ReviewSweeper
 
 
 class Background:
-    """The job workers, the abandoned-session sweeper and the callback sender of one process."""
+    """The job workers, the abandoned-session and review-deadline sweepers and the callback sender
+    of one process."""
 
     def __init__(self, svc: Services, *, jobs: int | None = None, deliveries: int | None = None) -> None:
         settings = svc.settings
         jobs = settings.submissions.workers if jobs is None else jobs
         deliveries = settings.callbacks.workers if deliveries is None else deliveries
         self.queue = JobRunners(svc, jobs, settings.submissions.fetch_workers if jobs else 0)
-        self.sweeper = AbandonedSweeper(svc) if jobs else None
+        self.sweepers: list[Sweeper] = [AbandonedSweeper(svc), ReviewSweeper(svc)] if jobs else []
         self.sender = CallbackSender(svc, deliveries)
         dsn = conninfo(svc.db.url)
         wakers = {}
@@ -39,14 +41,14 @@ class Background:
         if self.listener is not None:
             self.listener.start()
         self.queue.start()
-        if self.sweeper is not None:
-            self.sweeper.start()
+        for sweeper in self.sweepers:
+            sweeper.start()
         self.sender.start()
 
     def stop(self) -> None:
         self.queue.stop(self._drain_s)
-        if self.sweeper is not None:
-            self.sweeper.stop()
+        for sweeper in self.sweepers:
+            sweeper.stop()
         self.sender.stop()
         if self.listener is not None:
             self.listener.stop()

@@ -498,6 +498,7 @@
     if (S.config.role === 'desktop' && S.config.qr) return qrProgress(st);
     if (st.final) { finish(st, reentry); return false; }
     if (st.phase === 'PROCESSING') { if (S.screen !== 'processing') show('processing'); return true; }
+    if (st.phase === 'REVIEW') { if (S.screen !== 'in-review') show('in-review'); return true; }
     if (st.phase === 'RETRY' && st.submissionId && st.submissionId === S.lastSubmission) {
       $('retry-reason').textContent = t('retry.' + (st.retryReason || 'QUALITY'));
       $('retry-left').textContent = t('retry.left', { n: st.attemptsLeft });
@@ -595,7 +596,7 @@
     if (h.state === 'REDEEMED') {
       hideCode();
       $('btn-qr-back').hidden = true;
-      key = st.phase === 'PROCESSING' ? 'qr.processing' : st.phase === 'RETRY' ? 'qr.retry' : 'qr.scanned';
+      key = { PROCESSING: 'qr.processing', RETRY: 'qr.retry', REVIEW: 'qr.review' }[st.phase] || 'qr.scanned';
     }
     var text = t(key);
     if (state.textContent !== text) state.textContent = text;
@@ -622,7 +623,7 @@
       if (handleState(st)) poll();
       return;
     }
-    if (st.phase === 'PROCESSING' || st.phase === 'RETRY') {
+    if (st.phase === 'PROCESSING' || st.phase === 'RETRY' || st.phase === 'REVIEW') {
       S.lastSubmission = st.submissionId;
       if (st.phase === 'PROCESSING') show('processing');
       return poll();

@@ -1,0 +1,100 @@
+"""Who is asking: the operator session behind the console cookie, and for state changes the origin
+check and the session's CSRF token (form field ``csrf`` or header ``x-csrf-token``)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from facematch import errors as e
+from facematch.api.console.pages import PREFIX, login_redirect, render, same_origin
+from facematch.api.deps import Svc
+from facematch.errors import CsrfError
+from facematch.flows import console_auth
+from facematch.flows.context import Services
+from facematch.flows.operators import ConsoleUser
+
+#: ``__Secure-`` cookies need HTTPS; development (``make run`` on plain http) drops the prefix.
+_SESSION, _LOGIN = "facematch-console", "facematch-console-login"
+
+
+def session_cookie(svc: Services) -> str:
+    return _SESSION if svc.settings.development else "__Secure-" + _SESSION
+
+
+def login_cookie(svc: Services) -> str:
+    return _LOGIN if svc.settings.development else "__Secure-" + _LOGIN
+
+
+def set_cookie(response: Response, svc: Services, name: str, value: str, max_age: int) -> None:
+    """HttpOnly, SameSite=Strict, Secure outside development, for the console's paths only."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=PREFIX,
+        secure=not svc.settings.development,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def clear_cookie(response: Response, svc: Services, name: str) -> None:
+    response.delete_cookie(
+        name, path=PREFIX, secure=not svc.settings.development, httponly=True, samesite="strict"
+    )
+
+
+def session_token(request: Request, svc: Services) -> str | None:
+    return request.cookies.get(session_cookie(svc))
+
+
+def check_origin(request: Request, svc: Services) -> None:
+    if not same_origin(request, svc.settings.server.public_url):
+        raise CsrfError("cross-origin request refused")
+
+
+def _reader(request: Request, svc: Svc) -> ConsoleUser:
+    return console_auth.resolve(svc, session_token(request, svc))
+
+
+async def _actor(request: Request, svc: Svc) -> ConsoleUser:
+    check_origin(request, svc)
+    user = await run_in_threadpool(console_auth.resolve, svc, session_token(request, svc))
+    submitted = request.headers.get("x-csrf-token")
+    if submitted is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get("csrf")
+        submitted = value if isinstance(value, str) else None
+    console_auth.check_csrf(user.csrf_token, submitted)
+    return user
+
+
+Reader = Annotated[ConsoleUser, Depends(_reader)]
+"""A GET: any active session."""
+Actor = Annotated[ConsoleUser, Depends(_actor)]
+"""A state change: an active session, this origin, and the session's CSRF token."""
+
+
+def error_page(request: Request, error: Exception, status: int, code: str) -> Response:
+    """The console's answer to a domain error: the login page for a missing or ended session on a
+    page load, else an error page (with the console's navigation when the session is good) with the
+    status the API's table gives."""
+    if isinstance(error, e.ConsoleSessionError) and request.method == "GET":
+        return login_redirect(request, expired=isinstance(error, e.ConsoleSessionExpiredError))
+    user = None
+    if not isinstance(error, e.ConsoleSessionError):
+        svc: Services = request.app.state.services
+        with contextlib.suppress(e.FacematchError):
+            user = console_auth.resolve(svc, session_token(request, svc))
+    message = str(error) if isinstance(error, e.FacematchError) else "something went wrong"
+    response = render(request, "error.html", user=user, status=status, code=code, message=message)
+    retry_after = getattr(error, "retry_after_s", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response

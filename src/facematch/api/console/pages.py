@@ -1,0 +1,152 @@
+"""Rendering the console: Jinja2 templates from the package (autoescaped), the security headers of
+every ``/console`` answer, the origin check of state changes, and error pages.
+
+Headers: a strict CSP (``default-src 'none'``, scripts, styles and images from this origin only, forms
+post only here, ``frame-ancestors 'none'``), ``Referrer-Policy: no-referrer``,
+``Cache-Control: no-store`` (pages and images stay out of every cache), ``X-Frame-Options: DENY``.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from facematch.flows.operators import ConsoleUser, Permission
+
+PREFIX = "/console"
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+class ConsoleSecurityHeaders:
+    """Pure ASGI middleware: every ``/console`` answer (errors, redirects, images) gets the headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or not (path == PREFIX or path.startswith(PREFIX + "/")):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _datetime(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "–"
+
+
+def _age(value: datetime | None, now: datetime | None = None) -> str:
+    if value is None:
+        return "–"
+    seconds = max(0, int(((now or datetime.now(value.tzinfo)) - value).total_seconds()))
+    for unit, size in (("d", 86_400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+@functools.cache
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("facematch.web", "console/templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(datetime=_datetime, age=_age, pct=_pct, seconds=_seconds)
+    env.globals.update(Permission=Permission, PREFIX=PREFIX)
+    return env
+
+
+def render(
+    request: Request, template: str, *, user: ConsoleUser | None = None, status: int = 200, **context: Any
+) -> HTMLResponse:
+    page = (
+        environment()
+        .get_template(template)
+        .render(user=user, path=request.url.path, csrf=user.csrf_token if user else "", **context)
+    )
+    return HTMLResponse(page, status_code=status)
+
+
+def redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+def login_redirect(request: Request, *, expired: bool) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    flag = "&expired=1" if expired else ""
+    return redirect(f"{PREFIX}/login?next={quote(target, safe='')}{flag}")
+
+
+_LOGIN_PATHS = (PREFIX + "/login", PREFIX + "/enrol", PREFIX + "/logout")
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after login: a console page only (no open redirect, no login page again)."""
+    if value and value.startswith(PREFIX + "/") and not value.startswith("//") and "\\" not in value:
+        parts = urlsplit(value)
+        if not parts.scheme and not parts.netloc and not parts.path.startswith(_LOGIN_PATHS):
+            return value
+    return PREFIX + "/dashboard"
+
+
+def same_origin(request: Request, public_url: str) -> bool:
+    """Whether a state change comes from a page of this site.
+
+    ``Origin`` must name this origin. Under ``Referrer-Policy: no-referrer`` browsers send
+    ``Origin: null`` for form posts, so then the browser's ``Sec-Fetch-Site`` must say
+    ``same-origin``. Clients that send neither header (not browsers) still need the session's
+    CSRF token."""
+    origin = request.headers.get("origin")
+    site = request.headers.get("sec-fetch-site")
+    if origin is not None and origin != "null":
+        expected, got = urlsplit(public_url), urlsplit(origin)
+        return (got.scheme, got.netloc) == (expected.scheme, expected.netloc) and site in (
+            None,
+            "same-origin",
+        )
+    if origin == "null":
+        return site == "same-origin"
+    return site in (None, "same-origin")

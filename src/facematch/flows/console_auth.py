@@ -1,0 +1,363 @@
+"""Console logins and sessions, all kept in the database so that any API process serves any request.
+
+Login is two steps for admins and reviewers: the password opens a short *pending* session
+(``second_factor``, or ``enrol`` when no TOTP is set up yet: a QR code and a first code), and the
+code turns it into an *active* session under a fresh token (no session fixation). The cookie
+carries a random token; the database keeps only its SHA-256. Sessions end after
+``console.session_idle_s`` without a request, ``console.session_absolute_s`` after login, at logout
+(this one or every one of the operator), when the operator is disabled or their password changes.
+
+Every state change carries the session's CSRF token (stored with the session); the login form,
+which has no session yet, carries a short-lived signed token bound to a nonce cookie. Failed
+logins are counted per (e-mail, source address) and per source address in ``login_throttles``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pyotp
+import segno
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from facematch.errors import (
+    ConsoleSessionError,
+    ConsoleSessionExpiredError,
+    CsrfError,
+    LoginFailedError,
+    LoginThrottledError,
+    UnauthorizedError,
+)
+from facematch.flows.context import Services
+from facematch.flows.operators import TOTP_REQUIRED, ConsoleUser, Role, verify_password
+from facematch.flows.tokens import TokenKind
+from facematch.storage import operator_repo, repo
+from facematch.storage.models import Operator, OperatorSession, utcnow
+from facematch.storage.sealed import SecretBox
+
+ACTIVE = "active"
+SECOND_FACTOR = "second_factor"
+ENROL = "enrol"
+TOTP_ISSUER = "facematch"
+#: how often an active session's last_seen_at is written (not on every request)
+_TOUCH_EVERY_S = 15
+_LOGIN_FORM_TTL_S = 1800
+
+
+@dataclass(frozen=True, slots=True)
+class LoginStep:
+    """Where a login stands: the cookie token and the stage it opened."""
+
+    token: str
+    stage: str
+    must_change_password: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """What the enrolment page shows: the secret (for typing) and its otpauth:// URI as a QR code."""
+
+    secret: str
+    uri: str
+    qr_svg: str
+    csrf_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLogin:
+    email: str
+    stage: str
+    csrf_token: str
+
+
+def _box(svc: Services) -> SecretBox:
+    """What seals TOTP secrets (the partners' secrets' box: the data key, bound to the operator)."""
+    return svc.secrets
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- throttle
+
+
+class _Throttle:
+    """Failed logins in the database, per (e-mail, source) and per source."""
+
+    def __init__(self, svc: Services, email: str, source: str) -> None:
+        console = svc.settings.console
+        self._window = timedelta(seconds=console.login_window_s)
+        self._keys = (
+            (f"acct:{email}|{source}"[:400], console.login_failures_per_account),
+            (f"src:{source}"[:400], console.login_failures_per_source),
+        )
+
+    def check(self, *, session: Session) -> None:
+        now = utcnow()
+        for key, limit in self._keys:
+            failures, started = operator_repo.throttle_failures(key, now - self._window, session=session)
+            if failures >= limit and started is not None:
+                raise LoginThrottledError(max(1, int((started + self._window - now).total_seconds()) + 1))
+
+    def failed(self, *, session: Session) -> None:
+        now = utcnow()
+        for key, _ in self._keys:
+            operator_repo.throttle_fail(key, now, now - self._window, session=session)
+
+    def succeeded(self, *, session: Session) -> None:
+        operator_repo.throttle_clear(self._keys[0][0], session=session)
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def _new_session(
+    svc: Services,
+    operator: Operator,
+    stage: str,
+    source: str,
+    *,
+    session: Session,
+    pending_secret: str | None = None,
+) -> str:
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    console = svc.settings.console
+    ttl = console.session_absolute_s if stage == ACTIVE else console.login_step_ttl_s
+    session.add(
+        OperatorSession(
+            id=token_hash(token),
+            operator_id=operator.id,
+            stage=stage,
+            csrf_token=secrets.token_urlsafe(32),
+            totp_pending=pending_secret,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+            source=source[:64],
+        )
+    )
+    if stage == ACTIVE:
+        operator.last_login_at = now
+        repo.audit(f"operator:{operator.id}", "login", None, session=session, source=source)
+    return token
+
+
+def _live_session(
+    svc: Services, token: str | None, stages: tuple[str, ...], *, session: Session
+) -> OperatorSession:
+    if not token:
+        raise ConsoleSessionError()
+    row = session.get(OperatorSession, token_hash(token))
+    if row is None or row.revoked_at is not None or row.stage not in stages:
+        raise ConsoleSessionError()
+    now = utcnow()
+    idle = timedelta(seconds=svc.settings.console.session_idle_s)
+    if row.expires_at <= now or row.last_seen_at + idle <= now:
+        raise ConsoleSessionExpiredError()
+    return row
+
+
+def _operator(row: OperatorSession, *, session: Session) -> Operator:
+    operator = session.get(Operator, row.operator_id)
+    if operator is None or operator.disabled:
+        raise ConsoleSessionError()
+    return operator
+
+
+def resolve(svc: Services, token: str | None) -> ConsoleUser:
+    """The operator of an active session; ConsoleSessionExpiredError / ConsoleSessionError otherwise."""
+    with svc.db.session() as session:
+        row = _live_session(svc, token, (ACTIVE,), session=session)
+        operator = _operator(row, session=session)
+        now = utcnow()
+        if (now - row.last_seen_at).total_seconds() >= _TOUCH_EVERY_S:
+            session.execute(
+                update(OperatorSession)
+                .where(OperatorSession.id == row.id)
+                .values(last_seen_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        return ConsoleUser(
+            operator_id=operator.id,
+            email=operator.email,
+            role=Role(operator.role),
+            session_id=row.id,
+            csrf_token=row.csrf_token,
+            must_change_password=operator.must_change_password,
+        )
+
+
+def pending(svc: Services, token: str | None, stage: str) -> PendingLogin:
+    """A login waiting for its second factor (or enrolment)."""
+    with svc.db.session() as session:
+        row = _live_session(svc, token, (stage,), session=session)
+        operator = _operator(row, session=session)
+        return PendingLogin(operator.email, row.stage, row.csrf_token)
+
+
+def logout(svc: Services, token: str | None, *, source: str) -> None:
+    with svc.db.session() as session:
+        row = session.get(OperatorSession, token_hash(token)) if token else None
+        if row is None or row.revoked_at is not None:
+            return
+        row.revoked_at = utcnow()
+        repo.audit(f"operator:{row.operator_id}", "logout", None, session=session, source=source)
+
+
+def logout_everywhere(svc: Services, user: ConsoleUser, *, source: str) -> int:
+    """End every session of this operator, this one included."""
+    with svc.db.session() as session:
+        ended = operator_repo.revoke_sessions(user.operator_id, utcnow(), session=session)
+        repo.audit(
+            user.actor, "logout_everywhere", None, session=session, details={"sessions": ended}, source=source
+        )
+    return ended
+
+
+def check_csrf(expected: str, submitted: str | None) -> None:
+    if not submitted or not hmac.compare_digest(expected.encode(), submitted.encode()):
+        raise CsrfError("missing or wrong CSRF token")
+
+
+def login_form(svc: Services) -> tuple[str, str]:
+    """(nonce for a cookie, token for the form): the login form's CSRF pair."""
+    nonce = secrets.token_urlsafe(24)
+    issued = svc.tokens.issue(TokenKind.CONSOLE_LOGIN, token_hash(nonce), _LOGIN_FORM_TTL_S)
+    return nonce, issued.token
+
+
+def check_login_form(svc: Services, nonce: str | None, token: str | None) -> None:
+    try:
+        claims = svc.tokens.verify(token, TokenKind.CONSOLE_LOGIN)
+    except UnauthorizedError:
+        raise CsrfError("the login form expired; load it again") from None
+    if not nonce or not hmac.compare_digest(str(claims["sub"]), token_hash(nonce)):
+        raise CsrfError("the login form belongs to another browser")
+
+
+# ---------------------------------------------------------------- login steps
+
+
+def password_step(svc: Services, email: str, password: str, source: str) -> LoginStep:
+    """Check the password; open the next stage (second factor, enrolment, or the console itself)."""
+    email = email.strip().lower()[:254]
+    throttle = _Throttle(svc, email, source)
+    with svc.db.session() as session:
+        throttle.check(session=session)
+        operator = operator_repo.operator_by_email(email, session=session)
+        stored = operator.password_hash if operator is not None and not operator.disabled else None
+    # hashed outside the transaction: SQLite's write lock is not held for the ~0.1 s of argon2
+    if not verify_password(stored, password):
+        with svc.db.session() as session:
+            throttle.failed(session=session)
+            repo.audit(
+                "anonymous", "login_failed", None, session=session, details={"email": email}, source=source
+            )
+        raise LoginFailedError("wrong e-mail or password")
+    with svc.db.session() as session:
+        operator = operator_repo.operator_by_email(email, session=session)
+        assert operator is not None
+        throttle.succeeded(session=session)
+        if operator.totp_secret is not None:
+            return LoginStep(
+                _new_session(svc, operator, SECOND_FACTOR, source, session=session), SECOND_FACTOR
+            )
+        if Role(operator.role) in TOTP_REQUIRED:
+            secret = _box(svc).seal(pyotp.random_base32(), context=f"enrol:{operator.id}")
+            token = _new_session(svc, operator, ENROL, source, session=session, pending_secret=secret)
+            return LoginStep(token, ENROL)
+        token = _new_session(svc, operator, ACTIVE, source, session=session)
+        return LoginStep(token, ACTIVE, operator.must_change_password)
+
+
+def _matching_step(secret: str, code: str, now: float) -> int | None:
+    """The time step whose code this is (the current one or a neighbour, for clock drift)."""
+    code = code.strip().replace(" ", "")
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    for drift in (0, -1, 1):
+        at = now + drift * totp.interval
+        if hmac.compare_digest(totp.at(at), code):
+            return int(at // totp.interval)
+    return None
+
+
+def _finish(svc: Services, token: str | None, code: str, source: str, stage: str) -> LoginStep:
+    """Check the code of a pending login (the enrolled secret, or the one being enrolled) and open
+    an active session under a new token."""
+    enrolling = stage == ENROL
+    with svc.db.session() as session:
+        row = _live_session(svc, token, (stage,), session=session)
+        operator = _operator(row, session=session)
+        throttle = _Throttle(svc, operator.email, source)
+        throttle.check(session=session)
+        sealer = _box(svc)
+        if enrolling:
+            assert row.totp_pending is not None
+            secret = sealer.open(row.totp_pending, context=f"enrol:{operator.id}")
+        else:
+            assert operator.totp_secret is not None
+            secret = sealer.open(operator.totp_secret, context=operator.id)
+        step = _matching_step(secret, code, time.time())
+        accepted = step is not None and operator_repo.claim_totp_step(operator.id, step, session=session)
+        operator_id = operator.id
+    if not accepted:
+        with svc.db.session() as session:
+            throttle.failed(session=session)
+            repo.audit(
+                f"operator:{operator_id}", "second_factor_failed", None, session=session, source=source
+            )
+        raise LoginFailedError("the code is wrong or was already used")
+    with svc.db.session() as session:
+        done = session.get(OperatorSession, token_hash(token or ""))
+        assert done is not None
+        operator = _operator(done, session=session)
+        session.delete(done)  # the pending session ends; the console gets a fresh token
+        if enrolling:
+            operator.totp_secret = _box(svc).seal(secret, context=operator.id)
+            operator.totp_enabled_at = utcnow()
+            repo.audit(f"operator:{operator.id}", "totp_enrol", None, session=session, source=source)
+        throttle.succeeded(session=session)
+        new_token = _new_session(svc, operator, ACTIVE, source, session=session)
+        return LoginStep(new_token, ACTIVE, operator.must_change_password)
+
+
+def second_factor_step(svc: Services, token: str | None, code: str, source: str) -> LoginStep:
+    """The TOTP code of an enrolled operator: each code is accepted once."""
+    return _finish(svc, token, code, source, SECOND_FACTOR)
+
+
+def enrolment(svc: Services, token: str | None) -> Enrolment:
+    """The secret being enrolled, as text and as an otpauth:// QR code."""
+    with svc.db.session() as session:
+        row = _live_session(svc, token, (ENROL,), session=session)
+        operator = _operator(row, session=session)
+        assert row.totp_pending is not None
+        secret = _box(svc).open(row.totp_pending, context=f"enrol:{operator.id}")
+        uri = pyotp.TOTP(secret).provisioning_uri(name=operator.email, issuer_name=TOTP_ISSUER)
+        qr = segno.make(uri, error="m").svg_inline(scale=5, light="#ffffff", title="TOTP enrolment QR code")
+        return Enrolment(secret=secret, uri=uri, qr_svg=qr, csrf_token=row.csrf_token)
+
+
+def finish_enrolment(svc: Services, token: str | None, code: str, source: str) -> LoginStep:
+    """The first code from the new authenticator: it proves the enrolment and logs in."""
+    return _finish(svc, token, code, source, ENROL)
+
+
+def forget_ended(svc: Services) -> int:
+    """Housekeeping: delete sessions that ended a day ago and throttle windows long past."""
+    now = utcnow()
+    with svc.db.session() as session:
+        sessions = operator_repo.delete_sessions_before(now - timedelta(days=1), session=session)
+        window = timedelta(seconds=svc.settings.console.login_window_s)
+        throttles = operator_repo.delete_throttles_before(now - 2 * window, session=session)
+    return sessions + throttles

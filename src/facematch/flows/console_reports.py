@@ -1,0 +1,225 @@
+"""The console's dashboard: per day and per partner, from the database (nothing kept in memory).
+
+Attempts are counted by the UTC day they were created. Failure to acquire (FTA) counts attempts
+where an image held no usable face (``INVALID_DOCUMENT``: the selfie; ``REFERENCE_IMAGE_VALIDATION_
+FAILED``: the reference). Confirm → decision is the engine's time (for reviewed attempts, until the
+item entered the queue); the review's own time shows as queue age. Latency percentiles and the
+score histogram use the newest :data:`SAMPLE` attempts of the range.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from facematch.flows.context import Services
+from facematch.flows.operators import ConsoleUser, Permission
+from facematch.flows.review_band import Band, policy_band
+from facematch.storage import console_queries, repo
+from facematch.storage.console_queries import SubmissionFilter
+from facematch.storage.models import ReviewPolicy, Submission, utcnow
+
+SAMPLE = 20_000
+FTA_REASONS = frozenset({"INVALID_DOCUMENT", "REFERENCE_IMAGE_VALIDATION_FAILED"})
+HISTOGRAM = (-0.2, 1.0, 0.025)
+"""Similarity histogram: from, to, bin width."""
+OPEN_STATUSES = ("INITIATED", "IN_PROGRESS", "IN_REVIEW")
+
+
+@dataclass
+class Counts:
+    submissions: int = 0
+    valid: int = 0
+    invalid: int = 0
+    error: int = 0
+    open: int = 0
+    fta: int = 0
+
+    def add(self, status: str, result: str | None, reason: str | None, n: int) -> None:
+        self.submissions += n
+        if status == "ERROR":
+            self.error += n
+        elif status == "COMPLETED" and result == "VALID":
+            self.valid += n
+        elif status == "COMPLETED":
+            self.invalid += n
+        else:
+            self.open += n
+        if reason in FTA_REASONS:
+            self.fta += n
+
+    @property
+    def fta_rate(self) -> float | None:
+        decided = self.valid + self.invalid + self.error
+        return self.fta / decided if decided else None
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    p50: float | None
+    p95: float | None
+    n: int
+
+
+@dataclass
+class PartnerSummary:
+    partner_id: str
+    name: str
+    counts: Counts = field(default_factory=Counts)
+    queue_open: int = 0
+    queue_oldest: datetime | None = None
+    callbacks_delivered: int = 0
+    callbacks_failed: int = 0
+    latency: Latency = Latency(None, None, 0)
+
+    @property
+    def callback_success(self) -> float | None:
+        total = self.callbacks_delivered + self.callbacks_failed
+        return self.callbacks_delivered / total if total else None
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    since: date
+    until: date
+    """Inclusive."""
+    partner_id: str | None
+    days: list[str]
+    per_day: dict[str, Counts]
+    reasons: list[tuple[str, int]]
+    latency_by_day: dict[str, Latency]
+    latency: Latency
+    callbacks_by_day: dict[str, tuple[int, int]]
+    """day → (delivered attempts, failed attempts)."""
+    partners: list[PartnerSummary]
+    histogram: list[tuple[float, float, int]]
+    threshold: float | None
+    band: Band | None
+    queue_open: int
+    queue_oldest: datetime | None
+    outbox: dict[str, int]
+    totals: Counts
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (``q`` in 0..1)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def _latency(values: list[float]) -> Latency:
+    return Latency(percentile(values, 0.5), percentile(values, 0.95), len(values))
+
+
+def histogram(values: list[float]) -> list[tuple[float, float, int]]:
+    start, stop, width = HISTOGRAM
+    bins = round((stop - start) / width)
+    counts = [0] * bins
+    for value in values:
+        index = min(bins - 1, max(0, math.floor((value - start) / width)))
+        counts[index] += 1
+    return [(round(start + i * width, 4), round(start + (i + 1) * width, 4), c) for i, c in enumerate(counts)]
+
+
+def _threshold(svc: Services, partner_id: str | None) -> float | None:
+    """The threshold of the newest engine decision (what the engine used, model and settings alike)."""
+    with svc.db.session() as session:
+        query = select(Submission.details).where(Submission.similarity.is_not(None))
+        if partner_id:
+            query = query.where(Submission.partner_id == partner_id)
+        details = session.scalar(query.order_by(Submission.created_at.desc()).limit(1))
+    face_match = ((details or {}).get("verificationResults") or {}).get("faceMatch") or {}
+    value = face_match.get("threshold")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def dashboard(
+    svc: Services,
+    user: ConsoleUser,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    partner_id: str | None = None,
+) -> Dashboard:
+    """Counts, rates and distributions for the UTC days ``since``..``until`` (default: the last 14)."""
+    user.require(Permission.READ)
+    today = utcnow().date()
+    until = until or today
+    since = since or until - timedelta(days=13)
+    if since > until:
+        since, until = until, since
+    start = datetime(since.year, since.month, since.day, tzinfo=utcnow().tzinfo)
+    f = SubmissionFilter(
+        partner_id=partner_id or None, since=start, until=start + timedelta(days=(until - since).days + 1)
+    )
+    days = [(since + timedelta(days=i)).isoformat() for i in range((until - since).days + 1)]
+    with svc.db.session() as session:
+        partners = {p.id: PartnerSummary(p.id, p.name) for p in repo.list_partners(session=session)}
+        outcomes = console_queries.daily_outcomes(f, session=session)
+        times = console_queries.engine_decision_times(f, session=session, limit=SAMPLE)
+        sims = console_queries.similarities(f, session=session, limit=SAMPLE)
+        callbacks = console_queries.daily_callback_attempts(f, session=session)
+        queues = console_queries.open_reviews_by_partner(session=session)
+        outbox = console_queries.outbox_counts(session=session, partner_id=partner_id or None)
+        policy = session.get(ReviewPolicy, partner_id) if partner_id else None
+        band = policy_band(policy) if policy else None
+    per_day = {day: Counts() for day in days}
+    totals = Counts()
+    reasons: Counter[str] = Counter()
+    for day, pid, status, result, reason, n in outcomes:
+        per_day.setdefault(day, Counts()).add(status, result, reason, n)
+        totals.add(status, result, reason, n)
+        if pid in partners:
+            partners[pid].counts.add(status, result, reason, n)
+        if reason:
+            reasons[reason] += n
+    by_day: dict[str, list[float]] = defaultdict(list)
+    by_partner: dict[str, list[float]] = defaultdict(list)
+    for day, pid, seconds in times:
+        by_day[day].append(seconds)
+        by_partner[pid].append(seconds)
+    for pid, summary in partners.items():
+        summary.latency = _latency(by_partner.get(pid, []))
+    delivered: dict[str, tuple[int, int]] = {day: (0, 0) for day in days}
+    for day, pid, outcome, n in callbacks:
+        ok = outcome == "DELIVERED"
+        good, bad = delivered.get(day, (0, 0))
+        delivered[day] = (good + n, bad) if ok else (good, bad + n)
+        if pid in partners:
+            if ok:
+                partners[pid].callbacks_delivered += n
+            else:
+                partners[pid].callbacks_failed += n
+    queue_open, queue_oldest = 0, None
+    for pid, count, oldest in queues:
+        if pid in partners:
+            partners[pid].queue_open, partners[pid].queue_oldest = count, oldest
+        if partner_id in (None, "", pid):
+            queue_open += count
+            queue_oldest = oldest if queue_oldest is None or oldest < queue_oldest else queue_oldest
+    shown = [p for p in partners.values() if not partner_id or p.partner_id == partner_id]
+    return Dashboard(
+        since=since,
+        until=until,
+        partner_id=partner_id or None,
+        days=days,
+        per_day=per_day,
+        reasons=reasons.most_common(),
+        latency_by_day={day: _latency(by_day.get(day, [])) for day in days},
+        latency=_latency([s for _, _, s in times]),
+        callbacks_by_day=delivered,
+        partners=sorted(shown, key=lambda p: (-p.counts.submissions, p.name)),
+        histogram=histogram(sims),
+        threshold=_threshold(svc, partner_id or None),
+        band=band,
+        queue_open=queue_open,
+        queue_oldest=queue_oldest,
+        outbox=outbox,
+        totals=totals,
+    )

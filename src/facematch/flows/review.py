@@ -1,0 +1,363 @@
+"""The review queue: partners' review settings, deciding held attempts, and the deadline sweep.
+
+A reviewer's decision and the deadline's default both go through one conditional UPDATE of the
+queue item (``state = 'open'``), so exactly one of them decides; the loser gets
+ReviewConflictError. The decision makes the attempt final (``COMPLETED``: ``VALID``, or ``INVALID``
+with the reason), records ``faceMatch.decidedBy`` (``REVIEW`` with the reviewer's id, or
+``REVIEW_DEADLINE``) and writes the one completion callback, all in the same transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from facematch.config import Settings
+from facematch.engine.calibrate import Calibration
+from facematch.errors import InvalidFieldError, ReviewConflictError, ReviewNotFoundError
+from facematch.flows import processing, views
+from facematch.flows.context import Services
+from facematch.flows.decisions import IN_REVIEW, NextAction
+from facematch.flows.operators import ConsoleUser, Permission
+from facematch.flows.review_band import APPROVE, REJECT, Band, policy_band
+from facematch.storage import operator_repo, repo, review_repo
+from facematch.storage.models import FlowSession, Partner, ReviewItem, ReviewPolicy, Submission, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Reasons a reviewer may reject with (the partner's ``reasonCode``).
+REJECT_REASONS: dict[str, str] = {
+    "FACE_MATCH_FAILED": "Not the same person",
+    "FRAUD_REJECT": "Suspected fraud (photo of a photo, screen, mask, edited image)",
+    "REFERENCE_IMAGE_VALIDATION_FAILED": "The reference portrait cannot be used",
+    "INVALID_DOCUMENT": "The selfie cannot be used",
+}
+DECIDED_BY_REVIEW = "REVIEW"
+DECIDED_BY_DEADLINE = "REVIEW_DEADLINE"
+DEADLINE_ACTOR = "system:review-deadline"
+MAX_NOTE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    submission_id: str
+    partner_id: str
+    partner_name: str
+    partner_session_id: str
+    similarity: float
+    threshold: float
+    band_low: float
+    band_high: float
+    default_outcome: str
+    created_at: datetime
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """One queue item as the console shows it."""
+
+    row: QueueRow
+    state: str
+    outcome: str | None
+    reason_code: str | None
+    note: str | None
+    decided_at: datetime | None
+    decided_by: str | None
+    """The reviewer's e-mail, or None (the deadline, or not decided)."""
+    decided_via: str | None
+
+
+def _row(item: ReviewItem, flow_session: FlowSession, partner_name: str) -> QueueRow:
+    return QueueRow(
+        submission_id=item.submission_id,
+        partner_id=item.partner_id,
+        partner_name=partner_name,
+        partner_session_id=flow_session.partner_session_id,
+        similarity=item.similarity,
+        threshold=item.threshold,
+        band_low=item.band_low,
+        band_high=item.band_high,
+        default_outcome=item.default_outcome,
+        created_at=item.created_at,
+        due_at=item.due_at,
+    )
+
+
+# ---------------------------------------------------------------- settings
+
+
+def calibration_for(settings: Settings) -> Calibration:
+    """The similarity → FAR curve of the configured recognizer (to give a band as FARs)."""
+    if settings.engine.recognizer_calibration is not None:
+        return Calibration.from_file(settings.engine.recognizer_calibration)
+    from facematch.engine.models import bundled_recognizer
+
+    return bundled_recognizer()[1]
+
+
+def parse_band(text: str, calibration: Calibration | None = None) -> tuple[float, float]:
+    """``LOW[:HIGH]`` in similarity, or ``far:FAR_LOW[:FAR_HIGH]`` (e.g. ``far:1e-2``: from the
+    similarity where the FAR is 1e-2 up to the accept threshold). A missing HIGH is 1.0: every
+    non-match from LOW up (matches are never held)."""
+    value = text.strip().lower()
+    as_far = value.startswith("far:")
+    parts = value.removeprefix("far:").split(":")
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        raise InvalidFieldError("review-band", f"not a band: {text!r}") from None
+    if len(numbers) not in (1, 2):
+        raise InvalidFieldError("review-band", f"not a band: {text!r}")
+    if as_far:
+        if calibration is None or not all(0 < far < 1 for far in numbers):
+            raise InvalidFieldError("review-band", "FARs must be between 0 and 1")
+        sims = [calibration.threshold_for(far) for far in numbers]
+        return round(sims[0], 4), round(sims[1], 4) if len(sims) == 2 else 1.0
+    return numbers[0], numbers[1] if len(numbers) == 2 else 1.0
+
+
+def policy(svc: Services, partner_id: str) -> Band | None:
+    with svc.db.session() as session:
+        row = session.get(ReviewPolicy, partner_id)
+        return policy_band(row) if row is not None else None
+
+
+def set_policy(
+    svc: Services, partner_id: str, band: Band | None, *, actor: str, source: str | None = None
+) -> None:
+    """Set (or with None remove) a partner's review band. Items already queued keep theirs."""
+    with svc.db.session() as session:
+        apply_policy(partner_id, band, actor=actor, source=source, session=session)
+
+
+def apply_policy(
+    partner_id: str, band: Band | None, *, actor: str, session: Session, source: str | None = None
+) -> None:
+    """:func:`set_policy` inside the caller's unit of work."""
+    row = session.get(ReviewPolicy, partner_id)
+    if band is None:
+        if row is not None:
+            session.delete(row)
+    else:
+        if row is None:
+            row = ReviewPolicy(partner_id=partner_id)
+            session.add(row)
+        row.band_low, row.band_high = band.low, band.high
+        row.deadline_s, row.default_outcome = band.deadline_s, band.default_outcome
+        row.updated_at = utcnow()
+    details: dict[str, Any] = {"partnerId": partner_id, "band": None}
+    if band is not None:
+        details["band"] = [band.low, band.high, band.deadline_s, band.default_outcome]
+    repo.audit(actor, "review_band_set", None, session=session, details=details, source=source)
+
+
+# ---------------------------------------------------------------- the queue
+
+
+def queue(
+    svc: Services, *, partner_id: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[QueueRow], int]:
+    """Open items oldest first, and how many are open."""
+    with svc.db.session() as session:
+        rows = review_repo.open_items(session=session, partner_id=partner_id, limit=limit, offset=offset)
+        total = review_repo.count_open(session=session, partner_id=partner_id)
+        return [_row(*row) for row in rows], total
+
+
+def item(svc: Services, submission_id: str) -> ItemView | None:
+    with svc.db.session() as session:
+        found = session.get(ReviewItem, submission_id)
+        if found is None:
+            return None
+        submission = session.get(Submission, submission_id)
+        assert submission is not None
+        flow_session = session.get(FlowSession, submission.session_id)
+        partner = session.get(Partner, found.partner_id)
+        assert flow_session is not None and partner is not None
+        emails = operator_repo.operator_emails(
+            {found.decided_by} if found.decided_by else set(), session=session
+        )
+        return ItemView(
+            row=_row(found, flow_session, partner.name),
+            state=found.state,
+            outcome=found.outcome,
+            reason_code=found.reason_code,
+            note=found.note,
+            decided_at=found.decided_at,
+            decided_by=emails.get(found.decided_by or ""),
+            decided_via=found.decided_via,
+        )
+
+
+def next_open(svc: Services, *, after: str | None = None) -> str | None:
+    """The oldest open item (other than ``after``)."""
+    rows, _ = queue(svc, limit=2)
+    for row in rows:
+        if row.submission_id != after:
+            return row.submission_id
+    return None
+
+
+# ---------------------------------------------------------------- deciding
+
+
+def _finalize(
+    session: Session,
+    found: ReviewItem,
+    outcome: str,
+    reason_code: str,
+    via: str,
+    reviewer_id: str | None,
+    now: datetime,
+) -> Submission:
+    """The held attempt becomes final with the person's (or the deadline's) outcome, and its callback."""
+    submission = session.get(Submission, found.submission_id)
+    assert submission is not None
+    flow_session = session.get(FlowSession, submission.session_id)
+    partner = session.get(Partner, submission.partner_id)
+    assert flow_session is not None and partner is not None
+    details = copy.deepcopy(submission.details)
+    face_match = details.setdefault("verificationResults", {}).setdefault("faceMatch", {})
+    face_match.update(
+        {
+            "result": outcome == APPROVE,
+            "engineResult": False,
+            "decidedBy": via,
+            "reviewerId": reviewer_id,
+            "reviewedAt": views.iso(now),
+        }
+    )
+    approved = outcome == APPROVE
+    action = NextAction.STATUS if partner.show_status_screen else NextAction.EXIT
+    moved = session.execute(
+        update(Submission)
+        .where(Submission.id == submission.id, Submission.status == IN_REVIEW)
+        .values(
+            status="COMPLETED",
+            result="VALID" if approved else "INVALID",
+            reason_code="" if approved else reason_code,
+            details=details,
+            final=True,
+            next_action=action.value,
+            completed_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise ReviewConflictError("the submission is no longer waiting for review")
+    session.refresh(submission)
+    processing.write_callback(submission, flow_session, session=session)
+    return submission
+
+
+def decide(
+    svc: Services,
+    user: ConsoleUser,
+    submission_id: str,
+    outcome: str,
+    reason_code: str | None,
+    note: str,
+    *,
+    source: str | None = None,
+) -> None:
+    """A reviewer approves or rejects a queued attempt, with a reason; first decision wins."""
+    user.require(Permission.DECIDE)
+    outcome = outcome.upper()
+    if outcome not in (APPROVE, REJECT):
+        raise InvalidFieldError("outcome", "approve or reject")
+    note = note.strip()
+    if not note:
+        raise InvalidFieldError("note", "say why (the note is kept in the audit trail)")
+    if len(note) > MAX_NOTE:
+        raise InvalidFieldError("note", f"at most {MAX_NOTE} characters")
+    code = ""
+    if outcome == REJECT:
+        code = reason_code or ""
+        if code not in REJECT_REASONS:
+            raise InvalidFieldError("reason-code", "choose one of the rejection reasons")
+    now = utcnow()
+    with svc.db.session() as session:
+        found = session.get(ReviewItem, submission_id)
+        if found is None:
+            raise ReviewNotFoundError()
+        values = {
+            "decided_at": now,
+            "outcome": outcome,
+            "reason_code": code or None,
+            "note": note,
+            "decided_by": user.operator_id,
+            "decided_via": DECIDED_BY_REVIEW,
+        }
+        if not review_repo.close_item(submission_id, values, session=session):
+            session.refresh(found)
+            raise ReviewConflictError(_decided_message(found, session=session), decided_by=found.decided_by)
+        submission = _finalize(session, found, outcome, code, DECIDED_BY_REVIEW, user.operator_id, now)
+        repo.audit(
+            user.actor,
+            "review_decide",
+            submission_id,
+            session=session,
+            reason=note,
+            details={"outcome": outcome, "reasonCode": code, "similarity": found.similarity},
+            source=source,
+        )
+    svc.metrics.submissions.labels(
+        submission.status, submission.result or "", submission.reason_code or ""
+    ).inc()
+
+
+def _decided_message(found: ReviewItem, *, session: Session) -> str:
+    if found.decided_via == DECIDED_BY_DEADLINE:
+        who = "its deadline (default outcome)"
+    else:
+        emails = operator_repo.operator_emails(
+            {found.decided_by} if found.decided_by else set(), session=session
+        )
+        who = emails.get(found.decided_by or "", "another reviewer")
+    when = found.decided_at.strftime("%Y-%m-%d %H:%M:%S UTC") if found.decided_at else "earlier"
+    return f"already decided ({(found.outcome or '').lower()}) by {who} at {when}"
+
+
+def sweep_overdue(svc: Services, batch: int = 100) -> int:
+    """Apply the default outcome to items past their deadline; returns how many it decided. Safe in
+    several workers at once (the conditional UPDATE lets one of them decide each item)."""
+    now = utcnow()
+    with svc.db.session() as session:
+        due = review_repo.overdue(now, batch, session=session)
+    decided = 0
+    for submission_id in due:
+        with svc.db.session() as session:
+            found = session.get(ReviewItem, submission_id)
+            assert found is not None
+            outcome = found.default_outcome
+            code = "" if outcome == APPROVE else "FACE_MATCH_FAILED"
+            values = {
+                "decided_at": now,
+                "outcome": outcome,
+                "reason_code": code or None,
+                "note": "review deadline passed: default outcome applied",
+                "decided_via": DECIDED_BY_DEADLINE,
+            }
+            if not review_repo.close_item(submission_id, values, session=session):
+                continue
+            submission = _finalize(session, found, outcome, code, DECIDED_BY_DEADLINE, None, now)
+            repo.audit(
+                DEADLINE_ACTOR,
+                "review_default",
+                submission_id,
+                session=session,
+                reason="the review deadline passed",
+                details={"outcome": outcome, "dueAt": found.due_at.isoformat()},
+            )
+        svc.metrics.submissions.labels(
+            submission.status, submission.result or "", submission.reason_code or ""
+        ).inc()
+        decided += 1
+    return decided

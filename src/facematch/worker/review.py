@@ -1,0 +1,28 @@
+"""The review-deadline sweeper: a thread applying partners' default outcomes to overdue review items
+(and forgetting ended console sessions and old login throttles), like the abandoned-session sweeper."""
+
+from __future__ import annotations
+
+from facematch.flows import console_auth, review
+from facematch.flows.context import Services
+from facematch.worker.queue import Sweeper
+
+
+def sweep_console(svc: Services) -> int:
+    """One pass: overdue review items get their default outcome; returns how many were decided."""
+    decided = review.sweep_overdue(svc)
+    console_auth.forget_ended(svc)
+    return decided
+
+
+class ReviewSweeper(Sweeper):
+    """:func:`sweep_console` every ``console.review_sweep_interval_s``."""
+
+    def __init__(self, svc: Services) -> None:
+        super().__init__(
+            svc,
+            sweep_console,
+            name="facematch-review-sweeper",
+            interval=svc.settings.console.review_sweep_interval_s,
+            done="applied the default outcome to %d overdue review items",
+        )
