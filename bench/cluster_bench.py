@@ -8,10 +8,12 @@ Three setups take the same load, one after the other, on this machine:
   on PostgreSQL, SeaweedFS (S3) and Redis;
 * ``cluster-2``: the same with two ``facematch worker`` processes.
 
-Load: ``--clients`` partners' backends each running presign → upload selfie and reference →
-confirm, for ``--submissions`` submissions in all (two ~1 MP JPEGs of one person, the real engine).
-Reported per setup: submissions/s from the first confirm to the last decision, p50/p95 of
-confirm → COMPLETED (the server's own timestamps), and the RSS of each process at the end.
+Load: first ``--paced`` submissions one at a time (one client waiting for each decision: the
+pipeline's own latency), then a burst of ``--clients`` partners' backends each running presign →
+upload selfie and reference → confirm, ``--submissions`` in all (two ~1 MP JPEGs of one person, the
+real engine). Reported per setup and load: submissions/s from the first confirm to the last
+decision, p50/p95 of confirm → COMPLETED (the server's own timestamps), and the RSS of each process
+at the end.
 
 Usage: python bench/cluster_bench.py --shared ../shared [--json bench/out/cluster.json]
 """
@@ -87,8 +89,9 @@ def processes(
 
 
 def run_load(
-    api: str, db_url: str, clients: int, submissions: int, images: tuple[bytes, bytes]
+    api: str, db_url: str, clients: int, submissions: int, images: tuple[bytes, bytes], *, each: bool = False
 ) -> dict[str, Any]:
+    """``each``: every client waits for a submission's decision before it sends the next."""
     db = Database(db_url)
     creds = create_partner(db)
     left = iter(range(submissions))
@@ -124,6 +127,13 @@ def run_load(
                 assert http.put("/coe/v1/submissions/urls", headers=headers, json=body).status_code == 200
                 with lock:
                     ids.append(presigned["submissionId"])
+                while each:
+                    status = http.get(
+                        f"/coe/v1/submissions/{presigned['submissionId']}/status", headers=headers
+                    )
+                    if status.json()["data"]["status"] in ("COMPLETED", "ERROR"):
+                        break
+                    time.sleep(0.01)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
@@ -155,6 +165,14 @@ def run_load(
     }
 
 
+def measure(api: str, db_url: str, args: argparse.Namespace, images: tuple[bytes, bytes]) -> dict[str, Any]:
+    """One client one submission at a time (the pipeline's own latency), then the burst."""
+    return {
+        "one_at_a_time": run_load(api, db_url, 1, args.paced, images, each=True),
+        "burst": run_load(api, db_url, args.clients, args.submissions, images),
+    }
+
+
 def fresh_pg(base: str) -> tuple[str, str]:
     parsed = make_url(base)
     name = f"fm_bench_{uuid.uuid4().hex[:8]}"
@@ -180,7 +198,8 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--submissions", type=int, default=200)
+    parser.add_argument("--submissions", type=int, default=200, help="submissions of the burst")
+    parser.add_argument("--paced", type=int, default=20, help="submissions sent one at a time first")
     parser.add_argument("--setups", default="embedded,cluster-1,cluster-2")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -208,9 +227,7 @@ def main() -> None:
                 env.pop("FACEMATCH_SUBMISSIONS__POLL_INTERVAL_S")  # the defaults, as make run has them
                 env.pop("FACEMATCH_SUBMISSIONS__JOB_LEASE_S")
                 with processes([(["serve", "--port", str(port)], env, port)], workdir) as started:
-                    measured = run_load(
-                        f"http://127.0.0.1:{port}", db_url, args.clients, args.submissions, images
-                    )
+                    measured = measure(f"http://127.0.0.1:{port}", db_url, args, images)
                     measured["rss_mib"] = {"serve": round(rss_mib(started[0].pid), 1)}
             else:
                 workers = int(setup.split("-")[1])
@@ -241,9 +258,7 @@ def main() -> None:
                             (["worker", "--no-migrate", "--port", str(worker_port)], common, worker_port)
                         )
                     with processes(specs, workdir) as started:
-                        measured = run_load(
-                            f"http://127.0.0.1:{port}", db_url, args.clients, args.submissions, images
-                        )
+                        measured = measure(f"http://127.0.0.1:{port}", db_url, args, images)
                         measured["rss_mib"] = {
                             ("serve" if n == 0 else f"worker{n}"): round(rss_mib(p.pid), 1)
                             for n, p in enumerate(started)
