@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 #: file descriptors kept free for everything but client connections (database pool, files, ...)
 FD_RESERVE = 128
+#: the largest listen backlog; asyncio also accepts up to this many connections in one loop tick,
+#: before the guard sees any of them, so the descriptors they take are kept free as well
+MAX_BACKLOG = 2048
 _SWEEP_S = 0.5
 
 
@@ -171,9 +174,14 @@ def raise_fd_limit() -> int:
     return int(soft if soft != resource.RLIM_INFINITY else 1 << 20)
 
 
+def accept_backlog(fd_limit: int) -> int:
+    """The listen backlog, which is also the most connections asyncio accepts in one burst."""
+    return max(16, min(MAX_BACKLOG, fd_limit // 8))
+
+
 def guard_limits(settings: Settings, fd_limit: int) -> GuardLimits:
     server = settings.server
-    cap = max(16, min(server.max_connections, fd_limit - FD_RESERVE))
+    cap = max(16, min(server.max_connections, fd_limit - FD_RESERVE - accept_backlog(fd_limit)))
     if cap < server.max_connections:
         log.warning("max_connections lowered to %d to stay below the file-descriptor limit %d", cap, fd_limit)
     return GuardLimits(
@@ -223,7 +231,8 @@ def server_config(
     asyncio_log = logging.getLogger("asyncio")
     if _accept_filter not in asyncio_log.filters:
         asyncio_log.addFilter(_accept_filter)
-    limits = guard_limits(settings, raise_fd_limit() if fd_limit is None else fd_limit)
+    fd_limit = raise_fd_limit() if fd_limit is None else fd_limit
+    limits = guard_limits(settings, fd_limit)
     return uvicorn.Config(
         app,
         host=host,
@@ -233,6 +242,6 @@ def server_config(
         log_config=None,
         access_log=False,
         proxy_headers=settings.server.proxy_headers,
-        backlog=min(2048, limits.max_connections),
+        backlog=min(accept_backlog(fd_limit), limits.max_connections),
         lifespan="on",
     )
