@@ -33,9 +33,9 @@ test: install chromium ## lint, type-check, the whole suite on SQLite, then on P
 	env -u FACEMATCH_TEST_DATABASE_URL $(BIN)/python -m pytest -q
 	@if [ -n "$$FACEMATCH_TEST_DATABASE_URL" ]; then $(MAKE) test-pg; fi
 
-test-pg: install ## the suite on PostgreSQL (a fresh database per run; model tests need no database and run once)
+test-pg: install ## the suite on PostgreSQL (fresh databases; model and browser tests ran on SQLite and run once)
 	FACEMATCH_TEST_DATABASE_URL=$${FACEMATCH_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
-		$(BIN)/python -m pytest -q -m "not model"
+		$(BIN)/python -m pytest -q -m "not model and not e2e"
 
 test-fast: install ## unit tests only (no models, no browser)
 	$(BIN)/python -m pytest -q -m "not model and not e2e and not slow"
