@@ -64,16 +64,20 @@ def take_selfie(frame: Any) -> float:
     return sent
 
 
-def read_qr(page: Any) -> str:
-    """The link in the QR on the desktop's screen, read from a screenshot of it."""
+def read_qr(page: Any, *, other_than: str = "") -> str:
+    """The link in the QR on the desktop's screen, read from screenshots of it until one decodes
+    (``other_than``: a code shown before, which a new one replaces)."""
     page.locator("#qr-img").wait_for(state="visible")
     # (wait_for_function would need eval, which the page's CSP rightly forbids)
     deadline = time.monotonic() + STEP_MS / 1000
-    while not page.evaluate("document.getElementById('qr-img').complete"):
+    while True:
+        if page.evaluate("document.getElementById('qr-img').complete"):
+            text = decode_qr(page.locator("#qr-img").screenshot())
+            if text and text != other_than:
+                return text
         if time.monotonic() > deadline:
-            raise AssertionError("the QR image did not load")
-        time.sleep(0.05)
-    return decode_qr(page.locator("#qr-img").screenshot())
+            raise AssertionError("no QR code could be read on the screen")
+        time.sleep(0.1)
 
 
 #: Where the visible screen's primary button and the camera preview sit, in CSS pixels, at scroll 0.
