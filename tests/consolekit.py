@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import pyotp
 
 from facematch.errors import LoginFailedError
-from facematch.flows import console_auth, operators
+from facematch.flows import operators
+from facematch.flows.console import auth as console_auth
 from facematch.flows.context import Services
 from facematch.flows.operators import ConsoleUser, Role
 from servicekit import SECRETS

@@ -31,11 +31,12 @@ from sqlalchemy import select
 from facematch.api.server import server_config
 from facematch.config import Settings
 from facematch.engine.fake import FakeEngine
-from facematch.flows import partners, webhooks
-from facematch.flows.capacity import AnalysisPool
+from facematch.flows import partners
 from facematch.flows.context import Services
+from facematch.outbound import webhooks
+from facematch.security.capacity import AnalysisPool
 from facematch.services import build_services
-from facematch.storage import repo
+from facematch.storage import job_repo
 from facematch.storage.db import Database, migrate
 from facematch.storage.models import FlowSession, Submission
 from facematch.storage.sealed import SecretBox
@@ -219,7 +220,7 @@ def seed_confirmed(svc: Services, selfie: bytes | None, reference: bytes | None,
         **fields,
     )
     with svc.db.session() as session:
-        repo.enqueue_job(submission_id, partner_id, session=session)
+        job_repo.enqueue_job(submission_id, partner_id, session=session)
     return submission_id
 
 

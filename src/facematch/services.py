@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.errors import BlobStoreRefusedError, BlobStoreUnavailableError
-from facematch.flows import reference
-from facematch.flows.capacity import AnalysisPool, release_memory
 from facematch.flows.context import Metrics, QueueGauges, Services, WebLimits
-from facematch.flows.safe_http import FetchPolicy
-from facematch.flows.throttle import AuthThrottle, Counters, RateLimiter
-from facematch.flows.tokens import TokenKeyError, TokenService, load_or_create_secret
+from facematch.outbound import reference
+from facematch.outbound.safe_http import FetchPolicy
+from facematch.security.capacity import AnalysisPool, release_memory
+from facematch.security.throttle import AuthThrottle, Counters, RateLimiter
+from facematch.security.tokens import TokenKeyError, TokenService, load_or_create_secret
 from facematch.storage.blobs import BlobKeyError, BlobStore, decode_key, load_or_create_key
 from facematch.storage.blobs.envelope import BlobCipher
 from facematch.storage.blobs.file import EncryptedFileBlobStore

@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from facematch.cli.main import main as cli_main
 from facematch.engine.fake import fake_face_image
-from facematch.storage import repo
+from facematch.storage import outbox_repo
 from facematch.storage.models import OutboxMessage, utcnow
 from partner_client import Api, make_api
 from servicekit import LiveServer, ReceivedRequest, Receiver, service_env, wait_for
@@ -47,7 +47,7 @@ def partner_with_callback(live: LiveServer, receiver: Receiver) -> Api:
 
 def attempts_logged(api: Api, message_id: str) -> int:
     with api.server.services.db.session() as session:
-        return len(repo.delivery_attempts(message_id, session=session))
+        return len(outbox_repo.delivery_attempts(message_id, session=session))
 
 
 def fast_forward(api: Api, message_id: str, attempts_done: int) -> None:
@@ -118,7 +118,7 @@ def test_fail_three_times_then_succeed_is_four_attempts_one_id(live: LiveServer)
     wait_for(lambda: receiver.count() >= 4)
     wait_status(api, message.id, "delivered")
     with api.server.services.db.session() as session:
-        log = repo.delivery_attempts(message.id, session=session)
+        log = outbox_repo.delivery_attempts(message.id, session=session)
     assert receiver.count() == 4
     assert {r.headers["webhook-id"] for r in receiver.requests} == {message.id}
     assert [a.outcome for a in log] == ["RETRY", "RETRY", "RETRY", "DELIVERED"]
@@ -168,7 +168,7 @@ def test_gone_stops_and_dead_letter_can_be_resent(
             fast_forward(api, gone.id, done)
         wait_status(api, gone.id, "dead")
         with api.server.services.db.session() as session:
-            assert len(repo.delivery_attempts(gone.id, session=session)) == 9
+            assert len(outbox_repo.delivery_attempts(gone.id, session=session)) == 9
         assert {r.headers["webhook-id"] for r in receiver.requests} == {gone.id}
         receiver.responder = Script((200, {}))
         assert cli_main(["callbacks", "resend", gone.id]) == 0

@@ -17,8 +17,8 @@ from consolekit import OperatorCreds, login, make_operator
 from facematch.api.app import create_app
 from facematch.flows import review
 from facematch.flows.operators import Role
-from facematch.flows.review_band import Band
-from facematch.flows.tokens import TokenKind
+from facematch.rules.review_band import Band
+from facematch.security.tokens import TokenKind
 from partner_client import Api, make_api
 from servicekit import LiveServer, make_settings, wait_for
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from facematch.flows.tokens import TokenKind
+from facematch.security.tokens import TokenKind
 from partner_client import Api
 from servicekit import ONBOARDING
 

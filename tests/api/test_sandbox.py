@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from facematch.engine.fake import fake_face_image
-from facematch.flows import sandbox
+from facematch.rules import sandbox
 from facematch.storage.models import Partner
 from partner_client import Api, make_api
 from servicekit import LiveServer, Receiver

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from facematch.errors import AuthThrottledError
-from facematch.flows.throttle import AuthThrottle, Counters
+from facematch.security.throttle import AuthThrottle, Counters
 from facematch.storage.db import Database
 from servicekit import ServerProcess, create_partner, free_port
 

@@ -176,7 +176,7 @@ def test_an_interrupted_compare_is_finished_by_a_worker_once_its_lease_lapses(qu
         assert submission is not None
         submission_id = submission.id
     from facematch.flows import processing
-    from facematch.storage import repo
+    from facematch.storage import job_repo
 
     # what a crash leaves: an undecided direct attempt whose request stopped heart-beating
     fresh = str(uuid.uuid4())
@@ -193,7 +193,7 @@ def test_an_interrupted_compare_is_finished_by_a_worker_once_its_lease_lapses(qu
             )
         )
         session.flush()
-        repo.enqueue_leased_job(fresh, submission.partner_id, "a-dead-request", 0.01, session=session)
+        job_repo.enqueue_leased_job(fresh, submission.partner_id, "a-dead-request", 0.01, session=session)
 
     def decided() -> bool:
         with svc.db.session() as session:

@@ -14,7 +14,7 @@ import jwt
 import pytest
 
 from facematch.flows import partners
-from facematch.storage import repo
+from facematch.storage import partner_repo
 from partner_client import Api, make_api
 from servicekit import TOKEN_SECRET, live_app
 
@@ -89,7 +89,7 @@ def test_partner_token_cannot_call_user_endpoints(api: Api) -> None:
 def test_passkey_rotation_overlap_and_revocation(api: Api) -> None:
     db = api.server.services.db
     with db.session() as session:
-        partner = repo.partner_by_client_id(api.creds.client_id, session=session)
+        partner = partner_repo.partner_by_client_id(api.creds.client_id, session=session)
         assert partner is not None
         new_key = partners.rotate_passkey(partner, overlap_s=3600)
     old_key = api.creds.passkey
@@ -100,7 +100,7 @@ def test_passkey_rotation_overlap_and_revocation(api: Api) -> None:
 
     assert token_status(old_key) == 200 and token_status(new_key) == 200
     with db.session() as session:
-        partner = repo.partner_by_client_id(api.creds.client_id, session=session)
+        partner = partner_repo.partner_by_client_id(api.creds.client_id, session=session)
         assert partner is not None
         newest = partners.rotate_passkey(partner, overlap_s=0)
     assert token_status(new_key) == 401 and token_status(old_key) == 401
@@ -110,7 +110,7 @@ def test_passkey_rotation_overlap_and_revocation(api: Api) -> None:
 def test_disabled_partner_loses_tokens_and_keys(api: Api) -> None:
     token = api.partner_token()
     with api.server.services.db.session() as session:
-        partner = repo.partner_by_client_id(api.creds.client_id, session=session)
+        partner = partner_repo.partner_by_client_id(api.creds.client_id, session=session)
         assert partner is not None
         partners.set_disabled(partner, True)
     assert initiate_with(api, token).status_code == 401
@@ -154,7 +154,7 @@ def _working(api: Api, tokens: dict[str, str]) -> dict[str, bool]:
 
 def _rotate(api: Api, overlap_s: int) -> str:
     with api.server.services.db.session() as session:
-        partner = repo.partner_by_client_id(api.creds.client_id, session=session)
+        partner = partner_repo.partner_by_client_id(api.creds.client_id, session=session)
         assert partner is not None
         return partners.rotate_passkey(partner, overlap_s=overlap_s)
 
@@ -176,7 +176,7 @@ def test_rotation_with_overlap_keeps_old_tokens_until_the_overlap_ends(api: Api)
     during = _issued(api)
     assert all(_working(api, during).values())
     with api.server.services.db.session() as session:  # the overlap ends
-        partner = repo.partner_by_client_id(api.creds.client_id, session=session)
+        partner = partner_repo.partner_by_client_id(api.creds.client_id, session=session)
         assert partner is not None
         partner.previous_passkey_expires_at = datetime.now(UTC) - timedelta(seconds=1)
     assert not any(_working(api, before).values())
@@ -187,7 +187,7 @@ def test_enabling_again_does_not_revive_tokens_minted_before_the_disable(api: Ap
     before = _issued(api)
     for disabled in (True, False):
         with api.server.services.db.session() as session:
-            partner = repo.partner_by_client_id(api.creds.client_id, session=session)
+            partner = partner_repo.partner_by_client_id(api.creds.client_id, session=session)
             assert partner is not None
             partners.set_disabled(partner, disabled)
     assert not any(_working(api, before).values())

@@ -13,7 +13,7 @@ from clikit import field, run
 from facematch.cli.main import main
 from facematch.cli.serve import seed_demo_admin
 from facematch.errors import ConsoleSessionError, LoginFailedError
-from facematch.flows import console_auth
+from facematch.flows.console import auth as console_auth
 from facematch.flows.review import calibration_for
 from facematch.services import build_services
 from facematch.storage.db import migrate

@@ -16,7 +16,7 @@ from facematch.config import Settings
 from facematch.engine.fake import fake_face_image
 from facematch.flows import partners
 from facematch.services import build_services
-from facematch.storage import repo
+from facematch.storage import partner_repo
 from facematch.storage.blobs import BlobNotFoundError
 from facematch.storage.db import Database
 from facematch.storage.models import Submission, utcnow
@@ -38,13 +38,13 @@ def test_partner_lifecycle(cli_env: Path, capsys: pytest.CaptureFixture[str], da
     assert passkey not in json.dumps(shown) and "whsec_" not in json.dumps(shown)
     db = Database(database_url)
     with db.session() as session:
-        partner = repo.partner_by_client_id(client_id, session=session)
+        partner = partner_repo.partner_by_client_id(client_id, session=session)
         assert partner is not None and partner.passkey_hash == partners.hash_passkey(passkey)
         assert passkey not in partner.passkey_hash
     rotated = field(run(capsys, "partner", "rotate-key", client_id, "--overlap-s", "0"), "pass-key")
     SECRETS.add(rotated)
     with db.session() as session:
-        partner = repo.partner_by_client_id(client_id, session=session)
+        partner = partner_repo.partner_by_client_id(client_id, session=session)
         assert partner is not None and partner.passkey_hash == partners.hash_passkey(rotated)
         assert partner.previous_passkey_hash is None
     out = run(
@@ -112,7 +112,7 @@ def test_reseal_after_a_key_rotation(
     db = Database(database_url)
     try:
         with db.session() as session:
-            partner = repo.partner_by_client_id(client_id, session=session)
+            partner = partner_repo.partner_by_client_id(client_id, session=session)
             assert partner is not None and partner.webhook_secret_sealed.startswith("fms1:k2:")
     finally:
         db.dispose()

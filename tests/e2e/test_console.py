@@ -33,10 +33,10 @@ from standardwebhooks.webhooks import Webhook
 from consolekit import OperatorCreds, make_operator
 from facematch.engine.types import Engine
 from facematch.flows import review
-from facematch.flows.console_reports import histogram as bin_similarities
+from facematch.flows.console.reports import histogram as bin_similarities
 from facematch.flows.operators import Role
 from facematch.flows.retention import purge_images
-from facematch.flows.review_band import Band
+from facematch.rules.review_band import Band
 from facematch.storage.models import (
     AuditEvent,
     DeliveryAttempt,

@@ -477,7 +477,7 @@ def test_a_desktop_can_continue_on_the_phone(stack: Stack, page: Any, browser: A
 
 
 def test_screens_before_a_session_speak_the_users_language(stack: Stack, browser: Any) -> None:
-    from facematch.flows.tokens import TokenKind
+    from facematch.security.tokens import TokenKind
 
     english = new_page(browser, locale="en-US")
     english.goto(stack.demo_url + "/")

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from facematch.errors import ServiceBusyError
-from facematch.flows.capacity import AnalysisPool, KeyedSlots, release_memory
+from facematch.security.capacity import AnalysisPool, KeyedSlots, release_memory
 from servicekit import occupy
 
 

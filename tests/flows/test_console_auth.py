@@ -19,7 +19,8 @@ from facematch.errors import (
     LoginThrottledError,
     OperatorExistsError,
 )
-from facematch.flows import console_auth, operators
+from facematch.flows import operators
+from facematch.flows.console import auth as console_auth
 from facematch.flows.context import Services
 from facematch.flows.operators import Permission, Role
 from facematch.services import build_services

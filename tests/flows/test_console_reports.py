@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 
 from consolekit import console_user, make_operator
-from facematch.flows import console_reports, review
+from facematch.flows import review
+from facematch.flows.console import reports as console_reports
 from facematch.flows.context import Services
 from facematch.flows.operators import Role
-from facematch.flows.review_band import Band
+from facematch.rules.review_band import Band
 from facematch.storage.models import ReviewItem, utcnow
 from servicekit import create_partner, seed_submission
 

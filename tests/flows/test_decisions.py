@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from facematch.engine.fake import FakeEngine, fake_face_image
-from facematch.flows.decisions import matched
+from facematch.rules.decisions import matched
 
 
 def test_face_match_reports_the_calibration_band_and_its_far() -> None:

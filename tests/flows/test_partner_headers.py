@@ -9,9 +9,12 @@ import pytest
 from sqlalchemy import select, update
 
 from facematch.errors import InvalidFieldError
-from facematch.flows import decisions, outbox, partners, processing, webhooks
+from facematch.flows import callbacks as outbox
+from facematch.flows import partners, processing
 from facematch.flows.context import Services
-from facematch.storage import repo
+from facematch.outbound import webhooks
+from facematch.rules import decisions
+from facematch.storage import outbox_repo
 from facematch.storage.models import OutboxMessage, Partner
 from servicekit import CALLBACK_POLICY, SECRET_BOX, create_partner, seed_submission
 
@@ -123,7 +126,7 @@ def test_a_stored_header_that_cannot_be_sent_dead_letters_the_callback(svc: Serv
     with svc.db.session() as session:
         message = session.get(OutboxMessage, message_id)
         assert message is not None and message.status == "dead"
-        log = repo.delivery_attempts(message_id, session=session)
+        log = outbox_repo.delivery_attempts(message_id, session=session)
         assert [entry.outcome for entry in log] == ["FAILED"]
         assert "callback settings unusable" in (log[0].error or "")
 

@@ -19,8 +19,8 @@ from facematch.errors import (
     ReferenceTimeoutError,
     ReferenceTooLargeError,
 )
-from facematch.flows.reference import fetch_reference_image
-from facematch.flows.safe_http import FetchPolicy
+from facematch.outbound.reference import fetch_reference_image
+from facematch.outbound.safe_http import FetchPolicy
 
 LOCAL = FetchPolicy(allowed_hosts=("127.0.0.1",), allow_http=True, allow_loopback=True)
 PARTNER_HEADERS = {

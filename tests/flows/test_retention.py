@@ -15,7 +15,7 @@ from facematch.engine.fake import FakeEngine, fake_face_image
 from facematch.errors import SubmissionNotFoundError
 from facematch.flows import retention, submissions
 from facematch.flows.context import Services
-from facematch.flows.tokens import TokenKind
+from facematch.security.tokens import TokenKind
 from facematch.services import build_services
 from facematch.storage.blobs import BlobNotFoundError
 from facematch.storage.models import AuditEvent, FlowSession, Submission, utcnow

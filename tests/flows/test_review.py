@@ -19,10 +19,11 @@ from facematch.errors import (
     PermissionDeniedError,
     ReviewConflictError,
 )
-from facematch.flows import decisions, processing, review, sessions, views
+from facematch.flows import processing, review, sessions
 from facematch.flows.context import Services
 from facematch.flows.operators import Role
-from facematch.flows.review_band import Band
+from facematch.rules import decisions, views
+from facematch.rules.review_band import Band
 from facematch.storage.models import FlowSession, OutboxMessage, ReviewItem, Submission, utcnow
 from servicekit import create_partner, seed_submission
 

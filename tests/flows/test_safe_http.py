@@ -17,9 +17,9 @@ from facematch.errors import (
     ResponseTooLargeError,
     UpstreamStatusError,
 )
-from facematch.flows import safe_http
-from facematch.flows.destinations import address_allowed
-from facematch.flows.safe_http import FetchPolicy, request, validate_url
+from facematch.outbound import safe_http
+from facematch.outbound.safe_http import FetchPolicy, request, validate_url
+from facematch.outbound.urls import address_allowed
 
 LOCAL = FetchPolicy(allowed_hosts=None, allow_http=True, allow_loopback=True)
 STRICT = FetchPolicy(allowed_hosts=None, allow_http=True)

@@ -8,7 +8,7 @@ import pytest
 
 from facematch.config import Settings
 from facematch.errors import ReferenceFetchError, ReferenceNotAllowedError
-from facematch.flows.tokens import TokenKeyError, TokenKind
+from facematch.security.tokens import TokenKeyError, TokenKind
 from facematch.services import ReferenceFetcher, build_services
 from facematch.storage.blobs import BlobKeyError
 from servicekit import BLOB_KEY, TOKEN_SECRET

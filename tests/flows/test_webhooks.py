@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from facematch.flows.safe_http import FetchPolicy
-from facematch.flows.webhooks import (
+from facematch.outbound.safe_http import FetchPolicy
+from facematch.outbound.webhooks import (
     MAX_RETRY_AFTER_SECONDS,
     RETRY_SCHEDULE,
     DeliveryOutcome,

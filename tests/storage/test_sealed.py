@@ -13,7 +13,7 @@ from alembic.config import Config
 from sqlalchemy import text
 
 from facematch.flows import partners
-from facematch.storage import repo
+from facematch.storage import partner_repo
 from facematch.storage.db import Database, migrate
 from facematch.storage.sealed import SealedValueError, SecretBox
 from servicekit import CALLBACK_POLICY, SECRET_BOX
@@ -89,7 +89,7 @@ def test_secrets_are_not_stored_in_clear(database_url: str) -> None:
         for secret in (created.webhook_secret, "reference-header-value-42", "callback-auth-value-42"):
             assert secret not in stored
         with db.session() as session:
-            partner = repo.partner_by_id(partner_id, session=session)
+            partner = partner_repo.partner_by_id(partner_id, session=session)
             assert partner is not None
             assert partners.webhook_secret(partner, box=SECRET_BOX) == created.webhook_secret
             assert partners.describe(partner)["referenceHeaders"] == ["X-Api-Key"]
@@ -127,7 +127,7 @@ def test_the_migration_seals_the_secrets_of_existing_partners(tmp_path: Path) ->
     db = Database(url)
     try:
         with db.session() as session:
-            partner = repo.partner_by_id("p1", session=session)
+            partner = partner_repo.partner_by_id("p1", session=session)
             assert partner is not None and partner.token_generation == 1
             assert partners.webhook_secret(partner, box=box) == "whsec_b2xkLXNlY3JldC1vbGQtc2VjcmV0LTEyMzQ="
             assert partners.callback_auth(partner, box=box) == ("Authorization", "Bearer old-auth")

@@ -19,7 +19,7 @@ from facematch.engine.fake import FakeEngine, fake_face_image
 from facematch.engine.images import decode_image
 from facematch.flows import initiate, partners, submissions
 from facematch.flows.context import Services
-from facematch.flows.tokens import TokenKind
+from facematch.security.tokens import TokenKind
 from facematch.services import build_services
 
 with warnings.catch_warnings():

@@ -12,7 +12,7 @@ from standardwebhooks import Webhook
 
 from facematch.demo_partner.client import verify_webhook
 from facematch.demo_partner.pages import frame_page, result_page
-from facematch.flows.webhooks import generate_secret as new_webhook_secret
+from facematch.outbound.webhooks import generate_secret as new_webhook_secret
 
 
 def _signed(secret: str, body: bytes, msg_id: str = "msg_1", stamp: int | None = None) -> dict[str, str]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from facematch.engine.types import Box, FaceAnalysis, Quality, Role
-from facematch.flows.guidance import Hint, hint_for_reasons, placement_hint
+from facematch.flows.web.guidance import Hint, hint_for_reasons, placement_hint
 
 
 def _face(x: float, y: float, w: float, *, width: int = 640, height: int = 480) -> FaceAnalysis:

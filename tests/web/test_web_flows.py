@@ -18,13 +18,15 @@ from facematch.errors import (
     WebSessionError,
     WebSessionExpiredError,
 )
-from facematch.flows import handoff, processing, review, web_session
+from facematch.flows import processing, review
 from facematch.flows.context import Services
-from facematch.flows.guidance import Hint
 from facematch.flows.operators import ConsoleUser
 from facematch.flows.operators import Role as OperatorRole
-from facematch.flows.review_band import Band
-from facematch.flows.web_session import Phase, Role
+from facematch.flows.web import handoff
+from facematch.flows.web import session as web_session
+from facematch.flows.web.guidance import Hint
+from facematch.flows.web.session import Phase, Role
+from facematch.rules.review_band import Band
 from facematch.storage.models import utcnow
 from servicekit import occupy
 

@@ -8,8 +8,9 @@ import re
 from importlib import resources
 
 from facematch.engine.fake import fake_face_image
-from facematch.flows import processing, web_session
-from facematch.flows.guidance import Hint
+from facematch.flows import processing
+from facematch.flows.web import session as web_session
+from facematch.flows.web.guidance import Hint
 from imagekit import decode_qr
 from servicekit import CAPTURED_LOGS
 

@@ -12,10 +12,11 @@ from sqlalchemy import select, update
 
 from facematch.config import Settings
 from facematch.engine.fake import FakeEngine, fake_face_image
-from facematch.flows import decisions, processing
+from facematch.flows import processing
 from facematch.flows.context import Services
+from facematch.rules import decisions
 from facematch.services import build_services
-from facematch.storage import repo
+from facematch.storage import job_repo, submission_repo
 from facematch.storage.models import FlowSession, Job, OutboxMessage, Submission, utcnow
 from facematch.worker.queue import AbandonedSweeper, run_one, sweep_abandoned
 from servicekit import create_partner, make_settings, seed_confirmed
@@ -51,10 +52,10 @@ def drain(svc: Services, owner: str = "test") -> None:
 def test_a_job_is_leased_once_and_decided(svc: Services) -> None:
     submission_id = confirmed_submission(svc)
     with svc.db.session() as session:
-        first = repo.claim_job("a", 30, session=session)
+        first = job_repo.claim_job("a", 30, session=session)
         assert first is not None and first.submission_id == submission_id
     with svc.db.session() as session:
-        assert repo.claim_job("b", 30, session=session) is None  # leased by "a"
+        assert job_repo.claim_job("b", 30, session=session) is None  # leased by "a"
     with svc.db.session() as session:  # "a" died: its lease runs out
         session.execute(
             update(Job)
@@ -232,7 +233,7 @@ def test_the_worker_finishes_sessions_left_after_a_retry(database_url: str, tmp_
                 sweeper.stop()
         assert len(callbacks_of(svc, abandoned)) == 1
         with svc.db.session() as session:
-            latest = repo.latest_submission(abandoned, session=session)
+            latest = submission_repo.latest_submission(abandoned, session=session)
             assert latest is not None and latest.final and latest.next_action in ("STATUS", "EXIT")
         for untouched in (recent, retried, already_final):
             assert callbacks_of(svc, untouched) == []

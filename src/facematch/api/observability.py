@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from facematch.api.errors import unexpected_error_response
 from facematch.errors import UploadTooLargeError
 from facematch.flows.context import Metrics
-from facematch.flows.handoff import HANDOFF_PATH
+from facematch.flows.web.handoff import HANDOFF_PATH
 from facematch.logs import request_id_var
 
 access_log = logging.getLogger("facematch.access")

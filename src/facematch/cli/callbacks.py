@@ -7,13 +7,14 @@ import json
 from typing import Any
 
 from facematch.cli.runtime import services
+from facematch.rules.states import DeliveryState
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("callbacks", help="inspect and resend completion callbacks")
     commands = parser.add_subparsers(dest="callbacks_command", required=True)
     listing = commands.add_parser("list", help="messages, newest first, with their delivery log")
-    listing.add_argument("--status", choices=("pending", "delivered", "dead", "gone"), default=None)
+    listing.add_argument("--status", choices=tuple(DeliveryState), default=None)
     listing.add_argument("--client-id", default=None)
     listing.add_argument("--limit", type=int, default=50)
     listing.set_defaults(func=list_cmd)
@@ -23,21 +24,21 @@ def register(subparsers: Any) -> None:
 
 
 def list_cmd(args: argparse.Namespace) -> int:
-    from facematch.flows import outbox
-    from facematch.storage import repo
+    from facematch.flows import callbacks as outbox
+    from facematch.storage import partner_repo
 
     with services() as svc:
         partner_id = None
         if args.client_id:
             with svc.db.session() as session:
-                partner = repo.partner_by_client_id(args.client_id, session=session)
+                partner = partner_repo.partner_by_client_id(args.client_id, session=session)
                 partner_id = partner.id if partner else "-"
         print(json.dumps(outbox.describe(svc, args.status, partner_id, limit=args.limit), indent=2))
     return 0
 
 
 def resend_cmd(args: argparse.Namespace) -> int:
-    from facematch.flows import outbox
+    from facematch.flows import callbacks as outbox
 
     with services() as svc:
         outbox.resend(svc, args.message_id)

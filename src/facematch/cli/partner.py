@@ -147,9 +147,9 @@ def _session() -> Iterator[_Context]:
 
 def _partner(session: Any, client_id: str) -> Any:
     from facematch.errors import FacematchError
-    from facematch.storage import repo
+    from facematch.storage import partner_repo
 
-    partner = repo.partner_by_client_id(client_id, session=session)
+    partner = partner_repo.partner_by_client_id(client_id, session=session)
     if partner is None:
         raise FacematchError(f"no partner with client-id {client_id}", code="PARTNER_NOT_FOUND")
     return partner
@@ -162,7 +162,7 @@ def _review_band(args: argparse.Namespace, settings: Any, partner_id: str, sessi
     import getpass
 
     from facematch.flows import review
-    from facematch.flows.review_band import Band
+    from facematch.rules.review_band import Band
 
     band = None
     if args.review_band != "off":
@@ -193,10 +193,10 @@ def create_cmd(args: argparse.Namespace) -> int:
 
 
 def list_cmd(args: argparse.Namespace) -> int:
-    from facematch.storage import repo
+    from facematch.storage import partner_repo
 
     with _session() as ctx:
-        for partner in repo.list_partners(session=ctx.session):
+        for partner in partner_repo.list_partners(session=ctx.session):
             state = "disabled" if partner.disabled else "enabled"
             print(f"{partner.client_id}  {state:8}  {partner.name}")
     return 0
@@ -256,7 +256,8 @@ def rotate_cmd(args: argparse.Namespace) -> int:
 
 
 def callback_cmd(args: argparse.Namespace) -> int:
-    from facematch.flows import partners, webhooks
+    from facematch.flows import partners
+    from facematch.outbound import webhooks
 
     with _session() as ctx:
         partner = _partner(ctx.session, args.client_id)
@@ -285,9 +286,9 @@ def disable_cmd(args: argparse.Namespace) -> int:
 
 def reseal_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import partners
-    from facematch.storage import repo
+    from facematch.storage import partner_repo
 
     with _session() as ctx:
-        count = sum(partners.reseal(p, box=ctx.box) for p in repo.list_partners(session=ctx.session))
+        count = sum(partners.reseal(p, box=ctx.box) for p in partner_repo.list_partners(session=ctx.session))
     print(f"sealed the secrets of {count} partners again with key {ctx.box.key_id}")
     return 0

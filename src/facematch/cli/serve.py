@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
 def seed_demo_partner(settings: Any, credentials_path: Path) -> dict[str, str] | None:
     """Create the demo partner once; its pass-key is printed and written (0600) only then."""
     from facematch.flows import partners
-    from facematch.flows.webhooks import configured_policy
+    from facematch.outbound.webhooks import configured_policy
     from facematch.services import secret_box
     from facematch.storage.db import Database
 
@@ -103,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
     from facematch.api.app import create_app
     from facematch.api.server import server_config
     from facematch.config import Settings
-    from facematch.flows.capacity import tune_allocator
     from facematch.logs import configure_logging
+    from facematch.security.capacity import tune_allocator
     from facematch.services import secret_box
     from facematch.storage.db import migrate
 

@@ -42,8 +42,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from facematch.config import get_settings
-    from facematch.flows.capacity import tune_allocator
     from facematch.logs import configure_logging
+    from facematch.security.capacity import tune_allocator
     from facematch.services import build_services, check_blob_store, load_engine, secret_box
     from facematch.storage.db import migrate
     from facematch.worker.process import run_worker

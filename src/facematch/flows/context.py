@@ -13,10 +13,10 @@ from prometheus_client.core import GaugeMetricFamily
 from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.errors import ServiceUnavailableError
-from facematch.flows.capacity import AnalysisPool, KeyedSlots
-from facematch.flows.throttle import AuthThrottle, Counters, RateLimiter
-from facematch.flows.tokens import TokenService
-from facematch.storage import repo
+from facematch.security.capacity import AnalysisPool, KeyedSlots
+from facematch.security.throttle import AuthThrottle, Counters, RateLimiter
+from facematch.security.tokens import TokenService
+from facematch.storage import job_repo
 from facematch.storage.blobs import BlobStore
 from facematch.storage.db import Database
 from facematch.storage.sealed import SecretBox
@@ -54,7 +54,7 @@ class QueueGauges:
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
             with self._db.session() as session:
-                stats = repo.queue_stats(session=session)
+                stats = job_repo.queue_stats(session=session)
         except Exception:
             log.warning("queue gauges unavailable", exc_info=True)
             return

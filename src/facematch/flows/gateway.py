@@ -15,8 +15,8 @@ from facematch.errors import (
 )
 from facematch.flows import partners
 from facematch.flows.context import Services
-from facematch.flows.tokens import IssuedToken, TokenKind
-from facematch.storage import repo
+from facematch.security.tokens import IssuedToken, TokenKind
+from facematch.storage import partner_repo
 from facematch.storage.models import FlowSession, Partner
 
 MAX_HEADER_LEN = 200
@@ -97,7 +97,7 @@ def check_onboarding_partner(partner: Partner, onboarding_partner: str) -> None:
 def token_partner(partner_id: object, claims: dict[str, Any], *, session: Session) -> Partner:
     """The enabled partner ``partner_id`` a verified token was minted for, if the token is of a live
     generation; UnauthorizedError otherwise (revoked by a rotation or a disable, unknown partner)."""
-    partner = repo.partner_by_id(str(partner_id), session=session)
+    partner = partner_repo.partner_by_id(str(partner_id), session=session)
     if partner is None or partner.disabled or not partners.token_is_current(partner, claims):
         raise UnauthorizedError("partner unknown or disabled, or the token was revoked")
     return partner

@@ -13,12 +13,13 @@ from facematch.errors import DuplicatePartnerSessionError, InvalidFieldError, Mi
 from facematch.flows import gateway
 from facematch.flows.context import Services
 from facematch.flows.gateway import require_header
-from facematch.flows.tokens import TokenKind
-from facematch.storage import repo
+from facematch.rules.states import Source
+from facematch.security.tokens import TokenKind
+from facematch.storage import submission_repo
 from facematch.storage.models import FlowSession
 
 FLOWS = ("FACE_MATCH",)
-SOURCES = ("SDK", "WEB_SDK")
+SOURCES = (Source.SDK, Source.WEB_SDK)
 THEMES = ("DARK_MODE", "LIGHT_MODE", "NO_PREFERENCE")
 LOCALES = ("id_ID", "en_ID")
 
@@ -91,7 +92,7 @@ def initiate_flow(svc: Services, request: InitiateRequest) -> InitiateResult:
         body = request.body
         flow = _enum("flow", body.get("flow"), FLOWS, None)
         source = _enum("source", body.get("source"), SOURCES, None)
-        web = source == "WEB_SDK"
+        web = source == Source.WEB_SDK
         success_url = _http_url("successRedirectionUrl", body.get("successRedirectionUrl"), required=web)
         failure_url = _http_url("failureRedirectionUrl", body.get("failureRedirectionUrl"), required=web)
         theme = _enum("theme", body.get("theme"), THEMES, "NO_PREFERENCE")
@@ -105,7 +106,7 @@ def initiate_flow(svc: Services, request: InitiateRequest) -> InitiateResult:
             host = (urlsplit(reference_url).hostname or "").lower()
             if host not in partner.reference_hosts:
                 raise InvalidFieldError("referenceImageUrl", "the reference image host is not allowed")
-        if repo.flow_session_by_psid(partner.id, psid, session=session) is not None:
+        if submission_repo.flow_session_by_psid(partner.id, psid, session=session) is not None:
             raise DuplicatePartnerSessionError()
         flow_session = FlowSession(
             id=str(uuid.uuid4()),

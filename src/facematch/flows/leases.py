@@ -11,7 +11,7 @@ import logging
 import threading
 
 from facematch.flows.context import Services
-from facematch.storage import repo
+from facematch.storage import job_repo
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,6 @@ class LeaseHeartbeat:
         while not self._stop.wait(lease / 3):
             try:
                 with self._svc.db.session() as session:
-                    repo.extend_job_lease(self._job_id, self._owner, lease, session=session)
+                    job_repo.extend_job_lease(self._job_id, self._owner, lease, session=session)
             except Exception:
                 log.warning("job heartbeat failed", exc_info=True)

@@ -2,7 +2,7 @@
 
 Roles: ``viewer`` reads metadata; ``reviewer`` also views images and decides reviews; ``admin`` also
 manages partners and operators and resends callbacks. Admins and reviewers must use a TOTP second
-factor (:mod:`facematch.flows.console_auth`). Passwords are hashed with argon2id (RFC 9106 low-memory
+factor (:mod:`facematch.flows.console.auth`). Passwords are hashed with argon2id (RFC 9106 low-memory
 parameters: 64 MiB, 3 passes); at most :data:`MAX_CONCURRENT_HASHES` hashes run at once in a process,
 so a burst of logins cannot take the machine's memory.
 """
@@ -32,7 +32,7 @@ from facematch.errors import (
     ServiceUnavailableError,
 )
 from facematch.flows.context import Services
-from facematch.storage import operator_repo, repo
+from facematch.storage import audit_repo, operator_repo
 from facematch.storage.models import Operator, utcnow
 
 
@@ -205,7 +205,7 @@ def create_operator(
         with svc.db.session() as session:
             session.add(operator)
             session.flush()
-            repo.audit(
+            audit_repo.audit(
                 actor,
                 "operator_create",
                 None,
@@ -244,7 +244,9 @@ def set_disabled(
         if disabled:
             operator_repo.revoke_sessions(operator.id, utcnow(), session=session)
         action = "operator_disable" if disabled else "operator_enable"
-        repo.audit(actor, action, None, session=session, details={"operator": operator.email}, source=source)
+        audit_repo.audit(
+            actor, action, None, session=session, details={"operator": operator.email}, source=source
+        )
         return view(operator)
 
 
@@ -264,7 +266,7 @@ def reset_password(
             operator.totp_enabled_at = None
             operator.totp_last_step = None
         operator_repo.revoke_sessions(operator.id, utcnow(), session=session)
-        repo.audit(
+        audit_repo.audit(
             actor,
             "operator_reset_password",
             None,
@@ -296,4 +298,4 @@ def change_password(
         operator.password_hash = hashed
         operator.must_change_password = False
         operator_repo.revoke_sessions(operator.id, utcnow(), session=session, keep=user.session_id)
-        repo.audit(user.actor, "password_change", None, session=session, source=source)
+        audit_repo.audit(user.actor, "password_change", None, session=session, source=source)

@@ -26,9 +26,10 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from facematch.errors import DestinationNotAllowedError, InvalidFieldError, UnauthorizedError
-from facematch.flows import destinations, safe_http, webhooks
-from facematch.flows.throttle import AuthThrottle
-from facematch.storage import repo
+from facematch.outbound import safe_http, webhooks
+from facematch.outbound import urls as destinations
+from facematch.security.throttle import AuthThrottle
+from facematch.storage import partner_repo
 from facematch.storage.models import Partner, utcnow
 from facematch.storage.sealed import SecretBox
 
@@ -342,7 +343,7 @@ def authenticate(
 ) -> Authenticated:
     """The enabled partner whose pass-key (current, or previous within its overlap) matches."""
     throttle.check(client_id, source)
-    partner = repo.partner_by_client_id(client_id, session=session)
+    partner = partner_repo.partner_by_client_id(client_id, session=session)
     offered = hash_passkey(passkey)
     generation: int | None = None
     if partner is not None and not partner.disabled:

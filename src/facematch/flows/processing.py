@@ -3,7 +3,6 @@ synchronous "pass image data directly" compare."""
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
@@ -11,9 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from facematch.engine.types import Role
 from facematch.errors import (
@@ -24,20 +21,20 @@ from facematch.errors import (
     MissingFieldError,
     ReferenceFetchError,
 )
-from facematch.flows import decisions, gateway, partners, results, review_band, sandbox, views
-from facematch.flows.capacity import AnalysisPool
+from facematch.flows import callbacks, gateway, partners, results, review
 from facematch.flows.context import Services
-from facematch.flows.decisions import Decision
 from facematch.flows.gateway import require_header
 from facematch.flows.leases import LeaseHeartbeat
 from facematch.flows.submissions import make_derivative
-from facematch.storage import repo
+from facematch.rules import decisions, sandbox
+from facematch.rules.decisions import Decision
+from facematch.rules.states import NextAction, ReasonCode, Result, Source, SubmissionStatus
+from facematch.security.capacity import AnalysisPool
+from facematch.storage import job_repo, submission_repo
 from facematch.storage.blobs import BlobNotFoundError, discard
-from facematch.storage.models import FlowSession, OutboxMessage, Partner, Submission, utcnow
+from facematch.storage.models import FlowSession, Partner, Submission, utcnow
 
 log = logging.getLogger(__name__)
-
-CALLBACK_EVENT = "submission.completed"
 #: metadata key of a synchronous compare (its images live only in the request)
 DIRECT = "directCompare"
 
@@ -111,8 +108,8 @@ def process_submission(svc: Services, submission_id: str, *, cpu: AnalysisPool |
     reference server holds no CPU slot."""
     with svc.db.session() as session:
         submission = session.get(Submission, submission_id)
-        if submission is None or submission.status != "IN_PROGRESS":
-            repo.finish_job(submission_id, session=session)
+        if submission is None or submission.status != SubmissionStatus.IN_PROGRESS:
+            job_repo.finish_job(submission_id, session=session)
             return
         flow_session = session.get(FlowSession, submission.session_id)
         partner = session.get(Partner, submission.partner_id)
@@ -127,7 +124,9 @@ def process_submission(svc: Services, submission_id: str, *, cpu: AnalysisPool |
         if submission.metadata_json.get(DIRECT):
             decision = decisions.unexpected_failure("the synchronous compare was interrupted")
         elif selfie is None:
-            decision = decisions.Decision("COMPLETED", "INVALID", "DOCUMENT_NOT_FOUND", {})
+            decision = decisions.Decision(
+                SubmissionStatus.COMPLETED, Result.INVALID, ReasonCode.DOCUMENT_NOT_FOUND, {}
+            )
         elif (forced := sandbox.forced_decision(flow_session)) is not None:
             decision = forced
         else:
@@ -150,7 +149,7 @@ def record_decision(svc: Services, submission_id: str, decision: Decision) -> bo
         flow_session = session.get(FlowSession, submission.session_id)
         partner = session.get(Partner, submission.partner_id)
         assert flow_session is not None and partner is not None
-        attempts = repo.count_attempts(flow_session.id, session=session)
+        attempts = submission_repo.count_attempts(flow_session.id, session=session)
         action = decisions.next_action_for(
             decision.status,
             decision.reason_code,
@@ -158,62 +157,45 @@ def record_decision(svc: Services, submission_id: str, decision: Decision) -> bo
             attempts_used=attempts,
             partner=partner,
         )
-        final = action is not decisions.NextAction.RETRY
+        final = action is not NextAction.RETRY
         # a final borderline non-match waits for a person (review band); no callback until then
         band = (
-            review_band.band_for(decision.reason_code, decision.similarity, partner.id, session=session)
+            review.band_holding(partner.id, decision.reason_code, decision.similarity, session=session)
             if final
             else None
         )
         now = utcnow()
-        moved = session.execute(
-            update(Submission)
-            .where(Submission.id == submission_id, Submission.status == "IN_PROGRESS")
-            .values(
-                status=decision.status if band is None else decisions.IN_REVIEW,
-                result=decision.result,
-                reason_code=decision.reason_code,
-                details=decision.details,
-                score=decision.score,
-                similarity=decision.similarity,
-                analysis=decision.analysis,
-                error_message=decision.error_message,
-                final=final and band is None,
-                next_action=action.value if band is None else None,
-                completed_at=now if band is None else None,
-            )
-            .execution_options(synchronize_session=False)
+        recorded = submission_repo.move_attempt(
+            submission_id,
+            SubmissionStatus.IN_PROGRESS,
+            {
+                "status": decision.status if band is None else SubmissionStatus.IN_REVIEW,
+                "result": decision.result,
+                "reason_code": decision.reason_code,
+                "details": decision.details,
+                "score": decision.score,
+                "similarity": decision.similarity,
+                "analysis": decision.analysis,
+                "error_message": decision.error_message,
+                "final": final and band is None,
+                "next_action": action if band is None else None,
+                "completed_at": now if band is None else None,
+            },
+            session=session,
         )
-        repo.finish_job(submission_id, session=session)
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
+        job_repo.finish_job(submission_id, session=session)
+        if not recorded:
             return False
         session.refresh(submission)
         if band is not None:
-            review_band.enqueue(
+            review.hold(
                 submission, band, default_deadline_s=svc.settings.console.review_deadline_s, session=session
             )
             return True
         if final:
-            write_callback(submission, flow_session, session=session)
+            callbacks.write(submission, flow_session, session=session)
     svc.metrics.submissions.labels(decision.status, decision.result or "", decision.reason_code).inc()
     return True
-
-
-def write_callback(submission: Submission, flow_session: FlowSession, *, session: Session) -> None:
-    """The outbox message of a final attempt (the caller's transaction also holds the result)."""
-    body = views.details_data(submission, flow_session, selfie_url=None)
-    session.add(
-        OutboxMessage(
-            id="msg_" + secrets.token_hex(16),
-            partner_id=submission.partner_id,
-            submission_id=submission.id,
-            event_type=CALLBACK_EVENT,
-            body=json.dumps(body, separators=(",", ":"), sort_keys=True),
-            status="pending",
-            next_attempt_at=utcnow(),
-        )
-    )
-    repo.notify(repo.OUTBOX_CHANNEL, session=session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +242,7 @@ def face_match_now(svc: Services, request: DirectMatchRequest) -> dict[str, Any]
             raise MissingFieldError("selfie")
         if not request.reference:
             raise MissingFieldError("reference")
-        if repo.flow_session_by_psid(partner.id, psid, session=session) is not None:
+        if submission_repo.flow_session_by_psid(partner.id, psid, session=session) is not None:
             raise DuplicatePartnerSessionError()
         session.expunge(partner)
     svc.require_engine()
@@ -294,7 +276,7 @@ def _compare_now(
         onboarding_partner=started.onboarding_partner,
         partner_user_id=started.uid,
         partner_user_id_type=started.uidt,
-        source="API",
+        source=Source.API,
         interactive=False,
         sandbox=partner.sandbox,
     )
@@ -308,7 +290,7 @@ def _compare_now(
                     partner_id=partner.id,
                     session_id=flow_session.id,
                     attempt=1,
-                    status="IN_PROGRESS",
+                    status=SubmissionStatus.IN_PROGRESS,
                     selfie_blob=selfie_blob,
                     metadata_json={DIRECT: True},
                     details={},
@@ -316,7 +298,7 @@ def _compare_now(
                 )
             )
             session.flush()
-            job_id = repo.enqueue_leased_job(
+            job_id = job_repo.enqueue_leased_job(
                 submission_id, partner.id, owner, svc.settings.submissions.job_lease_s, session=session
             )
             session.expunge(flow_session)
@@ -342,7 +324,7 @@ def _compare_now(
 def _forget(svc: Services, submission_id: str, flow_session_id: str, selfie_blob: str | None) -> None:
     """Undo a synchronous compare that ran out of time: as if it had never been received."""
     with svc.db.session() as session:
-        repo.delete_direct_attempt(submission_id, flow_session_id, session=session)
+        submission_repo.delete_direct_attempt(submission_id, flow_session_id, session=session)
     if selfie_blob:
         discard(svc.blobs, selfie_blob)
     log.warning("synchronous compare %s passed its deadline; nothing recorded", submission_id)

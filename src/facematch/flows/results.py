@@ -13,10 +13,12 @@ from facematch.errors import (
     SubmissionNotFoundError,
     UnauthorizedError,
 )
-from facematch.flows import gateway, views
+from facematch.flows import gateway
 from facematch.flows.context import Services
-from facematch.flows.tokens import TokenKind
-from facematch.storage import repo
+from facematch.rules import views
+from facematch.rules.states import SubmissionStatus
+from facematch.security.tokens import TokenKind
+from facematch.storage import audit_repo, submission_repo
 from facematch.storage.blobs import BlobNotFoundError
 from facematch.storage.models import FlowSession, Submission
 
@@ -49,14 +51,16 @@ def _render(svc: Services, submission: Submission, generation: int, *, session: 
     flow_session = session.get(FlowSession, submission.session_id)
     assert flow_session is not None
     data = views.details_data(submission, flow_session, selfie_url=_selfie_url(svc, submission, generation))
-    if data["status"] != "IN_PROGRESS":
+    if data["status"] != SubmissionStatus.IN_PROGRESS:
         return data  # a final verdict reads as it always did
-    return views.with_session_progress(data, flow_session, session=session)
+    return views.with_progress(
+        data, flow_session, submission_repo.session_attempts(flow_session.id, session=session)
+    )
 
 
 def details_for_partner(svc: Services, caller: gateway.PartnerCaller, submission_id: str) -> dict[str, Any]:
     with svc.db.session() as session:
-        submission = repo.submission_of_partner(caller.partner.id, submission_id, session=session)
+        submission = submission_repo.submission_of_partner(caller.partner.id, submission_id, session=session)
         if submission is None:
             raise SubmissionNotFoundError()
         return _render(svc, submission, caller.token_generation, session=session)
@@ -76,16 +80,16 @@ def details(svc: Services, request: DetailsRequest) -> dict[str, Any]:
             raise MissingFieldError("partner-user-id" if not uid else "partner-user-id-type")
         flow_session: FlowSession | None = None
         if psid:
-            flow_session = repo.flow_session_by_psid(partner.id, psid, session=session)
+            flow_session = submission_repo.flow_session_by_psid(partner.id, psid, session=session)
             if flow_session is None:
                 raise SubmissionNotFoundError()
         if sid:
-            submission = repo.submission_of_partner(partner.id, sid, session=session)
+            submission = submission_repo.submission_of_partner(partner.id, sid, session=session)
             if submission is None or (flow_session is not None and submission.session_id != flow_session.id):
                 raise SubmissionNotFoundError()
         else:
             assert flow_session is not None
-            latest = repo.latest_submission(flow_session.id, session=session)
+            latest = submission_repo.latest_submission(flow_session.id, session=session)
             if latest is None:
                 raise SubmissionNotFoundError()
             submission = latest
@@ -93,7 +97,7 @@ def details(svc: Services, request: DetailsRequest) -> dict[str, Any]:
         assert owner is not None
         if uid and (owner.partner_user_id, owner.partner_user_id_type) != (uid, uidt):
             raise SessionUserMismatchError()
-        repo.audit(f"partner:{partner.id}", "read_details", submission.id, session=session)
+        audit_repo.audit(f"partner:{partner.id}", "read_details", submission.id, session=session)
         return _render(svc, submission, caller.token_generation, session=session)
 
 
@@ -104,11 +108,11 @@ def selfie_image(svc: Services, submission_id: str, signature: str | None) -> by
         raise UnauthorizedError("the signature is for another image")
     with svc.db.session() as session:
         partner = gateway.token_partner(claims.get("pid"), claims, session=session)
-        submission = repo.submission_of_partner(partner.id, submission_id, session=session)
+        submission = submission_repo.submission_of_partner(partner.id, submission_id, session=session)
         if submission is None or not submission.selfie_blob or submission.images_purged_at is not None:
             raise SubmissionNotFoundError()
         blob = submission.selfie_blob
-        repo.audit(f"partner:{partner.id}", "read_selfie", submission.id, session=session)
+        audit_repo.audit(f"partner:{partner.id}", "read_selfie", submission.id, session=session)
     try:
         return svc.blobs.get(blob)
     except BlobNotFoundError:

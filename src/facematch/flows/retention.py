@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from itertools import islice
 
 from facematch.flows.context import Services
-from facematch.storage import repo
+from facematch.rules.states import DECIDED
+from facematch.storage import audit_repo, submission_repo
 from facematch.storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,8 @@ def purge_images(svc: Services, *, days: int, dry_run: bool = False) -> PurgeRep
     decided = unconfirmed = 0
     released: list[str | None] = []  # deleted once the rows no longer name them (else: orphans)
     with svc.db.session() as session:
-        for submission in repo.submissions_with_images_before(cutoff, session=session):
-            if submission.status not in ("COMPLETED", "ERROR"):
+        for submission in submission_repo.submissions_with_images_before(cutoff, session=session):
+            if submission.status not in DECIDED:
                 continue
             decided += 1
             if dry_run:
@@ -58,15 +59,15 @@ def purge_images(svc: Services, *, days: int, dry_run: bool = False) -> PurgeRep
             submission.reference_blob = None
             submission.analysis = {}  # face boxes and landmarks go with the images
             submission.images_purged_at = now
-            repo.audit("operator", "purge_images", submission.id, session=session)
+            audit_repo.audit("operator", "purge_images", submission.id, session=session)
         # an unconfirmed attempt may be in the middle of its uploads: never younger than the grace
-        for submission in repo.unconfirmed_attempts_before(min(cutoff, grace), session=session):
+        for submission in submission_repo.unconfirmed_attempts_before(min(cutoff, grace), session=session):
             if dry_run:
                 unconfirmed += 1
-            elif repo.delete_unconfirmed_attempt(submission.id, session=session):
+            elif submission_repo.delete_unconfirmed_attempt(submission.id, session=session):
                 unconfirmed += 1
                 released += [submission.selfie_blob, submission.reference_blob]
-                repo.audit("operator", "expire_unconfirmed", submission.id, session=session)
+                audit_repo.audit("operator", "expire_unconfirmed", submission.id, session=session)
     for blob in released:
         if blob:
             svc.blobs.delete(blob)
@@ -80,7 +81,7 @@ def purge_orphans(svc: Services, *, before: datetime, dry_run: bool = False) -> 
     deleted = 0
     while batch := list(islice(candidates, _BATCH)):
         with svc.db.session() as session:
-            referenced = repo.referenced_blobs(batch, session=session)
+            referenced = submission_repo.referenced_blobs(batch, session=session)
         for blob_id in batch:
             if blob_id in referenced:
                 continue

@@ -1,4 +1,5 @@
-"""The review queue: partners' review settings, deciding held attempts, and the deadline sweep.
+"""The review queue: partners' review settings, holding final attempts in a band, deciding them,
+and the deadline sweep.
 
 A reviewer's decision and the deadline's default both go through one conditional UPDATE of the
 queue item (``state = 'open'``), so exactly one of them decides; the loser gets
@@ -15,31 +16,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from facematch.config import Settings
 from facematch.engine.calibrate import Calibration
 from facematch.errors import InvalidFieldError, ReviewConflictError, ReviewNotFoundError
-from facematch.flows import processing, views
+from facematch.flows import callbacks
 from facematch.flows.context import Services
-from facematch.flows.decisions import IN_REVIEW, NextAction
 from facematch.flows.operators import ConsoleUser, Permission
-from facematch.flows.review_band import APPROVE, REJECT, Band, policy_band
-from facematch.storage import operator_repo, repo, review_repo
-from facematch.storage.models import FlowSession, Partner, ReviewItem, ReviewPolicy, Submission, utcnow
+from facematch.rules import review_band, views
+from facematch.rules.review_band import APPROVE, REJECT, Band
+from facematch.rules.states import DecidedBy, NextAction, ReasonCode, Result, SubmissionStatus
+from facematch.storage import audit_repo, operator_repo, review_repo, submission_repo
+from facematch.storage.models import FlowSession, Partner, ReviewItem, Submission, utcnow
 
 log = logging.getLogger(__name__)
 
 #: Reasons a reviewer may reject with (the partner's ``reasonCode``).
 REJECT_REASONS: dict[str, str] = {
-    "FACE_MATCH_FAILED": "Not the same person",
-    "FRAUD_REJECT": "Suspected fraud (photo of a photo, screen, mask, edited image)",
-    "REFERENCE_IMAGE_VALIDATION_FAILED": "The reference portrait cannot be used",
-    "INVALID_DOCUMENT": "The selfie cannot be used",
+    ReasonCode.FACE_MATCH_FAILED: "Not the same person",
+    ReasonCode.FRAUD_REJECT: "Suspected fraud (photo of a photo, screen, mask, edited image)",
+    ReasonCode.REFERENCE_IMAGE_VALIDATION_FAILED: "The reference portrait cannot be used",
+    ReasonCode.INVALID_DOCUMENT: "The selfie cannot be used",
 }
-DECIDED_BY_REVIEW = "REVIEW"
-DECIDED_BY_DEADLINE = "REVIEW_DEADLINE"
 DEADLINE_ACTOR = "system:review-deadline"
 MAX_NOTE = 1000
 
@@ -125,8 +124,7 @@ def parse_band(text: str, calibration: Calibration | None = None) -> tuple[float
 
 def policy(svc: Services, partner_id: str) -> Band | None:
     with svc.db.session() as session:
-        row = session.get(ReviewPolicy, partner_id)
-        return policy_band(row) if row is not None else None
+        return review_repo.band_of(partner_id, session=session)
 
 
 def set_policy(
@@ -141,21 +139,36 @@ def apply_policy(
     partner_id: str, band: Band | None, *, actor: str, session: Session, source: str | None = None
 ) -> None:
     """:func:`set_policy` inside the caller's unit of work."""
-    row = session.get(ReviewPolicy, partner_id)
-    if band is None:
-        if row is not None:
-            session.delete(row)
-    else:
-        if row is None:
-            row = ReviewPolicy(partner_id=partner_id)
-            session.add(row)
-        row.band_low, row.band_high = band.low, band.high
-        row.deadline_s, row.default_outcome = band.deadline_s, band.default_outcome
-        row.updated_at = utcnow()
+    review_repo.set_band(partner_id, band, session=session)
     details: dict[str, Any] = {"partnerId": partner_id, "band": None}
     if band is not None:
         details["band"] = [band.low, band.high, band.deadline_s, band.default_outcome]
-    repo.audit(actor, "review_band_set", None, session=session, details=details, source=source)
+    audit_repo.audit(actor, "review_band_set", None, session=session, details=details, source=source)
+
+
+# ---------------------------------------------------------------- holding
+
+
+def band_holding(
+    partner_id: str, reason_code: str | None, similarity: float | None, *, session: Session
+) -> Band | None:
+    """The partner's band when it holds this final outcome for a person; None: the engine decides."""
+    return review_band.held(review_repo.band_of(partner_id, session=session), reason_code, similarity)
+
+
+def hold(submission: Submission, band: Band, *, default_deadline_s: int, session: Session) -> None:
+    """Queue a held attempt (already stored as IN_REVIEW by the caller's transaction)."""
+    assert submission.similarity is not None
+    face_match: dict[str, Any] = submission.details.get("verificationResults", {}).get("faceMatch", {})
+    review_repo.add_item(
+        submission.id,
+        submission.partner_id,
+        submission.similarity,
+        float(face_match.get("threshold", band.high)),
+        band,
+        default_deadline_s=default_deadline_s,
+        session=session,
+    )
 
 
 # ---------------------------------------------------------------- the queue
@@ -236,24 +249,19 @@ def _finalize(
     )
     approved = outcome == APPROVE
     action = NextAction.STATUS if partner.show_status_screen else NextAction.EXIT
-    moved = session.execute(
-        update(Submission)
-        .where(Submission.id == submission.id, Submission.status == IN_REVIEW)
-        .values(
-            status="COMPLETED",
-            result="VALID" if approved else "INVALID",
-            reason_code="" if approved else reason_code,
-            details=details,
-            final=True,
-            next_action=action.value,
-            completed_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    values = {
+        "status": SubmissionStatus.COMPLETED,
+        "result": Result.VALID if approved else Result.INVALID,
+        "reason_code": ReasonCode.NONE if approved else reason_code,
+        "details": details,
+        "final": True,
+        "next_action": action,
+        "completed_at": now,
+    }
+    if not submission_repo.move_attempt(submission.id, SubmissionStatus.IN_REVIEW, values, session=session):
         raise ReviewConflictError("the submission is no longer waiting for review")
     session.refresh(submission)
-    processing.write_callback(submission, flow_session, session=session)
+    callbacks.write(submission, flow_session, session=session)
     return submission
 
 
@@ -293,13 +301,13 @@ def decide(
             "reason_code": code or None,
             "note": note,
             "decided_by": user.operator_id,
-            "decided_via": DECIDED_BY_REVIEW,
+            "decided_via": DecidedBy.REVIEW,
         }
         if not review_repo.close_item(submission_id, values, session=session):
             session.refresh(found)
             raise ReviewConflictError(_decided_message(found, session=session), decided_by=found.decided_by)
-        submission = _finalize(session, found, outcome, code, DECIDED_BY_REVIEW, user.operator_id, now)
-        repo.audit(
+        submission = _finalize(session, found, outcome, code, DecidedBy.REVIEW, user.operator_id, now)
+        audit_repo.audit(
             user.actor,
             "review_decide",
             submission_id,
@@ -314,7 +322,7 @@ def decide(
 
 
 def _decided_message(found: ReviewItem, *, session: Session) -> str:
-    if found.decided_via == DECIDED_BY_DEADLINE:
+    if found.decided_via == DecidedBy.REVIEW_DEADLINE:
         who = "its deadline (default outcome)"
     else:
         emails = operator_repo.operator_emails(
@@ -337,18 +345,18 @@ def sweep_overdue(svc: Services, batch: int = 100) -> int:
             found = session.get(ReviewItem, submission_id)
             assert found is not None
             outcome = found.default_outcome
-            code = "" if outcome == APPROVE else "FACE_MATCH_FAILED"
+            code = ReasonCode.NONE if outcome == APPROVE else ReasonCode.FACE_MATCH_FAILED
             values = {
                 "decided_at": now,
                 "outcome": outcome,
                 "reason_code": code or None,
                 "note": "review deadline passed: default outcome applied",
-                "decided_via": DECIDED_BY_DEADLINE,
+                "decided_via": DecidedBy.REVIEW_DEADLINE,
             }
             if not review_repo.close_item(submission_id, values, session=session):
                 continue
-            submission = _finalize(session, found, outcome, code, DECIDED_BY_DEADLINE, None, now)
-            repo.audit(
+            submission = _finalize(session, found, outcome, code, DecidedBy.REVIEW_DEADLINE, None, now)
+            audit_repo.audit(
                 DEADLINE_ACTOR,
                 "review_default",
                 submission_id,

@@ -14,17 +14,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
-
 from facematch.errors import SubmissionNotFoundError, SubmissionStateConflictError
-from facematch.flows import decisions, gateway, processing, results, review_band
+from facematch.flows import callbacks, gateway, results, review
 from facematch.flows.context import Services
 from facematch.flows.gateway import require_header
-from facematch.storage import repo
+from facematch.rules.states import DECIDED, NextAction, SubmissionStatus
+from facematch.storage import audit_repo, partner_repo, submission_repo
 from facematch.storage.blobs import discard
-from facematch.storage.models import FlowSession, Partner, Submission, utcnow
-
-DECIDED = ("COMPLETED", "ERROR")
+from facematch.storage.models import FlowSession, Partner, utcnow
 
 
 class Finished(enum.StrEnum):
@@ -61,47 +58,35 @@ def finish_session(svc: Services, flow_session_id: str) -> Finished:
             partner = session.get(Partner, flow_session.partner_id) if flow_session else None
             if flow_session is None or partner is None:
                 return Finished.NOTHING
-            attempts = repo.session_attempts(flow_session.id, session=session)
+            attempts = submission_repo.session_attempts(flow_session.id, session=session)
             if any(attempt.final for attempt in attempts):
                 return Finished.ALREADY_FINAL
-            if any(attempt.status == "IN_PROGRESS" for attempt in attempts):
+            if any(attempt.status == SubmissionStatus.IN_PROGRESS for attempt in attempts):
                 return Finished.PROCESSING
             decided = [attempt for attempt in attempts if attempt.status in DECIDED]
             if not decided:
                 return Finished.NOTHING
             last = decided[-1]
             for open_attempt in (a for a in attempts if a.attempt > last.attempt):
-                gone = session.execute(
-                    delete(Submission)
-                    .where(Submission.id == open_attempt.id, Submission.status == "INITIATED")
-                    .execution_options(synchronize_session=False)
-                )
-                if gone.rowcount != 1:  # type: ignore[attr-defined]
+                if not submission_repo.delete_unconfirmed_attempt(open_attempt.id, session=session):
                     raise _RaceError(Finished.PROCESSING)  # it was confirmed meanwhile
                 discarded += [
                     blob for blob in (open_attempt.selfie_blob, open_attempt.reference_blob) if blob
                 ]
-            action = decisions.NextAction.STATUS if partner.show_status_screen else decisions.NextAction.EXIT
+            action = NextAction.STATUS if partner.show_status_screen else NextAction.EXIT
             # a borderline non-match becomes final through a person (review band), not here
-            band = review_band.band_for(last.reason_code, last.similarity, partner.id, session=session)
-            held = {"status": decisions.IN_REVIEW, "next_action": None, "completed_at": None}
-            moved = session.execute(
-                update(Submission)
-                .where(
-                    Submission.id == last.id, Submission.final.is_(False), Submission.status == last.status
-                )
-                .values(**(held if band else {"final": True, "next_action": action.value}))
-                .execution_options(synchronize_session=False)
-            )
-            if moved.rowcount != 1:  # type: ignore[attr-defined]
+            band = review.band_holding(partner.id, last.reason_code, last.similarity, session=session)
+            held = {"status": SubmissionStatus.IN_REVIEW, "next_action": None, "completed_at": None}
+            values = held if band else {"final": True, "next_action": action}
+            if not submission_repo.make_final(last.id, last.status, values, session=session):
                 raise _RaceError(Finished.ALREADY_FINAL)  # another finisher was first
             session.refresh(last)
             if band is not None:
-                review_band.enqueue(
+                review.hold(
                     last, band, default_deadline_s=svc.settings.console.review_deadline_s, session=session
                 )
             else:
-                processing.write_callback(last, flow_session, session=session)  # the one callback writer
+                callbacks.write(last, flow_session, session=session)
     except _RaceError as race:
         return race.outcome
     for blob in discarded:
@@ -114,12 +99,12 @@ def finish_idle_sessions(svc: Services, batch: int = 100) -> int:
     partner's retry window (``partner ... --retry-window-s``); returns how many this call finished."""
     now = utcnow()
     with svc.db.session() as session:
-        windows = repo.retry_windows(session=session)
+        windows = partner_repo.retry_windows(session=session)
     finished = 0
     for partner_id, window_s in windows:
         with svc.db.session() as session:
             idle_before = now - timedelta(seconds=window_s)
-            candidates = repo.idle_retry_sessions(partner_id, idle_before, batch, session=session)
+            candidates = submission_repo.idle_retry_sessions(partner_id, idle_before, batch, session=session)
         finished += sum(1 for sid in candidates if finish_session(svc, sid) is Finished.FINISHED)
     return finished
 
@@ -139,7 +124,7 @@ def finish(svc: Services, request: FinishRequest) -> dict[str, Any]:
         caller = gateway.require_partner_caller(svc, request.token, session=session)
         partner = caller.partner
         psid = require_header("x-partner-session-id", request.partner_session_id)
-        flow_session = repo.flow_session_by_psid(partner.id, psid, session=session)
+        flow_session = submission_repo.flow_session_by_psid(partner.id, psid, session=session)
         if flow_session is None:
             raise SubmissionNotFoundError()
         partner_id, flow_session_id = partner.id, flow_session.id
@@ -149,8 +134,8 @@ def finish(svc: Services, request: FinishRequest) -> dict[str, Any]:
     if outcome is Finished.NOTHING:
         raise SubmissionNotFoundError("the session has no decided attempt")
     with svc.db.session() as session:
-        latest = repo.latest_submission(flow_session_id, session=session)
+        latest = submission_repo.latest_submission(flow_session_id, session=session)
         assert latest is not None
-        repo.audit(f"partner:{partner_id}", "finish_session", latest.id, session=session)
+        audit_repo.audit(f"partner:{partner_id}", "finish_session", latest.id, session=session)
         latest_id = latest.id
     return results.details_for_partner(svc, caller, latest_id)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,12 +26,14 @@ from facematch.errors import (
     SubmissionStateConflictError,
     UnauthorizedError,
 )
-from facematch.flows import gateway, sandbox, views
+from facematch.flows import gateway
 from facematch.flows.context import Services
-from facematch.flows.decisions import IN_REVIEW, NextAction, next_action_for
 from facematch.flows.gateway import require_header
-from facematch.flows.tokens import TokenKind
-from facematch.storage import repo
+from facematch.rules import sandbox, views
+from facematch.rules.decisions import next_action_for
+from facematch.rules.states import DECIDED, UNDECIDED, Source, SubmissionStatus
+from facematch.security.tokens import TokenKind
+from facematch.storage import job_repo, submission_repo
 from facematch.storage.blobs import discard
 from facematch.storage.models import FlowSession, Partner, Submission, utcnow
 
@@ -90,7 +91,7 @@ def _scope_session(
         if flow_session is None or flow_session.partner_session_id != psid:
             raise ForbiddenError("the token belongs to another session")
         return flow_session
-    flow_session = repo.flow_session_by_psid(scope.partner.id, psid, session=session)
+    flow_session = submission_repo.flow_session_by_psid(scope.partner.id, psid, session=session)
     if flow_session is not None:
         if (flow_session.partner_user_id, flow_session.partner_user_id_type) != (
             scope.partner_user_id,
@@ -107,7 +108,7 @@ def _scope_session(
         onboarding_partner=scope.onboarding_partner,
         partner_user_id=scope.partner_user_id,
         partner_user_id_type=scope.partner_user_id_type,
-        source="API",
+        source=Source.API,
         interactive=False,
         sandbox=scope.partner.sandbox,
     )
@@ -131,14 +132,14 @@ def presign(svc: Services, request: UserRequest, submission_type: str | None) ->
         assert flow_session is not None
         partner = scope.partner
         sandbox.check_environment(flow_session, partner)
-        latest = repo.latest_submission(flow_session.id, session=session)
-        if latest is not None and latest.status == "INITIATED":
+        latest = submission_repo.latest_submission(flow_session.id, session=session)
+        if latest is not None and latest.status == SubmissionStatus.INITIATED:
             submission = latest
             submission.sdk_session_id = sdk
-        elif latest is not None and latest.status in ("IN_PROGRESS", IN_REVIEW):
+        elif latest is not None and latest.status in UNDECIDED:
             raise SubmissionStateConflictError("the previous attempt is still being processed")
         else:
-            attempts = repo.count_attempts(flow_session.id, session=session)
+            attempts = submission_repo.count_attempts(flow_session.id, session=session)
             if attempts >= partner.max_attempts:
                 raise SubmissionQuotaExceededError()
             if latest is not None and latest.final and flow_session.interactive:
@@ -149,7 +150,7 @@ def presign(svc: Services, request: UserRequest, submission_type: str | None) ->
                 session_id=flow_session.id,
                 attempt=attempts + 1,
                 sdk_session_id=sdk,
-                status="INITIATED",
+                status=SubmissionStatus.INITIATED,
                 metadata_json={},
                 details={},
             )
@@ -210,10 +211,10 @@ def attach_document(
     old: str | None = None
     try:
         with svc.db.session() as session:
-            submission = repo.submission_of_partner(partner_id, submission_id, session=session)
+            submission = submission_repo.submission_of_partner(partner_id, submission_id, session=session)
             if submission is None:
                 raise SubmissionNotFoundError()
-            if submission.status != "INITIATED":
+            if submission.status != SubmissionStatus.INITIATED:
                 raise SubmissionStateConflictError("the submission was already confirmed")
             if doc_type == "SELFIE":
                 old, submission.selfie_blob = submission.selfie_blob, blob_id
@@ -232,7 +233,7 @@ def _user_submission(
     scope: gateway.UserScope, psid: str, submission_id: str, *, session: Session
 ) -> tuple[Submission, FlowSession]:
     """The submission if this user token may see it; SubmissionNotFoundError otherwise (no leaks)."""
-    submission = repo.submission_of_partner(scope.partner.id, submission_id, session=session)
+    submission = submission_repo.submission_of_partner(scope.partner.id, submission_id, session=session)
     if submission is None:
         raise SubmissionNotFoundError()
     flow_session = session.get(FlowSession, submission.session_id)
@@ -264,19 +265,20 @@ def confirm(svc: Services, request: UserRequest, body: Any) -> str:
         submission, flow_session = _user_submission(scope, psid, submission_id, session=session)
         if submission.sdk_session_id != sdk:
             raise ForbiddenError("the submission belongs to another SDK session")
-        if submission.status != "INITIATED":
+        if submission.status != SubmissionStatus.INITIATED:
             raise SubmissionStateConflictError("the submission was already confirmed")
         if not submission.selfie_blob:
             raise InvalidUploadArtifactError("the SELFIE document was not uploaded")
-        moved = session.execute(
-            update(Submission)
-            .where(Submission.id == submission.id, Submission.status == "INITIATED")
-            .values(status="IN_PROGRESS", confirmed_at=utcnow(), metadata_json=metadata or {})
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
+        confirmed = {
+            "status": SubmissionStatus.IN_PROGRESS,
+            "confirmed_at": utcnow(),
+            "metadata_json": metadata or {},
+        }
+        if not submission_repo.move_attempt(
+            submission.id, SubmissionStatus.INITIATED, confirmed, session=session
+        ):
             raise SubmissionStateConflictError("the submission was already confirmed")
-        repo.enqueue_job(
+        job_repo.enqueue_job(
             submission.id,
             submission.partner_id,
             session=session,
@@ -290,7 +292,7 @@ def attempt_next_action(
     submission: Submission, flow_session: FlowSession, partner: Partner, attempts: int
 ) -> str | None:
     """The stored next action of a decided attempt (None while undecided)."""
-    if submission.status not in ("COMPLETED", "ERROR"):
+    if submission.status not in DECIDED:
         return None
     if submission.next_action:
         return submission.next_action
@@ -312,12 +314,14 @@ def status(svc: Services, request: UserRequest, submission_id: str) -> dict[str,
         if not _ID.match(submission_id):
             raise InvalidSubmissionIdError()
         submission, flow_session = _user_submission(scope, psid, submission_id, session=session)
-        attempts = repo.count_attempts(flow_session.id, session=session)
+        attempts = submission_repo.count_attempts(flow_session.id, session=session)
         action = attempt_next_action(submission, flow_session, scope.partner, attempts)
         data = views.status_data(
             submission, next_action=action, attempts_used=attempts, max_attempts=scope.partner.max_attempts
         )
-        return views.with_session_progress(data, flow_session, session=session)
+        return views.with_progress(
+            data, flow_session, submission_repo.session_attempts(flow_session.id, session=session)
+        )
 
 
-__all__ = ["NextAction", "Presigned", "UploadSlot", "UserRequest", "confirm", "presign", "status", "upload"]
+__all__ = ["Presigned", "UploadSlot", "UserRequest", "confirm", "presign", "status", "upload"]

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from facematch.rules.states import ReviewState
 from facematch.storage.models import (
     AuditEvent,
     DeliveryAttempt,
@@ -155,7 +156,7 @@ def open_reviews_by_partner(*, session: Session) -> list[tuple[str, int, datetim
     """(partner id, open items, oldest entry) for partners with open items."""
     query = (
         select(ReviewItem.partner_id, func.count(), func.min(ReviewItem.created_at))
-        .where(ReviewItem.state == "open")
+        .where(ReviewItem.state == ReviewState.OPEN)
         .group_by(ReviewItem.partner_id)
     )
     return [(r[0], int(r[1]), r[2]) for r in session.execute(query)]

@@ -22,6 +22,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from facematch.rules.states import DeliveryState, JobState, ReviewOutcome, ReviewState, SubmissionStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -127,7 +129,7 @@ class Submission(Base):
     attempt: Mapped[int] = mapped_column(Integer)
     submission_type: Mapped[str] = mapped_column(String(32), default="FACE_MATCH")
     sdk_session_id: Mapped[str | None] = mapped_column(String(200), default=None)
-    status: Mapped[str] = mapped_column(String(16), default="INITIATED")
+    status: Mapped[str] = mapped_column(String(16), default=SubmissionStatus.INITIATED)
     selfie_blob: Mapped[str | None] = mapped_column(String(64), default=None)
     reference_blob: Mapped[str | None] = mapped_column(String(64), default=None)
     metadata_json: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -161,7 +163,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), unique=True)
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", name="fk_jobs_partner_id_partners"))
-    state: Mapped[str] = mapped_column(String(16), default="queued")
+    state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED)
     tries: Mapped[int] = mapped_column(Integer, default=0)
     available_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -182,7 +184,7 @@ class OutboxMessage(Base):
     submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), unique=True)
     event_type: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -296,7 +298,7 @@ class ReviewPolicy(Base):
     band_high: Mapped[float] = mapped_column(Float)
     deadline_s: Mapped[int | None] = mapped_column(Integer, default=None)
     """None: the console's default (console.review_deadline_s)."""
-    default_outcome: Mapped[str] = mapped_column(String(8), default="REJECT")
+    default_outcome: Mapped[str] = mapped_column(String(8), default=ReviewOutcome.REJECT)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -311,7 +313,7 @@ class ReviewItem(Base):
 
     submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), index=True)
-    state: Mapped[str] = mapped_column(String(16), default="open")
+    state: Mapped[str] = mapped_column(String(16), default=ReviewState.OPEN)
     similarity: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
     band_low: Mapped[float] = mapped_column(Float)

@@ -58,6 +58,16 @@ def revoke_sessions(operator_id: str, now: datetime, *, session: Session, keep: 
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def touch_session(session_id: str, now: datetime, *, session: Session) -> None:
+    """Record that the operator session was used at ``now`` (its idle timeout starts again)."""
+    session.execute(
+        update(OperatorSession)
+        .where(OperatorSession.id == session_id)
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def delete_sessions_before(cutoff: datetime, *, session: Session) -> int:
     """Forget sessions that ended (expired or revoked) before ``cutoff``."""
     result = session.execute(

@@ -6,7 +6,7 @@ import logging
 import secrets
 import threading
 
-from facematch.flows import outbox
+from facematch.flows import callbacks as outbox
 from facematch.flows.context import Services
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from facematch.flows import decisions, processing, sessions
-from facematch.flows.capacity import AnalysisPool, release_memory
+from facematch.flows import processing, sessions
 from facematch.flows.context import Services
 from facematch.flows.leases import LeaseHeartbeat
-from facematch.storage import repo
+from facematch.rules import decisions
+from facematch.security.capacity import AnalysisPool, release_memory
+from facematch.storage import job_repo
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def run_one(
     partner's running jobs; ``running``: the set of job ids this process is working on."""
     settings = svc.settings.submissions
     with svc.db.session() as session:
-        claimed = repo.claim_job(owner, settings.job_lease_s, session=session, per_partner=per_partner)
+        claimed = job_repo.claim_job(owner, settings.job_lease_s, session=session, per_partner=per_partner)
         if claimed is None:
             return False
         job_id, submission_id, tries = claimed.id, claimed.submission_id, claimed.tries
@@ -58,7 +59,7 @@ def run_one(
                     processing.record_decision(svc, submission_id, decisions.failed_every_try(error))
                 else:
                     with svc.db.session() as session:
-                        repo.release_job(
+                        job_repo.release_job(
                             job_id, f"{type(error).__name__}: {error}", 2.0**tries, session=session
                         )
     finally:
@@ -72,7 +73,7 @@ class JobRunners:
     :meth:`submit` (a confirm in this process) or :meth:`wake` (a NOTIFY from another).
 
     ``cpu`` analyses run at once, on ``cpu`` threads of their own (see
-    :class:`~facematch.flows.capacity.AnalysisPool`); ``fetchers`` more job threads may be waiting
+    :class:`~facematch.security.capacity.AnalysisPool`); ``fetchers`` more job threads may be waiting
     on partners' reference servers at the same time (a job holds a CPU slot only while it
     analyses), so a partner whose server hangs cannot take the CPU from the others. Claims are fair
     across partners (see :func:`~facematch.storage.repo.claim_job`).
@@ -115,7 +116,7 @@ class JobRunners:
         unfinished = sorted(self.running)
         if unfinished:
             with self._svc.db.session() as session:
-                released = repo.hand_back_jobs(unfinished, self.owner, session=session)
+                released = job_repo.hand_back_jobs(unfinished, self.owner, session=session)
             log.warning("handed back %d unfinished jobs at shutdown", released)
         self._threads.clear()
         self._cpu.close(wait=False)  # an analysis past the drain must not hold the shutdown

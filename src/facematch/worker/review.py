@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from facematch.flows import console_auth, review
+from facematch.flows import review
+from facematch.flows.console import auth as console_auth
 from facematch.flows.context import Services
 from facematch.worker.queue import Sweeper
 

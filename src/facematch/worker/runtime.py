@@ -9,7 +9,7 @@ are handed back.
 from __future__ import annotations
 
 from facematch.flows.context import Services
-from facematch.storage import repo
+from facematch.storage import channels
 from facematch.worker.callbacks import CallbackSender
 from facematch.worker.listener import Listener, conninfo
 from facematch.worker.queue import AbandonedSweeper, JobRunners, Sweeper
@@ -30,9 +30,9 @@ class Background:
         dsn = conninfo(svc.db.url)
         wakers = {}
         if jobs:
-            wakers[repo.JOBS_CHANNEL] = self.queue.wake
+            wakers[channels.JOBS_CHANNEL] = self.queue.wake
         if deliveries:
-            wakers[repo.OUTBOX_CHANNEL] = self.sender.wake
+            wakers[channels.OUTBOX_CHANNEL] = self.sender.wake
         self.listener = Listener(dsn, wakers) if dsn and wakers else None
         self._drain_s = settings.submissions.drain_timeout_s
         svc.queue = self.queue

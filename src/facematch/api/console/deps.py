@@ -14,7 +14,7 @@ from facematch import errors as e
 from facematch.api.console.pages import PREFIX, login_redirect, render, same_origin
 from facematch.api.deps import Svc
 from facematch.errors import CsrfError
-from facematch.flows import console_auth
+from facematch.flows.console import auth as console_auth
 from facematch.flows.context import Services
 from facematch.flows.operators import ConsoleUser
 

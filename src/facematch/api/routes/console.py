@@ -19,30 +19,21 @@ from facematch.api.console.deps import Actor, Reader
 from facematch.api.console.pages import PREFIX, redirect, render
 from facematch.api.deps import Source, Svc
 from facematch.errors import InvalidFieldError
-from facematch.flows import (
-    console_images,
-    console_partners,
-    console_records,
-    console_reports,
-    operators,
-    review,
-)
+from facematch.flows import operators, review
+from facematch.flows.console import images as console_images
+from facematch.flows.console import partners as console_partners
+from facematch.flows.console import records as console_records
+from facematch.flows.console import reports as console_reports
 from facematch.flows.operators import Permission
+from facematch.rules.states import DeliveryState, ReasonCode, Result, SubmissionStatus
 from facematch.storage.console_queries import AuditFilter, CallbackFilter, SubmissionFilter
 from facematch.storage.models import utcnow
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 _STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
-STATUSES = ("INITIATED", "IN_PROGRESS", "IN_REVIEW", "COMPLETED", "ERROR")
-REASONS = (
-    "FACE_MATCH_FAILED",
-    "INVALID_DOCUMENT",
-    "REFERENCE_IMAGE_VALIDATION_FAILED",
-    "DOCUMENT_NOT_FOUND",
-    "VERIFICATION_FAILED",
-    "FRAUD_REJECT",
-)
+STATUSES = tuple(SubmissionStatus)
+REASONS = tuple(reason for reason in ReasonCode if reason)
 Text = Annotated[str, Form()]
 
 
@@ -105,9 +96,9 @@ def dashboard(
         "outcomes": charts.stacked_days(
             days,
             [
-                ("VALID", "bar-valid", [day[d].valid for d in days]),
-                ("INVALID", "bar-invalid", [day[d].invalid for d in days]),
-                ("ERROR", "bar-error", [day[d].error for d in days]),
+                (Result.VALID, "bar-valid", [day[d].valid for d in days]),
+                (Result.INVALID, "bar-invalid", [day[d].invalid for d in days]),
+                (SubmissionStatus.ERROR, "bar-error", [day[d].error for d in days]),
                 ("OPEN", "bar-open", [day[d].open for d in days]),
             ],
             "attempts per day by outcome",
@@ -340,7 +331,7 @@ def callbacks(
     )
     found = console_records.find_callbacks(svc, user, f, page)
     dead = console_records.find_callbacks(
-        svc, user, CallbackFilter(partner_id=partner or None, status="dead"), 1
+        svc, user, CallbackFilter(partner_id=partner or None, status=DeliveryState.DEAD), 1
     )
     return render(
         request,

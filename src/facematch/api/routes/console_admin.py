@@ -13,10 +13,12 @@ from facematch.api.console.deps import Actor, Reader
 from facematch.api.console.pages import PREFIX, redirect, render
 from facematch.api.deps import Source, Svc
 from facematch.errors import InvalidFieldError, OperatorExistsError
-from facematch.flows import console_partners, operators, review
-from facematch.flows.console_partners import Callback
+from facematch.flows import operators, review
+from facematch.flows.console import partners as console_partners
+from facematch.flows.console.partners import Callback
 from facematch.flows.partners import PartnerOptions
-from facematch.flows.review_band import Band
+from facematch.rules.review_band import Band
+from facematch.rules.states import ReviewOutcome
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 Text = Annotated[str, Form()]
@@ -138,7 +140,7 @@ def _partner_page(
         band_text=form.get("band", band_text) if form else band_text,
         deadline_h=f"{deadline / 3600:g}" if deadline else "",
         default_deadline_h=f"{svc.settings.console.review_deadline_s / 3600:g}",
-        default_outcome=band.default_outcome if band else "REJECT",
+        default_outcome=band.default_outcome if band else ReviewOutcome.REJECT,
         overlap_default=svc.settings.tokens.passkey_overlap_s,
     )
 
@@ -254,7 +256,7 @@ def partner_band(
     partner_id: str,
     band: Text = "",
     deadline_h: Text = "",
-    default_outcome: Text = "REJECT",
+    default_outcome: Text = ReviewOutcome.REJECT,
 ) -> Response:
     try:
         chosen = None

@@ -21,8 +21,9 @@ from facematch.api.console.deps import (
 from facematch.api.console.pages import PREFIX, redirect, render, safe_next
 from facematch.api.deps import Source, Svc
 from facematch.errors import ConsoleSessionError, InvalidFieldError, LoginFailedError
-from facematch.flows import console_auth, operators
-from facematch.flows.console_auth import LoginStep
+from facematch.flows import operators
+from facematch.flows.console import auth as console_auth
+from facematch.flows.console.auth import LoginStep
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 Text = Annotated[str, Form()]

@@ -21,8 +21,9 @@ from facematch.api.deps import (
 from facematch.api.errors import Surface
 from facematch.api.schemas import DetailsResponse, InitiateFlowResponse
 from facematch.errors import InvalidFieldError, UploadTooLargeError
-from facematch.flows import initiate, processing, results, sandbox, sessions
-from facematch.flows.reference import decode_base64_image
+from facematch.flows import initiate, processing, results, sessions
+from facematch.outbound.reference import decode_base64_image
+from facematch.rules import sandbox
 
 router = APIRouter(tags=["partner"])
 

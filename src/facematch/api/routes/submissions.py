@@ -14,6 +14,7 @@ from facematch.api.schemas import ConfirmResponse, PresignedResponse, StatusResp
 from facematch.engine.images import sniff_format
 from facematch.errors import InvalidUploadArtifactError
 from facematch.flows import results, submissions
+from facematch.rules.states import DocumentStatus
 
 router = APIRouter(tags=["submissions"])
 
@@ -116,7 +117,7 @@ async def upload_document(
         body,
         request.headers.get("content-type"),
     )
-    return ok({"documentReference": reference, "status": "UPLOADED"})
+    return ok({"documentReference": reference, "status": DocumentStatus.UPLOADED})
 
 
 @router.get("/coe/v1/submissions/{submission_id}/images/selfie", name=Surface.IMAGE)

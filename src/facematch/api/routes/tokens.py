@@ -19,7 +19,7 @@ from facematch.api.deps import (
 from facematch.api.errors import Surface
 from facematch.api.schemas import TokenResponse
 from facematch.flows import gateway
-from facematch.flows.tokens import IssuedToken
+from facematch.security.tokens import IssuedToken
 
 router = APIRouter(tags=["token gateway"])
 

@@ -20,8 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from facematch.api.deps import Svc, read_capped_body
 from facematch.api.errors import lookup
 from facematch.errors import CaptureRejectedError, HandoffLinkError, WebSessionError
-from facematch.flows import web_exit, web_session
-from facematch.flows.tokens import TokenKind
+from facematch.flows.web import exit as web_exit
+from facematch.flows.web import session as web_session
+from facematch.security.tokens import TokenKind
 
 # The app's own API (used by the page only, free to change) stays out of the partner's OpenAPI document.
 router = APIRouter(tags=["web"], include_in_schema=False)

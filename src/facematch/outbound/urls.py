@@ -1,6 +1,6 @@
 """Where an outbound request may go: URL, host and address checks that need no network.
 
-Used by :mod:`facematch.flows.safe_http` before resolving (URL form, scheme, userinfo, numeric host
+Used by :mod:`facematch.outbound.safe_http` before resolving (URL form, scheme, userinfo, numeric host
 tricks, allowlist, IP literals) and after resolving (every address must be globally routable).
 """
 

@@ -23,8 +23,9 @@ from facematch.errors import (
 from facematch.flows import review
 from facematch.flows.context import Services
 from facematch.flows.operators import ConsoleUser, Permission
-from facematch.flows.tokens import TokenKind
-from facematch.storage import repo
+from facematch.rules.states import ReviewState
+from facematch.security.tokens import TokenKind
+from facematch.storage import audit_repo
 from facematch.storage.blobs import BlobNotFoundError
 from facematch.storage.models import Submission
 
@@ -66,7 +67,7 @@ def grant_images(
         available = [doc for doc, blob in stored.items() if blob and submission.images_purged_at is None]
         if not available:
             raise SubmissionNotFoundError("the images of this submission were deleted")
-        repo.audit(
+        audit_repo.audit(
             user.actor,
             action,
             submission_id,
@@ -99,7 +100,7 @@ def image(
             blob = submission.selfie_blob if doc == "selfie" else submission.reference_blob
         if blob is None:
             raise SubmissionNotFoundError()
-        repo.audit(
+        audit_repo.audit(
             user.actor, "read_image", submission_id, session=session, details={"image": doc}, source=source
         )
     try:
@@ -123,7 +124,7 @@ def open_review(svc: Services, user: ConsoleUser, submission_id: str, *, source:
     item = review.item(svc, submission_id)
     if item is None:
         raise ReviewNotFoundError()
-    if item.state != "open":
+    if item.state != ReviewState.OPEN:
         who = item.decided_by or "its deadline"
         raise ReviewConflictError(f"already decided ({(item.outcome or '').lower()}) by {who}")
     grant = grant_images(

@@ -14,7 +14,6 @@ from enum import StrEnum
 from typing import Any
 
 import jwt
-from sqlalchemy import select
 
 from facematch.errors import (
     CaptureLimitError,
@@ -28,11 +27,12 @@ from facematch.errors import (
     WebSessionError,
     WebSessionExpiredError,
 )
-from facematch.flows import gateway, guidance, handoff, partners, submissions
+from facematch.flows import gateway, partners, submissions
 from facematch.flows.context import Services
-from facematch.flows.decisions import IN_REVIEW
-from facematch.flows.tokens import TokenKind
-from facematch.storage import repo
+from facematch.flows.web import guidance, handoff
+from facematch.rules.states import NextAction, ReasonCode, Result, Source, SubmissionStatus
+from facematch.security.tokens import TokenKind
+from facematch.storage import partner_repo, submission_repo
 from facematch.storage.models import FlowSession, Partner, Submission
 
 
@@ -51,7 +51,7 @@ class Phase(StrEnum):
 
 
 #: What the front-end callback reports for a final attempt: the partner reads the verdict from us.
-FINAL_ERROR_CODE = "VERIFICATION_FAILED"
+FINAL_ERROR_CODE = ReasonCode.VERIFICATION_FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +112,13 @@ class WebState:
     def callback_status(self) -> str | None:
         if not self.final:
             return None
-        return "COMPLETED" if self.status == "COMPLETED" else "ERROR"
+        if self.status == SubmissionStatus.COMPLETED:
+            return SubmissionStatus.COMPLETED
+        return SubmissionStatus.ERROR
 
     @property
     def callback_error_code(self) -> str | None:
-        return FINAL_ERROR_CODE if self.final and self.status != "COMPLETED" else None
+        return FINAL_ERROR_CODE if self.final and self.status != SubmissionStatus.COMPLETED else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +183,7 @@ def open_session(svc: Services, launch_token: str | None) -> OpenedSession:
             raise WebSessionExpiredError("the launch link has expired") from None
         raise WebSessionError("the launch link is not valid") from None
     flow_session = launched.flow_session
-    if flow_session.source != "WEB_SDK":
+    if flow_session.source != Source.WEB_SDK:
         raise WebSessionError("this session was not initiated for the Web SDK")
     token = issue_session_token(svc, flow_session, Role.DESKTOP, generation=launched.token_generation)
     web = WebSession(flow_session.id, Role.DESKTOP, token, launched.token_generation)
@@ -206,14 +208,15 @@ def framing_origins(svc: Services) -> list[str]:
     ever posts its result to that partner's origins.
     """
     with svc.db.session() as session:
-        rows = session.scalars(select(Partner.frame_origins).where(Partner.disabled.is_(False)))
-        return sorted({origin for row in rows for origin in row})
+        return sorted(partner_repo.enabled_frame_origins(session=session))
 
 
 def _load(svc: Services, web: WebSession) -> tuple[FlowSession, Partner]:
     with svc.db.session() as session:
         flow_session = session.get(FlowSession, web.flow_session_id)
-        partner = repo.partner_by_id(flow_session.partner_id, session=session) if flow_session else None
+        partner = (
+            partner_repo.partner_by_id(flow_session.partner_id, session=session) if flow_session else None
+        )
         if (
             flow_session is None
             or partner is None
@@ -228,7 +231,7 @@ def _load(svc: Services, web: WebSession) -> tuple[FlowSession, Partner]:
 def web_config(svc: Services, web: WebSession) -> WebConfig:
     flow_session, partner = _load(svc, web)
     with svc.db.session() as session:
-        used = repo.count_attempts(flow_session.id, session=session)
+        used = submission_repo.count_attempts(flow_session.id, session=session)
     return WebConfig(
         role=web.role,
         partner_name=partner.name,
@@ -255,8 +258,8 @@ def web_config(svc: Services, web: WebSession) -> WebConfig:
 
 
 def _retry_reason(submission: Submission) -> str:
-    if submission.reason_code == "FACE_MATCH_FAILED":
-        return "FACE_MATCH_FAILED"
+    if submission.reason_code == ReasonCode.FACE_MATCH_FAILED:
+        return ReasonCode.FACE_MATCH_FAILED
     selfie: dict[str, Any] = submission.details.get("selfieValidation") or {}
     if selfie.get("verificationReasonCode") in ("NO_FACE", "MULTIPLE_FACES"):
         return "FACE"
@@ -264,17 +267,17 @@ def _retry_reason(submission: Submission) -> str:
 
 
 def _outcome(submission: Submission) -> str:
-    if submission.status != "COMPLETED":
-        return "ERROR"
-    return "APPROVED" if submission.result == "VALID" else "REJECTED"
+    if submission.status != SubmissionStatus.COMPLETED:
+        return SubmissionStatus.ERROR
+    return "APPROVED" if submission.result == Result.VALID else "REJECTED"
 
 
 def web_state(svc: Services, web: WebSession) -> WebState:
     """The flow's progress as the app shows it."""
     flow_session, partner = _load(svc, web)
     with svc.db.session() as session:
-        latest = repo.latest_submission(flow_session.id, session=session)
-        used = repo.count_attempts(flow_session.id, session=session)
+        latest = submission_repo.latest_submission(flow_session.id, session=session)
+        used = submission_repo.count_attempts(flow_session.id, session=session)
         if latest is not None:
             session.expunge(latest)
     transfer = handoff.handoff_status(svc, flow_session.id) if web.role is Role.DESKTOP else None
@@ -296,9 +299,9 @@ def web_state(svc: Services, web: WebSession) -> WebState:
         return state(Phase.CAPTURE)
     if latest.final:
         return state(Phase.FINAL, outcome=_outcome(latest))
-    if latest.status == IN_REVIEW:
+    if latest.status == SubmissionStatus.IN_REVIEW:
         return state(Phase.REVIEW)
-    if latest.next_action == "RETRY":
+    if latest.next_action == NextAction.RETRY:
         return state(Phase.RETRY, retry_reason=_retry_reason(latest))
     if latest.confirmed_at is not None:
         return state(Phase.PROCESSING)
@@ -395,7 +398,7 @@ def capture(svc: Services, web: WebSession, image: bytes) -> str:
 
 def _count_refused(svc: Services, flow_session_id: str) -> None:
     with svc.db.session() as session:
-        repo.count_refused_capture(flow_session_id, session=session)
+        submission_repo.count_refused_capture(flow_session_id, session=session)
 
 
 #: The ``x-sdk-session-id`` the web app's attempts carry.
@@ -409,5 +412,5 @@ def submit_selfie(svc: Services, web: WebSession, partner_id: str, derivative: b
     request = submissions.UserRequest(web.token, config.partner_session_id, SDK_SESSION_ID)
     presigned = submissions.presign(svc, request, "FACE_MATCH")
     submissions.attach_document(svc, partner_id, presigned.submission_id, "SELFIE", derivative)
-    metadata = {"channel": "WEB_SDK", "device": web.role.value}
+    metadata = {"channel": Source.WEB_SDK, "device": web.role.value}
     return submissions.confirm(svc, request, {"submissionId": presigned.submission_id, "metadata": metadata})

@@ -1,5 +1,5 @@
 """What the console shows of submissions (search, detail, timeline), callbacks and the audit trail.
-Images are :mod:`facematch.flows.console_images`'s."""
+Images are :mod:`facematch.flows.console.images`'s."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from facematch.errors import (
     InvalidFieldError,
     SubmissionNotFoundError,
 )
-from facematch.flows import outbox, review
-from facematch.flows.console_images import DOCUMENTS
+from facematch.flows import callbacks as outbox
+from facematch.flows import review
+from facematch.flows.console.images import DOCUMENTS
 from facematch.flows.context import Services
 from facematch.flows.operators import ConsoleUser, Permission
-from facematch.flows.review_band import APPROVE, Band
-from facematch.storage import console_queries, operator_repo, repo
+from facematch.rules.review_band import APPROVE, Band
+from facematch.rules.states import DeliveryState, Result
+from facematch.storage import audit_repo, console_queries, operator_repo, review_repo, submission_repo
 from facematch.storage.console_queries import AuditFilter, CallbackFilter, SubmissionFilter
 from facematch.storage.models import (
     AuditEvent,
@@ -24,7 +26,6 @@ from facematch.storage.models import (
     FlowSession,
     OutboxMessage,
     Partner,
-    ReviewPolicy,
     Submission,
 )
 
@@ -159,7 +160,7 @@ def _callbacks(
             submission_id=message.submission_id,
             status=message.status,
             attempts=message.attempts,
-            next_attempt_at=message.next_attempt_at if message.status == "pending" else None,
+            next_attempt_at=message.next_attempt_at if message.status == DeliveryState.PENDING else None,
             last_error=message.last_error,
             created_at=message.created_at,
             delivered_at=message.delivered_at,
@@ -234,7 +235,7 @@ def _timeline(
             events.append(TimelineEvent(item.decided_at, "Reviewed", f"{text}: {item.note or ''}", tone))
     elif submission.completed_at:
         outcome = " / ".join(v for v in (submission.status, submission.result, submission.reason_code) if v)
-        tone = "ok" if submission.result == "VALID" else "bad"
+        tone = "ok" if submission.result == Result.VALID else "bad"
         events.append(TimelineEvent(submission.completed_at, "Processed", outcome, tone))
     for callback in callbacks:
         events.append(TimelineEvent(callback.created_at, "Callback written", callback.id))
@@ -273,21 +274,16 @@ def submission_detail(svc: Services, user: ConsoleUser, submission_id: str, *, s
         callbacks = _callbacks(
             messages, console_queries.attempts_of([m.id for m, _ in messages], session=session)
         )
-        policy = session.get(ReviewPolicy, partner.id)
         if found_review is not None:
             r = found_review.row
             band: Band | None = Band(r.band_low, r.band_high, None, r.default_outcome)
         else:
-            band = (
-                Band(policy.band_low, policy.band_high, policy.deadline_s, policy.default_outcome)
-                if policy
-                else None
-            )
+            band = review_repo.band_of(partner.id, session=session)
         access = _audit_views(
             console_queries.audit_of_submission(submission.id, session=session), session=session
         )
-        repo.audit(user.actor, "read_details", submission.id, session=session, source=source)
-        attempts = repo.count_attempts(flow_session.id, session=session)
+        audit_repo.audit(user.actor, "read_details", submission.id, session=session, source=source)
+        attempts = submission_repo.count_attempts(flow_session.id, session=session)
         session.expunge_all()
     analysis = dict(submission.analysis or {})
     face_match = dict((submission.details.get("verificationResults") or {}).get("faceMatch") or {})
@@ -338,7 +334,7 @@ def resend_callbacks(svc: Services, user: ConsoleUser, message_ids: list[str], *
         with svc.db.session() as session:
             message = session.get(OutboxMessage, message_id)
             assert message is not None
-            repo.audit(
+            audit_repo.audit(
                 user.actor,
                 "callback_resend",
                 message.submission_id,

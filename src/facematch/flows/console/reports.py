@@ -14,20 +14,19 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
-
 from facematch.flows.context import Services
 from facematch.flows.operators import ConsoleUser, Permission
-from facematch.flows.review_band import Band, policy_band
-from facematch.storage import console_queries, repo
+from facematch.rules.review_band import Band
+from facematch.rules.states import ReasonCode, Result, SubmissionStatus
+from facematch.storage import console_queries, partner_repo, review_repo, submission_repo
 from facematch.storage.console_queries import SubmissionFilter
-from facematch.storage.models import ReviewPolicy, Submission, utcnow
+from facematch.storage.models import utcnow
 
 SAMPLE = 20_000
-FTA_REASONS = frozenset({"INVALID_DOCUMENT", "REFERENCE_IMAGE_VALIDATION_FAILED"})
+FTA_REASONS = frozenset({ReasonCode.INVALID_DOCUMENT, ReasonCode.REFERENCE_IMAGE_VALIDATION_FAILED})
 HISTOGRAM = (-0.2, 1.0, 0.025)
 """Similarity histogram: from, to, bin width."""
-OPEN_STATUSES = ("INITIATED", "IN_PROGRESS", "IN_REVIEW")
+OPEN_STATUSES = (SubmissionStatus.INITIATED, SubmissionStatus.IN_PROGRESS, SubmissionStatus.IN_REVIEW)
 
 
 @dataclass
@@ -41,11 +40,11 @@ class Counts:
 
     def add(self, status: str, result: str | None, reason: str | None, n: int) -> None:
         self.submissions += n
-        if status == "ERROR":
+        if status == SubmissionStatus.ERROR:
             self.error += n
-        elif status == "COMPLETED" and result == "VALID":
+        elif status == SubmissionStatus.COMPLETED and result == Result.VALID:
             self.valid += n
-        elif status == "COMPLETED":
+        elif status == SubmissionStatus.COMPLETED:
             self.invalid += n
         else:
             self.open += n
@@ -130,10 +129,7 @@ def histogram(values: list[float]) -> list[tuple[float, float, int]]:
 def _threshold(svc: Services, partner_id: str | None) -> float | None:
     """The threshold of the newest engine decision (what the engine used, model and settings alike)."""
     with svc.db.session() as session:
-        query = select(Submission.details).where(Submission.similarity.is_not(None))
-        if partner_id:
-            query = query.where(Submission.partner_id == partner_id)
-        details = session.scalar(query.order_by(Submission.created_at.desc()).limit(1))
+        details = submission_repo.latest_engine_details(partner_id, session=session)
     face_match = ((details or {}).get("verificationResults") or {}).get("faceMatch") or {}
     value = face_match.get("threshold")
     return float(value) if isinstance(value, int | float) else None
@@ -160,15 +156,14 @@ def dashboard(
     )
     days = [(since + timedelta(days=i)).isoformat() for i in range((until - since).days + 1)]
     with svc.db.session() as session:
-        partners = {p.id: PartnerSummary(p.id, p.name) for p in repo.list_partners(session=session)}
+        partners = {p.id: PartnerSummary(p.id, p.name) for p in partner_repo.list_partners(session=session)}
         outcomes = console_queries.daily_outcomes(f, session=session)
         times = console_queries.engine_decision_times(f, session=session, limit=SAMPLE)
         sims = console_queries.similarities(f, session=session, limit=SAMPLE)
         callbacks = console_queries.daily_callback_attempts(f, session=session)
         queues = console_queries.open_reviews_by_partner(session=session)
         outbox = console_queries.outbox_counts(session=session, partner_id=partner_id or None)
-        policy = session.get(ReviewPolicy, partner_id) if partner_id else None
-        band = policy_band(policy) if policy else None
+        band = review_repo.band_of(partner_id, session=session) if partner_id else None
     per_day = {day: Counts() for day in days}
     totals = Counts()
     reasons: Counter[str] = Counter()

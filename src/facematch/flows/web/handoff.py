@@ -16,11 +16,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 import segno
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from facematch.errors import HandoffLinkError
 from facematch.flows.context import Services
+from facematch.storage import handoff_repo
 from facematch.storage.models import Handoff, utcnow
 
 HANDOFF_PATH = "/web/h/"
@@ -77,7 +76,7 @@ def create_handoff(
     code = secrets.token_urlsafe(24)
     expires_at = now + timedelta(seconds=svc.settings.web.handoff_ttl_s)
     with svc.db.session() as session:
-        _expire_unused(session, flow_session_id, now)
+        handoff_repo.expire_unused(flow_session_id, now, session=session)
         session.add(
             Handoff(
                 id=str(uuid.uuid4()),
@@ -97,17 +96,11 @@ def redeem_handoff(svc: Services, code: str, *, now: datetime | None = None) -> 
     now = now or utcnow()
     if not code or len(code) > 100:
         raise HandoffLinkError()
-    digest = _digest(code)
     with svc.db.session() as session:
-        claimed = session.execute(
-            update(Handoff)
-            .where(Handoff.token_hash == digest, Handoff.used_at.is_(None), Handoff.expires_at > now)
-            .values(used_at=now)
-            .returning(Handoff.session_id, Handoff.token_generation)
-        ).first()
+        claimed = handoff_repo.redeem(_digest(code), now, session=session)
     if claimed is None:
         raise HandoffLinkError()
-    return RedeemedHandoff(str(claimed[0]), int(claimed[1]))
+    return RedeemedHandoff(*claimed)
 
 
 def flow_of_code(svc: Services, code: str) -> str | None:
@@ -115,42 +108,24 @@ def flow_of_code(svc: Services, code: str) -> str | None:
     if not code or len(code) > 100:
         return None
     with svc.db.session() as session:
-        found = session.scalar(select(Handoff.session_id).where(Handoff.token_hash == _digest(code)))
-    return str(found) if found else None
+        return handoff_repo.flow_of(_digest(code), session=session)
 
 
 def cancel_handoffs(svc: Services, flow_session_id: str, *, now: datetime | None = None) -> None:
     """The desktop takes the flow back: the flow's unused codes stop working."""
     with svc.db.session() as session:
-        _expire_unused(session, flow_session_id, now or utcnow())
-
-
-def _expire_unused(session: Session, flow_session_id: str, now: datetime) -> None:
-    session.execute(
-        update(Handoff)
-        .where(Handoff.session_id == flow_session_id, Handoff.used_at.is_(None), Handoff.expires_at > now)
-        .values(expires_at=now)
-    )
+        handoff_repo.expire_unused(flow_session_id, now or utcnow(), session=session)
 
 
 def handoff_status(svc: Services, flow_session_id: str, *, now: datetime | None = None) -> HandoffStatus:
     """The state of the flow's newest code."""
     now = now or utcnow()
     with svc.db.session() as session:
-        latest = session.scalar(
-            select(Handoff)
-            .where(Handoff.session_id == flow_session_id)
-            .order_by(Handoff.created_at.desc())
-            .limit(1)
-        )
+        latest = handoff_repo.latest(flow_session_id, session=session)
         if latest is None:
             return HandoffStatus(HandoffState.NONE, None)
-        used = session.scalar(
-            select(Handoff.id)
-            .where(Handoff.session_id == flow_session_id, Handoff.used_at.is_not(None))
-            .limit(1)
-        )
-    if used is not None:
+        used = handoff_repo.any_used(flow_session_id, session=session)
+    if used:
         return HandoffStatus(HandoffState.REDEEMED, latest.expires_at)
     if latest.expires_at <= now:
         return HandoffStatus(HandoffState.EXPIRED, latest.expires_at)

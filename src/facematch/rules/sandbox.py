@@ -10,6 +10,7 @@ environment: an attempt in a session of the other environment is refused.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from facematch.errors import (
     ForbiddenError,
@@ -17,11 +18,26 @@ from facematch.errors import (
     NoFaceError,
     ReferenceStatusError,
 )
-from facematch.flows import decisions
-from facematch.flows.decisions import Decision
-from facematch.storage.models import FlowSession, Partner
+from facematch.rules import decisions
+from facematch.rules.decisions import Decision
 
 ENVIRONMENT = "sandbox"
+
+
+class SandboxSession(Protocol):
+    """What the sandbox reads of a partner session."""
+
+    @property
+    def sandbox(self) -> bool: ...
+    @property
+    def partner_user_id(self) -> str: ...
+
+
+class SandboxPartner(Protocol):
+    @property
+    def sandbox(self) -> bool: ...
+
+
 SLOW_USER_ID = "sandbox-slow"
 #: How long ``sandbox-slow`` holds back the decision (jobs) or the answer (synchronous compare).
 SLOW_DELAY_S = 10.0
@@ -48,7 +64,7 @@ FORCED: dict[str, Callable[[], Decision]] = {
 }
 
 
-def forced_decision(flow_session: FlowSession) -> Decision | None:
+def forced_decision(flow_session: SandboxSession) -> Decision | None:
     """The outcome a sandbox session's user id forces, or None (decide for real)."""
     if not flow_session.sandbox:
         return None
@@ -60,7 +76,7 @@ def forced_decision(flow_session: FlowSession) -> Decision | None:
     return decision
 
 
-def processing_delay_s(flow_session: FlowSession) -> float:
+def processing_delay_s(flow_session: SandboxSession) -> float:
     """How long a confirmed attempt waits before it is processed (``sandbox-slow`` only)."""
     return SLOW_DELAY_S if is_slow(flow_session.sandbox, flow_session.partner_user_id) else 0.0
 
@@ -69,7 +85,7 @@ def is_slow(sandbox: bool, partner_user_id: str | None) -> bool:
     return sandbox and partner_user_id == SLOW_USER_ID
 
 
-def check_environment(flow_session: FlowSession, partner: Partner) -> None:
+def check_environment(flow_session: SandboxSession, partner: SandboxPartner) -> None:
     """Refuse a new attempt in a session made while the partner was in the other environment."""
     if flow_session.sandbox != partner.sandbox:
         raise ForbiddenError("the session belongs to the other environment (sandbox or production)")

@@ -1,6 +1,6 @@
 """Fetch a partner's reference image from its ``referenceImageUrl``, safely.
 
-The request goes through :mod:`facematch.flows.safe_http` (allowlisted hosts, public addresses only,
+The request goes through :mod:`facematch.outbound.safe_http` (allowlisted hosts, public addresses only,
 pinned IP, no redirects, deadlines, byte cap). A body is accepted when it is an ``image/*`` response
 whose bytes really are an image, or JSON ``{"image": "<base64>"}`` (a ``data:image/...;base64,``
 prefix is tolerated). Server errors, timeouts and connection failures are retried with exponential
@@ -36,7 +36,7 @@ from facematch.errors import (
     ResponseTooLargeError,
     UpstreamStatusError,
 )
-from facematch.flows.safe_http import FetchPolicy, Resolver, request
+from facematch.outbound.safe_http import FetchPolicy, Resolver, request
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from facematch.errors import (
     ResponseTooLargeError,
     UpstreamStatusError,
 )
-from facematch.flows.destinations import Destination, address_allowed, check_url
+from facematch.outbound.urls import Destination, address_allowed, check_url
 
 #: ``(host, port) -> IP address strings``; the default asks the system resolver.
 Resolver = Callable[[str, int], Iterable[str]]

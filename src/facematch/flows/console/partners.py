@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from facematch.errors import InvalidFieldError, PartnerNotFoundError
-from facematch.flows import partners, review, webhooks
+from facematch.flows import partners, review
 from facematch.flows.context import Services
 from facematch.flows.operators import ConsoleUser, Permission
-from facematch.flows.review_band import Band, policy_band
-from facematch.storage import repo
-from facematch.storage.models import Partner, ReviewPolicy
+from facematch.outbound import webhooks
+from facematch.rules.review_band import Band
+from facematch.storage import audit_repo, partner_repo, review_repo
+from facematch.storage.models import Partner
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,23 +59,22 @@ def list_partners(svc: Services, user: ConsoleUser) -> tuple[list[dict[str, Any]
     """Every partner as :func:`~facematch.flows.partners.describe` shows it, and their review bands."""
     user.require(Permission.MANAGE_PARTNERS)
     with svc.db.session() as session:
-        described = [partners.describe(p) for p in repo.list_partners(session=session)]
-        bands = {row.partner_id: policy_band(row) for row in session.query(ReviewPolicy)}
+        described = [partners.describe(p) for p in partner_repo.list_partners(session=session)]
+        bands = review_repo.bands(session=session)
         return described, bands
 
 
 def partner_names(svc: Services) -> list[tuple[str, str]]:
     """(id, name) of every partner, for filters."""
     with svc.db.session() as session:
-        return [(p.id, p.name) for p in repo.list_partners(session=session)]
+        return [(p.id, p.name) for p in partner_repo.list_partners(session=session)]
 
 
 def get(svc: Services, user: ConsoleUser, partner_id: str) -> tuple[dict[str, Any], Band | None]:
     user.require(Permission.MANAGE_PARTNERS)
     with svc.db.session() as session:
         partner = _partner(session, partner_id)
-        row = session.get(ReviewPolicy, partner_id)
-        return partners.describe(partner), (policy_band(row) if row else None)
+        return partners.describe(partner), review_repo.band_of(partner_id, session=session)
 
 
 def create(
@@ -107,7 +107,9 @@ def create(
                 method=callback.method,
                 auth_header=callback.auth_header or None,
             )
-        repo.audit(**_audit(user, "partner_create", created.partner, source, name=name), session=session)
+        audit_repo.audit(
+            **_audit(user, "partner_create", created.partner, source, name=name), session=session
+        )
         return Credentials(
             created.partner.id, name, created.partner.client_id, created.passkey, created.webhook_secret
         )
@@ -120,7 +122,7 @@ def update(
     with svc.db.session() as session:
         partner = _partner(session, partner_id)
         partners.apply_options(partner, options, box=svc.secrets)
-        repo.audit(**_audit(user, "partner_update", partner, source), session=session)
+        audit_repo.audit(**_audit(user, "partner_update", partner, source), session=session)
 
 
 def set_callback(
@@ -138,7 +140,7 @@ def set_callback(
             auth_header=callback.auth_header or None,
             keep_auth=not callback.clear_auth,
         )
-        repo.audit(
+        audit_repo.audit(
             **_audit(user, "partner_callback", partner, source, url=callback.url, method=callback.method),
             session=session,
         )
@@ -149,7 +151,7 @@ def rotate(svc: Services, user: ConsoleUser, partner_id: str, overlap_s: int, *,
     with svc.db.session() as session:
         partner = _partner(session, partner_id)
         passkey = partners.rotate_passkey(partner, overlap_s=max(0, overlap_s))
-        repo.audit(
+        audit_repo.audit(
             **_audit(user, "partner_rotate_passkey", partner, source, overlapS=overlap_s), session=session
         )
         return Credentials(partner.id, partner.name, partner.client_id, passkey)
@@ -161,7 +163,7 @@ def set_disabled(svc: Services, user: ConsoleUser, partner_id: str, disabled: bo
         partner = _partner(session, partner_id)
         partner.disabled = disabled
         action = "partner_disable" if disabled else "partner_enable"
-        repo.audit(**_audit(user, action, partner, source), session=session)
+        audit_repo.audit(**_audit(user, action, partner, source), session=session)
 
 
 def set_band(svc: Services, user: ConsoleUser, partner_id: str, band: Band | None, *, source: str) -> None:

@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from facematch.errors import WebSessionError
-from facematch.flows import handoff, web_session
 from facematch.flows.context import Services
-from facematch.flows.tokens import TokenKind
-from facematch.flows.web_session import Role, WebSession
-from facematch.storage import repo
+from facematch.flows.web import handoff
+from facematch.flows.web import session as web_session
+from facematch.flows.web.session import Role, WebSession
+from facematch.rules.states import Source, SubmissionStatus
+from facematch.security.tokens import TokenKind
+from facematch.storage import partner_repo
 from facematch.storage.models import FlowSession
 
 TIMEOUT_ERROR_CODE = "SESSION_TIMEOUT"
@@ -48,8 +50,15 @@ def exit_for_token(svc: Services, token: str | None, kind: TokenKind) -> WebExit
         return None
     with svc.db.session() as session:
         flow_session = session.get(FlowSession, sid)
-        partner = repo.partner_by_id(flow_session.partner_id, session=session) if flow_session else None
-        if flow_session is None or partner is None or partner.disabled or flow_session.source != "WEB_SDK":
+        partner = (
+            partner_repo.partner_by_id(flow_session.partner_id, session=session) if flow_session else None
+        )
+        if (
+            flow_session is None
+            or partner is None
+            or partner.disabled
+            or flow_session.source != Source.WEB_SDK
+        ):
             return None
         session.expunge_all()
     try:
@@ -60,7 +69,7 @@ def exit_for_token(svc: Services, token: str | None, kind: TokenKind) -> WebExit
         locale=flow_session.user_locale,
         theme=flow_session.theme,
         partner_name=partner.name,
-        status=state.callback_status or "ERROR",
+        status=state.callback_status or SubmissionStatus.ERROR,
         error_code=state.callback_error_code if state.final else TIMEOUT_ERROR_CODE,
         partner_session_id=flow_session.partner_session_id,
         success_url=flow_session.success_url or "",

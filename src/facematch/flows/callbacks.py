@@ -1,24 +1,50 @@
-"""The callback outbox: deliver due messages (at least once, same ``webhook-id``), keep the
-delivery log, follow the retry schedule, dead-letter, and resend by hand."""
+"""Completion callbacks: the one place that writes them, and the outbox that delivers them.
+
+:func:`write` stores the callback of a final attempt in the transaction that makes it final (its
+body is :func:`facematch.rules.views.callback_body`: add a field there). Delivery is at least once
+with the same ``webhook-id``: due messages are leased, sent (:mod:`facematch.outbound.webhooks`
+signs and sends one attempt), logged, rescheduled, dead-lettered, and can be resent by hand.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from facematch.errors import SubmissionNotFoundError
-from facematch.flows import partners, webhooks
+from facematch.flows import partners
 from facematch.flows.context import Services
-from facematch.storage import repo
-from facematch.storage.models import DeliveryAttempt, OutboxMessage, Partner, utcnow
+from facematch.outbound import webhooks
+from facematch.rules import views
+from facematch.rules.states import DeliveryState
+from facematch.storage import channels, outbox_repo, partner_repo
+from facematch.storage.models import DeliveryAttempt, FlowSession, OutboxMessage, Partner, Submission, utcnow
 from facematch.storage.sealed import SealedValueError
 
 log = logging.getLogger(__name__)
+
+CALLBACK_EVENT = "submission.completed"
+
+
+def write(submission: Submission, flow_session: FlowSession, *, session: Session) -> None:
+    """The outbox message of a final attempt (the caller's transaction also holds the result, so a
+    final attempt and its one callback are stored together or not at all)."""
+    body = views.callback_body(submission, flow_session)
+    outbox_repo.add_message(
+        "msg_" + secrets.token_hex(16),
+        submission.partner_id,
+        submission.id,
+        CALLBACK_EVENT,
+        json.dumps(body, separators=(",", ":"), sort_keys=True),
+        session=session,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +64,7 @@ class Claimed:
 def claim(svc: Services, owner: str) -> Claimed | None:
     """Lease the next due message (the lease outlives one delivery, so a crash only delays it)."""
     with svc.db.session() as session:
-        message = repo.claim_outbox(owner, svc.settings.callbacks.lease_s, session=session)
+        message = outbox_repo.claim_outbox(owner, svc.settings.callbacks.lease_s, session=session)
         if message is None:
             return None
         partner = session.get(Partner, message.partner_id)
@@ -95,7 +121,7 @@ def record(svc: Services, claimed: Claimed, outcome: webhooks.DeliveryOutcome, d
     with svc.db.session() as session:
         message = session.get(OutboxMessage, claimed.message_id)
         assert message is not None
-        logged = len(repo.delivery_attempts(message.id, session=session))
+        logged = len(outbox_repo.delivery_attempts(message.id, session=session))
         session.add(
             DeliveryAttempt(
                 message_id=message.id,
@@ -111,27 +137,22 @@ def record(svc: Services, claimed: Claimed, outcome: webhooks.DeliveryOutcome, d
         message.lease_until = None
         message.last_error = outcome.error
         if outcome.outcome is webhooks.Outcome.DELIVERED:
-            message.status = "delivered"
+            message.status = DeliveryState.DELIVERED
             message.delivered_at = now
         elif outcome.outcome is webhooks.Outcome.GONE:
-            message.status = "gone"
-            session.execute(
-                update(Partner)
-                .where(Partner.id == message.partner_id)
-                .values(callback_gone_at=now)
-                .execution_options(synchronize_session=False)
-            )
+            message.status = DeliveryState.GONE
+            partner_repo.set_callback_gone(message.partner_id, now, session=session)
         elif outcome.outcome is webhooks.Outcome.FAILED:
-            message.status = "dead"
+            message.status = DeliveryState.DEAD
         else:
             delay = webhooks.next_attempt_delay(claimed.attempt, outcome.retry_after_seconds)
             if delay is None:
-                message.status = "dead"
+                message.status = DeliveryState.DEAD
             else:
                 message.next_attempt_at = now + timedelta(seconds=delay)
         status = message.status
     svc.metrics.callbacks.labels(outcome.outcome.value.lower()).inc()
-    if status == "dead":
+    if status == DeliveryState.DEAD:
         log.warning("callback %s dead-lettered after %d attempts", claimed.message_id, claimed.attempt)
     return status
 
@@ -153,19 +174,14 @@ def resend(svc: Services, message_id: str) -> None:
         message = session.get(OutboxMessage, message_id)
         if message is None:
             raise SubmissionNotFoundError(f"no callback message {message_id}")
-        message.status = "pending"
+        message.status = DeliveryState.PENDING
         message.attempts = 0
         message.next_attempt_at = utcnow()
         message.lease_owner = None
         message.lease_until = None
-        repo.notify(repo.OUTBOX_CHANNEL, session=session)
+        channels.notify(channels.OUTBOX_CHANNEL, session=session)
         if message.partner_id:
-            session.execute(
-                update(Partner)
-                .where(Partner.id == message.partner_id)
-                .values(callback_gone_at=None)
-                .execution_options(synchronize_session=False)
-            )
+            partner_repo.set_callback_gone(message.partner_id, None, session=session)
 
 
 def describe(
@@ -174,8 +190,8 @@ def describe(
     """Messages (newest first) with their delivery log, for ``facematch callbacks list``."""
     with svc.db.session() as session:
         rows = []
-        for message in repo.list_outbox(status, partner_id, session=session, limit=limit):
-            attempts = repo.delivery_attempts(message.id, session=session)
+        for message in outbox_repo.list_outbox(status, partner_id, session=session, limit=limit):
+            attempts = outbox_repo.delivery_attempts(message.id, session=session)
             rows.append(
                 {
                     "id": message.id,
@@ -184,7 +200,7 @@ def describe(
                     "status": message.status,
                     "attempts": message.attempts,
                     "nextAttemptAt": message.next_attempt_at.isoformat()
-                    if message.status == "pending"
+                    if message.status == DeliveryState.PENDING
                     else None,
                     "lastError": message.last_error,
                     "log": [

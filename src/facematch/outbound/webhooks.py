@@ -29,7 +29,7 @@ from facematch.errors import (
     OutboundRequestError,
     UpstreamStatusError,
 )
-from facematch.flows.safe_http import FetchPolicy, Resolver, check_header, request
+from facematch.outbound.safe_http import FetchPolicy, Resolver, check_header, request
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks marker, not a secret
 CALLBACK_TIMEOUT_SECONDS = 15.0
@@ -103,7 +103,7 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 def check_callback_header(name: str, value: str) -> None:
     """``ValueError`` unless a partner's callback header can be sent: a valid header (see
-    :func:`~facematch.flows.safe_http.check_header`) that does not replace a webhook header."""
+    :func:`~facematch.outbound.safe_http.check_header`) that does not replace a webhook header."""
     if name.strip().lower() in _PROTECTED_HEADERS:
         raise ValueError(f"a callback header may not be {name!r}")
     check_header(name, value)

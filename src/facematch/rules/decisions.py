@@ -7,26 +7,24 @@
 * anything unexpected → ``ERROR``/``VERIFICATION_FAILED``
 
 A final ``FACE_MATCH_FAILED`` whose similarity falls in the partner's review band is held
-(``IN_REVIEW``, see :mod:`facematch.flows.review_band`) until a person or its deadline decides.
+(``IN_REVIEW``, see :mod:`facematch.rules.review_band`) until a person or its deadline decides.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Protocol
 
 from facematch.engine.types import FaceAnalysis, MatchResult
 from facematch.errors import FaceError, ImageError, ServiceUnavailableError
-
-
-class NextAction(StrEnum):
-    RETRY = "RETRY"
-    """The user can fix this (selfie quality, no/several faces, no match) and attempts remain."""
-    STATUS = "STATUS"
-    """Final; the partner shows our status screen."""
-    EXIT = "EXIT"
-    """Final; the partner hides the status screen: go straight back to the partner."""
+from facematch.rules.states import (
+    RETRYABLE_REASONS,
+    DecidedBy,
+    NextAction,
+    ReasonCode,
+    Result,
+    SubmissionStatus,
+)
 
 
 class PartnerRules(Protocol):
@@ -39,29 +37,19 @@ class PartnerRules(Protocol):
     def show_status_screen(self) -> bool: ...
 
 
-#: Outcomes a user can fix by taking another selfie.
-RETRYABLE_REASONS = frozenset({"FACE_MATCH_FAILED", "INVALID_DOCUMENT"})
-
-
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What one attempt came to, ready to store."""
 
-    status: str
-    result: str | None
-    reason_code: str
+    status: SubmissionStatus
+    result: Result | None
+    reason_code: ReasonCode
     details: dict[str, Any] = field(default_factory=dict)
     score: float | None = None
     error_message: str | None = None
     similarity: float | None = None
     analysis: dict[str, Any] = field(default_factory=dict)
     """What the engine saw (boxes, landmarks, quality), for the console; never sent to partners."""
-
-
-#: Internal status of a final attempt waiting for a person; partners see ``IN_PROGRESS``.
-IN_REVIEW = "IN_REVIEW"
-#: Who decided a face match (``faceMatch.decidedBy``).
-DECIDED_BY_ENGINE = "ENGINE"
 
 
 def face_geometry(face: FaceAnalysis) -> dict[str, Any]:
@@ -117,7 +105,7 @@ def compared(
         "version": version,
         "threshold": threshold,
         "far": far,
-        "decidedBy": DECIDED_BY_ENGINE,
+        "decidedBy": DecidedBy.ENGINE,
     }
     if band is not None:
         # facematch's extension: the calibration band (by the poorer face's size) whose threshold
@@ -131,11 +119,19 @@ def compared(
     }
     seen = analysis or {}
     if match:
-        return Decision("COMPLETED", "VALID", "", details, score=score, similarity=similarity, analysis=seen)
+        return Decision(
+            SubmissionStatus.COMPLETED,
+            Result.VALID,
+            ReasonCode.NONE,
+            details,
+            score=score,
+            similarity=similarity,
+            analysis=seen,
+        )
     return Decision(
-        "COMPLETED",
-        "INVALID",
-        "FACE_MATCH_FAILED",
+        SubmissionStatus.COMPLETED,
+        Result.INVALID,
+        ReasonCode.FACE_MATCH_FAILED,
         details,
         score=score,
         similarity=similarity,
@@ -145,14 +141,24 @@ def compared(
 
 def selfie_unusable(error: ImageError | FaceError) -> Decision:
     details = {"selfieValidation": {"verificationResult": False, "verificationReasonCode": error.code}}
-    return Decision("COMPLETED", "INVALID", "INVALID_DOCUMENT", details, error_message=error.message)
+    return Decision(
+        SubmissionStatus.COMPLETED,
+        Result.INVALID,
+        ReasonCode.INVALID_DOCUMENT,
+        details,
+        error_message=error.message,
+    )
 
 
 def reference_missing(kind: str) -> Decision:
     """The reference could not be had: not uploaded and no URL, or the fetch failed (``kind``)."""
     details = {"referenceImage": {"found": False, "failureKind": kind}}
     return Decision(
-        "COMPLETED", "INVALID", "DOCUMENT_NOT_FOUND", details, error_message="reference image not found"
+        SubmissionStatus.COMPLETED,
+        Result.INVALID,
+        ReasonCode.DOCUMENT_NOT_FOUND,
+        details,
+        error_message="reference image not found",
     )
 
 
@@ -165,12 +171,16 @@ def reference_unusable(error: ImageError | FaceError) -> Decision:
         }
     }
     return Decision(
-        "COMPLETED", "INVALID", "REFERENCE_IMAGE_VALIDATION_FAILED", details, error_message=error.message
+        SubmissionStatus.COMPLETED,
+        Result.INVALID,
+        ReasonCode.REFERENCE_IMAGE_VALIDATION_FAILED,
+        details,
+        error_message=error.message,
     )
 
 
 def unexpected_failure(message: str = "verification failed") -> Decision:
-    return Decision("ERROR", None, "VERIFICATION_FAILED", {}, error_message=message)
+    return Decision(SubmissionStatus.ERROR, None, ReasonCode.VERIFICATION_FAILED, {}, error_message=message)
 
 
 def failed_every_try(error: Exception) -> Decision:
@@ -194,7 +204,7 @@ def next_action(
     Flow) retry; a backend-to-backend attempt is always final."""
     if (
         interactive
-        and status == "COMPLETED"
+        and status == SubmissionStatus.COMPLETED
         and reason_code in RETRYABLE_REASONS
         and attempts_used < max_attempts
     ):

@@ -23,7 +23,6 @@ from datetime import timedelta
 
 import pyotp
 import segno
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from facematch.errors import (
@@ -36,8 +35,8 @@ from facematch.errors import (
 )
 from facematch.flows.context import Services
 from facematch.flows.operators import TOTP_REQUIRED, ConsoleUser, Role, verify_password
-from facematch.flows.tokens import TokenKind
-from facematch.storage import operator_repo, repo
+from facematch.security.tokens import TokenKind
+from facematch.storage import audit_repo, operator_repo
 from facematch.storage.models import Operator, OperatorSession, utcnow
 from facematch.storage.sealed import SecretBox
 
@@ -146,7 +145,7 @@ def _new_session(
     )
     if stage == ACTIVE:
         operator.last_login_at = now
-        repo.audit(f"operator:{operator.id}", "login", None, session=session, source=source)
+        audit_repo.audit(f"operator:{operator.id}", "login", None, session=session, source=source)
     return token
 
 
@@ -179,12 +178,7 @@ def resolve(svc: Services, token: str | None) -> ConsoleUser:
         operator = _operator(row, session=session)
         now = utcnow()
         if (now - row.last_seen_at).total_seconds() >= _TOUCH_EVERY_S:
-            session.execute(
-                update(OperatorSession)
-                .where(OperatorSession.id == row.id)
-                .values(last_seen_at=now)
-                .execution_options(synchronize_session=False)
-            )
+            operator_repo.touch_session(row.id, now, session=session)
         return ConsoleUser(
             operator_id=operator.id,
             email=operator.email,
@@ -209,14 +203,14 @@ def logout(svc: Services, token: str | None, *, source: str) -> None:
         if row is None or row.revoked_at is not None:
             return
         row.revoked_at = utcnow()
-        repo.audit(f"operator:{row.operator_id}", "logout", None, session=session, source=source)
+        audit_repo.audit(f"operator:{row.operator_id}", "logout", None, session=session, source=source)
 
 
 def logout_everywhere(svc: Services, user: ConsoleUser, *, source: str) -> int:
     """End every session of this operator, this one included."""
     with svc.db.session() as session:
         ended = operator_repo.revoke_sessions(user.operator_id, utcnow(), session=session)
-        repo.audit(
+        audit_repo.audit(
             user.actor, "logout_everywhere", None, session=session, details={"sessions": ended}, source=source
         )
     return ended
@@ -258,7 +252,7 @@ def password_step(svc: Services, email: str, password: str, source: str) -> Logi
     if not verify_password(stored, password):
         with svc.db.session() as session:
             throttle.failed(session=session)
-            repo.audit(
+            audit_repo.audit(
                 "anonymous", "login_failed", None, session=session, details={"email": email}, source=source
             )
         raise LoginFailedError("wrong e-mail or password")
@@ -313,7 +307,7 @@ def _finish(svc: Services, token: str | None, code: str, source: str, stage: str
     if not accepted:
         with svc.db.session() as session:
             throttle.failed(session=session)
-            repo.audit(
+            audit_repo.audit(
                 f"operator:{operator_id}", "second_factor_failed", None, session=session, source=source
             )
         raise LoginFailedError("the code is wrong or was already used")
@@ -325,7 +319,7 @@ def _finish(svc: Services, token: str | None, code: str, source: str, stage: str
         if enrolling:
             operator.totp_secret = _box(svc).seal(secret, context=operator.id)
             operator.totp_enabled_at = utcnow()
-            repo.audit(f"operator:{operator.id}", "totp_enrol", None, session=session, source=source)
+            audit_repo.audit(f"operator:{operator.id}", "totp_enrol", None, session=session, source=source)
         throttle.succeeded(session=session)
         new_token = _new_session(svc, operator, ACTIVE, source, session=session)
         return LoginStep(new_token, ACTIVE, operator.must_change_password)

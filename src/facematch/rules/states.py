@@ -1,0 +1,130 @@
+"""Every state and code facematch stores or sends, as ``StrEnum``s (the wire values are the contract's).
+
+A member *is* its string (``SubmissionStatus.COMPLETED == "COMPLETED"``), so rows, JSON bodies and
+query parameters carry exactly the values they always did; what the enums add is that a misspelt
+state is a mypy error instead of a silent mismatch.
+
+Submission (one attempt)::
+
+    INITIATED ──confirm──▶ IN_PROGRESS ──decided──▶ COMPLETED | ERROR
+                                    └──review band──▶ IN_REVIEW ──reviewer / deadline──▶ COMPLETED
+
+Job: ``queued → running (leased) → done``; a lapsed lease is claimed again. Callback (outbox
+message): ``pending → delivered``, or ``dead`` after its schedule, or ``gone`` when the receiver
+answered 410. Review item: ``open → decided``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SubmissionStatus(StrEnum):
+    INITIATED = "INITIATED"
+    """Created by Get Presigned URLs; images may be uploaded; not confirmed yet."""
+    IN_PROGRESS = "IN_PROGRESS"
+    """Confirmed; its job decides it (partners also see this while a retry is open)."""
+    IN_REVIEW = "IN_REVIEW"
+    """Final and in the partner's review band: a person decides (partners see IN_PROGRESS)."""
+    COMPLETED = "COMPLETED"
+    ERROR = "ERROR"
+
+
+#: An attempt whose verdict is recorded (final or with a retry offered).
+DECIDED = frozenset({SubmissionStatus.COMPLETED, SubmissionStatus.ERROR})
+#: An attempt that is confirmed and not decided yet.
+UNDECIDED = frozenset({SubmissionStatus.IN_PROGRESS, SubmissionStatus.IN_REVIEW})
+
+
+class Result(StrEnum):
+    VALID = "VALID"
+    INVALID = "INVALID"
+
+
+class ReasonCode(StrEnum):
+    NONE = ""
+    """A match: the contract sends an empty reasonCode."""
+    FACE_MATCH_FAILED = "FACE_MATCH_FAILED"
+    INVALID_DOCUMENT = "INVALID_DOCUMENT"
+    """The selfie cannot be used (no face, several faces, quality, not an image)."""
+    DOCUMENT_NOT_FOUND = "DOCUMENT_NOT_FOUND"
+    """The reference was not uploaded, or its URL could not be fetched."""
+    REFERENCE_IMAGE_VALIDATION_FAILED = "REFERENCE_IMAGE_VALIDATION_FAILED"
+    VERIFICATION_FAILED = "VERIFICATION_FAILED"
+    """Anything unexpected (status ERROR)."""
+    FRAUD_REJECT = "FRAUD_REJECT"
+    """A reviewer's rejection for suspected fraud (review band only)."""
+
+
+#: Outcomes a user can fix by taking another selfie.
+RETRYABLE_REASONS = frozenset({ReasonCode.FACE_MATCH_FAILED, ReasonCode.INVALID_DOCUMENT})
+
+
+class DocumentStatus(StrEnum):
+    """A document's state in Get Submission Status."""
+
+    PENDING = "PENDING"
+    UPLOADED = "UPLOADED"
+    VERIFIED = "VERIFIED"
+    INVALID = "INVALID"
+
+
+class NextAction(StrEnum):
+    RETRY = "RETRY"
+    """The user can fix this (selfie quality, no/several faces, no match) and attempts remain."""
+    STATUS = "STATUS"
+    """Final; the partner shows our status screen."""
+    EXIT = "EXIT"
+    """Final; the partner hides the status screen: go straight back to the partner."""
+
+
+class RiskLevel(StrEnum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+
+
+class Source(StrEnum):
+    """Where a partner session came from."""
+
+    API = "API"
+    """Backend to backend: presigned uploads or the synchronous compare; every attempt is final."""
+    SDK = "SDK"
+    """Initiate Flow for a native SDK (a user token; the user may retry)."""
+    WEB_SDK = "WEB_SDK"
+    """Initiate Flow for the hosted web flow (a launch URL; the user may retry)."""
+
+
+class DecidedBy(StrEnum):
+    """Who decided a face match (``faceMatch.decidedBy``)."""
+
+    ENGINE = "ENGINE"
+    REVIEW = "REVIEW"
+    REVIEW_DEADLINE = "REVIEW_DEADLINE"
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+
+
+class DeliveryState(StrEnum):
+    """An outbox message (one logical callback)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    """Its schedule ran out; an operator may resend it."""
+    GONE = "gone"
+    """The receiver answered 410: no more attempts."""
+
+
+class ReviewState(StrEnum):
+    OPEN = "open"
+    DECIDED = "decided"
+
+
+class ReviewOutcome(StrEnum):
+    APPROVE = "APPROVE"
+    REJECT = "REJECT"
