@@ -28,6 +28,7 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
+from facematch.api.links import RouteLinks
 from facematch.api.server import server_config
 from facematch.config import Settings
 from facematch.engine.fake import FakeEngine
@@ -167,8 +168,10 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def fake_services(settings: Settings) -> Iterator[Services]:
-    """The services of one process, with the fake engine, on this test's settings."""
+    """The services of one process (an API process: with its links), with the fake engine, on this
+    test's settings."""
     services = build_services(settings, engine=FakeEngine())
+    services.links = RouteLinks(settings)
     yield services
     services.db.dispose()
 

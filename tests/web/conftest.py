@@ -14,9 +14,10 @@ import pytest
 from PIL import Image
 
 from facematch.api.app import create_app
+from facematch.api.links import RouteLinks
 from facematch.config import Settings
 from facematch.engine.fake import FakeEngine, fake_face_image
-from facematch.engine.images import decode_image
+from facematch.engine.images import DecodedImage
 from facematch.flows import initiate, partners, submissions
 from facematch.flows.context import Services
 from facematch.security.tokens import TokenKind
@@ -89,13 +90,12 @@ def _reference(url: str, *, headers: Mapping[str, str], allowed_hosts: Sequence[
 def _lossless_derivatives(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fake engine reads marker pixels that JPEG re-encoding would smear: store PNGs in these tests."""
 
-    def png_derivative(data: bytes, settings: Settings) -> bytes:
-        decoded = decode_image(data, max_bytes=settings.engine.max_image_bytes)
+    def png_derivative(decoded: DecodedImage) -> bytes:
         out = io.BytesIO()
         Image.fromarray(decoded.rgb).save(out, format="PNG")
         return out.getvalue()
 
-    monkeypatch.setattr(submissions, "make_derivative", png_derivative)
+    monkeypatch.setattr(submissions, "encode_derivative", png_derivative)
 
 
 def _settings(database_url: str, tmp_path: Path, **groups: dict[str, object]) -> Settings:
@@ -111,7 +111,9 @@ def _settings(database_url: str, tmp_path: Path, **groups: dict[str, object]) ->
 
 def web_services(database_url: str, tmp_path: Path, **groups: dict[str, object]) -> Services:
     """Services over the test session's database (SQLite, or PostgreSQL when configured)."""
-    services = build_services(_settings(database_url, tmp_path, **groups), engine=FakeEngine())
+    settings = _settings(database_url, tmp_path, **groups)
+    services = build_services(settings, engine=FakeEngine())
+    services.links = RouteLinks(settings)
     services.fetch_reference = _reference
     return services
 

@@ -22,6 +22,7 @@ from facematch.flows import processing, review
 from facematch.flows.context import Services
 from facematch.flows.operators import ConsoleUser
 from facematch.flows.operators import Role as OperatorRole
+from facematch.flows.web import capture as web_capture
 from facematch.flows.web import handoff
 from facematch.flows.web import session as web_session
 from facematch.flows.web.guidance import Hint
@@ -84,7 +85,7 @@ def test_bad_and_expired_sessions_are_told_apart(world: WebWorld, svc: Services)
 def test_same_person_completes_valid(world: WebWorld, svc: Services) -> None:
     opened = _open(world)
     web = web_session.resolve_session(svc, opened.token)
-    submission_id = web_session.capture(svc, web, fake_face_image(REFERENCE_PERSON))
+    submission_id = web_capture.capture(svc, web, fake_face_image(REFERENCE_PERSON))
     assert web_session.web_state(svc, web).phase is Phase.PROCESSING
     _process(svc, submission_id)
     state = web_session.web_state(svc, web)
@@ -95,13 +96,13 @@ def test_same_person_completes_valid(world: WebWorld, svc: Services) -> None:
         "STATUS",
     )
     with pytest.raises(SubmissionStateConflictError):
-        web_session.capture(svc, web, fake_face_image(REFERENCE_PERSON))
+        web_capture.capture(svc, web, fake_face_image(REFERENCE_PERSON))
 
 
 def test_another_person_retries_until_attempts_run_out(world: WebWorld, svc: Services) -> None:
     web = web_session.resolve_session(svc, _open(world).token)
     for attempt in (1, 2, 3):
-        submission_id = web_session.capture(svc, web, fake_face_image(99))
+        submission_id = web_capture.capture(svc, web, fake_face_image(99))
         _process(svc, submission_id)
         state = web_session.web_state(svc, web)
         if attempt < 3:
@@ -116,12 +117,12 @@ def test_a_borderline_final_attempt_waits_for_a_reviewer_then_ends(world: WebWor
     web = web_session.resolve_session(
         svc, web_session.open_session(svc, world.start(created.partner.id).launch_token).token
     )
-    submission_id = web_session.capture(svc, web, fake_face_image(99))  # fake engine: similarity 0.1
+    submission_id = web_capture.capture(svc, web, fake_face_image(99))  # fake engine: similarity 0.1
     _process(svc, submission_id)
     state = web_session.web_state(svc, web)
     assert state.phase is Phase.REVIEW and not state.final and state.callback_status is None
     with pytest.raises(SubmissionStateConflictError):
-        web_session.capture(svc, web, fake_face_image(REFERENCE_PERSON))
+        web_capture.capture(svc, web, fake_face_image(REFERENCE_PERSON))
     reviewer = ConsoleUser("op-1", "reviewer@ops.example", OperatorRole.REVIEWER, "session", "csrf")
     review.decide(svc, reviewer, submission_id, "approve", None, "same person")
     state = web_session.web_state(svc, web)
@@ -137,7 +138,7 @@ def test_a_capture_without_a_face_makes_no_submission(world: WebWorld, svc: Serv
         (b"not an image", Hint.NO_FACE),
     ):
         with pytest.raises(CaptureRejectedError) as caught:
-            web_session.capture(svc, web, image)
+            web_capture.capture(svc, web, image)
         assert caught.value.hint == hint
     state = web_session.web_state(svc, web)
     assert state.phase is Phase.CAPTURE and state.submission_id is None and state.attempts_used == 0
@@ -146,11 +147,11 @@ def test_a_capture_without_a_face_makes_no_submission(world: WebWorld, svc: Serv
 def test_preview_guidance(world: WebWorld, svc: Services) -> None:
     web = web_session.resolve_session(svc, _open(world).token)
     assert (
-        web_session.check_preview(svc, web, fake_face_image(1, quality_issue="FACE_BLURRED")).hint
+        web_capture.check_preview(svc, web, fake_face_image(1, quality_issue="FACE_BLURRED")).hint
         is Hint.HOLD_STILL
     )
-    assert web_session.check_preview(svc, web, fake_face_image(1)).ready  # the fake face sits centred
-    assert web_session.check_preview(svc, web, b"junk").hint is Hint.NO_FACE
+    assert web_capture.check_preview(svc, web, fake_face_image(1)).ready  # the fake face sits centred
+    assert web_capture.check_preview(svc, web, b"junk").hint is Hint.NO_FACE
 
 
 def test_handoff_link_is_single_use_and_bound_to_its_flow(world: WebWorld, svc: Services) -> None:
@@ -171,7 +172,7 @@ def test_handoff_link_is_single_use_and_bound_to_its_flow(world: WebWorld, svc: 
     assert web_session.web_state(svc, desktop).handoff.state is handoff.HandoffState.REDEEMED  # type: ignore[union-attr]
     assert web_session.web_state(svc, phone).handoff is None
     # The phone captures; the desktop sees the final state.
-    _process(svc, web_session.capture(svc, phone, fake_face_image(REFERENCE_PERSON)))
+    _process(svc, web_capture.capture(svc, phone, fake_face_image(REFERENCE_PERSON)))
     assert web_session.web_state(svc, desktop).outcome == "APPROVED"
 
 
@@ -218,14 +219,14 @@ def test_previews_past_the_concurrency_limit_are_answered_busy(world: WebWorld, 
     release = threading.Event()
     joins = [occupy(svc.analysis, release) for _ in range(svc.analysis.slots)]  # every slot is taken
     try:
-        assert web_session.check_preview(svc, web, fake_face_image(1)).hint is Hint.BUSY
+        assert web_capture.check_preview(svc, web, fake_face_image(1)).hint is Hint.BUSY
     finally:
         release.set()
         for join in joins:
             join()
     with svc.web_limits.previews_at_once.slot(web.flow_session_id):  # this session's frame is running
-        assert web_session.check_preview(svc, web, fake_face_image(1)).hint is Hint.BUSY
-    assert web_session.check_preview(svc, web, fake_face_image(1)).ready
+        assert web_capture.check_preview(svc, web, fake_face_image(1)).hint is Hint.BUSY
+    assert web_capture.check_preview(svc, web, fake_face_image(1)).ready
 
 
 def test_photos_are_rate_limited_per_session(database_url: str, tmp_path: Path) -> None:
@@ -234,12 +235,12 @@ def test_photos_are_rate_limited_per_session(database_url: str, tmp_path: Path) 
         web = web_session.resolve_session(svc, _open(WebWorld(svc)).token)
         for _ in range(2):
             with pytest.raises(CaptureRejectedError):
-                web_session.capture(svc, web, fake_face_image(1, faces=0))
+                web_capture.capture(svc, web, fake_face_image(1, faces=0))
         with pytest.raises(RateLimitedError) as limited:
-            web_session.capture(svc, web, fake_face_image(REFERENCE_PERSON))
+            web_capture.capture(svc, web, fake_face_image(REFERENCE_PERSON))
         assert limited.value.retry_after_s >= 1
         other = web_session.resolve_session(svc, _open(WebWorld(svc)).token)  # another user is not held
-        _process(svc, web_session.capture(svc, other, fake_face_image(REFERENCE_PERSON)))
+        _process(svc, web_capture.capture(svc, other, fake_face_image(REFERENCE_PERSON)))
     finally:
         svc.db.dispose()
 
@@ -250,9 +251,9 @@ def test_photos_without_a_face_are_counted_and_capped(database_url: str, tmp_pat
         web = web_session.resolve_session(svc, _open(WebWorld(svc)).token)
         for _ in range(3):
             with pytest.raises(CaptureRejectedError):
-                web_session.capture(svc, web, fake_face_image(1, faces=0))
+                web_capture.capture(svc, web, fake_face_image(1, faces=0))
         with pytest.raises(CaptureLimitError):  # refused before any analysis
-            web_session.capture(svc, web, fake_face_image(REFERENCE_PERSON))
+            web_capture.capture(svc, web, fake_face_image(REFERENCE_PERSON))
         assert web_session.web_state(svc, web).attempts_used == 0  # none of them used an attempt
     finally:
         svc.db.dispose()
@@ -261,15 +262,15 @@ def test_photos_without_a_face_are_counted_and_capped(database_url: str, tmp_pat
 def test_one_photo_at_a_time_per_session(world: WebWorld, svc: Services) -> None:
     web = web_session.resolve_session(svc, _open(world).token)
     with svc.web_limits.captures_at_once.slot(web.flow_session_id), pytest.raises(RateLimitedError):
-        web_session.capture(svc, web, fake_face_image(REFERENCE_PERSON))
-    _process(svc, web_session.capture(svc, web, fake_face_image(REFERENCE_PERSON)))
+        web_capture.capture(svc, web, fake_face_image(REFERENCE_PERSON))
+    _process(svc, web_capture.capture(svc, web, fake_face_image(REFERENCE_PERSON)))
 
 
 def test_preview_frames_past_the_session_rate_are_answered_busy(database_url: str, tmp_path: Path) -> None:
     svc = web_services(database_url, tmp_path, web={"previews_per_session_per_s": 1.0})
     try:
         web = web_session.resolve_session(svc, _open(WebWorld(svc)).token)
-        hints = [web_session.check_preview(svc, web, fake_face_image(1)).hint for _ in range(4)]
+        hints = [web_capture.check_preview(svc, web, fake_face_image(1)).hint for _ in range(4)]
         assert hints[:2] == [Hint.READY, Hint.READY] and Hint.BUSY in hints[2:]
     finally:
         svc.db.dispose()

@@ -16,6 +16,7 @@ from facematch.api import errors, openapi
 from facematch.api.admin import AdminGuard
 from facematch.api.console.deps import error_page
 from facematch.api.console.pages import ConsoleSecurityHeaders
+from facematch.api.links import RouteLinks
 from facematch.api.observability import RequestContextMiddleware
 from facematch.api.routes import (
     console,
@@ -43,6 +44,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     """The app. ``engine``: the face engine to use (default: load the real one at start-up).
     ``background``: start the job workers and callback sender with the app."""
     svc = build_services(settings, engine=engine)
+    svc.links = RouteLinks(settings)
     runner = Background(svc)
 
     @asynccontextmanager

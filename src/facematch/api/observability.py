@@ -14,9 +14,9 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facematch.api.errors import unexpected_error_response
+from facematch.api.routes.web import HANDOFF_PREFIX
 from facematch.errors import UploadTooLargeError
 from facematch.flows.context import Metrics
-from facematch.flows.web.handoff import HANDOFF_PATH
 from facematch.logs import request_id_var
 
 access_log = logging.getLogger("facematch.access")
@@ -100,8 +100,8 @@ class RequestContextMiddleware:
 
 def loggable_path(path: str) -> str:
     """The path as the access log shows it: a Smart QR link's code is a credential and is redacted."""
-    if path.startswith(HANDOFF_PATH):
-        return HANDOFF_PATH + "{code}"
+    if path.startswith(HANDOFF_PREFIX):
+        return HANDOFF_PREFIX + "{code}"
     return path
 
 

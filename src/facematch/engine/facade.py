@@ -21,7 +21,7 @@ import numpy.typing as npt
 from facematch.engine.align import CROP_SIZE, TEMPLATE_INTEROCULAR, align_face
 from facematch.engine.calibrate import GENERAL_BAND, Calibration
 from facematch.engine.detect import Detection, DetectionResult, find_faces
-from facematch.engine.images import decode_image
+from facematch.engine.images import DecodedImage, decode_image
 from facematch.engine.models import (
     Detector,
     Recognizer,
@@ -243,6 +243,15 @@ class FaceEngine:
                 max_pixels=self.options.max_image_pixels,
                 max_full_decode_pixels=self.options.max_full_decode_pixels,
             )
+        except ImageError as error:
+            error.role = role.value
+            raise
+        return self.analyze_decoded(decoded, role)
+
+    def analyze_decoded(self, decoded: DecodedImage, role: Role) -> FaceAnalysis:
+        """:meth:`analyze` of an image decoded already (by :func:`~facematch.engine.images.decode_image`
+        within the same caps), for callers that also need the pixels: one decode serves both."""
+        try:
             found, known = self._settle_orientation(find_faces(self._detector, decoded.rgb))
             subject = choose_subject(found.faces, role)
             crop = align_face(found.image, subject.landmarks)

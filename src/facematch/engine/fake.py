@@ -12,7 +12,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from facematch.engine.images import decode_image
+from facematch.engine.images import DecodedImage, decode_image
 from facematch.engine.types import Box, FaceAnalysis, MatchResult, Quality, Role
 from facematch.errors import FaceError, FaceQualityError, ImageError, MultipleFacesError, NoFaceError
 
@@ -50,7 +50,11 @@ class FakeEngine:
         return "fake-1"
 
     def analyze(self, image: bytes, role: Role) -> FaceAnalysis:
-        decoded = decode_image(image, max_bytes=self._max_bytes, max_pixels=self._max_pixels)
+        return self.analyze_decoded(
+            decode_image(image, max_bytes=self._max_bytes, max_pixels=self._max_pixels), role
+        )
+
+    def analyze_decoded(self, decoded: DecodedImage, role: Role) -> FaceAnalysis:
         rgb = decoded.rgb
         if rgb.shape[0] < 1 or rgb.shape[1] < 3 or tuple(int(v) for v in rgb[0, 0]) != _MAGIC:
             raise NoFaceError()

@@ -9,6 +9,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from facematch.engine.images import DecodedImage
+
 Template = npt.NDArray[np.float32]
 
 
@@ -92,6 +94,10 @@ class Engine(Protocol):
 
     def analyze(self, image: bytes, role: Role) -> FaceAnalysis:
         """Decode ``image`` and return its subject face; raises ImageError / FaceError subclasses."""
+        ...
+
+    def analyze_decoded(self, decoded: DecodedImage, role: Role) -> FaceAnalysis:
+        """:meth:`analyze` of an image decoded already; raises FaceError subclasses."""
         ...
 
     def compare_analyses(self, selfie: FaceAnalysis, reference: FaceAnalysis) -> MatchResult:

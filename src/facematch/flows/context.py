@@ -13,6 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.errors import ServiceUnavailableError
+from facematch.flows.links import Links, NoLinks
 from facematch.security.capacity import AnalysisPool, KeyedSlots
 from facematch.security.throttle import AuthThrottle, Counters, RateLimiter
 from facematch.security.tokens import TokenService
@@ -135,6 +136,8 @@ class Services:
     web_limits: WebLimits
     fetch_reference: ReferenceFetcher
     queue: JobQueue = field(default_factory=NullQueue)
+    links: Links = field(default_factory=NoLinks)
+    """The URLs flows hand out; the API sets its own (:class:`facematch.api.links.RouteLinks`)."""
     metrics: Metrics = field(default_factory=Metrics)
     engine: Engine | None = None
 

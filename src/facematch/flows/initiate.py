@@ -145,5 +145,4 @@ def initiate_flow(svc: Services, request: InitiateRequest) -> InitiateResult:
         gen=caller.token_generation,
         loc=flow_session.user_locale,
     )
-    url = svc.settings.server.public_url.rstrip("/") + svc.settings.server.launch_path + launch.token
-    return InitiateResult(None, url, launch.expiry_seconds, launch.expires_at)
+    return InitiateResult(None, svc.links.launch(launch.token), launch.expiry_seconds, launch.expires_at)

@@ -43,8 +43,7 @@ def _selfie_url(svc: Services, submission: Submission, generation: int) -> str |
         doc="SELFIE",
         gen=generation,
     )
-    base = svc.settings.server.public_url.rstrip("/")
-    return f"{base}/coe/v1/submissions/{submission.id}/images/selfie?signature={issued.token}"
+    return svc.links.selfie_image(submission.id, issued.token)
 
 
 def _render(svc: Services, submission: Submission, generation: int, *, session: Session) -> dict[str, Any]:

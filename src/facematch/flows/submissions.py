@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facematch.config import Settings
-from facematch.engine.images import decode_image, encode_jpeg
+from facematch.engine.images import DecodedImage, decode_image, encode_jpeg
 from facematch.errors import (
     ForbiddenError,
     ImageError,
@@ -66,20 +66,29 @@ class Presigned:
     max_bytes: int
 
 
-def make_derivative(data: bytes, settings: Settings) -> bytes:
-    """The stored form of an image: decoded within our caps and re-encoded from its pixels (no EXIF,
-    GPS, ICC or trailing bytes). PNG stays lossless PNG; everything else becomes JPEG."""
-    decoded = decode_image(
+def decode_for_storage(data: bytes, settings: Settings) -> DecodedImage:
+    """Decode an image within the engine's caps (the one decode an upload or a capture pays for)."""
+    return decode_image(
         data,
         max_bytes=settings.engine.max_image_bytes,
         max_pixels=settings.engine.max_image_pixels,
         max_full_decode_pixels=settings.engine.max_full_decode_pixels,
     )
+
+
+def encode_derivative(decoded: DecodedImage) -> bytes:
+    """The stored form of a decoded image, re-encoded from its pixels (no EXIF, GPS, ICC or trailing
+    bytes). PNG stays lossless PNG; everything else becomes JPEG."""
     if decoded.format != "png":
         return encode_jpeg(decoded.rgb)
     out = io.BytesIO()
     Image.fromarray(decoded.rgb).save(out, format="PNG")
     return out.getvalue()
+
+
+def make_derivative(data: bytes, settings: Settings) -> bytes:
+    """The stored form of an image's bytes (:func:`decode_for_storage`, then :func:`encode_derivative`)."""
+    return encode_derivative(decode_for_storage(data, settings))
 
 
 def _scope_session(
@@ -120,6 +129,39 @@ def _scope_session(
     return flow_session
 
 
+def open_attempt(flow_session: FlowSession, partner: Partner, sdk: str, *, session: Session) -> Submission:
+    """The session's open (unconfirmed) attempt, or a new one: the attempt rules of Get Presigned
+    URLs, which the hosted flow's capture follows too. Refused while an attempt is being processed,
+    once the attempts are used up, and after an interactive session's final result."""
+    latest = submission_repo.latest_submission(flow_session.id, session=session)
+    if latest is not None and latest.status == SubmissionStatus.INITIATED:
+        latest.sdk_session_id = sdk
+        return latest
+    if latest is not None and latest.status in UNDECIDED:
+        raise SubmissionStateConflictError("the previous attempt is still being processed")
+    attempts = submission_repo.count_attempts(flow_session.id, session=session)
+    if attempts >= partner.max_attempts:
+        raise SubmissionQuotaExceededError()
+    if latest is not None and latest.final and flow_session.interactive:
+        raise SubmissionStateConflictError("the session already has its final result")
+    submission = Submission(
+        id=str(uuid.uuid4()),
+        partner_id=partner.id,
+        session_id=flow_session.id,
+        attempt=attempts + 1,
+        sdk_session_id=sdk,
+        status=SubmissionStatus.INITIATED,
+        metadata_json={},
+        details={},
+    )
+    session.add(submission)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise SubmissionStateConflictError("another attempt was created at the same time") from None
+    return submission
+
+
 def presign(svc: Services, request: UserRequest, submission_type: str | None) -> Presigned:
     """Get Presigned URLs: a new attempt (or the open one) with one signed PUT URL per document."""
     with svc.db.session() as session:
@@ -132,42 +174,15 @@ def presign(svc: Services, request: UserRequest, submission_type: str | None) ->
         assert flow_session is not None
         partner = scope.partner
         sandbox.check_environment(flow_session, partner)
-        latest = submission_repo.latest_submission(flow_session.id, session=session)
-        if latest is not None and latest.status == SubmissionStatus.INITIATED:
-            submission = latest
-            submission.sdk_session_id = sdk
-        elif latest is not None and latest.status in UNDECIDED:
-            raise SubmissionStateConflictError("the previous attempt is still being processed")
-        else:
-            attempts = submission_repo.count_attempts(flow_session.id, session=session)
-            if attempts >= partner.max_attempts:
-                raise SubmissionQuotaExceededError()
-            if latest is not None and latest.final and flow_session.interactive:
-                raise SubmissionStateConflictError("the session already has its final result")
-            submission = Submission(
-                id=str(uuid.uuid4()),
-                partner_id=partner.id,
-                session_id=flow_session.id,
-                attempt=attempts + 1,
-                sdk_session_id=sdk,
-                status=SubmissionStatus.INITIATED,
-                metadata_json={},
-                details={},
-            )
-            session.add(submission)
-            try:
-                session.flush()
-            except IntegrityError:
-                raise SubmissionStateConflictError("another attempt was created at the same time") from None
+        submission = open_attempt(flow_session, partner, sdk, session=session)
         ttl = svc.settings.tokens.upload_ttl_s
-        base = svc.settings.server.public_url.rstrip("/")
         documents = {}
         for doc in DOCUMENT_TYPES:
             issued = svc.tokens.issue(
                 TokenKind.UPLOAD, submission.id, ttl, doc=doc, pid=partner.id, gen=scope.token_generation
             )
             documents[doc] = UploadSlot(
-                url=f"{base}/coe/v1/submissions/{submission.id}/documents/{doc}?signature={issued.token}",
+                url=svc.links.upload(submission.id, doc, issued.token),
                 reference=f"{submission.id}/{doc}",
                 expiry_seconds=ttl,
             )
@@ -214,19 +229,25 @@ def attach_document(
             submission = submission_repo.submission_of_partner(partner_id, submission_id, session=session)
             if submission is None:
                 raise SubmissionNotFoundError()
-            if submission.status != SubmissionStatus.INITIATED:
-                raise SubmissionStateConflictError("the submission was already confirmed")
-            if doc_type == "SELFIE":
-                old, submission.selfie_blob = submission.selfie_blob, blob_id
-            else:
-                old, submission.reference_blob = submission.reference_blob, blob_id
-            submission.uploaded_at = utcnow()
+            old = store_document(submission, doc_type, blob_id)
     except BaseException:
         discard(svc.blobs, blob_id)
         raise
     if old:
         discard(svc.blobs, old)
     return f"{submission_id}/{doc_type}"
+
+
+def store_document(submission: Submission, doc_type: str, blob_id: str) -> str | None:
+    """Name a stored image as one document of an unconfirmed attempt; returns the image it replaces."""
+    if submission.status != SubmissionStatus.INITIATED:
+        raise SubmissionStateConflictError("the submission was already confirmed")
+    if doc_type == "SELFIE":
+        old, submission.selfie_blob = submission.selfie_blob, blob_id
+    else:
+        old, submission.reference_blob = submission.reference_blob, blob_id
+    submission.uploaded_at = utcnow()
+    return old
 
 
 def _user_submission(
@@ -265,27 +286,31 @@ def confirm(svc: Services, request: UserRequest, body: Any) -> str:
         submission, flow_session = _user_submission(scope, psid, submission_id, session=session)
         if submission.sdk_session_id != sdk:
             raise ForbiddenError("the submission belongs to another SDK session")
-        if submission.status != SubmissionStatus.INITIATED:
-            raise SubmissionStateConflictError("the submission was already confirmed")
-        if not submission.selfie_blob:
-            raise InvalidUploadArtifactError("the SELFIE document was not uploaded")
-        confirmed = {
-            "status": SubmissionStatus.IN_PROGRESS,
-            "confirmed_at": utcnow(),
-            "metadata_json": metadata or {},
-        }
-        if not submission_repo.move_attempt(
-            submission.id, SubmissionStatus.INITIATED, confirmed, session=session
-        ):
-            raise SubmissionStateConflictError("the submission was already confirmed")
-        job_repo.enqueue_job(
-            submission.id,
-            submission.partner_id,
-            session=session,
-            delay_s=sandbox.processing_delay_s(flow_session),
-        )
+        confirm_attempt(submission, flow_session, metadata or {}, session=session)
     svc.queue.submit(submission_id)
     return submission_id
+
+
+def confirm_attempt(
+    submission: Submission, flow_session: FlowSession, metadata: dict[str, Any], *, session: Session
+) -> None:
+    """The attempt becomes IN_PROGRESS and its job is written in the same transaction (so a
+    confirmed attempt is never without its job); the caller wakes its queue after the commit."""
+    if submission.status != SubmissionStatus.INITIATED:
+        raise SubmissionStateConflictError("the submission was already confirmed")
+    if not submission.selfie_blob:
+        raise InvalidUploadArtifactError("the SELFIE document was not uploaded")
+    confirmed = {"status": SubmissionStatus.IN_PROGRESS, "confirmed_at": utcnow(), "metadata_json": metadata}
+    if not submission_repo.move_attempt(
+        submission.id, SubmissionStatus.INITIATED, confirmed, session=session
+    ):
+        raise SubmissionStateConflictError("the submission was already confirmed")
+    job_repo.enqueue_job(
+        submission.id,
+        submission.partner_id,
+        session=session,
+        delay_s=sandbox.processing_delay_s(flow_session),
+    )
 
 
 def attempt_next_action(

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from facematch.api.deps import Svc, read_capped_body
 from facematch.api.errors import lookup
 from facematch.errors import CaptureRejectedError, HandoffLinkError, WebSessionError
+from facematch.flows.web import capture as web_capture
 from facematch.flows.web import exit as web_exit
 from facematch.flows.web import session as web_session
 from facematch.security.tokens import TokenKind
@@ -28,6 +29,9 @@ from facematch.security.tokens import TokenKind
 router = APIRouter(tags=["web"], include_in_schema=False)
 
 PAGE = "/web/index.html"
+#: Smart QR links: ``/web/h/<code>`` (the access log shows the prefix only, never a code)
+HANDOFF_PREFIX = "/web/h/"
+HANDOFF_ROUTE = "handoff_link"
 COOKIE = "__Host-facematch-web"
 _STATIC = {"app.js": "text/javascript", "app.css": "text/css", "i18n.js": "text/javascript"}
 _COMMON_HEADERS = {
@@ -153,7 +157,7 @@ def static_file(name: str) -> Response:
     return Response(_static(name), media_type=_STATIC[name])
 
 
-@router.get("/web/h/{code}", include_in_schema=False)
+@router.get(HANDOFF_PREFIX + "{code}", name=HANDOFF_ROUTE, include_in_schema=False)
 def open_handoff_link(svc: Svc, code: str) -> Response:
     """The QR link: redeem once, set the phone's cookie, continue at an address without the code."""
     try:
@@ -239,7 +243,7 @@ def status(svc: Svc, web: SessionDep) -> Response:
 @router.post("/web/api/preview")
 async def preview(svc: Svc, web: SessionDep, request: Request) -> Response:
     frame = await read_capped_body(request, svc.settings.web.preview_max_bytes)
-    verdict = await run_in_threadpool(web_session.check_preview, svc, web, frame)
+    verdict = await run_in_threadpool(web_capture.check_preview, svc, web, frame)
     return _json({"hint": verdict.hint.value, "ready": verdict.ready})
 
 
@@ -247,7 +251,7 @@ async def preview(svc: Svc, web: SessionDep, request: Request) -> Response:
 async def capture(svc: Svc, web: SessionDep, request: Request) -> Response:
     image = await read_capped_body(request, svc.settings.web.capture_max_bytes)
     try:
-        submission_id = await run_in_threadpool(web_session.capture, svc, web, image)
+        submission_id = await run_in_threadpool(web_capture.capture, svc, web, image)
     except CaptureRejectedError as error:
         # Not a failed attempt: nothing was submitted; the app shows the hint and keeps the camera on.
         return _json({"hint": error.hint}, status=422)

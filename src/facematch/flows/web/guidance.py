@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from facematch.engine.images import DecodedImage
 from facematch.engine.types import Engine, FaceAnalysis, Role
 from facematch.errors import FaceQualityError, MultipleFacesError, NoFaceError
 
@@ -95,14 +96,18 @@ def placement_hint(analysis: FaceAnalysis) -> Hint:
     return Hint.READY
 
 
-def guide(engine: Engine, frame: bytes, *, placement: bool = True) -> Guidance:
-    """Run the engine on one camera frame and say what the user should do.
+def guide(engine: Engine, frame: bytes | DecodedImage, *, placement: bool = True) -> Guidance:
+    """Run the engine on one camera frame (its bytes, or its decoded pixels) and say what the user
+    should do.
 
     ``placement=False`` checks only the engine's gates (used on the full-size capture, whose framing
     the preview already checked). Raises an ImageError subclass when ``frame`` is not an image.
     """
     try:
-        analysis = engine.analyze(frame, Role.SELFIE)
+        if isinstance(frame, DecodedImage):
+            analysis = engine.analyze_decoded(frame, Role.SELFIE)
+        else:
+            analysis = engine.analyze(frame, Role.SELFIE)
     except NoFaceError:
         return Guidance(Hint.NO_FACE)
     except MultipleFacesError:

@@ -22,8 +22,6 @@ from facematch.flows.context import Services
 from facematch.storage import handoff_repo
 from facematch.storage.models import Handoff, utcnow
 
-HANDOFF_PATH = "/web/h/"
-
 
 class HandoffState(StrEnum):
     """What the desktop shows: no code yet, waiting for the phone, phone took over, code expired."""
@@ -87,7 +85,7 @@ def create_handoff(
                 expires_at=expires_at,
             )
         )
-    link = svc.settings.server.public_url.rstrip("/") + HANDOFF_PATH + code
+    link = svc.links.handoff(code)
     return IssuedHandoff(link=link, expires_at=expires_at, qr_image=qr_data_uri(link))
 
 

@@ -14,22 +14,18 @@ from enum import StrEnum
 from typing import Any
 
 import jwt
+from sqlalchemy.orm import Session
 
 from facematch.errors import (
-    CaptureLimitError,
-    CaptureRejectedError,
     ForbiddenError,
-    ImageError,
-    RateLimitedError,
-    ServiceBusyError,
     SubmissionStateConflictError,
     UnauthorizedError,
     WebSessionError,
     WebSessionExpiredError,
 )
-from facematch.flows import gateway, partners, submissions
+from facematch.flows import gateway, partners
 from facematch.flows.context import Services
-from facematch.flows.web import guidance, handoff
+from facematch.flows.web import handoff
 from facematch.rules.states import NextAction, ReasonCode, Result, Source, SubmissionStatus
 from facematch.security.tokens import TokenKind
 from facematch.storage import partner_repo, submission_repo
@@ -211,25 +207,31 @@ def framing_origins(svc: Services) -> list[str]:
         return sorted(partner_repo.enabled_frame_origins(session=session))
 
 
-def _load(svc: Services, web: WebSession) -> tuple[FlowSession, Partner]:
-    with svc.db.session() as session:
-        flow_session = session.get(FlowSession, web.flow_session_id)
-        partner = (
-            partner_repo.partner_by_id(flow_session.partner_id, session=session) if flow_session else None
-        )
-        if (
-            flow_session is None
-            or partner is None
-            or partner.disabled
-            or not partners.token_is_current(partner, {"gen": web.token_generation})
-        ):
-            raise WebSessionError()
-        session.expunge_all()
+def load_in(web: WebSession, *, session: Session) -> tuple[FlowSession, Partner]:
+    """The web session's flow session and partner, in the caller's unit of work; WebSessionError
+    once the partner is disabled or the tokens of the session's generation are revoked."""
+    flow_session = session.get(FlowSession, web.flow_session_id)
+    partner = partner_repo.partner_by_id(flow_session.partner_id, session=session) if flow_session else None
+    if (
+        flow_session is None
+        or partner is None
+        or partner.disabled
+        or not partners.token_is_current(partner, {"gen": web.token_generation})
+    ):
+        raise WebSessionError()
     return flow_session, partner
 
 
+def load(svc: Services, web: WebSession) -> tuple[FlowSession, Partner]:
+    """:func:`load_in` in a transaction of its own (the rows detached, to read afterwards)."""
+    with svc.db.session() as session:
+        found = load_in(web, session=session)
+        session.expunge_all()
+    return found
+
+
 def web_config(svc: Services, web: WebSession) -> WebConfig:
-    flow_session, partner = _load(svc, web)
+    flow_session, partner = load(svc, web)
     with svc.db.session() as session:
         used = submission_repo.count_attempts(flow_session.id, session=session)
     return WebConfig(
@@ -274,7 +276,7 @@ def _outcome(submission: Submission) -> str:
 
 def web_state(svc: Services, web: WebSession) -> WebState:
     """The flow's progress as the app shows it."""
-    flow_session, partner = _load(svc, web)
+    flow_session, partner = load(svc, web)
     with svc.db.session() as session:
         latest = submission_repo.latest_submission(flow_session.id, session=session)
         used = submission_repo.count_attempts(flow_session.id, session=session)
@@ -312,7 +314,7 @@ def new_handoff(svc: Services, web: WebSession) -> handoff.IssuedHandoff:
     """A Smart QR code for the desktop of a flow that allows QR and is not finished."""
     if web.role is not Role.DESKTOP:
         raise ForbiddenError("only the desktop makes QR codes")
-    flow_session, _ = _load(svc, web)
+    flow_session, _ = load(svc, web)
     if not (flow_session.allow_qr or flow_session.force_qr):
         raise ForbiddenError("Smart QR is off for this flow")
     if web_state(svc, web).final:
@@ -325,92 +327,3 @@ def cancel_handoff(svc: Services, web: WebSession) -> None:
     if web.role is not Role.DESKTOP:
         raise ForbiddenError("only the desktop cancels QR codes")
     handoff.cancel_handoffs(svc, web.flow_session_id)
-
-
-# ---------------------------------------------------------------- capture
-
-
-def check_preview(svc: Services, web: WebSession, frame: bytes) -> guidance.Guidance:
-    """Live guidance for one downscaled camera frame (nothing is stored).
-
-    Previews are best effort: a frame over the session's or the partner's rate, sent while the
-    session's previous frame is still being checked, or arriving when every analysis slot is
-    taken is answered BUSY at once (the app keeps its last hint), so a client sending frames fast
-    or in parallel cannot buy CPU time."""
-    if len(frame) > svc.settings.web.preview_max_bytes:
-        raise CaptureRejectedError(guidance.Hint.ADJUST)
-    flow_session, partner = _load(svc, web)
-    limits = svc.web_limits
-    busy = guidance.Guidance(guidance.Hint.BUSY)
-    try:
-        limits.previews_per_session.take(flow_session.id)
-        limits.previews_per_partner.take(partner.id)
-    except RateLimitedError:
-        return busy
-    with limits.previews_at_once.slot(flow_session.id) as got:
-        if not got:
-            return busy
-        engine = svc.require_engine()
-        try:
-            return svc.analysis.run(lambda: guidance.guide(engine, frame), wait_s=0)
-        except ServiceBusyError:
-            return busy
-        except ImageError:
-            return guidance.Guidance(guidance.Hint.NO_FACE)
-
-
-def capture(svc: Services, web: WebSession, image: bytes) -> str:
-    """Submit the selfie as the flow's next attempt and queue it; returns the submission id.
-
-    A photo without a usable face is refused before any submission exists (CaptureRejectedError),
-    so an empty frame never costs the user an attempt; such refusals are counted and capped per
-    session (``web.max_refused_captures``, then CaptureLimitError), and photos are rate-limited
-    per session and per partner and checked one at a time per session.
-    """
-    flow_session, partner = _load(svc, web)
-    if flow_session.refused_captures >= svc.settings.web.max_refused_captures:
-        raise CaptureLimitError()
-    limits = svc.web_limits
-    limits.captures_per_session.take(flow_session.id)
-    limits.captures_per_partner.take(partner.id)
-    engine = svc.require_engine()
-
-    def check_and_encode() -> bytes | guidance.Hint:
-        """The stored form of a usable photo, or the hint for one without a usable face."""
-        try:
-            verdict = guidance.guide(engine, image, placement=False)
-        except ImageError:
-            return guidance.Hint.NO_FACE
-        return submissions.make_derivative(image, svc.settings) if verdict.ready else verdict.hint
-
-    with limits.captures_at_once.slot(flow_session.id) as got:
-        if not got:
-            raise RateLimitedError(1)
-        derivative = svc.analysis.run(check_and_encode)
-        if isinstance(derivative, guidance.Hint):
-            _count_refused(svc, flow_session.id)
-            raise CaptureRejectedError(derivative)
-        state = web_state(svc, web)
-        if state.phase in (Phase.PROCESSING, Phase.REVIEW, Phase.FINAL):
-            raise SubmissionStateConflictError("an attempt is already being processed or the flow has ended")
-        return submit_selfie(svc, web, partner.id, derivative)
-
-
-def _count_refused(svc: Services, flow_session_id: str) -> None:
-    with svc.db.session() as session:
-        submission_repo.count_refused_capture(flow_session_id, session=session)
-
-
-#: The ``x-sdk-session-id`` the web app's attempts carry.
-SDK_SESSION_ID = "web-sdk"
-
-
-def submit_selfie(svc: Services, web: WebSession, partner_id: str, derivative: bytes) -> str:
-    """Open an attempt, attach the selfie (already re-encoded) and confirm, through the same
-    functions an SDK's presign, upload and confirm calls reach."""
-    config = web_config(svc, web)
-    request = submissions.UserRequest(web.token, config.partner_session_id, SDK_SESSION_ID)
-    presigned = submissions.presign(svc, request, "FACE_MATCH")
-    submissions.attach_document(svc, partner_id, presigned.submission_id, "SELFIE", derivative)
-    metadata = {"channel": Source.WEB_SDK, "device": web.role.value}
-    return submissions.confirm(svc, request, {"submissionId": presigned.submission_id, "metadata": metadata})

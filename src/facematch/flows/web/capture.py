@@ -1,0 +1,118 @@
+"""The hosted flow's camera: live guidance on preview frames, and the photo itself.
+
+A photo is decoded once: the same pixels are checked by the engine (one usable face, the quality
+gates) and re-encoded as the stored selfie. A usable photo then becomes the flow's next attempt
+through the functions the SDK's presign, upload and confirm calls use
+(:func:`~facematch.flows.submissions.open_attempt`, :func:`~facematch.flows.submissions.store_document`,
+:func:`~facematch.flows.submissions.confirm_attempt`), in one transaction: no upload URL is minted
+for it and none is parsed.
+"""
+
+from __future__ import annotations
+
+from facematch.errors import (
+    CaptureLimitError,
+    CaptureRejectedError,
+    ImageError,
+    RateLimitedError,
+    ServiceBusyError,
+)
+from facematch.flows import submissions
+from facematch.flows.context import Services
+from facematch.flows.web import guidance
+from facematch.flows.web.session import WebSession, load, load_in
+from facematch.rules import sandbox
+from facematch.rules.states import Source
+from facematch.storage import submission_repo
+from facematch.storage.blobs import discard
+
+#: The ``x-sdk-session-id`` the web app's attempts carry.
+SDK_SESSION_ID = "web-sdk"
+
+
+def check_preview(svc: Services, web: WebSession, frame: bytes) -> guidance.Guidance:
+    """Live guidance for one downscaled camera frame (nothing is stored).
+
+    Previews are best effort: a frame over the session's or the partner's rate, sent while the
+    session's previous frame is still being checked, or arriving when every analysis slot is
+    taken is answered BUSY at once (the app keeps its last hint), so a client sending frames fast
+    or in parallel cannot buy CPU time."""
+    if len(frame) > svc.settings.web.preview_max_bytes:
+        raise CaptureRejectedError(guidance.Hint.ADJUST)
+    flow_session, partner = load(svc, web)
+    limits = svc.web_limits
+    busy = guidance.Guidance(guidance.Hint.BUSY)
+    try:
+        limits.previews_per_session.take(flow_session.id)
+        limits.previews_per_partner.take(partner.id)
+    except RateLimitedError:
+        return busy
+    with limits.previews_at_once.slot(flow_session.id) as got:
+        if not got:
+            return busy
+        engine = svc.require_engine()
+        try:
+            return svc.analysis.run(lambda: guidance.guide(engine, frame), wait_s=0)
+        except ServiceBusyError:
+            return busy
+        except ImageError:
+            return guidance.Guidance(guidance.Hint.NO_FACE)
+
+
+def capture(svc: Services, web: WebSession, image: bytes) -> str:
+    """Submit the selfie as the flow's next attempt and queue it; returns the submission id.
+
+    A photo without a usable face is refused before any submission exists (CaptureRejectedError),
+    so an empty frame never costs the user an attempt; such refusals are counted and capped per
+    session (``web.max_refused_captures``, then CaptureLimitError), and photos are rate-limited
+    per session and per partner and checked one at a time per session.
+    """
+    flow_session, partner = load(svc, web)
+    if flow_session.refused_captures >= svc.settings.web.max_refused_captures:
+        raise CaptureLimitError()
+    limits = svc.web_limits
+    limits.captures_per_session.take(flow_session.id)
+    limits.captures_per_partner.take(partner.id)
+    engine = svc.require_engine()
+
+    def check_and_encode() -> bytes | guidance.Hint:
+        """The stored form of a usable photo, or the hint for one without a usable face."""
+        try:
+            decoded = submissions.decode_for_storage(image, svc.settings)
+        except ImageError:
+            return guidance.Hint.NO_FACE
+        verdict = guidance.guide(engine, decoded, placement=False)
+        return submissions.encode_derivative(decoded) if verdict.ready else verdict.hint
+
+    with limits.captures_at_once.slot(flow_session.id) as got:
+        if not got:
+            raise RateLimitedError(1)
+        derivative = svc.analysis.run(check_and_encode)
+        if isinstance(derivative, guidance.Hint):
+            with svc.db.session() as session:
+                submission_repo.count_refused_capture(flow_session.id, session=session)
+            raise CaptureRejectedError(derivative)
+        return submit_selfie(svc, web, derivative)
+
+
+def submit_selfie(svc: Services, web: WebSession, derivative: bytes) -> str:
+    """Store the selfie (already re-encoded) and make it the flow's next confirmed attempt, in one
+    transaction; refused (SubmissionStateConflictError) while an attempt is processed or reviewed,
+    and once the flow has its final result."""
+    blob_id = svc.blobs.put(derivative)
+    try:
+        with svc.db.session() as session:
+            flow_session, partner = load_in(web, session=session)
+            sandbox.check_environment(flow_session, partner)
+            submission = submissions.open_attempt(flow_session, partner, SDK_SESSION_ID, session=session)
+            replaced = submissions.store_document(submission, "SELFIE", blob_id)
+            metadata = {"channel": Source.WEB_SDK, "device": web.role.value}
+            submissions.confirm_attempt(submission, flow_session, metadata, session=session)
+            submission_id = submission.id
+    except BaseException:
+        discard(svc.blobs, blob_id)
+        raise
+    if replaced:
+        discard(svc.blobs, replaced)
+    svc.queue.submit(submission_id)
+    return submission_id
