@@ -274,3 +274,47 @@ def test_preview_frames_past_the_session_rate_are_answered_busy(database_url: st
         assert hints[:2] == [Hint.READY, Hint.READY] and Hint.BUSY in hints[2:]
     finally:
         svc.db.dispose()
+
+
+def test_a_capture_decodes_once_and_becomes_an_attempt_in_one_transaction(
+    world: WebWorld, svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import facematch.engine.fake
+    import facematch.flows.submissions
+
+    opened = _open(world)
+    web = web_session.resolve_session(svc, opened.token)
+    decodes: list[int] = []
+    for module in (facematch.flows.submissions, facematch.engine.fake):
+        real = module.decode_image
+
+        def counted(*args: object, _real: object = real, **kwargs: object) -> object:
+            decodes.append(1)
+            return _real(*args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(module, "decode_image", counted)
+    transactions: list[int] = []
+    real_session = svc.db.session
+
+    def counted_session() -> object:
+        transactions.append(1)
+        return real_session()
+
+    monkeypatch.setattr(svc.db, "session", counted_session)
+    minted: list[object] = []
+    real_issue = svc.tokens.issue
+    monkeypatch.setattr(svc.tokens, "issue", lambda *a, **k: minted.append(a) or real_issue(*a, **k))
+
+    submission_id = web_capture.capture(svc, web, fake_face_image(REFERENCE_PERSON))
+
+    assert len(decodes) == 1  # the engine's check and the stored selfie share one decode
+    assert len(transactions) == 2  # loading the session; the attempt, its selfie and its confirm
+    assert minted == []  # no upload URL is minted (or parsed) on the way
+    monkeypatch.undo()
+    with svc.db.session() as session:
+        from facematch.storage.models import Job, Submission
+
+        stored = session.get(Submission, submission_id)
+        assert stored is not None and stored.status == "IN_PROGRESS" and stored.selfie_blob
+        assert stored.metadata_json == {"channel": "WEB_SDK", "device": "desktop"}
+        assert session.query(Job).filter(Job.submission_id == submission_id).count() == 1
