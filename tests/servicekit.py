@@ -104,30 +104,90 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class _Template:
+    """A migrated database that each test's database is cloned from (PostgreSQL: ``CREATE DATABASE
+    ... TEMPLATE``; SQLite: the backup API), so every test owns its rows at the cost of a copy."""
+
+    url: str
+    admin: str | None = None  # PostgreSQL: where databases are created and dropped
+    name: str | None = None
+
+    def clone(self, directory: Path) -> str:
+        if self.admin is None:
+            import sqlite3
+
+            target = directory / f"facematch-{secrets.token_hex(4)}.db"
+            source_path = self.url.removeprefix("sqlite:///")
+            with (
+                contextlib.closing(sqlite3.connect(source_path)) as source,
+                contextlib.closing(sqlite3.connect(target)) as copy,
+            ):
+                source.backup(copy)
+            return f"sqlite:///{target}"
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        name = f"fm_test_{secrets.token_hex(6)}"
+        with psycopg.connect(self.admin, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.name}"')
+        return make_url(self.url).set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, url: str) -> None:
+        if self.admin is None:
+            return
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        name = make_url(url).database
+        with psycopg.connect(self.admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A migrated database for this test session; PostgreSQL gets a database of its own, dropped after."""
+def _database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Template]:
+    """The migrated template of this test session (a SQLite file, or a PostgreSQL database of its
+    own when FACEMATCH_TEST_DATABASE_URL is set), dropped after."""
     base = os.environ.get("FACEMATCH_TEST_DATABASE_URL")
     if not base:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'facematch.db'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'template.db'}"
         migrate(url)
-        yield url
+        yield _Template(url)
         return
     import psycopg
     from sqlalchemy.engine import make_url
 
     parsed = make_url(base)
-    name = f"fm_test_{secrets.token_hex(6)}"
+    name = f"fm_tmpl_{secrets.token_hex(6)}"
     admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
-    url = parsed.set(database=name).render_as_string(hide_password=False)
     try:
-        migrate(url)
-        yield url
+        migrate(parsed.set(database=name).render_as_string(hide_password=False))
+        yield _Template(parsed.set(database=name).render_as_string(hide_password=False), admin, name)
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(_database_template: _Template, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database of this test's own (SQLite, or PostgreSQL when FACEMATCH_TEST_DATABASE_URL
+    is set): no other test's rows are in it, whatever ran before."""
+    url = _database_template.clone(tmp_path_factory.mktemp("db"))
+    yield url
+    _database_template.drop(url)
+
+
+@pytest.fixture(scope="module")
+def module_database_url(
+    _database_template: _Template, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated database of this test module's own, for a server the module's tests share (each
+    test then works with partners of its own and reads only their rows)."""
+    url = _database_template.clone(tmp_path_factory.mktemp("db"))
+    yield url
+    _database_template.drop(url)
 
 
 def service_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
@@ -251,6 +311,7 @@ def create_partner(db: Database, **options: Any) -> PartnerCreds:
         )
         if callback:
             partners.set_callback(created.partner, callback, box=SECRET_BOX, policy=CALLBACK_POLICY)
+        SECRETS.update((created.passkey, created.webhook_secret))  # never to appear in a log line
         return PartnerCreds(
             created.partner.id, created.partner.client_id, created.passkey, created.webhook_secret
         )

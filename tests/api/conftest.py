@@ -15,8 +15,8 @@ from servicekit import LiveServer, Receiver, live_app, wait_for
 
 
 @pytest.fixture(scope="module")
-def live(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_app(database_url, tmp_path_factory.mktemp("live")) as server:
+def live(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with live_app(module_database_url, tmp_path_factory.mktemp("live")) as server:
         yield server
 
 

@@ -145,9 +145,7 @@ def test_retry_after_is_honoured(live: LiveServer) -> None:
     api.http.close()
 
 
-def test_gone_stops_and_dead_letter_can_be_resent(
-    live: LiveServer, tmp_path: Path, database_url: str
-) -> None:
+def test_gone_stops_and_dead_letter_can_be_resent(live: LiveServer, tmp_path: Path) -> None:
     receiver = Receiver(Script((410, {}), (500, {}))).start()
     api = partner_with_callback(live, receiver)
     _, _, first = api.run_be_flow(fake_face_image(1), fake_face_image(1))
@@ -159,7 +157,7 @@ def test_gone_stops_and_dead_letter_can_be_resent(
     wait_status(api, parked.id, "dead")
     assert receiver.count() == 1
     # the partner fixes its endpoint; an operator resends by hand: now 500 until the schedule runs out
-    env = service_env(database_url, tmp_path)
+    env = service_env(live.services.settings.database.url, tmp_path)
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)

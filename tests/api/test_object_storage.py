@@ -33,13 +33,16 @@ def prefix() -> str:
 
 @pytest.fixture(scope="module")
 def live(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory, seaweedfs: SeaweedFS, prefix: str
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory, seaweedfs: SeaweedFS, prefix: str
 ) -> Iterator[LiveServer]:
     """This module's server (the package's ``api`` fixture talks to it), its images in SeaweedFS."""
     env = seaweedfs.env(prefix)
     # enough tries (backoff 2, 4, 8, 16 s) for a job to outlast a SeaweedFS restart
     with live_app(
-        database_url, tmp_path_factory.mktemp("live-s3"), FACEMATCH_SUBMISSIONS__JOB_MAX_TRIES="5", **env
+        module_database_url,
+        tmp_path_factory.mktemp("live-s3"),
+        FACEMATCH_SUBMISSIONS__JOB_MAX_TRIES="5",
+        **env,
     ) as server:
         yield server
 

@@ -64,10 +64,12 @@ def test_access_log_is_json_without_query_strings_or_headers(api: Api, caplog: o
 
 def test_no_credential_or_token_in_the_logs_so_far(api: Api) -> None:
     # a failing request logs too; the pass-key it carried must not appear
+    SECRETS.add("guess-123456")
     api.http.get(
         "/v1/coe/partner/authentication",
         headers={"client-id": api.creds.client_id, "pass-key": "guess-123456"},
     )
+    assert api.partner_token() and api.user_token()  # tokens too: none may be logged
     logging.getLogger("facematch.test").info("probe")
     leaks = leaked_secrets()
     assert SECRETS and not leaks, leaks[:3]

@@ -16,7 +16,6 @@ from facematch.errors import ConsoleSessionError, LoginFailedError
 from facematch.flows.console import auth as console_auth
 from facematch.flows.review import calibration_for
 from facematch.services import build_services
-from facematch.storage.db import migrate
 from servicekit import SECRETS, make_settings
 
 
@@ -80,7 +79,7 @@ def test_partner_review_band_options(
 
 
 def test_development_seeds_one_console_admin(database_url: str, tmp_path: Path) -> None:
-    settings = make_settings(fresh_database(tmp_path), tmp_path)
+    settings = make_settings(database_url, tmp_path)  # the test's own database: no operator yet
     path = tmp_path / "demo-operator.json"
     seeded = seed_demo_admin(settings, path)
     assert seeded is not None and path.stat().st_mode & 0o777 == 0o600
@@ -95,10 +94,3 @@ def test_development_seeds_one_console_admin(database_url: str, tmp_path: Path) 
         assert step.stage == console_auth.ENROL
     finally:
         svc.db.dispose()
-
-
-def fresh_database(tmp_path: Path) -> str:
-    """Its own SQLite database: "no operator yet" must hold whatever other tests created."""
-    url = f"sqlite:///{tmp_path / 'seed.db'}"
-    migrate(url)
-    return url

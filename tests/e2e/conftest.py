@@ -85,13 +85,13 @@ def real_engine() -> Engine:
 
 @pytest.fixture(scope="module")
 def stack(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory, real_engine: Engine, faces_dir: Path
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory, real_engine: Engine, faces_dir: Path
 ) -> Iterator[Stack]:
     if not CHROMIUM.exists():
         pytest.fail("Debian chromium is required for the e2e tests (make test installs it)")
     demo_port = free_port()
     demo_url = f"http://127.0.0.1:{demo_port}"
-    with live_app(database_url, tmp_path_factory.mktemp("e2e"), engine=real_engine) as facematch:
+    with live_app(module_database_url, tmp_path_factory.mktemp("e2e"), engine=real_engine) as facematch:
         creds = create_partner(
             facematch.services.db,
             frame_origins=[demo_url],

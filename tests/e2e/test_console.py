@@ -174,14 +174,14 @@ def _backdate(console: Console, submission_id: str, days: int) -> None:
 
 @pytest.fixture(scope="module")
 def console(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory, real_engine: Engine, faces_dir: Path
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory, real_engine: Engine, faces_dir: Path
 ) -> Iterator[Console]:
     if not CHROMIUM.exists():
         pytest.fail("Debian chromium is required for the e2e tests (make test installs it)")
     hooks = Receiver(Answers(200)).start()
     flaky_answers = Answers(500)
     flaky = Receiver(flaky_answers).start()
-    with live_app(database_url, tmp_path_factory.mktemp("console"), engine=real_engine) as server:
+    with live_app(module_database_url, tmp_path_factory.mktemp("console"), engine=real_engine) as server:
         db = server.services.db
         stack = Console(
             server=server,

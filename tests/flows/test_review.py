@@ -205,7 +205,7 @@ def test_a_default_of_approve_accepts(svc: Services) -> None:
 
 
 def overdue(svc: Services, submission_id: str) -> None:
-    """This item's deadline has passed (only this one: other tests' items stay as they are)."""
+    """This item's deadline has passed (as if its deadline's time had gone by)."""
     with svc.db.session() as session:
         session.execute(
             update(ReviewItem)

@@ -14,6 +14,7 @@ from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.errors import ServiceUnavailableError
 from facematch.flows.links import Links, NoLinks
+from facematch.outbound.urls import UrlPolicy
 from facematch.security.capacity import AnalysisPool, KeyedSlots
 from facematch.security.throttle import AuthThrottle, Counters, RateLimiter
 from facematch.security.tokens import TokenService
@@ -135,6 +136,8 @@ class Services:
     analysis: AnalysisPool
     web_limits: WebLimits
     fetch_reference: ReferenceFetcher
+    urls: UrlPolicy
+    """The URL rules of this deployment (:mod:`facematch.outbound.urls`)."""
     queue: JobQueue = field(default_factory=NullQueue)
     links: Links = field(default_factory=NoLinks)
     """The URLs flows hand out; the API sets its own (:class:`facematch.api.links.RouteLinks`)."""

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
 
-from facematch.errors import DuplicatePartnerSessionError, InvalidFieldError, MissingFieldError
+from facematch.errors import (
+    DestinationNotAllowedError,
+    DuplicatePartnerSessionError,
+    InvalidFieldError,
+    MissingFieldError,
+)
 from facematch.flows import gateway
 from facematch.flows.context import Services
 from facematch.flows.gateway import require_header
+from facematch.outbound.urls import UrlPolicy
 from facematch.rules.states import Source
 from facematch.security.tokens import TokenKind
 from facematch.storage import submission_repo
@@ -44,20 +50,18 @@ class InitiateResult:
     expires_at: int
 
 
-def _http_url(name: str, value: Any, *, required: bool) -> str | None:
+def _url(name: str, value: Any, check: Callable[[str], object], *, required: bool) -> str | None:
+    """An optional URL field, checked by a rule of the URL policy; InvalidFieldError when refused."""
     if value is None or value == "":
         if required:
             raise MissingFieldError(name)
         return None
-    if not isinstance(value, str) or len(value) > 2000:
+    if not isinstance(value, str):
         raise InvalidFieldError(name)
     try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - parsing the port raises ValueError for a bad one
-    except ValueError:
-        raise InvalidFieldError(name) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
-        raise InvalidFieldError(name)
+        check(value)
+    except DestinationNotAllowedError as error:
+        raise InvalidFieldError(name, f"{name}: {error}") from None
     return value
 
 
@@ -93,19 +97,22 @@ def initiate_flow(svc: Services, request: InitiateRequest) -> InitiateResult:
         flow = _enum("flow", body.get("flow"), FLOWS, None)
         source = _enum("source", body.get("source"), SOURCES, None)
         web = source == Source.WEB_SDK
-        success_url = _http_url("successRedirectionUrl", body.get("successRedirectionUrl"), required=web)
-        failure_url = _http_url("failureRedirectionUrl", body.get("failureRedirectionUrl"), required=web)
+        link = UrlPolicy.link
+        success_url = _url("successRedirectionUrl", body.get("successRedirectionUrl"), link, required=web)
+        failure_url = _url("failureRedirectionUrl", body.get("failureRedirectionUrl"), link, required=web)
         theme = _enum("theme", body.get("theme"), THEMES, "NO_PREFERENCE")
         details = body.get("additionalDetails")
         if details is None:
             details = {}
         if not isinstance(details, dict):
             raise InvalidFieldError("additionalDetails")
-        reference_url = _http_url("referenceImageUrl", details.get("referenceImageUrl"), required=False)
-        if reference_url is not None:
-            host = (urlsplit(reference_url).hostname or "").lower()
-            if host not in partner.reference_hosts:
-                raise InvalidFieldError("referenceImageUrl", "the reference image host is not allowed")
+        # the fetcher's own rules, with the partner's reference hosts (``*.suffix`` patterns too)
+        hosts = partner.reference_hosts
+
+        def fetchable(url: str) -> object:
+            return svc.urls.destination(url, allowed_hosts=hosts)
+
+        reference_url = _url("referenceImageUrl", details.get("referenceImageUrl"), fetchable, required=False)
         if submission_repo.flow_session_by_psid(partner.id, psid, session=session) is not None:
             raise DuplicatePartnerSessionError()
         flow_session = FlowSession(

@@ -21,13 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
 from facematch.errors import DestinationNotAllowedError, InvalidFieldError, UnauthorizedError
 from facematch.outbound import safe_http, webhooks
-from facematch.outbound import urls as destinations
+from facematch.outbound.urls import UrlPolicy
 from facematch.security.throttle import AuthThrottle
 from facematch.storage import partner_repo
 from facematch.storage.models import Partner, utcnow
@@ -170,7 +169,7 @@ def apply_options(partner: Partner, options: PartnerOptions, *, box: SecretBox |
     if options.onboarding_partners is not None:
         partner.onboarding_partners = [v.strip() for v in options.onboarding_partners if v.strip()]
     if options.reference_hosts is not None:
-        partner.reference_hosts = [h.strip().lower() for h in options.reference_hosts if h.strip()]
+        partner.reference_hosts = [_host_pattern(h) for h in options.reference_hosts if h.strip()]
     if options.reference_headers is not None:
         if box is None:
             raise ValueError("setting reference headers needs the secret box")
@@ -193,7 +192,7 @@ def apply_options(partner: Partner, options: PartnerOptions, *, box: SecretBox |
 def _apply_flow_options(partner: Partner, options: PartnerOptions) -> None:
     """The hosted-flow and sandbox settings: privacy policy link, sandbox, auto-capture, retry window."""
     if options.privacy_url is not None:
-        partner.privacy_url = _public_url("privacy-url", options.privacy_url) if options.privacy_url else None
+        partner.privacy_url = _link("privacy-url", options.privacy_url) if options.privacy_url else None
     if options.sandbox is not None:
         partner.sandbox = options.sandbox
     if options.auto_capture is not None:
@@ -204,25 +203,24 @@ def _apply_flow_options(partner: Partner, options: PartnerOptions) -> None:
         partner.retry_window_s = options.retry_window_s
 
 
-def _public_url(name: str, url: str) -> str:
-    """An http(s) URL without credentials (a link or an endpoint we are given), or InvalidFieldError."""
+def _link(name: str, url: str) -> str:
+    """A link we hand to browsers (:meth:`UrlPolicy.link`), or InvalidFieldError."""
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - parsing the port raises ValueError for a bad one
-    except ValueError:
-        parts = None
-    if (
-        parts is None
-        or len(url) > 2000
-        or parts.scheme not in ("https", "http")
-        or not parts.hostname
-        or parts.username
-        or parts.password
-    ):
+        return UrlPolicy.link(url)
+    except DestinationNotAllowedError:
         raise InvalidFieldError(
             name, f"the {name.replace('-', ' ')} must be an http(s) URL without credentials"
-        )
-    return url
+        ) from None
+
+
+def _host_pattern(value: str) -> str:
+    """A reference-host allowlist entry (:meth:`UrlPolicy.host_pattern`), or InvalidFieldError."""
+    try:
+        return UrlPolicy.host_pattern(value)
+    except DestinationNotAllowedError as error:
+        raise InvalidFieldError(
+            "reference-hosts", f"not a host or *.domain pattern: {value!r} ({error})"
+        ) from None
 
 
 def frame_origin(value: str) -> str:
@@ -305,12 +303,7 @@ def set_callback(
     ``keep_auth``: with no ``auth_header``, keep the one set before (its value is sealed)."""
     if url is not None:
         try:
-            destinations.check_url(
-                url,
-                allowed_hosts=policy.allowed_hosts,
-                allow_http=policy.allow_http,
-                allow_loopback=policy.allow_loopback,
-            )
+            policy.urls.destination(url, allowed_hosts=policy.allowed_hosts)
         except DestinationNotAllowedError as error:
             raise InvalidFieldError("callback-url", f"the callback URL is not allowed: {error}") from None
     if method.upper() not in webhooks.CALLBACK_METHODS:

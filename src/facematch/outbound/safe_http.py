@@ -38,7 +38,7 @@ from facematch.errors import (
     ResponseTooLargeError,
     UpstreamStatusError,
 )
-from facematch.outbound.urls import Destination, address_allowed, check_url
+from facematch.outbound.urls import Destination, UrlPolicy
 
 #: ``(host, port) -> IP address strings``; the default asks the system resolver.
 Resolver = Callable[[str, int], Iterable[str]]
@@ -82,6 +82,11 @@ class FetchPolicy:
             raise ValueError("max_bytes must not be negative")
         if isinstance(self.allowed_hosts, str):
             raise TypeError("allowed_hosts must be a tuple of hostnames, not a string")
+
+    @property
+    def urls(self) -> UrlPolicy:
+        """The URL rules this policy applies (the same object Initiate Flow and partner settings use)."""
+        return UrlPolicy(allow_http=self.allow_http, allow_loopback=self.allow_loopback)
 
 
 @dataclass(frozen=True)
@@ -161,12 +166,7 @@ def validate_url(url: str, policy: FetchPolicy) -> None:
 
 
 def _check_url(url: str, policy: FetchPolicy) -> Destination:
-    return check_url(
-        url,
-        allowed_hosts=policy.allowed_hosts,
-        allow_http=policy.allow_http,
-        allow_loopback=policy.allow_loopback,
-    )
+    return policy.urls.destination(url, allowed_hosts=policy.allowed_hosts)
 
 
 def check_header(name: str, value: str) -> None:
@@ -225,7 +225,8 @@ def _resolve_checked(
     if not addresses:
         raise FetchConnectionError("the host name could not be resolved")
     # One bad address refuses the host: an attacker controls which record a client tries first.
-    if not all(address_allowed(a, allow_loopback=policy.allow_loopback) for a in addresses):
+    urls = policy.urls
+    if not all(urls.address_allowed(a) for a in addresses):
         raise DestinationNotAllowedError("the address is not publicly routable")
     return addresses
 

@@ -1,7 +1,15 @@
-"""Where an outbound request may go: URL, host and address checks that need no network.
+"""The URL policy: which URLs facematch accepts and where its requests may go.
 
-Used by :mod:`facematch.outbound.safe_http` before resolving (URL form, scheme, userinfo, numeric host
-tricks, allowlist, IP literals) and after resolving (every address must be globally routable).
+One :class:`UrlPolicy` (built from ``reference.allow_http`` and ``reference.allow_loopback``) answers
+for every place a URL enters: Initiate Flow (``referenceImageUrl`` against the partner's reference
+hosts; the redirect URLs as links), partner configuration (the callback URL, reference host
+patterns, the privacy-policy link), the reference fetch and the callback sender
+(:mod:`facematch.outbound.safe_http` checks the URL before resolving, and every resolved address
+after). So a URL refused at send time is refused when it is configured or submitted, and one
+accepted then is not refused later for a reason that needs no network.
+
+Reference hosts are exact host names, IP literals, or ``*.suffix`` patterns (any subdomain of
+``suffix``, not ``suffix`` itself).
 """
 
 from __future__ import annotations
@@ -10,7 +18,9 @@ import contextlib
 import ipaddress
 import re
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -60,6 +70,8 @@ _DENIED_NETWORKS = tuple(
     )
 )
 _LOOPBACK_NETWORKS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+#: The longest URL accepted anywhere (redirect URLs, reference URLs, callback URLs, links).
+MAX_URL_LENGTH = 2000
 
 
 @dataclass(frozen=True)
@@ -176,3 +188,69 @@ def _host_allowed(host: str, literal: IPAddress | None, allowed: tuple[str, ...]
         elif host == pattern:
             return True
     return False
+
+
+@dataclass(frozen=True, slots=True)
+class UrlPolicy:
+    """The one set of URL rules (see the module docstring). ``allow_http`` and ``allow_loopback``
+    are for development and tests only; the settings refuse them elsewhere."""
+
+    allow_http: bool = False
+    allow_loopback: bool = False
+
+    def destination(self, url: str, *, allowed_hosts: Sequence[str] | None = None) -> Destination:
+        """A URL facematch may send a request to (``allowed_hosts``: the partner's reference hosts;
+        None for URLs from our own configuration), checked without DNS; DestinationNotAllowedError."""
+        if len(url) > MAX_URL_LENGTH:
+            raise DestinationNotAllowedError("the URL is too long")
+        return check_url(
+            url,
+            allowed_hosts=None if allowed_hosts is None else tuple(allowed_hosts),
+            allow_http=self.allow_http,
+            allow_loopback=self.allow_loopback,
+        )
+
+    def address_allowed(self, address: str) -> bool:
+        """Whether a resolved address may be connected to."""
+        return address_allowed(address, allow_loopback=self.allow_loopback)
+
+    @staticmethod
+    def host_pattern(value: str) -> str:
+        """A reference-host allowlist entry, normalised: a host name, an IP literal, or ``*.suffix``
+        with a suffix of at least two labels; DestinationNotAllowedError otherwise."""
+        pattern = value.strip().lower().removesuffix(".")
+        wildcard = pattern.startswith("*.")
+        host = pattern[2:] if wildcard else pattern.strip("[]")
+        normalised = _normalise_pattern_host(host)
+        if wildcard:
+            if _parse_literal(normalised) is not None or normalised.count(".") < 1:
+                raise DestinationNotAllowedError("a wildcard needs a domain of two or more labels")
+            return "*." + normalised
+        return normalised
+
+    @staticmethod
+    def link(url: str) -> str:
+        """A URL handed to browsers (redirect URLs, a privacy-policy link): http(s), a host, no
+        credentials, at most MAX_URL_LENGTH characters; DestinationNotAllowedError otherwise."""
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - parsing the port raises ValueError for a bad one
+        except ValueError:
+            raise DestinationNotAllowedError("the URL cannot be parsed") from None
+        if len(url) > MAX_URL_LENGTH or _BAD_URL_CHARS.search(url):
+            raise DestinationNotAllowedError(
+                "the URL is too long or contains characters that are not allowed"
+            )
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise DestinationNotAllowedError("the URL must be an http(s) URL with a host")
+        if parts.username or parts.password:
+            raise DestinationNotAllowedError("credentials in the URL are not allowed")
+        return url
+
+
+def _normalise_pattern_host(host: str) -> str:
+    if ":" in host:
+        literal = _parse_literal(host)
+        assert literal is not None
+        return str(literal)
+    return _normalise_host(host)
