@@ -18,4 +18,4 @@ def faces_dir() -> Path:
     return FACES
 
 
-pytest_plugins = ("servicekit", "s3kit")
+pytest_plugins = ("servicekit", "s3kit", "webkit")

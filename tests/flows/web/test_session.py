@@ -30,8 +30,10 @@ from facematch.flows.web.session import Phase, Role
 from facematch.rules.review_band import Band
 from facematch.storage.models import utcnow
 from servicekit import occupy
+from webkit import REFERENCE_PERSON, WebWorld, web_services
 
-from .conftest import REFERENCE_PERSON, WebWorld, web_services
+#: the fake engine reads marker pixels that JPEG would smear: these tests store PNGs
+pytestmark = pytest.mark.usefixtures("lossless_derivatives")
 
 
 def _open(world: WebWorld, **details: object) -> web_session.OpenedSession:

@@ -1,4 +1,5 @@
-"""A temporary facematch (SQLite, fake engine) and helpers to start web flows on it."""
+"""The hosted flow's test kit: services and the app on the test's database (fake engine), partners
+and started web flows (a pytest plugin of the suite, like ``servicekit``)."""
 
 from __future__ import annotations
 
@@ -86,8 +87,8 @@ def _reference(url: str, *, headers: Mapping[str, str], allowed_hosts: Sequence[
     return fake_face_image(REFERENCE_PERSON)
 
 
-@pytest.fixture(autouse=True)
-def _lossless_derivatives(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def lossless_derivatives(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fake engine reads marker pixels that JPEG re-encoding would smear: store PNGs in these tests."""
 
     def png_derivative(decoded: DecodedImage) -> bytes:

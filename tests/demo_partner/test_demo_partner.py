@@ -67,8 +67,7 @@ def test_demo_partner_credentials_come_from_the_file_or_the_environment(
 def test_the_webhook_endpoint_verifies_and_deduplicates() -> None:
     from facematch.demo_partner.app import DemoConfig, create_demo_app
     from facematch.demo_partner.client import PartnerCredentials
-
-    from .conftest import TestClient
+    from webkit import TestClient
 
     secret = new_webhook_secret()
     config = DemoConfig(
