@@ -6,6 +6,7 @@ import csv
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -105,14 +106,33 @@ def test_multi_face_images(engine: FaceEngine, faces_dir: Path, name: str) -> No
     assert again.box == first.box
 
 
-def test_reference_picks_the_largest_face(engine: FaceEngine, faces_dir: Path) -> None:
-    """In the two-person photo, the reference subject is the larger face, whoever it is."""
-    ref = engine.analyze(_read(faces_dir, "obama_biden_two_people.jpg"), Role.REFERENCE)
-    assert ref.box.width == max(ref.box.width, ref.box.height * 0)  # sanity: a box was returned
-    selfie_obama = engine.analyze(_read(faces_dir, "obama.jpg"), Role.SELFIE)
-    selfie_biden = engine.analyze(_read(faces_dir, "biden.jpg"), Role.SELFIE)
-    sims = [engine.compare_analyses(s, ref).similarity for s in (selfie_obama, selfie_biden)]
-    assert max(sims) >= engine.threshold  # the chosen face is one of the two people, not a blend
+def _two_people(engine: FaceEngine, faces_dir: Path, large: str, small: str) -> bytes:
+    """One photo of two people side by side, the head of ``large`` twice the size of ``small``'s."""
+    canvas = np.full((800, 1400, 3), 128, np.uint8)
+    for name, side, left in ((large, 600, 60), (small, 300, 900)):
+        data = _read(faces_dir, name)
+        box = engine.analyze(data, Role.SELFIE).box
+        rgb = decode_image(data).rgb
+        cx, cy, half = box.x + box.width / 2, box.y + box.height / 2, box.height  # the head and around it
+        top, bottom = max(0, int(cy - half)), min(rgb.shape[0], int(cy + half))
+        left_edge, right_edge = max(0, int(cx - half)), min(rgb.shape[1], int(cx + half))
+        head = cv2.resize(rgb[top:bottom, left_edge:right_edge], (side, side))
+        canvas[100 : 100 + side, left : left + side] = head
+    return degrade.encode(canvas, fmt="PNG")
+
+
+@pytest.mark.parametrize(("large", "small"), [("obama.jpg", "biden.jpg"), ("biden.jpg", "obama.jpg")])
+def test_reference_picks_the_largest_face(
+    engine: FaceEngine, faces_dir: Path, large: str, small: str
+) -> None:
+    """Of two people in a reference, the subject is the larger face, whichever person that is."""
+    reference = engine.analyze(_two_people(engine, faces_dir, large, small), Role.REFERENCE)
+    assert reference.faces_found == 2
+    assert reference.box.x + reference.box.width < 900  # the face on the left: the large one
+    large_person = engine.analyze(_read(faces_dir, large), Role.SELFIE)
+    small_person = engine.analyze(_read(faces_dir, small), Role.SELFIE)
+    assert engine.compare_analyses(large_person, reference).match
+    assert not engine.compare_analyses(small_person, reference).match
 
 
 @pytest.mark.parametrize(("probe", "other"), SAME_PERSON)

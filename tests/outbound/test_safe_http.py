@@ -17,7 +17,7 @@ from facematch.errors import (
     ResponseTooLargeError,
     UpstreamStatusError,
 )
-from facematch.outbound import safe_http
+from facematch.outbound import pinned, safe_http
 from facematch.outbound.safe_http import FetchPolicy, request, validate_url
 from facematch.outbound.urls import address_allowed
 
@@ -263,13 +263,13 @@ def test_connects_to_the_validated_public_ip(server, monkeypatch: pytest.MonkeyP
     server.route("/img", hello)
     answers = iter([["93.184.216.34"], ["10.0.0.1"]])
     dialled = []
-    real_open = safe_http._open_stream
+    real_open = pinned.open_stream
 
     def recording_open(address: str, port: int, timeout: float) -> httpcore.NetworkStream:
         dialled.append((address, port))
         return real_open("127.0.0.1", server.port, timeout)  # stand in for the public server
 
-    monkeypatch.setattr(safe_http, "_open_stream", recording_open)
+    monkeypatch.setattr(pinned, "open_stream", recording_open)
     policy = FetchPolicy(allowed_hosts=("partner.example",), allow_http=True)
     response = request(
         "GET", "http://partner.example:8080/img", policy=policy, resolver=lambda h, p: next(answers)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from facematch.flows.context import Services
 from facematch.storage import channels
 from facematch.worker.callbacks import CallbackSender
-from facematch.worker.listener import Listener, conninfo
 from facematch.worker.queue import AbandonedSweeper, JobRunners, Sweeper
 from facematch.worker.review import ReviewSweeper
 
@@ -27,13 +26,13 @@ class Background:
         self.queue = JobRunners(svc, jobs, settings.submissions.fetch_workers if jobs else 0)
         self.sweepers: list[Sweeper] = [AbandonedSweeper(svc), ReviewSweeper(svc)] if jobs else []
         self.sender = CallbackSender(svc, deliveries)
-        dsn = conninfo(svc.db.url)
+        dsn = channels.conninfo(svc.db.url)
         wakers = {}
         if jobs:
             wakers[channels.JOBS_CHANNEL] = self.queue.wake
         if deliveries:
             wakers[channels.OUTBOX_CHANNEL] = self.sender.wake
-        self.listener = Listener(dsn, wakers) if dsn and wakers else None
+        self.listener = channels.Listener(dsn, wakers) if dsn and wakers else None
         self._drain_s = settings.submissions.drain_timeout_s
         svc.queue = self.queue
 
