@@ -149,17 +149,22 @@ def require_user(svc: Services, token: str | None, *, session: Session) -> UserS
     )
 
 
-def user_token_for_session(svc: Services, flow_session: FlowSession, *, generation: int) -> IssuedToken:
-    """A user token bound to one Initiate Flow session (SDK ``token``, and what a launch token buys)."""
+def user_token_for_session(
+    svc: Services, flow_session: FlowSession, *, generation: int, web: str | None = None
+) -> IssuedToken:
+    """A user token bound to one Initiate Flow session: the SDK ``token`` (``tokens.user_ttl_s``), or
+    with ``web`` (``desktop`` or ``phone``) a web session of the hosted flow (``web.session_ttl_s``)."""
+    claims: dict[str, object] = {"web": web} if web else {}
     return svc.tokens.issue(
         TokenKind.USER,
         flow_session.partner_id,
-        svc.settings.tokens.user_ttl_s,
+        svc.settings.web.session_ttl_s if web else svc.settings.tokens.user_ttl_s,
         uid=flow_session.partner_user_id,
         uidt=flow_session.partner_user_id_type,
         obp=flow_session.onboarding_partner,
         sid=flow_session.id,
         gen=generation,
+        **claims,
     )
 
 

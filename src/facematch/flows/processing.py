@@ -25,10 +25,10 @@ from facematch.flows import callbacks, gateway, partners, results, review
 from facematch.flows.context import Services
 from facematch.flows.gateway import require_header
 from facematch.flows.leases import LeaseHeartbeat
-from facematch.flows.submissions import make_derivative
+from facematch.flows.submissions import backend_session, make_derivative
 from facematch.rules import decisions, sandbox
 from facematch.rules.decisions import Decision
-from facematch.rules.states import NextAction, ReasonCode, Result, Source, SubmissionStatus
+from facematch.rules.states import NextAction, ReasonCode, Result, SubmissionStatus
 from facematch.security.capacity import AnalysisPool
 from facematch.storage import job_repo, submission_repo
 from facematch.storage.blobs import BlobNotFoundError, discard
@@ -269,16 +269,8 @@ def _compare_now(
     selfie_blob = _derivative_or_none(selfie, svc)
     submission_id = str(uuid.uuid4())
     owner = "sync-" + secrets.token_hex(6)
-    flow_session = FlowSession(
-        id=str(uuid.uuid4()),
-        partner_id=partner.id,
-        partner_session_id=started.psid,
-        onboarding_partner=started.onboarding_partner,
-        partner_user_id=started.uid,
-        partner_user_id_type=started.uidt,
-        source=Source.API,
-        interactive=False,
-        sandbox=partner.sandbox,
+    flow_session = backend_session(
+        partner, started.psid, started.onboarding_partner, started.uid, started.uidt
     )
     try:
         with svc.db.session() as session:

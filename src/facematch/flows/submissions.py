@@ -91,6 +91,23 @@ def make_derivative(data: bytes, settings: Settings) -> bytes:
     return encode_derivative(decode_for_storage(data, settings))
 
 
+def backend_session(
+    partner: Partner, psid: str, onboarding_partner: str | None, user_id: str, user_id_type: str
+) -> FlowSession:
+    """A new backend-to-backend partner session (every attempt final; in the partner's environment)."""
+    return FlowSession(
+        id=str(uuid.uuid4()),
+        partner_id=partner.id,
+        partner_session_id=psid,
+        onboarding_partner=onboarding_partner,
+        partner_user_id=user_id,
+        partner_user_id_type=user_id_type,
+        source=Source.API,
+        interactive=False,
+        sandbox=partner.sandbox,
+    )
+
+
 def _scope_session(
     scope: gateway.UserScope, psid: str, *, session: Session, create: bool
 ) -> FlowSession | None:
@@ -110,16 +127,8 @@ def _scope_session(
         return flow_session
     if not create:
         return None
-    flow_session = FlowSession(
-        id=str(uuid.uuid4()),
-        partner_id=scope.partner.id,
-        partner_session_id=psid,
-        onboarding_partner=scope.onboarding_partner,
-        partner_user_id=scope.partner_user_id,
-        partner_user_id_type=scope.partner_user_id_type,
-        source=Source.API,
-        interactive=False,
-        sandbox=scope.partner.sandbox,
+    flow_session = backend_session(
+        scope.partner, psid, scope.onboarding_partner, scope.partner_user_id, scope.partner_user_id_type
     )
     try:
         with session.begin_nested():

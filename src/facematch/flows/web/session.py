@@ -129,17 +129,7 @@ class OpenedSession:
 
 def issue_session_token(svc: Services, flow_session: FlowSession, role: Role, *, generation: int) -> str:
     """A web session: a user token for this one flow, living ``web.session_ttl_s``."""
-    return svc.tokens.issue(
-        TokenKind.USER,
-        flow_session.partner_id,
-        svc.settings.web.session_ttl_s,
-        uid=flow_session.partner_user_id,
-        uidt=flow_session.partner_user_id_type,
-        obp=flow_session.onboarding_partner,
-        sid=flow_session.id,
-        web=role.value,
-        gen=generation,
-    ).token
+    return gateway.user_token_for_session(svc, flow_session, generation=generation, web=role.value).token
 
 
 def _expired(token: str) -> bool:
