@@ -92,7 +92,6 @@ class Console:
     review_partner: PartnerCreds
     plain_partner: PartnerCreds
     flaky_partner: PartnerCreds
-    borderline: dict[str, str] = field(default_factory=dict)
     plain: list[str] = field(default_factory=list)
     dead_message: str = ""
 
@@ -200,8 +199,6 @@ def console(
         assert similarity < 0.363
         band = Band(min(0.30, round(similarity - 0.02, 3)), 0.363, deadline_s=4 * 3600)
         review.set_policy(stack.svc, stack.review_partner.partner_id, band, actor="system:test")
-        psid, submission_id = stack.submit(stack.review_partner, BORDERLINE, f"order-{uuid.uuid4().hex[:8]}")
-        stack.borderline = {"psid": psid, "id": submission_id}
         for partner, name in (
             (stack.review_partner, "Bank Contoh"),
             (stack.plain_partner, "Toko Contoh"),
@@ -250,6 +247,12 @@ def _dead_letter(console: Console, submission_id: str) -> str:
         wait_for(moved, timeout=30)
 
 
+@pytest.fixture
+def held(console: Console) -> tuple[str, str]:
+    """A borderline match of this test's own, held in the review queue: (partner session id, id)."""
+    return console.submit(console.review_partner, BORDERLINE, f"order-{uuid.uuid4().hex[:8]}")
+
+
 @pytest.fixture(scope="module")
 def chromium(playwright_driver: Any) -> Iterator[Any]:
     browser = launch_chromium(playwright_driver, None)
@@ -259,10 +262,11 @@ def chromium(playwright_driver: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def admin(console: Console, chromium: Any) -> Iterator[tuple[Any, OperatorCreds]]:
-    """An admin's browser, logged in by :func:`test_an_admin_enrols_totp_and_logs_in`."""
-    creds = make_operator(console.svc, Role.ADMIN, enrol=False)
+    """An admin's browser, logged in (with a second factor enrolled beforehand)."""
+    creds = make_operator(console.svc, Role.ADMIN)
     page = new_page(chromium)
     page.on("dialog", lambda dialog: dialog.accept())
+    console.login(page, creds)
     yield page, creds
     page.context.close()
 
@@ -289,8 +293,9 @@ def viewer(console: Console, chromium: Any) -> Iterator[tuple[Any, OperatorCreds
     page.context.close()
 
 
-def test_an_admin_enrols_totp_and_logs_in(console: Console, admin: tuple[Any, OperatorCreds]) -> None:
-    page, creds = admin
+def test_an_admin_enrols_totp_and_logs_in(console: Console, chromium: Any) -> None:
+    creds = make_operator(console.svc, Role.ADMIN, enrol=False)
+    page = new_page(chromium)
     page.goto(console.url + "/console/")
     page.wait_for_url("**/console/login?next=*")
     shot(page, "console-login", docs=True, full_page=True)
@@ -316,6 +321,13 @@ def test_an_admin_enrols_totp_and_logs_in(console: Console, admin: tuple[Any, Op
         operator = session.get(Operator, creds.operator_id)
         assert operator is not None and operator.totp_enabled_at is not None
         assert operator.totp_secret is not None and secret not in operator.totp_secret
+        actions = set(
+            session.scalars(
+                select(AuditEvent.action).where(AuditEvent.actor == f"operator:{creds.operator_id}")
+            )
+        )
+    assert {"login", "totp_enrol"} <= actions
+    page.context.close()
 
 
 def test_an_admin_creates_a_partner_and_sees_its_pass_key_once(
@@ -358,7 +370,7 @@ def test_an_admin_creates_a_partner_and_sees_its_pass_key_once(
                 select(AuditEvent.action).where(AuditEvent.actor == f"operator:{_admin_id(admin)}")
             )
         )
-    assert {"login", "totp_enrol", "partner_create", "review_band_set"} <= actions
+    assert {"login", "partner_create", "review_band_set"} <= actions
 
 
 def _admin_id(admin: tuple[Any, OperatorCreds]) -> str:
@@ -366,17 +378,18 @@ def _admin_id(admin: tuple[Any, OperatorCreds]) -> str:
 
 
 def test_a_reviewer_finds_a_submission_and_opens_its_images_with_a_reason(
-    console: Console, reviewers: list[tuple[Any, OperatorCreds]]
+    console: Console, reviewers: list[tuple[Any, OperatorCreds]], held: tuple[str, str]
 ) -> None:
     page, creds = reviewers[0]
+    psid, submission_id = held
     page.goto(console.url + "/console/submissions")
-    page.fill("#f-psid", console.borderline["psid"])
+    page.fill("#f-psid", psid)
     page.click("#search-button")
     rows = page.locator("#results tbody tr")
     assert rows.count() == 1 and "IN_REVIEW" in rows.first.inner_text()
     shot(page, "console-submissions", docs=True, full_page=True)
     rows.first.locator("a").click()
-    assert page.locator("#psid").inner_text() == console.borderline["psid"]
+    assert page.locator("#psid").inner_text() == psid
     assert page.locator("svg.face").count() == 0  # no image before a reason is given
     served = []
     page.on("response", lambda r: served.append(r) if "/console/images/" in r.url else None)
@@ -396,7 +409,7 @@ def test_a_reviewer_finds_a_submission_and_opens_its_images_with_a_reason(
     with console.svc.db.session() as session:
         event = session.scalar(
             select(AuditEvent).where(
-                AuditEvent.action == "view_images", AuditEvent.submission_id == console.borderline["id"]
+                AuditEvent.action == "view_images", AuditEvent.submission_id == submission_id
             )
         )
         assert event is not None and event.actor == f"operator:{creds.operator_id}"
@@ -408,10 +421,10 @@ def test_a_reviewer_finds_a_submission_and_opens_its_images_with_a_reason(
 
 
 def test_a_reviewer_decides_a_borderline_match_once_and_the_partner_is_called_back_once(
-    console: Console, reviewers: list[tuple[Any, OperatorCreds]]
+    console: Console, reviewers: list[tuple[Any, OperatorCreds]], held: tuple[str, str]
 ) -> None:
     (first, first_creds), (second, _) = reviewers
-    submission_id = console.borderline["id"]
+    _, submission_id = held
     first.goto(console.url + "/console/review")
     row = first.locator(f"#queue tr[data-submission='{submission_id}']")
     assert row.count() == 1
@@ -666,7 +679,9 @@ def test_a_dead_lettered_callback_is_resent_from_the_console(
         )
 
 
-def test_the_other_admin_pages_and_purged_images(console: Console, admin: tuple[Any, OperatorCreds]) -> None:
+def test_the_other_admin_pages_and_purged_images(
+    console: Console, admin: tuple[Any, OperatorCreds], held: tuple[str, str]
+) -> None:
     page, _ = admin
     page.goto(console.url + "/console/operators")
     page.fill("#new-operator input[name=email]", f"new-{uuid.uuid4().hex[:6]}@ops.example")
@@ -676,7 +691,24 @@ def test_the_other_admin_pages_and_purged_images(console: Console, admin: tuple[
     SECRETS.add(password)
     assert len(password) >= 12
     shot(page, "console-operators", docs=True, full_page=True)
-    page.goto(f"{console.url}/console/audit?submission={console.borderline['id']}")
+    # what an admin (a reviewer too) does to a held match shows in the audit log filtered by submission
+    _, submission_id = held
+    base = f"{console.url}/console"
+    page.goto(f"{base}/submissions/{submission_id}")
+    served: list[Any] = []
+    page.on("response", lambda r: served.append(r) if "/console/images/" in r.url else None)
+    page.fill("#view-reason", "audit trail check")
+    page.click("#view-images")
+    page.locator("svg.face").nth(1).wait_for()
+    for _ in range(600):  # the browser reads both images (read_image): wait for their answers
+        if len([r for r in served if r.status == 200]) >= 2:
+            break
+        page.wait_for_timeout(50)
+    csrf = console.csrf(page)
+    assert page.request.post(f"{base}/review/{submission_id}/open", form={"csrf": csrf}).ok
+    decision = {"csrf": csrf, "outcome": "approve", "note": "the same person"}
+    assert page.request.post(f"{base}/review/{submission_id}/decision", form=decision).ok
+    page.goto(f"{base}/audit?submission={submission_id}")
     actions = page.eval_on_selector_all("#audit tr[data-action]", "els => els.map(e => e.dataset.action)")
     assert {"view_images", "review_open", "review_decide", "read_image"} <= set(actions)
     shot(page, "console-audit", docs=True, full_page=True)

@@ -289,7 +289,7 @@ def test_a_320px_phone_fits_without_sideways_scrolling(stack: Stack, browser: An
     page.click("#btn-start")
     page.locator("#btn-shoot:not([disabled])").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
-    shot(page, "capture-320px", docs=True)
+    shot(page, "capture-320x568")
     page.context.close()
 
 
