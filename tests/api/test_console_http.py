@@ -20,7 +20,7 @@ from facematch.flows.operators import Role
 from facematch.rules.review_band import Band
 from facematch.security.tokens import TokenKind
 from partner_client import Api, make_api
-from servicekit import LiveServer, make_settings, wait_for
+from servicekit import LiveServer, live_app, make_settings, wait_for
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -250,3 +250,23 @@ def test_after_login_only_console_pages_are_destinations() -> None:
     login_pages = ("/console/login/code", "/console/enrol?next=/console/x", "/console/logout")
     for bad in (*outside, *login_pages):
         assert safe_next(bad) == "/console/dashboard", bad
+
+
+def test_a_console_session_is_good_on_every_api_process_until_it_ends(
+    live: LiveServer, tmp_path: Path
+) -> None:
+    """Sessions, CSRF tokens and logouts live in the database: a second API process on the same
+    database serves the operator's next request, and a logout on it ends the session everywhere."""
+    creds = make_operator(live.services, Role.VIEWER)
+    token = login(live.services, creds)
+    with (
+        live_app(live.services.settings.database.url, tmp_path) as other,
+        browser(live, token) as first,
+        browser(other, token) as second,
+    ):
+        assert first.get("/console/dashboard").status_code == 200
+        account = second.get("/console/account")
+        assert account.status_code == 200
+        ended = second.post("/console/logout", data={"csrf": csrf_of(account.text)})
+        assert ended.status_code == 303
+        assert first.get("/console/dashboard").status_code == 303  # back to the login page

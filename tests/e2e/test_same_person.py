@@ -91,6 +91,14 @@ def test_iframe_mode_posts_the_result_to_the_partner_origin(stack: Stack, page: 
     }
     page.wait_for_url(stack.demo_url + "/result/success*")
     assert stack.partner_view(psid)["details"]["data"]["result"] == "VALID"
+    # the partner frames the finished flow again: the frame reports the same final status
+    page.goto(f"{stack.demo_url}/frame/{psid}")
+    again = page.wait_for_selector("#facematch").content_frame()
+    assert again is not None
+    again.locator("#screen-status").wait_for(state="visible")
+    again.click("#btn-done")
+    message = wait_for(lambda: page.evaluate("window.lastFacematchMessage || null"), timeout=30)
+    assert message["data"]["status"] == "COMPLETED" and message["data"]["partner_session_id"] == psid
 
 
 def _frame_the_app(stack: Stack, page: Any, parent_origin: str) -> tuple[Any, Any, list[str]]:
@@ -335,6 +343,8 @@ def test_back_and_reopening_report_the_final_status(stack: Stack, page: Any) -> 
     launch_url = stack.partner_view(psid)["launchUrl"]
     take_selfie(page)
     page.locator("#screen-status").wait_for(state="visible")
+    page.reload()  # a reload on the final screen shows the final screen again
+    page.locator("#screen-status").wait_for(state="visible")
     page.click("#btn-done")
     completed = {"status": ["COMPLETED"], "partner_session_id": [psid]}
     page.wait_for_url(stack.demo_url + "/result/success*")
@@ -497,7 +507,19 @@ def test_screens_before_a_session_speak_the_users_language(stack: Stack, browser
     expired = tokens.issue(TokenKind.LAUNCH, claims["sub"], -60, sid=claims["sid"], loc="en_ID").token
     page.evaluate("sessionStorage.clear()")
     page.goto(stack.demo_url + "/")
+    # while the link is checked, the loading screen already speaks the flow's language
+    held: list[Any] = []
+    page.route("**/web/api/session", lambda route: held.append(route))
     page.goto(stack.facematch_url + "/web/index.html#/launch-v1?token=" + expired)
+    for _ in range(600):  # Playwright calls the route handler while it is called itself
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held and page.locator("#screen-loading").is_visible()
+    assert page.locator("#screen-loading p").inner_text() == "Getting your verification ready…"
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.unroute("**/web/api/session")
+    held[0].continue_()
     page.locator("#screen-error").wait_for(state="visible")
     assert page.locator("#error-title").inner_text() == "Session ended"
     assert page.locator("#btn-error-leave").inner_text() == "Back to Toko Demo"

@@ -13,14 +13,14 @@ from sqlalchemy import select
 
 from facematch.engine.fake import FakeEngine, fake_face_image
 from facematch.errors import SubmissionNotFoundError
-from facematch.flows import retention, submissions
+from facematch.flows import gateway, retention, submissions
 from facematch.flows.context import Services
 from facematch.security.tokens import TokenKind
 from facematch.services import build_services
 from facematch.storage.blobs import BlobNotFoundError
 from facematch.storage.models import AuditEvent, FlowSession, Submission, utcnow
 from facematch.worker.queue import sweep_abandoned
-from servicekit import create_partner, make_settings, seed_submission
+from servicekit import ONBOARDING, create_partner, make_settings, seed_submission
 
 
 @pytest.fixture
@@ -40,21 +40,26 @@ def stored(svc: Services, blob_id: str) -> bool:
 
 
 def test_a_never_confirmed_attempt_goes_with_its_images(svc: Services) -> None:
-    partner_id = create_partner(svc.db).partner_id
+    creds = create_partner(svc.db)
+    partner_id = creds.partner_id
     selfie = svc.blobs.put(fake_face_image(1))
     old = seed_submission(
         svc.db, partner_id, status="INITIATED", selfie_blob=selfie, created_at=utcnow() - timedelta(days=31)
     )
+    with svc.db.session() as session:
+        found = session.get(Submission, old)
+        assert found is not None
+        psid = found.session_id  # seeded sessions use their id as the partner's session id
     recent_blob = svc.blobs.put(fake_face_image(1))
     recent = seed_submission(svc.db, partner_id, status="INITIATED", selfie_blob=recent_blob)
 
     preview = retention.purge_images(svc, days=30, dry_run=True)
-    assert preview.unconfirmed >= 1 and stored(svc, selfie)  # a dry run deletes nothing
+    assert preview.unconfirmed == 1 and stored(svc, selfie)  # a dry run deletes nothing
     with svc.db.session() as session:
         assert session.get(Submission, old) is not None
 
     report = retention.purge_images(svc, days=30)
-    assert report.unconfirmed >= 1 and not report.dry_run
+    assert report.unconfirmed == 1 and not report.dry_run
     assert not stored(svc, selfie) and stored(svc, recent_blob)
     with svc.db.session() as session:
         assert session.get(Submission, old) is None
@@ -64,10 +69,21 @@ def test_a_never_confirmed_attempt_goes_with_its_images(svc: Services) -> None:
                 AuditEvent.submission_id == old, AuditEvent.action == "expire_unconfirmed"
             )
         )
-    # its upload URL (still signed) and a confirm find nothing
+    # its upload URL (still signed) and a confirm with the user's (60-day) token find nothing
     upload = svc.tokens.issue(TokenKind.UPLOAD, old, 600, doc="SELFIE", pid=partner_id).token
     with pytest.raises(SubmissionNotFoundError):
         submissions.upload(svc, old, "SELFIE", upload, fake_face_image(1), "image/png")
+    user = gateway.user_token(
+        svc,
+        client_id=creds.client_id,
+        pass_key=creds.passkey,
+        onboarding_partner=ONBOARDING,
+        partner_user_id="u",
+        partner_user_id_type="T",
+        source="127.0.0.1",
+    ).token
+    with pytest.raises(SubmissionNotFoundError):
+        submissions.confirm(svc, submissions.UserRequest(user, psid, "sdk-1"), {"submissionId": old})
 
 
 def test_decided_attempts_lose_their_images_and_keep_their_result(svc: Services) -> None:
@@ -88,7 +104,7 @@ def test_decided_attempts_lose_their_images_and_keep_their_result(svc: Services)
     running = seed_submission(
         svc.db, partner_id, selfie_blob=running_blob, created_at=utcnow() - timedelta(days=40)
     )
-    assert retention.purge_images(svc, days=30).decided >= 1
+    assert retention.purge_images(svc, days=30).decided == 1
     assert not stored(svc, selfie) and not stored(svc, reference)
     assert stored(svc, running_blob)  # its job still needs it
     with svc.db.session() as session:
@@ -155,7 +171,7 @@ def test_an_attempt_begun_after_a_retry_and_abandoned_is_removed_and_the_session
                 created_at=decided_at,
             )
         )
-    assert sweep_abandoned(svc) >= 1
+    assert sweep_abandoned(svc) == 1
     assert not stored(svc, selfie)
     with svc.db.session() as session:
         assert session.get(Submission, second) is None

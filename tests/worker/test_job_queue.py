@@ -19,7 +19,7 @@ from facematch.services import build_services
 from facematch.storage import job_repo, submission_repo
 from facematch.storage.models import FlowSession, Job, OutboxMessage, Submission, utcnow
 from facematch.worker.queue import AbandonedSweeper, run_one, sweep_abandoned
-from servicekit import create_partner, make_settings, seed_confirmed
+from servicekit import create_partner, make_settings, seed_confirmed, seed_submission
 
 
 @pytest.fixture
@@ -240,3 +240,57 @@ def test_the_worker_finishes_sessions_left_after_a_retry(database_url: str, tmp_
         assert sweep_abandoned(svc) == 0
     finally:
         svc.db.dispose()
+
+
+def _due_jobs(svc: Services, partner_id: str, count: int, *, age_s: float) -> list[str]:
+    """``count`` confirmed submissions of one partner whose jobs have been due for ``age_s``."""
+    ids = []
+    for _ in range(count):
+        submission_id = seed_confirmed_for(svc, partner_id)
+        with svc.db.session() as session:
+            session.execute(
+                update(Job)
+                .where(Job.submission_id == submission_id)
+                .values(available_at=utcnow() - timedelta(seconds=age_s))
+            )
+        ids.append(submission_id)
+    return ids
+
+
+def seed_confirmed_for(svc: Services, partner_id: str) -> str:
+    """A confirmed attempt of ``partner_id`` with its job queued."""
+    submission_id = seed_submission(svc.db, partner_id)
+    with svc.db.session() as session:
+        job_repo.enqueue_job(submission_id, partner_id, session=session)
+    return submission_id
+
+
+def test_claims_go_to_the_partner_with_the_fewest_jobs_running(svc: Services) -> None:
+    """A partner's burst (older jobs, one already running) does not make another partner wait."""
+    busy, quiet = create_partner(svc.db).partner_id, create_partner(svc.db).partner_id
+    burst = _due_jobs(svc, busy, 4, age_s=60)
+    with svc.db.session() as session:
+        running = job_repo.claim_job("w1", 30, session=session)
+        assert running is not None and running.submission_id == burst[0]  # the oldest job first
+    [newcomer] = _due_jobs(svc, quiet, 1, age_s=1)
+    with svc.db.session() as session:
+        claimed = job_repo.claim_job("w2", 30, session=session)
+        assert claimed is not None and claimed.submission_id == newcomer  # not the busy partner's older jobs
+    with svc.db.session() as session:
+        stats = job_repo.queue_stats(session=session)
+    assert stats.running_per_partner == {busy: 1, quiet: 1} and stats.jobs_due == 3
+    assert 55 <= stats.oldest_due_age_s <= 120
+
+
+def test_a_partner_at_its_cap_waits_while_others_are_claimed(svc: Services) -> None:
+    busy, quiet = create_partner(svc.db).partner_id, create_partner(svc.db).partner_id
+    _due_jobs(svc, busy, 3, age_s=60)
+    for owner in ("w1", "w2"):
+        with svc.db.session() as session:
+            assert job_repo.claim_job(owner, 30, session=session, per_partner=2) is not None
+    with svc.db.session() as session:  # the busy partner runs 2 of its cap of 2: its third job waits
+        assert job_repo.claim_job("w3", 30, session=session, per_partner=2) is None
+    [newcomer] = _due_jobs(svc, quiet, 1, age_s=1)
+    with svc.db.session() as session:
+        claimed = job_repo.claim_job("w3", 30, session=session, per_partner=2)
+        assert claimed is not None and claimed.submission_id == newcomer

@@ -23,11 +23,14 @@ from facematch.flows.context import Services
 from facematch.flows.operators import ConsoleUser
 from facematch.flows.operators import Role as OperatorRole
 from facematch.flows.web import capture as web_capture
+from facematch.flows.web import exit as web_exit
 from facematch.flows.web import handoff
 from facematch.flows.web import session as web_session
 from facematch.flows.web.guidance import Hint
 from facematch.flows.web.session import Phase, Role
+from facematch.rules import decisions
 from facematch.rules.review_band import Band
+from facematch.security.tokens import TokenKind
 from facematch.storage.models import utcnow
 from servicekit import occupy
 from webkit import REFERENCE_PERSON, WebWorld, web_services
@@ -320,3 +323,62 @@ def test_a_capture_decodes_once_and_becomes_an_attempt_in_one_transaction(
         assert stored is not None and stored.status == "IN_PROGRESS" and stored.selfie_blob
         assert stored.metadata_json == {"channel": "WEB_SDK", "device": "desktop"}
         assert session.query(Job).filter(Job.submission_id == submission_id).count() == 1
+
+
+def test_photos_are_rate_limited_per_partner_across_its_sessions(database_url: str, tmp_path: Path) -> None:
+    svc = web_services(database_url, tmp_path, web={"captures_per_partner_per_minute": 2})
+    try:
+        world = WebWorld(svc)
+        partner_id = world.partner().partner.id
+        sessions = [
+            web_session.resolve_session(
+                svc, web_session.open_session(svc, world.start(partner_id).launch_token).token
+            )
+            for _ in range(3)
+        ]
+        for web in sessions[:2]:  # one photo each from two users: the partner's two a minute
+            with pytest.raises(CaptureRejectedError):
+                web_capture.capture(svc, web, fake_face_image(1, faces=0))
+        with pytest.raises(RateLimitedError):  # a third user of the same partner waits
+            web_capture.capture(svc, sessions[2], fake_face_image(REFERENCE_PERSON))
+        other = web_session.resolve_session(svc, _open(world).token)  # another partner is not held
+        _process(svc, web_capture.capture(svc, other, fake_face_image(REFERENCE_PERSON)))
+    finally:
+        svc.db.dispose()
+
+
+def test_preview_frames_past_the_partner_rate_are_answered_busy(database_url: str, tmp_path: Path) -> None:
+    svc = web_services(database_url, tmp_path, web={"previews_per_partner_per_s": 1.0})
+    try:
+        world = WebWorld(svc)
+        partner_id = world.partner().partner.id
+        first, second = (
+            web_session.resolve_session(
+                svc, web_session.open_session(svc, world.start(partner_id).launch_token).token
+            )
+            for _ in range(2)
+        )
+        hints = [
+            web_capture.check_preview(svc, web, fake_face_image(1)).hint for web in (first, second, second)
+        ]
+        assert hints[:2] == [Hint.READY, Hint.READY] and hints[2] is Hint.BUSY  # the partner's burst is 2
+        other = web_session.resolve_session(svc, _open(world).token)
+        assert web_capture.check_preview(svc, other, fake_face_image(1)).ready
+    finally:
+        svc.db.dispose()
+
+
+def test_a_flow_that_ended_in_error_reports_error_on_every_way_out(world: WebWorld, svc: Services) -> None:
+    """Once final, the flow reports its final status whichever way the user leaves or comes back:
+    ERROR (with VERIFICATION_FAILED) for a system error, never PENDING (which means "left early")."""
+    created = world.partner()
+    started = world.start(created.partner.id)
+    web = web_session.resolve_session(svc, web_session.open_session(svc, started.launch_token).token)
+    submission_id = web_capture.capture(svc, web, fake_face_image(REFERENCE_PERSON))
+    assert processing.record_decision(svc, submission_id, decisions.unexpected_failure())
+    state = web_session.web_state(svc, web)
+    assert state.final and state.outcome == "ERROR"
+    assert (state.callback_status, state.callback_error_code) == ("ERROR", "VERIFICATION_FAILED")
+    way_back = web_exit.exit_for_token(svc, started.launch_token, TokenKind.LAUNCH)  # the launch URL again
+    assert way_back is not None
+    assert (way_back.status, way_back.error_code) == ("ERROR", "VERIFICATION_FAILED")

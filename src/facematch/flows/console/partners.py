@@ -161,7 +161,7 @@ def set_disabled(svc: Services, user: ConsoleUser, partner_id: str, disabled: bo
     user.require(Permission.MANAGE_PARTNERS)
     with svc.db.session() as session:
         partner = _partner(session, partner_id)
-        partner.disabled = disabled
+        partners.set_disabled(partner, disabled)  # a disable also revokes every token minted before it
         action = "partner_disable" if disabled else "partner_enable"
         audit_repo.audit(**_audit(user, action, partner, source), session=session)
 
