@@ -518,8 +518,8 @@ def test_screens_before_a_session_speak_the_users_language(stack: Stack, browser
     assert held and page.locator("#screen-loading").is_visible()
     assert page.locator("#screen-loading p").inner_text() == "Getting your verification ready…"
     assert page.evaluate("document.documentElement.lang") == "en"
-    page.unroute("**/web/api/session")
     held[0].continue_()
+    page.unroute("**/web/api/session")
     page.locator("#screen-error").wait_for(state="visible")
     assert page.locator("#error-title").inner_text() == "Session ended"
     assert page.locator("#btn-error-leave").inner_text() == "Back to Toko Demo"
