@@ -1,4 +1,5 @@
-"""The hosted H5 flow's use cases: open a web session, guide the capture, submit it, report progress.
+"""The hosted H5 flow's sessions: open a web session, report progress, move it to a phone (Smart QR).
+The camera's use cases (live guidance, the photo) are :mod:`facematch.flows.web.capture`.
 
 A web session is a short-lived user token (``web`` claim: ``desktop`` or ``phone``) bound to one
 Initiate Flow session. The desktop gets it in exchange for the launch token; the phone of a Smart QR
