@@ -140,6 +140,9 @@ def test_db_and_callbacks_and_purge(
         metadata_json={},
         created_at=utcnow() - timedelta(days=40),
     )
+    out = run(capsys, "purge", "--days", "30", "--dry-run")
+    assert "would delete the images of 1 decided submissions" in out
+    assert svc.blobs.get(blob)  # a dry run deletes nothing
     out = run(capsys, "purge", "--days", "30")
     assert "deleted the images of 1 decided submissions" in out
     with db.session() as session:

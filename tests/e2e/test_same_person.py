@@ -207,6 +207,7 @@ def test_dark_mode_in_english(stack: Stack, page: Any) -> None:
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(16, 19, 23)"
     shot(page, "landing-dark-en", docs=True)
+    assert page.locator("#btn-start").is_disabled()  # consent stays required
     page.check("#consent")
     page.click("#btn-start")
     page.locator("#btn-shoot:not([disabled])").wait_for()
