@@ -95,8 +95,10 @@ def run(args: argparse.Namespace) -> int:
     from facematch.engine.evaluation import BandTally, PairScore, auc, eer, tar_at_far
     from facematch.engine.facade import AdaptedTemplates
     from facematch.engine.types import FaceAnalysis, Role
+    from facematch.security.capacity import tune_allocator
     from facematch.services import load_engine
 
+    tune_allocator()  # decoded images go back to the system when freed, not into the heap
     rows = read_pairs(args.pairs)
     names = sorted({name for a, b, _ in rows for name in (a, b)})
     root = resolve_root(args.root, args.pairs, names)
