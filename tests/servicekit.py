@@ -32,7 +32,7 @@ from facematch.api.links import RouteLinks
 from facematch.api.server import server_config
 from facematch.config import Settings
 from facematch.engine.fake import FakeEngine
-from facematch.flows import partners
+from facematch.flows import gateway, partners
 from facematch.flows.context import Services
 from facematch.outbound import webhooks
 from facematch.security.capacity import AnalysisPool
@@ -315,6 +315,19 @@ def create_partner(db: Database, **options: Any) -> PartnerCreds:
         return PartnerCreds(
             created.partner.id, created.partner.client_id, created.passkey, created.webhook_secret
         )
+
+
+def user_token(svc: Services, creds: PartnerCreds, user_id: str = "u", user_id_type: str = "T") -> str:
+    """A user token of ``creds``' partner, as Generate User Token gives it."""
+    return gateway.user_token(
+        svc,
+        client_id=creds.client_id,
+        pass_key=creds.passkey,
+        onboarding_partner=ONBOARDING,
+        partner_user_id=user_id,
+        partner_user_id_type=user_id_type,
+        source="127.0.0.1",
+    ).token
 
 
 class LiveServer:

@@ -21,6 +21,7 @@ from facematch.engine.fake import FakeEngine, fake_face_image
 from facematch.engine.images import DecodedImage
 from facematch.flows import initiate, partners, submissions
 from facematch.flows.context import Services
+from facematch.flows.web import session as web_session
 from facematch.security.tokens import TokenKind
 from facematch.services import build_services
 
@@ -81,6 +82,11 @@ class WebWorld:
         )
         assert result.launch_url is not None
         return Started(partner_id, psid, result.launch_url.split("token=", 1)[1])
+
+    def session(self, partner_id: str, **details: object) -> web_session.WebSession:
+        """A desktop web session of a new flow of ``partner_id`` (its launch token exchanged)."""
+        opened = web_session.open_session(self.svc, self.start(partner_id, **details).launch_token)
+        return web_session.resolve_session(self.svc, opened.token)
 
 
 def _reference(url: str, *, headers: Mapping[str, str], allowed_hosts: Sequence[str]) -> bytes:

@@ -12,10 +12,10 @@ from facematch.api.app import create_app
 from facematch.api.links import RouteLinks
 from facematch.config import Settings
 from facematch.engine.fake import FakeEngine, fake_face_image
-from facematch.flows import gateway, submissions
+from facematch.flows import submissions
 from facematch.flows.context import Services
 from facematch.flows.links import NoLinks
-from servicekit import ONBOARDING, create_partner
+from servicekit import create_partner, user_token
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # Starlette nudges towards httpx2; the in-process client is enough
@@ -37,17 +37,7 @@ class RecordedLinks:
 
 
 def _user_request(svc: Services, psid: str) -> submissions.UserRequest:
-    creds = create_partner(svc.db)
-    token = gateway.user_token(
-        svc,
-        client_id=creds.client_id,
-        pass_key=creds.passkey,
-        onboarding_partner=ONBOARDING,
-        partner_user_id="u-1",
-        partner_user_id_type="T",
-        source="127.0.0.1",
-    ).token
-    return submissions.UserRequest(token, psid, "sdk-1")
+    return submissions.UserRequest(user_token(svc, create_partner(svc.db)), psid, "sdk-1")
 
 
 def test_presigned_urls_come_from_the_links(fake_services: Services) -> None:

@@ -13,14 +13,14 @@ from sqlalchemy import select
 
 from facematch.engine.fake import FakeEngine, fake_face_image
 from facematch.errors import SubmissionNotFoundError
-from facematch.flows import gateway, retention, submissions
+from facematch.flows import retention, submissions
 from facematch.flows.context import Services
 from facematch.security.tokens import TokenKind
 from facematch.services import build_services
 from facematch.storage.blobs import BlobNotFoundError
 from facematch.storage.models import AuditEvent, FlowSession, Submission, utcnow
 from facematch.worker.queue import sweep_abandoned
-from servicekit import ONBOARDING, create_partner, make_settings, seed_submission
+from servicekit import create_partner, make_settings, seed_submission, user_token
 
 
 @pytest.fixture
@@ -73,15 +73,7 @@ def test_a_never_confirmed_attempt_goes_with_its_images(svc: Services) -> None:
     upload = svc.tokens.issue(TokenKind.UPLOAD, old, 600, doc="SELFIE", pid=partner_id).token
     with pytest.raises(SubmissionNotFoundError):
         submissions.upload(svc, old, "SELFIE", upload, fake_face_image(1), "image/png")
-    user = gateway.user_token(
-        svc,
-        client_id=creds.client_id,
-        pass_key=creds.passkey,
-        onboarding_partner=ONBOARDING,
-        partner_user_id="u",
-        partner_user_id_type="T",
-        source="127.0.0.1",
-    ).token
+    user = user_token(svc, creds)  # the seeded session's user ("u" of type "T")
     with pytest.raises(SubmissionNotFoundError):
         submissions.confirm(svc, submissions.UserRequest(user, psid, "sdk-1"), {"submissionId": old})
 

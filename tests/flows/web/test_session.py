@@ -330,12 +330,7 @@ def test_photos_are_rate_limited_per_partner_across_its_sessions(database_url: s
     try:
         world = WebWorld(svc)
         partner_id = world.partner().partner.id
-        sessions = [
-            web_session.resolve_session(
-                svc, web_session.open_session(svc, world.start(partner_id).launch_token).token
-            )
-            for _ in range(3)
-        ]
+        sessions = [world.session(partner_id) for _ in range(3)]
         for web in sessions[:2]:  # one photo each from two users: the partner's two a minute
             with pytest.raises(CaptureRejectedError):
                 web_capture.capture(svc, web, fake_face_image(1, faces=0))
@@ -352,12 +347,7 @@ def test_preview_frames_past_the_partner_rate_are_answered_busy(database_url: st
     try:
         world = WebWorld(svc)
         partner_id = world.partner().partner.id
-        first, second = (
-            web_session.resolve_session(
-                svc, web_session.open_session(svc, world.start(partner_id).launch_token).token
-            )
-            for _ in range(2)
-        )
+        first, second = (world.session(partner_id) for _ in range(2))
         hints = [
             web_capture.check_preview(svc, web, fake_face_image(1)).hint for web in (first, second, second)
         ]
