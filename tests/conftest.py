@@ -19,3 +19,10 @@ def faces_dir() -> Path:
 
 
 pytest_plugins = ("servicekit", "s3kit", "webkit")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """The random order's seed, even under ``-q`` (which hides pytest-randomly's header line)."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int):
+        terminalreporter.write_line(f"tests ran in a random order: replay it with --randomly-seed={seed}")
