@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +40,7 @@ from facematch.storage.models import FlowSession, Partner, Submission, utcnow
 
 DOCUMENT_TYPES = ("SELFIE", "REFERENCE")
 ACCEPTED_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
+T = TypeVar("T")
 _ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -222,29 +224,40 @@ def upload(
     return attach_document(svc, partner_id, submission_id, doc_type, derivative)
 
 
+def record_image(
+    svc: Services, derivative: bytes, record: Callable[[str, Session], tuple[T, str | None]]
+) -> T:
+    """Store a re-encoded image, then let ``record`` name it in one transaction: it gets the image's
+    id and returns its result and the image it replaced (removed after the commit).
+
+    The image is stored before a row names it: when the store fails (BlobStoreUnavailableError, 503)
+    nothing is recorded, and when recording fails the stored image is removed again (or left as an
+    orphan for the purge when the store is down by then)."""
+    blob_id = svc.blobs.put(derivative)
+    try:
+        with svc.db.session() as session:
+            result, replaced = record(blob_id, session)
+    except BaseException:
+        discard(svc.blobs, blob_id)
+        raise
+    if replaced:
+        discard(svc.blobs, replaced)
+    return result
+
+
 def attach_document(
     svc: Services, partner_id: str, submission_id: str, doc_type: str, derivative: bytes
 ) -> str:
     """Store a re-encoded image as one document of an unconfirmed attempt (replacing an earlier
-    upload of that document); returns its document reference.
+    upload of that document); returns its document reference."""
 
-    The image is stored before the attempt names it: when the store fails (BlobStoreUnavailableError,
-    503) nothing is recorded, and when recording fails the stored image is removed again (or left as
-    an orphan for the purge when the store is down by then)."""
-    blob_id = svc.blobs.put(derivative)
-    old: str | None = None
-    try:
-        with svc.db.session() as session:
-            submission = submission_repo.submission_of_partner(partner_id, submission_id, session=session)
-            if submission is None:
-                raise SubmissionNotFoundError()
-            old = store_document(submission, doc_type, blob_id)
-    except BaseException:
-        discard(svc.blobs, blob_id)
-        raise
-    if old:
-        discard(svc.blobs, old)
-    return f"{submission_id}/{doc_type}"
+    def record(blob_id: str, session: Session) -> tuple[str, str | None]:
+        submission = submission_repo.submission_of_partner(partner_id, submission_id, session=session)
+        if submission is None:
+            raise SubmissionNotFoundError()
+        return f"{submission_id}/{doc_type}", store_document(submission, doc_type, blob_id)
+
+    return record_image(svc, derivative, record)
 
 
 def store_document(submission: Submission, doc_type: str, blob_id: str) -> str | None:

@@ -10,6 +10,8 @@ for it and none is parsed.
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from facematch.errors import (
     CaptureLimitError,
     CaptureRejectedError,
@@ -24,7 +26,6 @@ from facematch.flows.web.session import WebSession, load, load_in
 from facematch.rules import sandbox
 from facematch.rules.states import Source
 from facematch.storage import submission_repo
-from facematch.storage.blobs import discard
 
 #: The ``x-sdk-session-id`` the web app's attempts carry.
 SDK_SESSION_ID = "web-sdk"
@@ -99,20 +100,16 @@ def submit_selfie(svc: Services, web: WebSession, derivative: bytes) -> str:
     """Store the selfie (already re-encoded) and make it the flow's next confirmed attempt, in one
     transaction; refused (SubmissionStateConflictError) while an attempt is processed or reviewed,
     and once the flow has its final result."""
-    blob_id = svc.blobs.put(derivative)
-    try:
-        with svc.db.session() as session:
-            flow_session, partner = load_in(web, session=session)
-            sandbox.check_environment(flow_session, partner)
-            submission = submissions.open_attempt(flow_session, partner, SDK_SESSION_ID, session=session)
-            replaced = submissions.store_document(submission, "SELFIE", blob_id)
-            metadata = {"channel": Source.WEB_SDK, "device": web.role.value}
-            submissions.confirm_attempt(submission, flow_session, metadata, session=session)
-            submission_id = submission.id
-    except BaseException:
-        discard(svc.blobs, blob_id)
-        raise
-    if replaced:
-        discard(svc.blobs, replaced)
+
+    def record(blob_id: str, session: Session) -> tuple[str, str | None]:
+        flow_session, partner = load_in(web, session=session)
+        sandbox.check_environment(flow_session, partner)
+        submission = submissions.open_attempt(flow_session, partner, SDK_SESSION_ID, session=session)
+        replaced = submissions.store_document(submission, "SELFIE", blob_id)
+        metadata = {"channel": Source.WEB_SDK, "device": web.role.value}
+        submissions.confirm_attempt(submission, flow_session, metadata, session=session)
+        return submission.id, replaced
+
+    submission_id = submissions.record_image(svc, derivative, record)
     svc.queue.submit(submission_id)
     return submission_id
