@@ -19,9 +19,8 @@ from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.errors import BlobStoreRefusedError, BlobStoreUnavailableError
 from facematch.flows.context import Metrics, QueueGauges, Services, WebLimits
-from facematch.outbound import reference
+from facematch.outbound import reference, webhooks
 from facematch.outbound.safe_http import FetchPolicy
-from facematch.outbound.urls import UrlPolicy
 from facematch.security.capacity import AnalysisPool, release_memory
 from facematch.security.throttle import AuthThrottle, Counters, RateLimiter
 from facematch.security.tokens import TokenKeyError, TokenService, load_or_create_secret
@@ -104,13 +103,6 @@ def check_blob_store(store: BlobStore) -> None:
         raise
     except BlobStoreUnavailableError as error:
         log.warning("the image store is not reachable at start-up (%s); starting anyway", error)
-
-
-def url_policy(settings: Settings) -> UrlPolicy:
-    """The deployment's URL rules (loopback and plain http only where the settings allow them)."""
-    return UrlPolicy(
-        allow_http=settings.reference.allow_http, allow_loopback=settings.reference.allow_loopback
-    )
 
 
 class ReferenceFetcher:
@@ -199,7 +191,7 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         ),
         web_limits=_web_limits(settings, counters),
         fetch_reference=ReferenceFetcher(settings),
-        urls=url_policy(settings),
+        urls=webhooks.configured_policy(settings).urls,  # the rules deliveries use too
         engine=engine,
     )
 
