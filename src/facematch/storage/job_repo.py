@@ -189,7 +189,3 @@ def queue_stats(*, session: Session) -> QueueStats:
         oldest_callback_age_s=age(oldest_callback),
         callbacks_dead=int(dead),
     )
-
-
-def count_jobs(state: JobState, *, session: Session) -> int:
-    return int(session.scalar(select(func.count()).where(Job.state == state)) or 0)
