@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from facematch.api.links import RouteLinks
 from facematch.api.server import server_config
+from facematch.clock import Clock
 from facematch.config import Settings
 from facematch.engine.fake import FakeEngine
 from facematch.flows import gateway, partners
@@ -89,8 +90,23 @@ def leaked_secrets() -> list[str]:
     return [line for line in lines if _JWT.search(line) or any(secret in line for secret in SECRETS)]
 
 
+#: Leaks reported by the xdist workers (each checks its own logs and hands its finding over).
+_WORKER_LEAKS: list[str] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """Under pytest-xdist: collect what a worker found in its own logs."""
+    _WORKER_LEAKS.extend(getattr(node, "workeroutput", {}).get("leaked_secrets", []))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     leaks = leaked_secrets()
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:  # an xdist worker: the controller reports (and fails the run)
+        worker_output["leaked_secrets"] = leaks[:20]
+        return
+    leaks += _WORKER_LEAKS
     if leaks:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
@@ -364,14 +380,17 @@ class LiveServer:
         return self.app.state.services
 
 
-def live_app(database_url: str, data_dir: Path, engine: Any = None, **extra: str) -> LiveServer:
+def live_app(
+    database_url: str, data_dir: Path, engine: Any = None, *, clock: Clock | None = None, **extra: str
+) -> LiveServer:
+    """facematch (fake engine unless ``engine``) served in a thread; ``clock``: the time its flows see."""
     from facematch.api.app import create_app
 
     port = free_port()
     settings = make_settings(
         database_url, data_dir, FACEMATCH_SERVER__PUBLIC_URL=f"http://127.0.0.1:{port}", **extra
     )
-    return LiveServer(create_app(settings, engine=engine or FakeEngine()), port)
+    return LiveServer(create_app(settings, engine=engine or FakeEngine(), clock=clock), port)
 
 
 class ServerProcess:
@@ -518,7 +537,9 @@ class Receiver:
             return len(self.requests)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it is truthy; ``timeout`` only ends a test that would hang (it bounds
+    no behaviour: a loaded machine may take long)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from facematch.clock import Clock, SystemClock
 from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.errors import BlobStoreRefusedError, BlobStoreUnavailableError
@@ -158,8 +159,11 @@ def _web_limits(settings: Settings, counters: Counters) -> WebLimits:
     )
 
 
-def build_services(settings: Settings, *, engine: Engine | None = None) -> Services:
-    """Everything the flows need; a missing key outside development is a start-up error."""
+def build_services(
+    settings: Settings, *, engine: Engine | None = None, clock: Clock | None = None
+) -> Services:
+    """Everything the flows need; a missing key outside development is a start-up error.
+    ``clock``: the time the flows see (default: the real one)."""
     if settings.reference.allow_loopback and not settings.development and settings.environment != "test":
         raise TokenKeyError("reference.allow_loopback is only allowed in development and test")
     counters = Counters(settings.limits.storage_uri, prefix=settings.limits.key_prefix)
@@ -193,6 +197,7 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         fetch_reference=ReferenceFetcher(settings),
         urls=webhooks.configured_policy(settings).urls,  # the rules deliveries use too
         engine=engine,
+        clock=clock or SystemClock(),
     )
 
 

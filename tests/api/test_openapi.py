@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -238,9 +237,8 @@ def test_docs_are_served_without_a_cdn(live: LiveServer, document: dict[str, Any
     page = httpx.get(live.url + "/docs")
     assert page.status_code == 200 and "/docs/static/swagger-ui-bundle.js" in page.text
     assert "cdn" not in page.text.lower()
-    started = time.monotonic()
     bundle = httpx.get(live.url + "/docs/static/swagger-ui-bundle.js")
-    assert bundle.status_code == 200 and len(bundle.content) > 100_000 and time.monotonic() - started < 10
+    assert bundle.status_code == 200 and len(bundle.content) > 100_000
     initiate = _operation(document, "/coe-partner/v1/initiate-flow", "post")
     assert initiate["requestBody"]["content"]["application/json"]["example"] == examples.INITIATE_REQUEST
     assert initiate["responses"]["200"]["content"]["application/json"]["example"] == examples.INITIATE

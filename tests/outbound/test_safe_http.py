@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import threading
 import time
 import zlib
 
@@ -346,7 +347,7 @@ def drip_headers(handler) -> None:
 
 
 def silent(handler) -> None:
-    handler.server.local.stop.wait(5)
+    handler.server.local.stop.wait(120)
 
 
 @pytest.mark.parametrize("behaviour", [drip_body, drip_headers, silent])
@@ -355,19 +356,23 @@ def test_slow_servers_are_cut_off_at_the_total_deadline(server, behaviour) -> No
     started = time.monotonic()
     with pytest.raises(FetchTimeoutError):
         request("GET", url, policy=FAST)
-    assert 0.9 <= time.monotonic() - started < 2.5  # the server would go on for 5 s
+    # cut at the 1 s deadline: the server would go on for minutes (the bound only tells the two apart)
+    assert 0.9 <= time.monotonic() - started < 60
 
 
 def test_silent_resolver_is_bounded_by_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = threading.Event()
+
     def slow_getaddrinfo(*args: object, **kwargs: object) -> list[object]:
-        time.sleep(1.5)
+        answer.wait(300)  # a resolver that answers only after the test
         return []
 
     monkeypatch.setattr(safe_http.socket, "getaddrinfo", slow_getaddrinfo)
-    started = time.monotonic()
-    with pytest.raises(FetchTimeoutError):
-        request("GET", "https://slow-dns.example/", policy=FAST)
-    assert time.monotonic() - started < 1.45  # not the resolver's 1.5 s
+    try:
+        with pytest.raises(FetchTimeoutError):  # raised at all: the deadline, not the resolver, ended it
+            request("GET", "https://slow-dns.example/", policy=FAST)
+    finally:
+        answer.set()
 
 
 # --- size caps --------------------------------------------------------------------------------
@@ -396,10 +401,8 @@ def endless(declare_length: bool):
 def test_half_gigabyte_body_refused_early(server, declare_length: bool) -> None:
     url = server.route("/huge", endless(declare_length))
     policy = FetchPolicy(allowed_hosts=None, allow_http=True, allow_loopback=True, max_bytes=2 * MB)
-    started = time.monotonic()
     with pytest.raises(ResponseTooLargeError):
         request("GET", url, policy=policy)
-    assert time.monotonic() - started < 2.0
     server.stop.set()
     assert server.bytes_sent.get("/huge", 0) < 64 * MB
 

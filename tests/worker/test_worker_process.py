@@ -109,7 +109,10 @@ def test_a_worker_process_decides_and_calls_back(
 def test_sigterm_drains_and_hands_back_a_job_it_cannot_finish(
     database_url: str, tmp_path: Path, api_process: ServerProcess
 ) -> None:
-    hanging = Receiver(lambda _r, _q: (time.sleep(20), (200, {}, b""))[1]).start()
+    release = threading.Event()
+    # the reference server answers only when the test ends: a worker that waited for the job
+    # instead of handing it back after its drain timeout would never exit
+    hanging = Receiver(lambda _r, _q: (release.wait(300), (200, {}, b""))[1]).start()
     api = partner_api(api_process, database_url)
     worker = WorkerProcess(
         database_url,
@@ -117,7 +120,7 @@ def test_sigterm_drains_and_hands_back_a_job_it_cannot_finish(
         free_port(),
         tmp_path / "worker.log",
         FACEMATCH_SUBMISSIONS__DRAIN_TIMEOUT_S="1",
-        FACEMATCH_REFERENCE__TOTAL_TIMEOUT_S="30",
+        FACEMATCH_REFERENCE__TOTAL_TIMEOUT_S="600",
     ).start()
     db = Database(database_url)
     try:
@@ -139,16 +142,15 @@ def test_sigterm_drains_and_hands_back_a_job_it_cannot_finish(
 
         wait_for(running)  # the worker waits on the partner's reference server
         assert worker.process is not None
-        started = time.monotonic()
         worker.process.send_signal(signal.SIGTERM)
-        assert worker.process.wait(15) == 0
-        assert time.monotonic() - started < 10
+        assert worker.process.wait(120) == 0
         with db.session() as session:
             job = session.scalar(select(Job).where(Job.submission_id == submission_id))
             assert job is not None and job.state == "queued" and job.lease_owner is None and job.tries == 0
             submission = session.get(Submission, submission_id)
             assert submission is not None and submission.status == "IN_PROGRESS"
     finally:
+        release.set()
         worker.stop()
         hanging.stop()
         db.dispose()
@@ -165,14 +167,13 @@ def test_notify_wakes_an_idle_worker_at_once(
         tmp_path,
         free_port(),
         tmp_path / "worker.log",
-        FACEMATCH_SUBMISSIONS__POLL_INTERVAL_S="60",
+        FACEMATCH_SUBMISSIONS__POLL_INTERVAL_S="3600",
     ).start()
     try:
         time.sleep(1.0)  # its first poll is over: from now on only a notification wakes it
         token, psid, submission_id = api.run_be_flow(fake_face_image(1), fake_face_image(1))
-        confirmed = time.monotonic()
+        # decided at all (the wait gives up long before the hour's poll): a notification woke it
         api.wait_decided(token, psid, submission_id)
-        assert time.monotonic() - confirmed < 5  # far less than the 60 s poll
     finally:
         worker.stop()
         api.http.close()
@@ -206,8 +207,11 @@ def test_processes_that_migrate_at_once_do_not_race(database_url: str, tmp_path:
 def test_a_partner_whose_reference_server_hangs_does_not_hold_up_the_others(
     database_url: str, tmp_path: Path
 ) -> None:
-    hanging = Receiver(lambda _r, _q: (time.sleep(15), (200, {}, b""))[1]).start()
-    with live_app(database_url, tmp_path, FACEMATCH_REFERENCE__TOTAL_TIMEOUT_S="12") as live:
+    release = threading.Event()
+    # the reference server answers only when the test ends: were the quick partner's job queued
+    # behind the hanging ones, it would not be decided before then
+    hanging = Receiver(lambda _r, _q: (release.wait(300), (200, {}, b""))[1]).start()
+    with live_app(database_url, tmp_path, FACEMATCH_REFERENCE__TOTAL_TIMEOUT_S="600") as live:
         slow, quick = make_api(live), make_api(live)
         try:
             for _ in range(2):  # the default two CPU workers: before, these held both for 12 s and more
@@ -221,10 +225,9 @@ def test_a_partner_whose_reference_server_hangs_does_not_hold_up_the_others(
                 slow.run_be_flow(fake_face_image(1), None, psid=psid, token=token)
             wait_for(lambda: hanging.count() >= 2)
             token, psid, submission_id = quick.run_be_flow(fake_face_image(2), fake_face_image(2))
-            confirmed = time.monotonic()
             quick.wait_decided(token, psid, submission_id)
-            assert time.monotonic() - confirmed < 2.0
         finally:
+            release.set()
             slow.http.close()
             quick.http.close()
             hanging.stop()

@@ -28,6 +28,7 @@ from facematch.api.routes import (
     tokens,
     web,
 )
+from facematch.clock import Clock
 from facematch.config import Settings, get_settings
 from facematch.engine.types import Engine
 from facematch.services import build_services, check_blob_store, load_engine
@@ -40,10 +41,13 @@ confirm, status, submission details, signed completion callbacks, and a synchron
 Errors use the envelope `{success:false, errors:[{code, cause, entity}]}`."""
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None, background: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings, *, engine: Engine | None = None, background: bool = True, clock: Clock | None = None
+) -> FastAPI:
     """The app. ``engine``: the face engine to use (default: load the real one at start-up).
-    ``background``: start the job workers and callback sender with the app."""
-    svc = build_services(settings, engine=engine)
+    ``background``: start the job workers and callback sender with the app. ``clock``: the time
+    the flows see (default: the real one)."""
+    svc = build_services(settings, engine=engine, clock=clock)
     svc.links = RouteLinks(settings)
     runner = Background(svc)
 

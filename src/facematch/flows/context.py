@@ -10,6 +10,7 @@ from typing import Protocol
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from facematch.clock import Clock, SystemClock
 from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.errors import ServiceUnavailableError
@@ -143,6 +144,8 @@ class Services:
     """The URLs flows hand out; the API sets its own (:class:`facematch.api.links.RouteLinks`)."""
     metrics: Metrics = field(default_factory=Metrics)
     engine: Engine | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    """The time as every flow, lease and sweep sees it (tests move a ManualClock)."""
 
     def close(self) -> None:
         """Release what the services hold: the analysis threads and the database pool."""

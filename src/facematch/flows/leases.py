@@ -39,6 +39,8 @@ class LeaseHeartbeat:
         while not self._stop.wait(lease / 3):
             try:
                 with self._svc.db.session() as session:
-                    job_repo.extend_job_lease(self._job_id, self._owner, lease, session=session)
+                    job_repo.extend_job_lease(
+                        self._job_id, self._owner, lease, session=session, now=self._svc.clock.now()
+                    )
             except Exception:
                 log.warning("job heartbeat failed", exc_info=True)

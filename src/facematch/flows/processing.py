@@ -291,7 +291,12 @@ def _compare_now(
             )
             session.flush()
             job_id = job_repo.enqueue_leased_job(
-                submission_id, partner.id, owner, svc.settings.submissions.job_lease_s, session=session
+                submission_id,
+                partner.id,
+                owner,
+                svc.settings.submissions.job_lease_s,
+                session=session,
+                now=svc.clock.now(),
             )
             session.expunge(flow_session)
     except IntegrityError:

@@ -27,11 +27,17 @@ def enqueue_job(submission_id: str, partner_id: str, *, session: Session, delay_
 
 
 def enqueue_leased_job(
-    submission_id: str, partner_id: str, owner: str, lease_s: float, *, session: Session
+    submission_id: str,
+    partner_id: str,
+    owner: str,
+    lease_s: float,
+    *,
+    session: Session,
+    now: datetime | None = None,
 ) -> int:
     """A job already running under ``owner``'s lease (synchronous work with a safety net behind it:
     if the owner stops heart-beating, a worker retakes the job). Returns the job id."""
-    now = utcnow()
+    now = now or utcnow()
     job = Job(
         submission_id=submission_id,
         partner_id=partner_id,
@@ -46,13 +52,20 @@ def enqueue_leased_job(
     return job.id
 
 
-def claim_job(owner: str, lease_s: float, *, session: Session, per_partner: int | None = None) -> Job | None:
+def claim_job(
+    owner: str,
+    lease_s: float,
+    *,
+    session: Session,
+    per_partner: int | None = None,
+    now: datetime | None = None,
+) -> Job | None:
     """Lease one due job: queued, or running with an expired lease (its worker died).
 
     Fair across partners: the partner with the fewest jobs running (with a live lease, in any
     process) goes first, then the oldest job; a partner already running ``per_partner`` jobs waits
     (a soft cap: two processes claiming at the same instant may both pass it)."""
-    now = utcnow()
+    now = now or utcnow()
     running = aliased(Job)
     in_flight = (
         select(func.count(running.id))
@@ -93,11 +106,13 @@ def claim_job(owner: str, lease_s: float, *, session: Session, per_partner: int 
     return candidate
 
 
-def extend_job_lease(job_id: int, owner: str, lease_s: float, *, session: Session) -> bool:
+def extend_job_lease(
+    job_id: int, owner: str, lease_s: float, *, session: Session, now: datetime | None = None
+) -> bool:
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.lease_owner == owner, Job.state == JobState.RUNNING)
-        .values(lease_until=utcnow() + timedelta(seconds=lease_s))
+        .values(lease_until=(now or utcnow()) + timedelta(seconds=lease_s))
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]

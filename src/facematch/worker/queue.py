@@ -37,7 +37,9 @@ def run_one(
     partner's running jobs; ``running``: the set of job ids this process is working on."""
     settings = svc.settings.submissions
     with svc.db.session() as session:
-        claimed = job_repo.claim_job(owner, settings.job_lease_s, session=session, per_partner=per_partner)
+        claimed = job_repo.claim_job(
+            owner, settings.job_lease_s, session=session, per_partner=per_partner, now=svc.clock.now()
+        )
         if claimed is None:
             return False
         job_id, submission_id, tries = claimed.id, claimed.submission_id, claimed.tries
