@@ -28,6 +28,8 @@ def settings_rows(model: type[BaseModel] = Settings, prefix: str = "FACEMATCH_")
             continue
         default = field.get_default(call_default_factory=True)
         shown = "—" if default is None or default in ({}, []) else f"`{default}`"
+        if isinstance(field.json_schema_extra, dict) and "shown_default" in field.json_schema_extra:
+            shown = str(field.json_schema_extra["shown_default"])
         rows.append(f"| `{variable}` | {shown} | {field.description} |\n")
     return rows
 

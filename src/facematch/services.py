@@ -164,8 +164,6 @@ def build_services(
 ) -> Services:
     """Everything the flows need; a missing key outside development is a start-up error.
     ``clock``: the time the flows see (default: the real one)."""
-    if settings.reference.allow_loopback and not settings.development and settings.environment != "test":
-        raise TokenKeyError("reference.allow_loopback is only allowed in development and test")
     counters = Counters(settings.limits.storage_uri, prefix=settings.limits.key_prefix)
     tokens = settings.tokens
     key, previous = _keys(settings)

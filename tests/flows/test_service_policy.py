@@ -33,11 +33,6 @@ def test_development_generates_keys_once(tmp_path: Path) -> None:
     second.db.dispose()
 
 
-def test_loopback_and_http_are_refused_in_production() -> None:
-    with pytest.raises(ValueError, match="refused in production"):
-        Settings(environment="production", reference={"allow_loopback": True})
-
-
 @pytest.mark.parametrize(
     "url",
     [

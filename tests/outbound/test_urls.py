@@ -31,6 +31,9 @@ REFERENCE_TABLE: list[tuple[str, tuple[str, ...], bool]] = [
     ("https://user@partner.example/ref.jpg", ("partner.example",), False),  # credentials
     ("https://partner.example\\@evil.example/", ("partner.example",), False),  # parser confusion
     ("https://127.0.0.1/ref.jpg", ("127.0.0.1",), False),  # loopback
+    ("https://localhost/ref.jpg", ("localhost",), False),  # the machine itself, by name (RFC 6761)
+    ("https://api.localhost/ref.jpg", ("api.localhost",), False),
+    ("https://LOCALHOST./ref.jpg", ("localhost",), False),
     ("https://10.0.0.1/ref.jpg", ("10.0.0.1",), False),  # private
     ("https://169.254.169.254/latest", ("169.254.169.254",), False),  # cloud metadata
     ("https://[::ffff:10.0.0.1]/ref.jpg", ("::ffff:10.0.0.1",), False),  # IPv4 in disguise

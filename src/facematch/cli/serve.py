@@ -109,10 +109,8 @@ def run(args: argparse.Namespace) -> int:
     from facematch.storage.db import migrate
 
     if args.dev:
-        # the app is built by uvicorn from the environment, so --dev speaks through it too
+        # the app is built from the environment again below, so --dev speaks through it too
         os.environ["FACEMATCH_ENVIRONMENT"] = "development"
-        os.environ.setdefault("FACEMATCH_REFERENCE__ALLOW_LOOPBACK", "true")
-        os.environ.setdefault("FACEMATCH_REFERENCE__ALLOW_HTTP", "true")
     settings = Settings()
     host = args.host or settings.server.host
     port = args.port or settings.server.port

@@ -9,7 +9,7 @@ the README's configuration table lists every field.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FACEMATCH_",
         env_nested_delimiter="__",
+        env_file=".env",
         extra="ignore",
     )
 
@@ -53,6 +54,21 @@ class Settings(BaseSettings):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _development_allowances(cls, data: Any) -> Any:
+        """The one rule for development's shortcuts: loopback and plain-http partner URLs are
+        allowed in development unless set otherwise (``serve --dev``, ``make run`` and every CLI
+        command of a development setup see the same URLs as acceptable)."""
+        if not isinstance(data, dict):
+            return data
+        development = data.get("environment", "development") == "development"
+        reference = data.get("reference")
+        if reference is None or isinstance(reference, dict):
+            shortcuts = {"allow_loopback": development, "allow_http": development}
+            data = {**data, "reference": {**shortcuts, **(reference or {})}}
+        return data
 
     @model_validator(mode="after")
     def _no_dev_shortcuts_in_production(self) -> Settings:

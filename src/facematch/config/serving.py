@@ -128,10 +128,14 @@ class ReferenceSettings(BaseModel):
     allow_loopback: bool = Field(
         default=False,
         description="Allow loopback reference and callback URLs (local demos and tests). "
-        "Refused outside development and test.",
+        "Default: on in development, off otherwise; refused in production.",
+        json_schema_extra={"shown_default": "development: `True`, else `False`"},
     )
     allow_http: bool = Field(
-        default=False, description="Allow plain http:// reference and callback URLs (development only)."
+        default=False,
+        description="Allow plain http:// reference and callback URLs. "
+        "Default: on in development, off otherwise; refused in production.",
+        json_schema_extra={"shown_default": "development: `True`, else `False`"},
     )
     connect_timeout_s: float = Field(default=3.0, gt=0, description="Connect timeout.")
     total_timeout_s: float = Field(default=10.0, gt=0, description="Deadline for one fetch.")

@@ -107,10 +107,17 @@ def check_url(
         raise DestinationNotAllowedError("the host is not in the allowlist")
     if literal is not None and not _address_allowed(literal, allow_loopback=allow_loopback):
         raise DestinationNotAllowedError("the address is not publicly routable")
+    if literal is None and _is_localhost_name(host) and not allow_loopback:
+        # RFC 6761: these names are the machine itself; refused now, not only when resolved
+        raise DestinationNotAllowedError("the address is not publicly routable")
     port = parsed.port or (443 if scheme == "https" else 80)
     if not 0 < port < 65536:
         raise DestinationNotAllowedError("the URL's port is not a port")
     return Destination(url=parsed, host=host, port=port, literal=literal)
+
+
+def _is_localhost_name(host: str) -> bool:
+    return host in ("localhost", "localhost.localdomain") or host.endswith(".localhost")
 
 
 def address_allowed(address: str, *, allow_loopback: bool = False) -> bool:
