@@ -33,7 +33,8 @@
     │   ├── SubmissionStateConflictError  e.g. a second confirm
     │   ├── SubmissionQuotaExceededError  the session's attempts are used up
     │   ├── InvalidUploadArtifactError  an upload is missing or is not an acceptable image
-    │   └── UploadTooLargeError         an upload exceeds the byte cap
+    │   ├── UploadTooLargeError         an upload exceeds the byte cap
+    │   └── CallbackNotConfiguredError  a callback to resend, but its partner has no callback URL
     ├── OutboundRequestError            an outbound HTTP request (reference fetch, callback) failed
     │   ├── DestinationNotAllowedError  refused by policy before any connection (scheme, host, address)
     │   ├── FetchTimeoutError           the connect timeout or the total deadline passed
@@ -293,6 +294,12 @@ class SubmissionStateConflictError(SubmissionError):
     """The submission is not in a state that allows this (e.g. a second confirm)."""
 
     code = "SUBMISSION_STATE_CONFLICT"
+
+
+class CallbackNotConfiguredError(SubmissionError):
+    """The partner has no callback URL: set one before sending its callbacks."""
+
+    code = "CALLBACK_NOT_CONFIGURED"
 
 
 class SubmissionQuotaExceededError(SubmissionError):

@@ -175,3 +175,26 @@ def test_gone_stops_and_dead_letter_can_be_resent(live: LiveServer, tmp_path: Pa
     assert {r.headers["webhook-id"] for r in receiver.requests} == {gone.id}
     receiver.stop()
     api.http.close()
+
+
+def test_a_partner_without_a_callback_url_gets_its_callbacks_kept_unsent_then_sent_once_it_has_one(
+    live: LiveServer, receiver: Receiver, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = make_api(live, callback_url=None)
+    _, _, submission_id = api.run_be_flow(fake_face_image(1), fake_face_image(1))
+    message = message_for(api, submission_id)
+    assert message.status == "unsent" and attempts_logged(api, message.id) == 0  # not dead, not tried
+    env = service_env(live.services.settings.database.url, tmp_path)
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        assert cli_main(["callbacks", "resend", message.id]) == 2  # nowhere to send it yet
+        assert "CALLBACK_NOT_CONFIGURED" in capsys.readouterr().err
+        assert status_of(api, message.id) == "unsent"
+        client_id = api.creds.client_id
+        assert cli_main(["partner", "set-callback", client_id, receiver.url + "/hook"]) == 0
+        assert cli_main(["callbacks", "resend", message.id]) == 0
+    wait_status(api, message.id, "delivered")
+    assert [r.headers["webhook-id"] for r in receiver.requests] == [message.id]
+    assert json.loads(receiver.requests[0].body)["submissionId"] == submission_id
+    api.http.close()

@@ -54,6 +54,7 @@ def test_the_queue_gauges_tell_the_clusters_state(fake_services: Services) -> No
     _message(svc, busy, DeliveryState.PENDING, 90)
     _message(svc, quiet, DeliveryState.PENDING, 10)
     _message(svc, quiet, DeliveryState.DEAD, 0)
+    _message(svc, quiet, DeliveryState.UNSENT, 500)  # a partner without a callback URL: neither
 
     samples = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from facematch.errors import SubmissionNotFoundError
+from facematch.errors import CallbackNotConfiguredError, SubmissionNotFoundError
 from facematch.flows import partners
 from facematch.flows.context import Services
 from facematch.outbound import webhooks
@@ -35,7 +35,10 @@ CALLBACK_EVENT = "submission.completed"
 
 def write(submission: Submission, flow_session: FlowSession, *, session: Session) -> None:
     """The outbox message of a final attempt (the caller's transaction also holds the result, so a
-    final attempt and its one callback are stored together or not at all)."""
+    final attempt and its one callback are stored together or not at all). A partner without a
+    callback URL gets it kept UNSENT: nothing is attempted, nothing is dead-lettered, and it can be
+    sent by hand once a URL is set."""
+    partner = session.get(Partner, submission.partner_id)
     body = views.callback_body(submission, flow_session)
     outbox_repo.add_message(
         "msg_" + secrets.token_hex(16),
@@ -44,6 +47,7 @@ def write(submission: Submission, flow_session: FlowSession, *, session: Session
         CALLBACK_EVENT,
         json.dumps(body, separators=(",", ":"), sort_keys=True),
         session=session,
+        deliver=partner is not None and partner.callback_url is not None,
     )
 
 
@@ -169,11 +173,15 @@ def deliver_next(svc: Services, owner: str) -> bool:
 
 
 def resend(svc: Services, message_id: str) -> None:
-    """Put a message (dead, gone or delivered) back on a fresh schedule; same ``webhook-id``."""
+    """Put a message (dead, gone, unsent or delivered) back on a fresh schedule; same ``webhook-id``.
+    Refused while its partner has no callback URL (it would only be dead-lettered)."""
     with svc.db.session() as session:
         message = session.get(OutboxMessage, message_id)
         if message is None:
             raise SubmissionNotFoundError(f"no callback message {message_id}")
+        partner = session.get(Partner, message.partner_id) if message.partner_id else None
+        if partner is None or partner.callback_url is None:
+            raise CallbackNotConfiguredError()
         message.status = DeliveryState.PENDING
         message.attempts = 0
         message.next_attempt_at = utcnow()

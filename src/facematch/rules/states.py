@@ -118,6 +118,9 @@ class DeliveryState(StrEnum):
     """Its schedule ran out; an operator may resend it."""
     GONE = "gone"
     """The receiver answered 410: no more attempts."""
+    UNSENT = "unsent"
+    """The partner had no callback URL when it was written: kept, never attempted, not dead; an
+    operator may send it once a URL is set (``facematch callbacks resend``)."""
 
 
 class ReviewState(StrEnum):

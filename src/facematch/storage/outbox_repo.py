@@ -14,10 +14,17 @@ from facematch.storage.models import DeliveryAttempt, OutboxMessage, utcnow
 
 
 def add_message(
-    message_id: str, partner_id: str, submission_id: str, event_type: str, body: str, *, session: Session
+    message_id: str,
+    partner_id: str,
+    submission_id: str,
+    event_type: str,
+    body: str,
+    *,
+    session: Session,
+    deliver: bool = True,
 ) -> None:
     """A message due now, announced to listening delivery workers at commit (the caller's
-    transaction also holds what the message reports)."""
+    transaction also holds what the message reports); with ``deliver`` False it is kept UNSENT."""
     session.add(
         OutboxMessage(
             id=message_id,
@@ -25,11 +32,12 @@ def add_message(
             submission_id=submission_id,
             event_type=event_type,
             body=body,
-            status=DeliveryState.PENDING,
+            status=DeliveryState.PENDING if deliver else DeliveryState.UNSENT,
             next_attempt_at=utcnow(),
         )
     )
-    notify(OUTBOX_CHANNEL, session=session)
+    if deliver:
+        notify(OUTBOX_CHANNEL, session=session)
 
 
 def claim_outbox(owner: str, lease_s: float, *, session: Session) -> OutboxMessage | None:
