@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
@@ -13,7 +17,7 @@ import facematch.logs
 import facematch.worker.process
 from facematch.cli.main import main
 from facematch.storage.db import current_revision
-from servicekit import service_env
+from servicekit import free_port, service_env, wait_for
 
 
 @pytest.mark.parametrize(
@@ -34,3 +38,30 @@ def test_processes_migrate_at_start_unless_told_not_to(
     assert main([*command, *(["--no-migrate"] if no_migrate else [])]) == 0
     assert served == ["api" if command[0] == "serve" else "worker"]
     assert (current_revision(url) is None) is no_migrate
+
+
+def test_a_worker_without_jobs_is_ready_without_an_engine(database_url: str, tmp_path: Path) -> None:
+    """`facematch worker --jobs 0` (callbacks and sweeps only) never loads an engine: the one
+    readiness rule does not wait for one, and reports the image store as the API does."""
+    port = free_port()
+    env = {**os.environ, **service_env(database_url, tmp_path)}
+    binary = Path(sys.executable).with_name("facematch")
+    worker = subprocess.Popen(
+        [str(binary), "worker", "--jobs", "0", "--no-migrate", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def ready() -> dict[str, object] | None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+            except httpx.TransportError:
+                return None
+            return answer.json() if answer.status_code == 200 else None
+
+        assert wait_for(ready) == {"status": "ready", "database": True, "engine": None, "blobs": True}
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(60) == 0

@@ -100,6 +100,7 @@ def test_a_worker_process_decides_and_calls_back(
             "status": "ready",
             "database": True,
             "engine": True,
+            "blobs": True,
         }
     finally:
         worker.stop()

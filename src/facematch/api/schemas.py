@@ -287,4 +287,5 @@ class Health(Model):
 class Readiness(Model):
     status: str
     database: bool
-    engine: bool
+    engine: bool | None = Field(description="null: the process analyses no images and needs no engine")
+    blobs: bool = Field(description="whether the image store answers (does not decide readiness)")

@@ -1,5 +1,5 @@
 """The worker's own small HTTP endpoint: ``/healthz`` (the process and its loops are up),
-``/readyz`` (the engine is loaded and the database answers) and ``/metrics`` (Prometheus)."""
+``/readyz`` (the API's rule, :mod:`facematch.flows.health`) and ``/metrics`` (Prometheus)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,15 @@ from collections.abc import Callable, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from facematch.flows import health
 from facematch.flows.context import Services
 
 
 class HealthServer:
-    def __init__(self, svc: Services, host: str, port: int, *, alive: Callable[[], bool]) -> None:
+    def __init__(
+        self, svc: Services, host: str, port: int, *, alive: Callable[[], bool], analyses: bool
+    ) -> None:
+        """``analyses``: whether this worker runs jobs (and so needs its engine to be ready)."""
         services = svc
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -24,14 +28,8 @@ class HealthServer:
                     up = alive()
                     self._json(200 if up else 503, {"status": "ok" if up else "stopping"})
                 elif path == "/readyz":
-                    database, engine = services.db.ping(), services.engine is not None
-                    ready = database and engine and alive()
-                    body = {
-                        "status": "ready" if ready else "not ready",
-                        "database": database,
-                        "engine": engine,
-                    }
-                    self._json(200 if ready else 503, body)
+                    state = health.readiness(services, analyses=analyses, stopping=not alive())
+                    self._json(200 if state.ready else 503, state.view())
                 elif path == "/metrics":
                     self._send(200, CONTENT_TYPE_LATEST, generate_latest(services.metrics.registry))
                 else:

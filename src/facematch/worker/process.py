@@ -17,7 +17,7 @@ def run_worker(
 ) -> None:
     """Serve /healthz, /readyz and /metrics, run the background loops until ``stopping`` is set,
     then drain them (see :meth:`Background.stop`). ``svc.engine`` must be loaded when ``jobs``."""
-    health = HealthServer(svc, host, port, alive=lambda: not stopping.is_set())
+    health = HealthServer(svc, host, port, alive=lambda: not stopping.is_set(), analyses=jobs > 0)
     health.start()
     background = Background(svc, jobs=jobs, deliveries=deliveries)
     background.start()

@@ -9,8 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from facematch.api.deps import Svc
 from facematch.api.schemas import Health, Readiness
-from facematch.errors import BlobStoreUnavailableError
-from facematch.flows.context import Services
+from facematch.flows import health
 
 router = APIRouter(tags=["operations"])
 
@@ -21,28 +20,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _blobs_reachable(svc: Services) -> bool:
-    try:
-        svc.blobs.check()
-    except BlobStoreUnavailableError:
-        return False
-    return True
-
-
 @router.get("/readyz", responses={200: {"model": Readiness}, 503: {"model": Readiness}})
 async def readyz(svc: Svc) -> JSONResponse:
-    """The engine is loaded and the database answers (200; else 503). ``blobs`` tells whether the image
-    store answers too, without deciding readiness: every process shares that store, so taking them
-    all out of rotation would turn its outage (uploads and compares answer 503 with Retry-After, jobs
-    wait and retry) into an outage of everything (tokens, status, details)."""
-    database = await run_in_threadpool(svc.db.ping)
-    blobs = await run_in_threadpool(_blobs_reachable, svc)
-    engine = svc.engine is not None
-    ready = database and engine
-    return JSONResponse(
-        {"status": "ready" if ready else "not ready", "database": database, "engine": engine, "blobs": blobs},
-        status_code=200 if ready else 503,
-    )
+    """The database answers and the engine is loaded (200; else 503); ``blobs`` tells whether the
+    image store answers too, without deciding readiness (see :mod:`facematch.flows.health`)."""
+    state = await run_in_threadpool(health.readiness, svc, analyses=True)
+    return JSONResponse(state.view(), status_code=200 if state.ready else 503)
 
 
 @router.get("/metrics", responses={200: {"content": {"text/plain": {}}}})
