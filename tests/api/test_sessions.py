@@ -98,6 +98,7 @@ def test_finishing_a_session_on_demand(with_hooks: Api, hooks: Receiver) -> None
     assert finish(api, psid).json()["errors"][0] == {"code": "1552", "cause": "SUBMISSION_DOES_NOT_EXIST"}
     first = attempt(api, token, psid, fake_face_image(1), fake_face_image(2))
     assert first["nextAction"] == "RETRY"
+    assert api.status(token, psid, first["submissionId"]).json()["data"]["attemptsRemaining"] == 2
     # the user starts a second attempt and leaves before confirming it
     opened = api.presign(token, psid).json()["data"]
     assert api.upload(opened["documents"]["SELFIE"]["documentUrl"], fake_face_image(1)).status_code == 200
@@ -123,7 +124,8 @@ def test_finishing_a_session_on_demand(with_hooks: Api, hooks: Receiver) -> None
         api.server.services.blobs.get(blob)
     after = api.presign(token, psid)
     assert after.status_code == 409 and after.json()["errors"][0]["cause"] == "SUBMISSION_STATE_CONFLICT"
-    assert api.status(token, psid, first["submissionId"]).json()["data"]["nextAction"] == "STATUS"
+    finished = api.status(token, psid, first["submissionId"]).json()["data"]
+    assert (finished["nextAction"], finished["attemptsRemaining"]) == ("STATUS", 0)  # none, as presign says
 
 
 def test_finish_errors(api: Api) -> None:

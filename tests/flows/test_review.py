@@ -83,7 +83,7 @@ def test_a_final_non_match_in_the_band_waits_for_a_person(svc: Services) -> None
     assert messages == []  # no callback until the decision
     data = partner_view(svc, submission)
     assert data["status"] == "IN_PROGRESS" and data["reviewRequired"] is True and "result" not in data
-    status = views.status_data(submission, next_action=None, attempts_used=1, max_attempts=3)
+    status = views.status_data(submission, next_action=None, attempts_used=1, attempts_remaining=2)
     assert status["status"] == "IN_PROGRESS" and status["reviewRequired"] is True
 
 

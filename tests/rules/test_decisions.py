@@ -103,3 +103,12 @@ def test_next_action_in_every_case(
         assert action is NextAction.RETRY
     else:
         assert action is (NextAction.STATUS if screen else NextAction.EXIT)
+
+
+@pytest.mark.parametrize(
+    ("used", "final", "remaining"), [(0, False, 3), (1, False, 2), (3, False, 0), (5, False, 0), (1, True, 0)]
+)
+def test_attempts_remaining_are_none_once_the_session_is_final(
+    used: int, final: bool, remaining: int
+) -> None:
+    assert decisions.attempts_remaining(3, used, session_final=final) == remaining

@@ -31,7 +31,7 @@ from facematch.flows import gateway
 from facematch.flows.context import Services
 from facematch.flows.gateway import require_header
 from facematch.rules import sandbox, views
-from facematch.rules.decisions import next_action_for
+from facematch.rules.decisions import attempts_remaining, next_action_for
 from facematch.rules.states import DECIDED, UNDECIDED, Source, SubmissionStatus
 from facematch.security.tokens import TokenKind
 from facematch.storage import job_repo, submission_repo
@@ -363,12 +363,14 @@ def status(svc: Services, request: UserRequest, submission_id: str) -> dict[str,
         submission, flow_session = _user_submission(scope, psid, submission_id, session=session)
         attempts = submission_repo.count_attempts(flow_session.id, session=session)
         action = attempt_next_action(submission, flow_session, scope.partner, attempts)
+        every_attempt = submission_repo.session_attempts(flow_session.id, session=session)
+        remaining = attempts_remaining(
+            scope.partner.max_attempts, attempts, session_final=any(a.final for a in every_attempt)
+        )
         data = views.status_data(
-            submission, next_action=action, attempts_used=attempts, max_attempts=scope.partner.max_attempts
+            submission, next_action=action, attempts_used=attempts, attempts_remaining=remaining
         )
-        return views.with_progress(
-            data, flow_session, submission_repo.session_attempts(flow_session.id, session=session)
-        )
+        return views.with_progress(data, flow_session, every_attempt)
 
 
 __all__ = ["Presigned", "UploadSlot", "UserRequest", "confirm", "presign", "status", "upload"]

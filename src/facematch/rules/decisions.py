@@ -212,6 +212,12 @@ def next_action(
     return NextAction.STATUS if show_status_screen else NextAction.EXIT
 
 
+def attempts_remaining(max_attempts: int, attempts_used: int, *, session_final: bool) -> int:
+    """Attempts the user may still make: none once the session is final (a final verdict, a finish
+    on demand, the retry window's sweep), else what the partner's limit leaves."""
+    return 0 if session_final else max(0, max_attempts - attempts_used)
+
+
 def next_action_for(
     status: str, reason_code: str | None, *, interactive: bool, attempts_used: int, partner: PartnerRules
 ) -> NextAction:

@@ -147,7 +147,7 @@ def _document_status(blob: str | None, submission: AttemptRecord, role: str) -> 
 
 
 def status_data(
-    submission: AttemptRecord, *, next_action: str | None, attempts_used: int, max_attempts: int
+    submission: AttemptRecord, *, next_action: str | None, attempts_used: int, attempts_remaining: int
 ) -> dict[str, Any]:
     """The ``data`` of Get Submission Status (user side): no scores, no thresholds."""
     decided = submission.status in DECIDED
@@ -178,7 +178,7 @@ def status_data(
         },
         "nextAction": next_action,
         "attemptsUsed": attempts_used,
-        "attemptsRemaining": max(0, max_attempts - attempts_used),
+        "attemptsRemaining": attempts_remaining,
     }
 
 

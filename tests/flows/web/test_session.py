@@ -18,7 +18,7 @@ from facematch.errors import (
     WebSessionError,
     WebSessionExpiredError,
 )
-from facematch.flows import processing, review
+from facematch.flows import processing, review, sessions
 from facematch.flows.context import Services
 from facematch.flows.operators import ConsoleUser
 from facematch.flows.operators import Role as OperatorRole
@@ -114,6 +114,15 @@ def test_another_person_retries_until_attempts_run_out(world: WebWorld, svc: Ser
             assert state.phase is Phase.RETRY and state.retry_reason == "FACE_MATCH_FAILED"
             assert state.attempts_left == 3 - attempt
     assert state.final and state.outcome == "REJECTED" and state.callback_status == "COMPLETED"
+
+
+def test_a_session_finished_on_demand_leaves_no_attempts(world: WebWorld, svc: Services) -> None:
+    web = web_session.resolve_session(svc, _open(world).token)
+    _process(svc, web_capture.capture(svc, web, fake_face_image(99)))
+    assert web_session.web_state(svc, web).attempts_left == 2
+    assert sessions.finish_session(svc, web.flow_session_id) is sessions.Finished.FINISHED
+    state = web_session.web_state(svc, web)
+    assert state.final and state.attempts_left == 0  # as presign now says: no new attempt
 
 
 def test_a_borderline_final_attempt_waits_for_a_reviewer_then_ends(world: WebWorld, svc: Services) -> None:

@@ -27,6 +27,7 @@ from facematch.errors import (
 from facematch.flows import gateway, partners
 from facematch.flows.context import Services
 from facematch.flows.web import handoff
+from facematch.rules.decisions import attempts_remaining
 from facematch.rules.states import NextAction, ReasonCode, Result, Source, SubmissionStatus
 from facematch.security.tokens import TokenKind
 from facematch.storage import partner_repo, submission_repo
@@ -103,7 +104,7 @@ class WebState:
 
     @property
     def attempts_left(self) -> int:
-        return max(0, self.max_attempts - self.attempts_used)
+        return attempts_remaining(self.max_attempts, self.attempts_used, session_final=self.final)
 
     @property
     def callback_status(self) -> str | None:
