@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from facematch.engine.fake import FakeEngine, fake_face_image
-from facematch.rules.decisions import matched, next_action
+from facematch.rules.decisions import attempts_remaining, matched, next_action
 from facematch.rules.states import RETRYABLE_REASONS, NextAction, ReasonCode, SubmissionStatus
 
 
