@@ -111,4 +111,4 @@ def test_next_action_in_every_case(
 def test_attempts_remaining_are_none_once_the_session_is_final(
     used: int, final: bool, remaining: int
 ) -> None:
-    assert decisions.attempts_remaining(3, used, session_final=final) == remaining
+    assert attempts_remaining(3, used, session_final=final) == remaining
