@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
-from facematch.errors import UploadTooLargeError
+from facematch.errors import InvalidFieldError, UploadTooLargeError
 from facematch.flows.context import Services
 
 
@@ -39,11 +39,42 @@ def ok(data: dict[str, Any]) -> dict[str, Any]:
 Svc = Annotated[Services, Depends(get_services)]
 Source = Annotated[str, Depends(client_address)]
 OneKycToken = Annotated[str | None, Header(alias="x-onekyc-token")]
-PartnerSessionId = Annotated[str | None, Header(alias="x-partner-session-id")]
 SdkSessionId = Annotated[str | None, Header(alias="x-sdk-session-id")]
 OnboardingPartner = Annotated[str | None, Header(alias="x-onboarding-partner")]
-PartnerUserId = Annotated[str | None, Header(alias="x-partner-user-id")]
-PartnerUserIdType = Annotated[str | None, Header(alias="x-partner-user-id-type")]
+
+
+def utf8_header(value: str | None, name: str) -> str | None:
+    """A header value as the partner wrote it. HTTP carries header values as bytes, which the
+    framework reads as Latin-1; the ids partners send (their user and session ids, e.g. "José")
+    are UTF-8, so their bytes are read again as such and echoed byte for byte. Bytes that are not
+    UTF-8 are refused with the header's contract error (``INVALID_<NAME>``)."""
+    if value is None:
+        return None
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise InvalidFieldError(name, f"{name} must be UTF-8 text") from None
+
+
+def _partner_session_id(
+    value: Annotated[str | None, Header(alias="x-partner-session-id")] = None,
+) -> str | None:
+    return utf8_header(value, "x-partner-session-id")
+
+
+def _partner_user_id(value: Annotated[str | None, Header(alias="x-partner-user-id")] = None) -> str | None:
+    return utf8_header(value, "partner-user-id")
+
+
+def _partner_user_id_type(
+    value: Annotated[str | None, Header(alias="x-partner-user-id-type")] = None,
+) -> str | None:
+    return utf8_header(value, "partner-user-id-type")
+
+
+PartnerSessionId = Annotated[str | None, Depends(_partner_session_id)]
+PartnerUserId = Annotated[str | None, Depends(_partner_user_id)]
+PartnerUserIdType = Annotated[str | None, Depends(_partner_user_id_type)]
 SubmissionIdHeader = Annotated[str | None, Header(alias="x-submission-id")]
 ClientId = Annotated[str | None, Header(alias="client-id")]
 PassKey = Annotated[str | None, Header(alias="pass-key")]
