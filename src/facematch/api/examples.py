@@ -53,6 +53,7 @@ STATUS: dict[str, Any] = {
     "data": {
         "submissionId": _SID,
         "status": "COMPLETED",
+        "reviewRequired": False,
         "submissionType": "FACE_MATCH",
         "createdAt": "2026-11-27T02:47:54.856Z",
         "completedAt": "2026-11-27T02:47:55.765Z",
@@ -66,7 +67,7 @@ STATUS: dict[str, Any] = {
         },
         "nextAction": "STATUS",
         "attemptsUsed": 1,
-        "attemptsRemaining": 2,
+        "attemptsRemaining": 0,
     },
 }
 
@@ -92,6 +93,8 @@ def _details(result: str, reason: str, score: float, match: bool, sid: str, psid
                         "version": "yunet-2023mar-int8bq+sface-2021dec-int8bq",
                         "threshold": 0.363,
                         "far": 0.001,
+                        "decidedBy": "ENGINE",
+                        "calibrationBand": "general",
                     },
                     "referenceImageValidation": {
                         "ktp": {"verificationResult": True, "verificationReasonCode": ""}

@@ -307,6 +307,9 @@ def _patch(document: dict[str, Any]) -> None:
             except ValueError:
                 continue
             _patch_operation(operation, surface)
+    for operations in document.get("webhooks", {}).values():
+        for operation in operations.values():
+            operation["responses"] = {"200": {"description": "Any 2xx: delivered (else retried)"}}
     for unused in ("HTTPValidationError", "ValidationError"):
         document["components"]["schemas"].pop(unused, None)
 
@@ -339,10 +342,22 @@ def _patch_operation(operation: dict[str, Any], surface: Surface) -> None:
 def install(app: FastAPI) -> None:
     """Typed document at ``/openapi.json`` and Swagger UI at ``/docs`` (no CDN)."""
 
+    @app.webhooks.post("submission.completed", operation_id="submission_completed", tags=["callbacks"])
+    def submission_completed(body: schemas.DetailsData) -> None:
+        """The completion callback we send to the partner's callback URL once an attempt is final:
+        the Get Submission Details ``data`` without image URLs, with the partner's method (POST, PUT
+        or PATCH), signed as Standard Webhooks (`webhook-id`, `webhook-timestamp`,
+        `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>` with the partner's
+        `whsec_` secret). Answer 2xx; retries keep the same `webhook-id`."""
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                webhooks=app.webhooks.routes,
             )
             _patch(document)
             app.openapi_schema = document

@@ -177,6 +177,9 @@ class StatusDocuments(Model):
 class StatusData(Model):
     submissionId: str
     status: Literal["INITIATED", "IN_PROGRESS", "PARTIALLY_COMPLETED", "COMPLETED", "ERROR"]
+    reviewRequired: bool = Field(
+        description="Our addition: true while the attempt waits for a reviewer (status IN_PROGRESS)."
+    )
     submissionType: str
     createdAt: str | None
     completedAt: str | None
@@ -208,6 +211,23 @@ class FaceMatch(Model):
     version: str
     threshold: float | None = Field(default=None, description="Our addition: the decision threshold.")
     far: float | None = Field(default=None, description="Our addition: the false-accept rate at it.")
+    calibrationBand: str | None = Field(
+        default=None,
+        description="Our addition: the calibration band (by the poorer face's size) whose threshold "
+        "and false-accept rate apply to this pair (`general`, or a small-face band).",
+    )
+    decidedBy: Literal["ENGINE", "REVIEW", "REVIEW_DEADLINE"] | None = Field(
+        default=None,
+        description="Our addition: who decided: the engine, a reviewer (review band), or the review "
+        "deadline's default outcome.",
+    )
+    engineResult: bool | None = Field(
+        default=None, description="Our addition, after a review: what the engine alone had said."
+    )
+    reviewerId: str | None = Field(
+        default=None, description="Our addition, after a review: the reviewer's id (null for a deadline)."
+    )
+    reviewedAt: str | None = Field(default=None, description="Our addition, after a review: when.")
 
 
 class DocumentValidation(Model):
@@ -256,6 +276,11 @@ class DetailsData(Model):
     result: Literal["VALID", "INVALID"] | None = None
     reasonCode: str | None = None
     processedAt: str | None = None
+    reviewRequired: bool | None = Field(
+        default=None,
+        description="Our addition: true while a final non-match in the partner's review band waits for "
+        "a reviewer (status IN_PROGRESS).",
+    )
     submissionDetails: SubmissionDetails | None = None
     attempts: list[Attempt] | None = Field(
         default=None, description="While the session is between attempts: each decided attempt."
