@@ -13,6 +13,7 @@ from facematch.engine.fake import fake_face_image
 from facematch.flows import processing
 from facematch.flows.web import session as web_session
 from facematch.flows.web.guidance import Hint
+from facematch.rules.states import WebOutcome
 from imagekit import decode_qr
 from servicekit import CAPTURED_LOGS
 from webkit import REFERENCE_PERSON, TestClient, WebWorld
@@ -82,7 +83,7 @@ def test_every_string_exists_in_both_locales() -> None:
         "UNSUPPORTED_BROWSER",
     ):
         used |= {f"error.{code}.title", f"error.{code}.text"}
-    for outcome in ("APPROVED", "REJECTED", "ERROR"):
+    for outcome in WebOutcome:
         used |= {f"status.{outcome}.title", f"status.{outcome}.text"}
     assert used <= keys[0], sorted(used - keys[0])
 

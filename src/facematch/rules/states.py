@@ -56,6 +56,20 @@ class ReasonCode(StrEnum):
     """A reviewer's rejection for suspected fraud (review band only)."""
 
 
+class WebOutcome(StrEnum):
+    """What the hosted flow's status screen says of a final attempt (words for the user, no score)."""
+
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    """The faces do not match (or a reviewer rejected the match)."""
+    PHOTO_UNUSABLE = "PHOTO_UNUSABLE"
+    """The user's own photo could not be used (no clear face, several faces, quality)."""
+    NOT_COMPARED = "NOT_COMPARED"
+    """The document's side failed: the partner's reference was missing, unreachable or held no
+    usable face. Nothing the user did; the message must not say otherwise."""
+    ERROR = "ERROR"
+
+
 #: Outcomes a user can fix by taking another selfie.
 RETRYABLE_REASONS = frozenset({ReasonCode.FACE_MATCH_FAILED, ReasonCode.INVALID_DOCUMENT})
 

@@ -21,6 +21,7 @@ from facematch.rules.states import (
     Result,
     RiskLevel,
     SubmissionStatus,
+    WebOutcome,
 )
 
 SANDBOX = "sandbox"
@@ -121,6 +122,24 @@ def callback_body(submission: AttemptRecord, flow_session: SessionRecord) -> dic
     """The body of the completion callback of a final attempt: its Get Submission Details ``data``
     without image URLs (a callback carries no images and no links to them)."""
     return details_data(submission, flow_session, selfie_url=None)
+
+
+#: Reasons that lie on the document's side (the partner's reference), not with the user's photo.
+_DOCUMENT_SIDE = frozenset({ReasonCode.DOCUMENT_NOT_FOUND, ReasonCode.REFERENCE_IMAGE_VALIDATION_FAILED})
+
+
+def web_outcome(submission: AttemptRecord) -> WebOutcome:
+    """The status screen's word for a final attempt: what happened, said to the user without
+    blaming them for what the partner's side did."""
+    if submission.status != SubmissionStatus.COMPLETED:
+        return WebOutcome.ERROR
+    if submission.result == Result.VALID:
+        return WebOutcome.APPROVED
+    if submission.reason_code in _DOCUMENT_SIDE:
+        return WebOutcome.NOT_COMPARED
+    if submission.reason_code == ReasonCode.INVALID_DOCUMENT:
+        return WebOutcome.PHOTO_UNUSABLE
+    return WebOutcome.REJECTED
 
 
 def _risk(submission: AttemptRecord) -> RiskLevel:

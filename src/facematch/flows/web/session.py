@@ -27,8 +27,9 @@ from facematch.errors import (
 from facematch.flows import gateway, partners
 from facematch.flows.context import Services
 from facematch.flows.web import handoff
+from facematch.rules import views
 from facematch.rules.decisions import attempts_remaining
-from facematch.rules.states import NextAction, ReasonCode, Result, Source, SubmissionStatus
+from facematch.rules.states import NextAction, ReasonCode, Source, SubmissionStatus
 from facematch.security.tokens import TokenKind
 from facematch.storage import partner_repo, submission_repo
 from facematch.storage.models import FlowSession, Partner, Submission
@@ -260,11 +261,6 @@ def _retry_reason(submission: Submission) -> str:
     return "QUALITY"
 
 
-def _outcome(submission: Submission) -> str:
-    if submission.status != SubmissionStatus.COMPLETED:
-        return SubmissionStatus.ERROR
-    return "APPROVED" if submission.result == Result.VALID else "REJECTED"
-
 
 def web_state(svc: Services, web: WebSession) -> WebState:
     """The flow's progress as the app shows it."""
@@ -292,7 +288,7 @@ def web_state(svc: Services, web: WebSession) -> WebState:
     if latest is None:
         return state(Phase.CAPTURE)
     if latest.final:
-        return state(Phase.FINAL, outcome=_outcome(latest))
+        return state(Phase.FINAL, outcome=views.web_outcome(latest))
     if latest.status == SubmissionStatus.IN_REVIEW:
         return state(Phase.REVIEW)
     if latest.next_action == NextAction.RETRY:
