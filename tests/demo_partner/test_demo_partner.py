@@ -83,3 +83,23 @@ def test_the_webhook_endpoint_verifies_and_deduplicates() -> None:
             == 401
         )
     assert [hook["id"] for hook in app.state.demo.webhooks] == ["msg_1"]
+
+
+def test_the_demo_partner_keeps_a_reference_and_serves_it_and_its_icon(faces_dir: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from facematch.demo_partner.app import DemoConfig, create_demo_app
+    from facematch.demo_partner.client import PartnerCredentials
+
+    credentials = PartnerCredentials("c", "p", "DEMO-WEB_SDK-FACE_MATCH", new_webhook_secret())
+    app = create_demo_app(DemoConfig("http://127.0.0.1:1", "http://demo.test", credentials))
+    portrait = (faces_dir / "images" / "obama2.jpg").read_bytes()
+    with TestClient(app) as client:
+        kept = client.post("/reference-image", content=portrait, headers={"content-type": "image/jpeg"})
+        assert kept.status_code == 200
+        url = kept.json()["referenceImageUrl"]
+        assert url.startswith("http://demo.test/reference-image/")
+        served = client.get(url.removeprefix("http://demo.test"))
+        assert served.content == portrait and served.headers["content-type"] == "image/jpeg"
+        assert client.post("/reference-image", content=b"<html>").status_code == 400  # not an image
+        assert client.get("/favicon.ico").headers["content-type"] == "image/x-icon"

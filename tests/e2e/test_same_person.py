@@ -38,6 +38,9 @@ def test_redirect_mode_same_person_completes(stack: Stack, page: Any) -> None:
     page.locator("#screen-status").wait_for(state="visible")
     record_timing("capture_to_status_s", time.monotonic() - sent)
     assert page.locator("#status-title").inner_text() == "Verifikasi selesai"
+    # on a desktop the button sits centred under the centred text
+    text, button = (page.locator(s).bounding_box() for s in ("#status-text", "#btn-done"))
+    assert abs((text["x"] + text["width"] / 2) - (button["x"] + button["width"] / 2)) < 2
     page.click("#btn-done")
     page.wait_for_url(stack.demo_url + "/result/success*")
     page.locator("#webhooks").wait_for()

@@ -3,7 +3,8 @@
 Pages: ``/`` (upload a reference photo, pick redirect or iframe and the flow options), ``/frame/<id>``
 (the launch URL inside an iframe, listening for the postMessage), ``/result/<outcome>`` (the front-end
 callback landing, showing Get Submission Details and the webhooks received). Partner endpoints:
-``/reference-image/<id>`` (what facematch fetches) and ``/webhook`` (the signed completion callback).
+``POST /reference-image`` (keep a document portrait, answer its URL), ``/reference-image/<id>``
+(what facematch fetches) and ``/webhook`` (the signed completion callback).
 State lives in memory: this is a demo, not a product.
 """
 
@@ -14,6 +15,7 @@ import secrets
 import threading
 import uuid
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -75,6 +77,27 @@ def create_demo_app(config: DemoConfig) -> FastAPI:
     def home() -> str:
         return home_page(config.partner_name)
 
+    def keep_reference(data: bytes) -> str:
+        mime = _sniff(data)
+        if len(data) > MAX_REFERENCE_BYTES or mime is None:
+            raise HTTPException(400, "the reference must be a JPEG, PNG or WebP image under 10 MB")
+        reference_id = secrets.token_urlsafe(16)
+        with state.lock:
+            state.references[reference_id] = (data, mime)
+        return reference_id
+
+    @app.post("/reference-image")
+    async def add_reference(request: Request) -> dict[str, str]:
+        """The partner's backend keeps a user's document portrait (the raw image as the body) and
+        answers the URL facematch will fetch it from (the walk-through's Initiate Flow uses it)."""
+        reference_id = keep_reference(await read_capped(request, MAX_REFERENCE_BYTES + 1))
+        return {"referenceImageUrl": f"{public}/reference-image/{reference_id}"}
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        icon = (resources.files("facematch.web") / "static" / "favicon.ico").read_bytes()
+        return Response(icon, media_type="image/x-icon", headers={"Cache-Control": "max-age=86400"})
+
     @app.post("/start")
     def start(
         reference: Annotated[UploadFile, File()],
@@ -85,14 +108,8 @@ def create_demo_app(config: DemoConfig) -> FastAPI:
         force_qr: Annotated[bool, Form()] = False,
         portrait_only: Annotated[bool, Form()] = False,
     ) -> Response:
-        data = reference.file.read(MAX_REFERENCE_BYTES + 1)
-        mime = _sniff(data)
-        if len(data) > MAX_REFERENCE_BYTES or mime is None:
-            raise HTTPException(400, "the reference must be a JPEG, PNG or WebP image under 10 MB")
-        reference_id = secrets.token_urlsafe(16)
+        reference_id = keep_reference(reference.file.read(MAX_REFERENCE_BYTES + 1))
         psid = str(uuid.uuid4())
-        with state.lock:
-            state.references[reference_id] = (data, mime)
         try:
             launch_url = client.initiate_web_flow(
                 partner_session_id=psid,
@@ -184,6 +201,16 @@ def create_demo_app(config: DemoConfig) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The body, read only up to ``limit`` bytes (what lies beyond is left unread)."""
+    data = b""
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) >= limit:
+            break
+    return data[:limit]
 
 
 def _webhooks_of(state: DemoState, psid: str) -> list[dict[str, Any]]:

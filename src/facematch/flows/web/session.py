@@ -261,7 +261,6 @@ def _retry_reason(submission: Submission) -> str:
     return "QUALITY"
 
 
-
 def web_state(svc: Services, web: WebSession) -> WebState:
     """The flow's progress as the app shows it."""
     flow_session, partner = load(svc, web)
