@@ -6,13 +6,17 @@ settings.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
 
+from facematch.api import examples
 from facematch.config import Settings
+from test_readme_walkthrough import comparable
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 _ROW = re.compile(r"^\| `FACEMATCH_[A-Z0-9_]+` \|.*\|\n", re.MULTILINE)
@@ -44,3 +48,31 @@ def test_every_setting_is_in_the_configuration_table() -> None:
         text = text[: first.start()] + "".join(rows) + text[first.start() :]
         README.write_text(text)
     assert _ROW.findall(text) == rows, "run FACEMATCH_UPDATE_README=1 .venv/bin/pytest tests/test_readme.py"
+
+
+def _walkthrough_answers() -> list[str]:
+    """Every JSON answer the README's partner API walk-through prints, made comparable."""
+    from test_readme_walkthrough import blocks_between
+
+    text = README.read_text()
+    decoder = json.JSONDecoder()
+    answers = []
+    for block in blocks_between(text, "## Partner API walk-through", "### Decisions where"):
+        if block.lang != "json":
+            continue
+        rest = block.text.strip()
+        while rest:
+            value, end = decoder.raw_decode(rest)
+            answers.append(comparable(json.dumps(value, sort_keys=True)))
+            rest = rest[end:].strip()
+    return answers
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["PARTNER_TOKEN", "USER_TOKEN", "PRESIGNED", "CONFIRMED", "STATUS", "DETAILS", "FACE_MATCH", "INITIATE"],
+)
+def test_the_api_documents_examples_are_the_readmes_answers(name: str) -> None:
+    """/docs shows the walk-through's answers (which the walk-through test keeps true)."""
+    example = getattr(examples, name)
+    assert comparable(json.dumps(example, sort_keys=True)) in _walkthrough_answers()

@@ -110,18 +110,18 @@ DETAILS = _details("VALID", "", 0.9988493697074485, True, _SID, "order-1001")
 FACE_MATCH = _details(
     "INVALID",
     "FACE_MATCH_FAILED",
-    0.10400506690751227,
+    0.10009438768409673,
     False,
     "4a177d11-9761-4f4a-bc4a-408efc4e4b95",
-    "order-1003",
+    "order-1001-now",
 )
 FINISHED = _details(
     "INVALID",
     "FACE_MATCH_FAILED",
-    0.10400506690751227,
+    0.10009438768409673,
     False,
     "4a177d11-9761-4f4a-bc4a-408efc4e4b95",
-    "order-1004",
+    "order-1001-sdk",
 )
 INITIATE_REQUEST: dict[str, Any] = {
     "flow": "FACE_MATCH",
@@ -130,7 +130,7 @@ INITIATE_REQUEST: dict[str, Any] = {
     "failureRedirectionUrl": "https://partner.example/failed",
     "theme": "NO_PREFERENCE",
     "additionalDetails": {
-        "referenceImageUrl": "http://127.0.0.1:8001/reference-image/abc",
+        "referenceImageUrl": "http://127.0.0.1:8001/reference-image/zXb3mQ0nV7ErTq1k9aYw2Q",
         "userLocale": "en_ID",
         "allowQr": True,
         "forceQr": False,
