@@ -196,6 +196,12 @@ def create_demo_app(config: DemoConfig) -> FastAPI:
     def sessions_api() -> list[str]:
         return list(state.sessions)
 
+    @app.get("/api/webhooks")
+    def webhooks_api() -> list[dict[str, Any]]:
+        """Every verified webhook received so far, of any session (a cluster's smoke test reads it)."""
+        with state.lock:
+            return list(state.webhooks)
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
