@@ -1,5 +1,5 @@
 """Operators for the console tests: created and enrolled through the flows, as the CLI and the
-enrolment page do, and logged in without a browser."""
+enrolment page do, and logged in without a browser; and attempts held for review (fake engine)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,20 @@ import uuid
 from dataclasses import dataclass
 
 import pyotp
+from sqlalchemy import select
 
+from facematch.engine.fake import FakeEngine, fake_face_image
+from facematch.engine.types import Role as FaceRole
 from facematch.errors import LoginFailedError
-from facematch.flows import operators
+from facematch.flows import processing, review
 from facematch.flows.console import auth as console_auth
+from facematch.flows.console import operators
+from facematch.flows.console.operators import ConsoleUser, Role
 from facematch.flows.context import Services
-from facematch.flows.operators import ConsoleUser, Role
-from servicekit import SECRETS
+from facematch.rules import decisions
+from facematch.rules.review_band import Band
+from facematch.storage.models import OutboxMessage, ReviewItem, Submission
+from servicekit import SECRETS, create_partner, seed_submission
 
 
 @dataclass
@@ -65,3 +72,50 @@ def login(svc: Services, creds: OperatorCreds, source: str = "127.0.0.1") -> str
 
 def console_user(svc: Services, creds: OperatorCreds) -> ConsoleUser:
     return console_auth.resolve(svc, login(svc, creds))
+
+
+ENGINE = FakeEngine()
+
+
+def compared(selfie_person: int, reference_person: int) -> decisions.Decision:
+    selfie = ENGINE.analyze(fake_face_image(selfie_person), FaceRole.SELFIE)
+    reference = ENGINE.analyze(fake_face_image(reference_person), FaceRole.REFERENCE)
+    return decisions.matched(ENGINE.compare_analyses(selfie, reference))
+
+
+def partner_with_band(svc: Services, band: Band | None) -> str:
+    creds = create_partner(svc.db)
+    if band is not None:
+        review.set_policy(svc, creds.partner_id, band, actor="system:test")
+    return creds.partner_id
+
+
+def submit(svc: Services, partner_id: str, decision: decisions.Decision) -> str:
+    """A decided attempt of ``partner_id`` (held for review when its band says so)."""
+    submission_id = seed_submission(svc.db, partner_id)
+    assert processing.record_decision(svc, submission_id, decision)
+    return submission_id
+
+
+def held(svc: Services, band: Band | None = None) -> str:
+    """An attempt of a new partner held in its review band (fake engine: similarity 0.1), its
+    selfie stored (a reviewer sees it)."""
+    submission_id = seed_submission(
+        svc.db, partner_with_band(svc, band or Band(0.05, 0.5)), selfie_blob=svc.blobs.put(fake_face_image(1))
+    )
+    assert processing.record_decision(svc, submission_id, compared(1, 2))
+    return submission_id
+
+
+def review_state(
+    svc: Services, submission_id: str
+) -> tuple[Submission, ReviewItem | None, list[OutboxMessage]]:
+    with svc.db.session() as session:
+        submission = session.get(Submission, submission_id)
+        item = session.get(ReviewItem, submission_id)
+        messages = list(
+            session.scalars(select(OutboxMessage).where(OutboxMessage.submission_id == submission_id))
+        )
+        session.expunge_all()
+    assert submission is not None
+    return submission, item, messages

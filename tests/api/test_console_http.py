@@ -16,7 +16,7 @@ import pytest
 from consolekit import OperatorCreds, login, make_operator
 from facematch.api.app import create_app
 from facematch.flows import review
-from facematch.flows.operators import Role
+from facematch.flows.console.operators import Role
 from facematch.rules.review_band import Band
 from facematch.security.tokens import TokenKind
 from partner_client import Api, make_api

@@ -33,8 +33,8 @@ from standardwebhooks.webhooks import Webhook
 from consolekit import OperatorCreds, make_operator
 from facematch.engine.types import Engine
 from facematch.flows import review
+from facematch.flows.console.operators import Role
 from facematch.flows.console.reports import histogram as bin_similarities
-from facematch.flows.operators import Role
 from facematch.flows.retention import purge_images
 from facematch.rules.review_band import Band
 from facematch.storage.models import (

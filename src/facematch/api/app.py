@@ -22,6 +22,7 @@ from facematch.api.routes import (
     console,
     console_admin,
     console_login,
+    console_review,
     health,
     partner,
     submissions,
@@ -78,7 +79,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     for module in (tokens, partner, submissions, health, web):
         app.include_router(module.router)
     if settings.console.enabled:
-        for pages in (console_login, console, console_admin):
+        for pages in (console_login, console, console_review, console_admin):
             app.include_router(pages.router)
         app.state.console_error_page = error_page
     app.add_middleware(web.WebSecurityHeaders)

@@ -41,7 +41,7 @@ def _actor() -> str:
 
 
 def create_cmd(args: argparse.Namespace) -> int:
-    from facematch.flows import operators
+    from facematch.flows.console import operators
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
     with services() as svc:
@@ -58,7 +58,7 @@ def create_cmd(args: argparse.Namespace) -> int:
 
 
 def list_cmd(args: argparse.Namespace) -> int:
-    from facematch.flows import operators
+    from facematch.flows.console import operators
 
     with services() as svc:
         for operator in operators.list_operators(svc):
@@ -70,7 +70,7 @@ def list_cmd(args: argparse.Namespace) -> int:
 
 
 def disable_cmd(args: argparse.Namespace) -> int:
-    from facematch.flows import operators
+    from facematch.flows.console import operators
 
     with services() as svc:
         operators.set_disabled(svc, args.email, not args.enable, actor=_actor())
@@ -79,7 +79,7 @@ def disable_cmd(args: argparse.Namespace) -> int:
 
 
 def reset_cmd(args: argparse.Namespace) -> int:
-    from facematch.flows import operators
+    from facematch.flows.console import operators
 
     with services() as svc:
         password = operators.reset_password(svc, args.email, actor=_actor(), reset_totp=args.reset_totp)

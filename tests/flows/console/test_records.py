@@ -13,9 +13,9 @@ from consolekit import console_user, make_operator
 from facematch.engine.fake import FakeEngine
 from facematch.errors import PermissionDeniedError
 from facematch.flows import callbacks, processing, review
-from facematch.flows.console import records
+from facematch.flows.console import desk, records
+from facematch.flows.console.operators import Role
 from facematch.flows.context import Services
-from facematch.flows.operators import Role
 from facematch.outbound import webhooks
 from facematch.rules import decisions
 from facematch.rules.review_band import Band
@@ -166,5 +166,5 @@ def test_the_review_queue_is_oldest_first(svc: Services) -> None:
             item = session.get(ReviewItem, submission_id)
             assert item is not None
             item.created_at = utcnow() - timedelta(hours=age)
-    rows, total = review.queue(svc)
+    rows, total = desk.queue(svc, console_user(svc, make_operator(svc, Role.VIEWER)))
     assert total == 3 and [row.submission_id for row in rows] == list(reversed(held))

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from facematch.errors import InvalidFieldError, PartnerNotFoundError
 from facematch.flows import partners, review
+from facematch.flows.console.operators import ConsoleUser, Permission
 from facematch.flows.context import Services
-from facematch.flows.operators import ConsoleUser, Permission
 from facematch.outbound import webhooks
 from facematch.rules.review_band import Band
 from facematch.storage import audit_repo, partner_repo, review_repo
