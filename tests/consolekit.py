@@ -3,10 +3,12 @@ enrolment page do, and logged in without a browser; and attempts held for review
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass
 
+import httpx
 import pyotp
 from sqlalchemy import select
 
@@ -21,7 +23,7 @@ from facematch.flows.context import Services
 from facematch.rules import decisions
 from facematch.rules.review_band import Band
 from facematch.storage.models import OutboxMessage, ReviewItem, Submission
-from servicekit import SECRETS, create_partner, seed_submission
+from servicekit import SECRETS, LiveServer, ServerProcess, create_partner, seed_submission
 
 
 @dataclass
@@ -119,3 +121,33 @@ def review_state(
         session.expunge_all()
     assert submission is not None
     return submission, item, messages
+
+
+# ---------------------------------------------------------------- over HTTP
+
+COOKIE = "__Secure-facematch-console"
+
+
+def browser(live: LiveServer | ServerProcess, token: str | None = None) -> httpx.Client:
+    client = httpx.Client(base_url=live.url, timeout=30, follow_redirects=False)
+    if token:
+        client.cookies.set(COOKIE, token)
+    return client
+
+
+def login_form(client: httpx.Client) -> str:
+    """Load the login page like a browser: keep its nonce cookie (httpx sends Secure cookies only
+    over https, the test server is http) and return the form's token."""
+    page = client.get("/console/login")
+    for header in page.headers.get_list("set-cookie"):
+        name, _, rest = header.partition("=")
+        client.cookies.set(name, rest.split(";", 1)[0])
+    token = re.search(r'name="form_token" value="([^"]+)"', page.text)
+    assert token
+    return token.group(1)
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, "no CSRF field on the page"
+    return match.group(1)

@@ -68,8 +68,11 @@ class ConsoleSecurityHeaders:
 
 
 @pass_context
-def _datetime(context: Context, value: datetime | None) -> str:
-    """A stored time in the operator's zone, the zone named (``2025-01-02 10:04:05 WIB``)."""
+def _datetime(context: Context, value: datetime | str | None) -> str:
+    """A stored time (or an ISO 8601 one, as the partner views carry) in the operator's zone, the
+    zone named (``2025-01-02 10:04:05 WIB``)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
     return zones.show(value, context["zone"])
 
 

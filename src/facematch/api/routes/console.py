@@ -171,6 +171,7 @@ def submissions(
         until=until,
         query=query,
         export=f"{PREFIX}/submissions.csv{query.rstrip('&').rstrip('?')}",
+        export_max=svc.settings.console.export_max_rows,
     )
 
 
@@ -288,6 +289,7 @@ def callbacks(
         can_resend=user.can(Permission.RESEND_CALLBACKS),
         query=query,
         export=f"{PREFIX}/callbacks.csv{query.rstrip('&').rstrip('?')}",
+        export_max=svc.settings.console.export_max_rows,
         notice=f"{resent} callback{'s' if resent != 1 else ''} queued for delivery (same webhook-id)."
         if resent
         else "",
@@ -353,6 +355,7 @@ def audit(
         actions=console_records.audit_actions(svc),
         query=query,
         export=f"{PREFIX}/audit.csv{query.rstrip('&').rstrip('?')}",
+        export_max=svc.settings.console.export_max_rows,
     )
 
 

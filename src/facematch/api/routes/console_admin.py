@@ -304,7 +304,14 @@ def _operators_page(
     request: Request, svc: Svc, user: operators.ConsoleUser, status: int = 200, **context: Any
 ) -> Response:
     user.require(operators.Permission.MANAGE_OPERATORS)
-    values = {"created": None, "reset_password": "", "reset_email": "", "error": "", **context}
+    values = {
+        "created": None,
+        "reset_password": "",
+        "reset_email": "",
+        "error": "",
+        "login_failures": svc.settings.console.login_failures_per_account,
+        **context,
+    }
     return render(
         request, "operators.html", user=user, status=status, operators=operators.list_operators(svc), **values
     )
