@@ -75,6 +75,11 @@ def _day(value: Any) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
+def _after_in_order(created: Any, ident: Any, before: tuple[datetime, str]) -> Any:
+    """Rows after ``before`` in the newest-first order (created, id), for keyset paging."""
+    return or_(created < before[0], and_(created == before[0], ident < before[1]))
+
+
 def _by_any_id(value: str) -> Any:
     webhook = select(OutboxMessage.submission_id).where(OutboxMessage.id == value).scalar_subquery()
     return or_(
@@ -126,12 +131,7 @@ def search_submissions(
     (created_at, id) in this order)."""
     query = _submission_query(f, (Submission, FlowSession, Partner.name))
     if before is not None:
-        query = query.where(
-            or_(
-                Submission.created_at < before[0],
-                and_(Submission.created_at == before[0], Submission.id < before[1]),
-            )
-        )
+        query = query.where(_after_in_order(Submission.created_at, Submission.id, before))
     rows = session.execute(
         query.order_by(Submission.created_at.desc(), Submission.id.desc()).limit(limit).offset(offset)
     )
@@ -262,12 +262,7 @@ def list_callbacks(
     """Outbox messages newest first with the partner name."""
     query = _callback_query(f, (OutboxMessage, Partner.name))
     if before is not None:
-        query = query.where(
-            or_(
-                OutboxMessage.created_at < before[0],
-                and_(OutboxMessage.created_at == before[0], OutboxMessage.id < before[1]),
-            )
-        )
+        query = query.where(_after_in_order(OutboxMessage.created_at, OutboxMessage.id, before))
     rows = session.execute(
         query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit).offset(offset)
     )

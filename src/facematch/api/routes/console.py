@@ -6,11 +6,12 @@ query or form and calls one flow; the flows check roles, inputs and write the au
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -34,6 +35,56 @@ STATUSES = tuple(SubmissionStatus)
 REASONS = tuple(reason for reason in ReasonCode if reason)
 Text = Annotated[str, Form()]
 Page = Annotated[int, Query(ge=1, le=100_000)]
+
+
+@dataclass(frozen=True)
+class SubmissionQuery:
+    """What the submissions list (and its export) is asked for in the query string."""
+
+    partner: str = ""
+    psid: str = ""
+    user_id: str = ""
+    q: str = ""
+    status: str = ""
+    result: str = ""
+    reason: str = ""
+    since: str = ""
+    until: str = ""
+
+
+@dataclass(frozen=True)
+class CallbackQuery:
+    partner: str = ""
+    status: str = ""
+    submission: str = ""
+    since: str = ""
+    until: str = ""
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    operator: str = ""
+    submission: str = ""
+    action: str = ""
+    since: str = ""
+    until: str = ""
+
+
+Submissions = Annotated[SubmissionQuery, Depends()]
+Callbacks = Annotated[CallbackQuery, Depends()]
+Audits = Annotated[AuditQuery, Depends()]
+
+
+def _listing(svc: Svc, kind: str, asked: Any) -> dict[str, Any]:
+    """What a filtered list's template needs besides its rows: the pager's and the export's links."""
+    query = _query(**asdict(asked))
+    return {
+        "since": asked.since,
+        "until": asked.until,
+        "query": query,
+        "export": f"{PREFIX}/{kind}.csv{query.rstrip('&').rstrip('?')}",
+        "export_max": svc.settings.console.export_max_rows,
+    }
 
 
 def _partners(svc: Svc) -> list[dict[str, str]]:
@@ -134,30 +185,11 @@ def dashboard(
 
 
 @router.get("/submissions")
-def submissions(
-    request: Request,
-    svc: Svc,
-    user: Reader,
-    partner: str = "",
-    psid: str = "",
-    user_id: str = "",
-    q: str = "",
-    status: str = "",
-    result: str = "",
-    reason: str = "",
-    since: str = "",
-    until: str = "",
-    page: Page = 1,
-) -> Response:
-    values = {
-        "partner": partner, "psid": psid, "user_id": user_id, "q": q, "status": status, "result": result,
-        "reason": reason, "since": since, "until": until,
-    }  # fmt: skip
-    f = filters.submission_filter(svc, user, **values)
+def submissions(request: Request, svc: Svc, user: Reader, asked: Submissions, page: Page = 1) -> Response:
+    f = filters.submission_filter(svc, user, **asdict(asked))
     found = console_records.find_submissions(svc, user, f, page)
     if f.any_id and found.total == 1:  # the one search box found one attempt: open it
         return redirect(f"{PREFIX}/submissions/{found.items[0].id}")
-    query = _query(**values)
     return render(
         request,
         "submissions.html",
@@ -167,33 +199,13 @@ def submissions(
         partners=_partners(svc),
         statuses=STATUSES,
         reasons=REASONS,
-        since=since,
-        until=until,
-        query=query,
-        export=f"{PREFIX}/submissions.csv{query.rstrip('&').rstrip('?')}",
-        export_max=svc.settings.console.export_max_rows,
+        **_listing(svc, "submissions", asked),
     )
 
 
 @router.get("/submissions.csv")
-def submissions_csv(
-    svc: Svc,
-    user: Reader,
-    source: Source,
-    partner: str = "",
-    psid: str = "",
-    user_id: str = "",
-    q: str = "",
-    status: str = "",
-    result: str = "",
-    reason: str = "",
-    since: str = "",
-    until: str = "",
-) -> Response:
-    f = filters.submission_filter(
-        svc, user, partner=partner, psid=psid, user_id=user_id, q=q, status=status, result=result,
-        reason=reason, since=since, until=until,
-    )  # fmt: skip
+def submissions_csv(svc: Svc, user: Reader, source: Source, asked: Submissions) -> Response:
+    f = filters.submission_filter(svc, user, **asdict(asked))
     return _csv(exports.submissions(svc, user, f, source=source))
 
 
@@ -261,55 +273,34 @@ def callbacks(
     request: Request,
     svc: Svc,
     user: Reader,
-    partner: str = "",
-    status: str = "",
-    submission: str = "",
-    since: str = "",
-    until: str = "",
+    asked: Callbacks,
     resent: Annotated[int, Query(ge=0, le=100_000)] = 0,
     page: Page = 1,
 ) -> Response:
-    values = {"partner": partner, "status": status, "submission": submission, "since": since, "until": until}
-    f = filters.callback_filter(svc, user, **values)
+    f = filters.callback_filter(svc, user, **asdict(asked))
     found = console_records.find_callbacks(svc, user, f, page)
     dead = console_records.find_callbacks(
-        svc, user, filters.callback_filter(svc, user, partner=partner, status=DeliveryState.DEAD), 1
+        svc, user, filters.callback_filter(svc, user, partner=asked.partner, status=DeliveryState.DEAD), 1
     )
-    query = _query(**values)
     return render(
         request,
         "callbacks.html",
         user=user,
         page=found,
         f=f,
-        since=since,
-        until=until,
         partners=_partners(svc),
         dead=dead.total,
         can_resend=user.can(Permission.RESEND_CALLBACKS),
-        query=query,
-        export=f"{PREFIX}/callbacks.csv{query.rstrip('&').rstrip('?')}",
-        export_max=svc.settings.console.export_max_rows,
         notice=f"{resent} callback{'s' if resent != 1 else ''} queued for delivery (same webhook-id)."
         if resent
         else "",
+        **_listing(svc, "callbacks", asked),
     )
 
 
 @router.get("/callbacks.csv")
-def callbacks_csv(
-    svc: Svc,
-    user: Reader,
-    source: Source,
-    partner: str = "",
-    status: str = "",
-    submission: str = "",
-    since: str = "",
-    until: str = "",
-) -> Response:
-    f = filters.callback_filter(
-        svc, user, partner=partner, status=status, submission=submission, since=since, until=until
-    )
+def callbacks_csv(svc: Svc, user: Reader, source: Source, asked: Callbacks) -> Response:
+    f = filters.callback_filter(svc, user, **asdict(asked))
     return _csv(exports.callbacks(svc, user, f, source=source))
 
 
@@ -322,55 +313,22 @@ async def resend(request: Request, svc: Svc, user: Actor, source: Source) -> Res
 
 
 @router.get("/audit")
-def audit(
-    request: Request,
-    svc: Svc,
-    user: Reader,
-    operator: str = "",
-    submission: str = "",
-    action: str = "",
-    since: str = "",
-    until: str = "",
-    page: Page = 1,
-) -> Response:
-    values = {
-        "operator": operator,
-        "submission": submission,
-        "action": action,
-        "since": since,
-        "until": until,
-    }
-    f = filters.audit_filter(svc, user, **values)
+def audit(request: Request, svc: Svc, user: Reader, asked: Audits, page: Page = 1) -> Response:
+    f = filters.audit_filter(svc, user, **asdict(asked))
     found = console_records.find_audit(svc, user, f, page)
-    query = _query(**values)
     return render(
         request,
         "audit.html",
         user=user,
         page=found,
         f=f,
-        since=since,
-        until=until,
         operators=operators.list_operators(svc),
         actions=console_records.audit_actions(svc),
-        query=query,
-        export=f"{PREFIX}/audit.csv{query.rstrip('&').rstrip('?')}",
-        export_max=svc.settings.console.export_max_rows,
+        **_listing(svc, "audit", asked),
     )
 
 
 @router.get("/audit.csv")
-def audit_csv(
-    svc: Svc,
-    user: Reader,
-    source: Source,
-    operator: str = "",
-    submission: str = "",
-    action: str = "",
-    since: str = "",
-    until: str = "",
-) -> Response:
-    f = filters.audit_filter(
-        svc, user, operator=operator, submission=submission, action=action, since=since, until=until
-    )
+def audit_csv(svc: Svc, user: Reader, source: Source, asked: Audits) -> Response:
+    f = filters.audit_filter(svc, user, **asdict(asked))
     return _csv(exports.audit(svc, user, f, source=source))

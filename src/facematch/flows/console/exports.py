@@ -23,7 +23,7 @@ from facematch.flows.console import zones
 from facematch.flows.console.operators import ConsoleUser, Permission
 from facematch.flows.console.records import audit_views
 from facematch.flows.context import Services
-from facematch.rules.states import SubmissionStatus
+from facematch.rules.states import DeliveryState, SubmissionStatus
 from facematch.storage import audit_repo, console_queries
 from facematch.storage.console_queries import AuditFilter, CallbackFilter, SubmissionFilter
 
@@ -189,7 +189,8 @@ def callbacks(svc: Services, user: ConsoleUser, f: CallbackFilter, *, source: st
                     message.id, message.created_at, partner_name, message.partner_id, message.submission_id,
                     message.status, len(tried), last.at if last else None,
                     last.http_status if last else None, message.last_error,
-                    message.next_attempt_at if message.status == "pending" else None, message.delivered_at,
+                    message.next_attempt_at if message.status == DeliveryState.PENDING else None,
+                    message.delivered_at,
                 )
             )  # fmt: skip
         last_message = found[-1][0] if found else None
