@@ -395,3 +395,35 @@ def test_parallel_logins_from_one_client_leave_other_clients_alone(console: Live
             )
         )
     assert checked == statuses.count(401)  # every password that was checked is audited
+
+
+def test_control_characters_in_forms_get_a_400_or_are_kept_readable(
+    console: LiveServer, admin_client: httpx.Client
+) -> None:
+    submission_id = held(console.services)
+    page = admin_client.get("/console/operators")
+    csrf = csrf_of(page.text)
+    for path, form in (
+        ("/console/partners", {"name": "Bank\x00Contoh"}),
+        ("/console/operators", {"email": "a\x00b@ops.example", "role": "viewer"}),
+    ):
+        answer = admin_client.post(path, data={"csrf": csrf, **form})
+        assert answer.status_code == 400, (path, answer.text[:300])
+    shown = admin_client.post(
+        f"/console/submissions/{submission_id}/images", data={"csrf": csrf, "reason": "ticket\x00 4711"}
+    )
+    assert shown.status_code == 200
+    admin_client.post(f"/console/review/{submission_id}/open", data={"csrf": csrf})
+    decided = admin_client.post(
+        f"/console/review/{submission_id}/decision",
+        data={"csrf": csrf, "outcome": "approve", "note": "same\x00 person"},
+    )
+    assert decided.status_code == 303
+    with console.services.db.session() as session:
+        reasons = session.scalars(
+            select(AuditEvent.reason).where(
+                AuditEvent.submission_id == submission_id,
+                AuditEvent.action.in_(("view_images", "review_decide")),
+            )
+        ).all()
+    assert sorted(reasons) == ["same\ufffd person", "ticket\ufffd 4711"]

@@ -16,7 +16,7 @@ from facematch.api.console import charts
 from facematch.api.console.deps import Actor, Reader
 from facematch.api.console.pages import PREFIX, UrlId, image_urls, redirect, render
 from facematch.api.deps import Source, Svc
-from facematch.errors import ReviewClaimedError
+from facematch.errors import ReviewClaimedError, ReviewConflictError
 from facematch.flows.console import desk, zones
 from facematch.flows.console.records import Page
 
@@ -63,8 +63,8 @@ def open_next(svc: Svc, user: Actor, skip: Text = "") -> Response:
 
 @router.post("/review/{submission_id}/open")
 def open_item(svc: Svc, user: Actor, submission_id: UrlId) -> Response:
-    """Claim the item; someone else's claim leaves it read-only (the page says whose)."""
-    with contextlib.suppress(ReviewClaimedError):
+    """Claim the item; someone else's claim, or a decision, leaves it read-only (the page says so)."""
+    with contextlib.suppress(ReviewClaimedError, ReviewConflictError):
         desk.claim(svc, user, submission_id)
     return redirect(f"{PREFIX}/review/{submission_id}")
 

@@ -118,7 +118,7 @@ class NewOperator:
 
 def normalize_email(email: str) -> str:
     value = email.strip().lower()
-    if not _EMAIL.fullmatch(value) or len(value) > 254:
+    if not _EMAIL.fullmatch(value) or len(value) > 254 or not value.isprintable():
         raise InvalidFieldError("email", "not an e-mail address")
     return value
 

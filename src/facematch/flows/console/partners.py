@@ -88,8 +88,8 @@ def create(
 ) -> Credentials:
     user.require(Permission.MANAGE_PARTNERS)
     name = name.strip()
-    if not name or len(name) > 200:
-        raise InvalidFieldError("name", "a partner needs a name (at most 200 characters)")
+    if not name or len(name) > 200 or not name.isprintable():
+        raise InvalidFieldError("name", "a partner needs a name (at most 200 printable characters)")
     with svc.db.session() as session:
         created = partners.create_partner(
             name,
