@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 import uvicorn
 from sqlalchemy import select
 
@@ -562,3 +563,44 @@ def occupy(pool: AnalysisPool, release: threading.Event) -> Callable[[], None]:
     thread.start()
     assert entered.wait(5)
     return lambda: thread.join(10)
+
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def require_redis() -> None:
+    """Fail (not skip) without the Redis the shared-limits tests need."""
+    try:
+        redis.Redis.from_url(REDIS, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.fail("Redis is required at 127.0.0.1:6379 (it runs on this machine kind and on CI's)")
+
+
+@contextlib.contextmanager
+def api_processes(database_url: str, tmp_path: Path, count: int, **env: str) -> Iterator[list[ServerProcess]]:
+    """``count`` API processes (fake engine, no workers) on one database, counting their limits
+    in the local Redis under keys of their own."""
+    prefix = f"test-{uuid.uuid4().hex[:10]}"  # this test's own keys in the shared Redis
+    for n in range(count):
+        (tmp_path / f"api{n}").mkdir()
+    servers = [
+        ServerProcess(
+            database_url,
+            tmp_path / f"api{n}",
+            free_port(),
+            tmp_path / f"api{n}.log",
+            FACEMATCH_LIMITS__STORAGE_URI=REDIS,
+            FACEMATCH_LIMITS__KEY_PREFIX=prefix,
+            FACEMATCH_SUBMISSIONS__WORKERS="0",
+            FACEMATCH_CALLBACKS__WORKERS="0",
+            **env,
+        )
+        for n in range(count)
+    ]
+    for server in servers:
+        server.start()
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()

@@ -69,11 +69,13 @@
         │   └── ConsoleSessionExpiredError  the session ran past its idle or absolute timeout
         ├── CsrfError                   a state change without the session's CSRF token, or cross-origin
         ├── PermissionDeniedError       the operator's role does not allow this
+        ├── PasswordChangeRequiredError a generated password opens nothing but its own change
         ├── OperatorExistsError         an operator with this e-mail exists
         ├── OperatorNotFoundError       no such operator
         ├── PartnerNotFoundError        no such partner
         ├── ReviewNotFoundError         no such review-queue item
-        └── ReviewConflictError         the item was already decided (by someone else, or by its deadline)
+        ├── ReviewConflictError         the item was already decided (by someone else, or by its deadline)
+        └── ReviewClaimedError          another reviewer has the item open (their claim is live)
 
 Every class carries a stable UPPER_SNAKE ``code``; the API maps classes to HTTP and to the
 OneKYC code/cause pairs in one table, the CLI prints ``code: message``.
@@ -607,3 +609,15 @@ class ReviewConflictError(ConsoleError):
     def __init__(self, message: str = "", *, decided_by: str | None = None) -> None:
         super().__init__(message)
         self.decided_by = decided_by
+
+
+class PasswordChangeRequiredError(ConsoleError):
+    """The password was generated for you: choose your own before you use the console."""
+
+    code = "PASSWORD_CHANGE_REQUIRED"
+
+
+class ReviewClaimedError(ConsoleError):
+    """Another reviewer has this item open; it is theirs until their claim ends."""
+
+    code = "REVIEW_CLAIMED"

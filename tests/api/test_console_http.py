@@ -13,10 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from consolekit import OperatorCreds, login, make_operator
+from consolekit import COOKIE, OperatorCreds, browser, csrf_of, login, login_form, make_operator
 from facematch.api.app import create_app
 from facematch.flows import review
-from facematch.flows.operators import Role
+from facematch.flows.console import desk
+from facematch.flows.console.operators import Role
 from facematch.rules.review_band import Band
 from facematch.security.tokens import TokenKind
 from partner_client import Api, make_api
@@ -26,8 +27,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-COOKIE = "__Secure-facematch-console"
-
 
 def assert_console_headers(response: httpx.Response) -> None:
     headers = response.headers
@@ -36,31 +35,6 @@ def assert_console_headers(response: httpx.Response) -> None:
     assert "unsafe-inline" not in csp
     assert headers["referrer-policy"] == "no-referrer" and headers["cache-control"] == "no-store"
     assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
-
-
-def browser(live: LiveServer, token: str | None = None) -> httpx.Client:
-    client = httpx.Client(base_url=live.url, timeout=30, follow_redirects=False)
-    if token:
-        client.cookies.set(COOKIE, token)
-    return client
-
-
-def login_form(client: httpx.Client) -> str:
-    """Load the login page like a browser: keep its nonce cookie (httpx sends Secure cookies only
-    over https, the test server is http) and return the form's token."""
-    page = client.get("/console/login")
-    for header in page.headers.get_list("set-cookie"):
-        name, _, rest = header.partition("=")
-        client.cookies.set(name, rest.split(";", 1)[0])
-    token = re.search(r'name="form_token" value="([^"]+)"', page.text)
-    assert token
-    return token.group(1)
-
-
-def csrf_of(page: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert match, "no CSRF field on the page"
-    return match.group(1)
 
 
 @pytest.fixture
@@ -217,7 +191,7 @@ def test_a_decision_without_the_session_csrf_token_changes_nothing(live: LiveSer
             headers={"origin": "null", "sec-fetch-site": "cross-site"},
         )
         assert null_origin.status_code == 403
-        assert review.item(live.services, submission_id).state == "open"  # type: ignore[union-attr]
+        assert desk.item(live.services, submission_id).state == "open"  # type: ignore[union-attr]
         same_site = client.post(
             f"/console/review/{submission_id}/decision",
             data={**body, "csrf": csrf_of(page)},

@@ -3,60 +3,25 @@ count the same over one process or two, and a Redis outage leaves every process 
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
-from collections.abc import Iterator
 from itertools import cycle
 from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from facematch.errors import AuthThrottledError
 from facematch.security.throttle import AuthThrottle, Counters
 from facematch.storage.db import Database
-from servicekit import ServerProcess, create_partner, free_port
+from servicekit import ServerProcess, api_processes, create_partner, require_redis
 
-REDIS = "redis://127.0.0.1:6379/0"
 RATE = {"FACEMATCH_SERVER__PARTNER_RATE_PER_S": "5", "FACEMATCH_SERVER__PARTNER_BURST": "10"}
 
 
 @pytest.fixture(scope="module")
 def redis_up() -> None:
-    try:
-        redis.Redis.from_url(REDIS, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        pytest.fail("Redis is required at 127.0.0.1:6379 (it runs on this machine kind and on CI's)")
-
-
-@contextlib.contextmanager
-def api_processes(database_url: str, tmp_path: Path, count: int, **env: str) -> Iterator[list[ServerProcess]]:
-    prefix = f"test-{uuid.uuid4().hex[:10]}"  # this test's own keys in the shared Redis
-    for n in range(count):
-        (tmp_path / f"api{n}").mkdir()
-    servers = [
-        ServerProcess(
-            database_url,
-            tmp_path / f"api{n}",
-            free_port(),
-            tmp_path / f"api{n}.log",
-            FACEMATCH_LIMITS__STORAGE_URI=REDIS,
-            FACEMATCH_LIMITS__KEY_PREFIX=prefix,
-            FACEMATCH_SUBMISSIONS__WORKERS="0",
-            FACEMATCH_CALLBACKS__WORKERS="0",
-            **env,
-        )
-        for n in range(count)
-    ]
-    for server in servers:
-        server.start()
-    try:
-        yield servers
-    finally:
-        for server in servers:
-            server.stop()
+    require_redis()
 
 
 def _partner(database_url: str) -> tuple[str, str]:

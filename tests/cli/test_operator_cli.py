@@ -43,6 +43,7 @@ def test_operator_lifecycle(
         with pytest.raises(LoginFailedError):
             console_auth.password_step(svc, email, password, "127.0.0.1")
         assert console_auth.password_step(svc, email, new, "127.0.0.1").stage == console_auth.ACTIVE
+        assert "unlocked" in run(capsys, "operator", "unlock", email)
         reviewer = f"rev-{uuid.uuid4().hex[:6]}@bank.example"
         monkeypatch.setattr("sys.stdin", io.StringIO("a long chosen passphrase\n"))
         out = run(capsys, "operator", "create", reviewer, "--role", "reviewer", "--password-stdin")

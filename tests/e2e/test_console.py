@@ -18,7 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,8 +33,9 @@ from standardwebhooks.webhooks import Webhook
 from consolekit import OperatorCreds, make_operator
 from facematch.engine.types import Engine
 from facematch.flows import review
+from facematch.flows.console import zones
+from facematch.flows.console.operators import Role
 from facematch.flows.console.reports import histogram as bin_similarities
-from facematch.flows.operators import Role
 from facematch.flows.retention import purge_images
 from facematch.rules.review_band import Band
 from facematch.storage.models import (
@@ -44,6 +45,7 @@ from facematch.storage.models import (
     OperatorSession,
     OutboxMessage,
     Partner,
+    ReviewItem,
     ReviewPolicy,
     Submission,
     utcnow,
@@ -420,34 +422,60 @@ def test_a_reviewer_finds_a_submission_and_opens_its_images_with_a_reason(
     assert other.status == 403
 
 
-def test_a_reviewer_decides_a_borderline_match_once_and_the_partner_is_called_back_once(
+def test_two_reviewers_race_for_one_item_and_one_decides_it_with_the_keyboard(
     console: Console, reviewers: list[tuple[Any, OperatorCreds]], held: tuple[str, str]
 ) -> None:
-    (first, first_creds), (second, _) = reviewers
+    (first, first_creds), (second, second_creds) = reviewers
     _, submission_id = held
-    first.goto(console.url + "/console/review")
-    row = first.locator(f"#queue tr[data-submission='{submission_id}']")
-    assert row.count() == 1
+    for page in (first, second):
+        page.goto(console.url + "/console/review")
+    row = f"#queue tr[data-submission='{submission_id}']"
+    assert first.locator(row).count() == 1
     shot(first, "console-review-queue", docs=True, full_page=True)
-    row.locator("button[data-open]").click()
-    first.locator("#decision-form").wait_for()
-    second.goto(console.url + "/console/review")
-    second.locator(f"#queue tr[data-submission='{submission_id}'] button[data-open]").click()
-    second.locator("#decision-form").wait_for()
-    first.locator("svg.face").nth(1).wait_for()
-    shot(first, "console-review-item", docs=True, full_page=True)
-    first.keyboard.press("a")  # approve: focus moves to the note
-    first.keyboard.type("same person; the card photo is older and lit from the side")
-    first.keyboard.press("Control+Enter")
-    first.wait_for_url("**/console/review?decided=approve")
-    second.check("#outcome-reject")
-    second.select_option("#reason-code", "FACE_MATCH_FAILED")
-    second.fill("#note", "looks like someone else")
-    with second.expect_response(lambda r: "/decision" in r.url) as answer:
-        second.click("#decide")
-    assert answer.value.status == 409
-    assert first_creds.email in second.locator("#error-message").inner_text()
-    shot(second, "console-review-conflict", docs=True, full_page=True)
+    # both press "Review" at the same moment, each in a browser context of their own
+    first.locator(f"{row} button[data-open]").evaluate("b => b.form.requestSubmit()")
+    second.locator(f"{row} button[data-open]").evaluate("b => b.form.requestSubmit()")
+    for page in (first, second):
+        page.wait_for_url(f"**/console/review/{submission_id}")
+        page.wait_for_load_state()
+    holders = [page for page in (first, second) if page.locator("#decision-form").count() == 1]
+    assert len(holders) == 1  # exactly one of them has the item
+    winner = holders[0]
+    loser = second if winner is first else first
+    winner_creds = first_creds if winner is first else second_creds
+    assert loser.locator("svg.face").count() == 0 and loser.locator("#decision-form").count() == 0
+    notice = loser.locator("#claimed-by-other").inner_text()
+    assert f"In review by {winner_creds.email} until" in notice and "WIB" in notice
+    shot(loser, "console-review-claimed", docs=True, full_page=True)
+    loser.goto(console.url + "/console/review")
+    assert winner_creds.email in loser.locator(f"{row} .claim").inner_text()
+    winner.locator("svg.face").nth(1).wait_for()
+    assert winner.locator("#claim-left").inner_text().count(":") == 1  # the countdown runs
+    shot(winner, "console-review-item", docs=True, full_page=True)
+    # the keyboard: r rejects and shows the reasons, 2 picks the second, a approves and hides them
+    winner.locator("h1").click()
+    winner.keyboard.press("r")
+    assert winner.locator("#reason-row").is_visible()
+    winner.locator("h1").click()
+    winner.keyboard.press("2")
+    assert winner.locator("#reason-code").input_value() == "FRAUD_REJECT"
+    winner.locator("h1").click()
+    winner.keyboard.press("a")  # approve: the reasons go away, the focus moves to the note
+    assert not winner.locator("#reason-row").is_visible()
+    winner.keyboard.type("same person; the card photo is older and lit from the side")
+    winner.keyboard.press("Control+Enter")  # decide and open the next item
+    winner.wait_for_url(lambda url: "/console/review" in url and "decided=approve" in url)
+    # the loser can no longer take it: it is decided
+    denied = loser.request.post(
+        f"{console.url}/console/review/{submission_id}/decision",
+        form={
+            "csrf": console.csrf(loser),
+            "outcome": "reject",
+            "reason_code": "FACE_MATCH_FAILED",
+            "note": "no",
+        },
+    )
+    assert denied.status == 409 and f"by {winner_creds.email}" in denied.text()
 
     def callbacks() -> list[ReceivedRequest]:
         return [r for r in console.hooks.requests if json.loads(r.body)["submissionId"] == submission_id]
@@ -461,13 +489,50 @@ def test_a_reviewer_decides_a_borderline_match_once_and_the_partner_is_called_ba
     )
     assert (payload["status"], payload["result"], payload["reasonCode"]) == ("COMPLETED", "VALID", "")
     face_match = payload["submissionDetails"]["verificationResults"]["faceMatch"]
-    assert face_match["decidedBy"] == "REVIEW" and face_match["reviewerId"] == first_creds.operator_id
+    assert face_match["decidedBy"] == "REVIEW" and face_match["reviewerId"] == winner_creds.operator_id
     client = console.api(console.review_partner)
     details = client.details(x_submission_id=submission_id).json()["data"]
     client.http.close()
     assert (
         details["status"] == "COMPLETED" and details["result"] == "VALID" and "reviewRequired" not in details
     )
+
+
+def test_a_claim_is_released_when_its_reviewer_leaves_and_an_admin_can_release_one(
+    console: Console,
+    reviewers: list[tuple[Any, OperatorCreds]],
+    admin: tuple[Any, OperatorCreds],
+    held: tuple[str, str],
+) -> None:
+    (first, first_creds), (second, _) = reviewers
+    admin_page, admin_creds = admin
+    _, submission_id = held
+    first.goto(console.url + "/console/review")
+    first.locator(f"#queue tr[data-submission='{submission_id}'] button[data-open]").click()
+    first.locator("#decision-form").wait_for()
+    first.goto(console.url + "/console/dashboard")  # leaves without deciding: the page releases it
+
+    def released() -> bool:
+        with console.svc.db.session() as session:
+            item = session.get(ReviewItem, submission_id)
+            return item is not None and item.claimed_by is None
+
+    wait_for(released, timeout=30)
+    second.goto(f"{console.url}/console/review/{submission_id}")
+    second.click("#take")
+    second.locator("#decision-form").wait_for()
+    admin_page.goto(f"{console.url}/console/review/{submission_id}")
+    assert "In review by" in admin_page.locator("#claimed-by-other").inner_text()
+    admin_page.click("#release-claim")
+    admin_page.locator("#take").wait_for()  # free again: an admin may take it too
+    with console.svc.db.session() as session:
+        event = session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.action == "review_release", AuditEvent.submission_id == submission_id
+            )
+        )
+    assert event is not None and event.actor == f"operator:{admin_creds.operator_id}"
+    assert first_creds.email != event.details["claimedBy"]
 
 
 def test_a_viewer_reads_metadata_only(console: Console, viewer: tuple[Any, OperatorCreds]) -> None:
@@ -572,21 +637,12 @@ def test_the_dashboard_charts_match_the_database(console: Console, viewer: tuple
     # one partner's view: other tests' rows in this database cannot move under it meanwhile
     partner = console.plain_partner.partner_id
     page.goto(f"{console.url}/console/dashboard?partner={partner}")
-    since = (utcnow() - timedelta(days=13)).replace(hour=0, minute=0, second=0, microsecond=0)
+    zone = "Asia/Jakarta"  # the console's default: days are WIB days
+    since = zones.day_start(zones.today(zone) - timedelta(days=13), zone)
+    expected = _expected_charts(console, partner, since, zone)
+    for chart in ("chart-outcomes", "chart-fta", "chart-reasons", "chart-callbacks"):
+        assert _bars(page, chart) == expected[chart], chart
     with console.svc.db.session() as session:
-        rows = session.execute(
-            select(
-                func.date(Submission.created_at),
-                Submission.status,
-                Submission.result,
-                Submission.reason_code,
-                func.count(),
-            )
-            .where(Submission.created_at >= since, Submission.partner_id == partner)
-            .group_by(
-                func.date(Submission.created_at), Submission.status, Submission.result, Submission.reason_code
-            )
-        ).all()
         similarities = list(
             session.scalars(
                 select(Submission.similarity).where(
@@ -596,46 +652,59 @@ def test_the_dashboard_charts_match_the_database(console: Console, viewer: tuple
                 )
             )
         )
-        attempts = session.execute(
-            select(func.date(DeliveryAttempt.at), DeliveryAttempt.outcome, func.count())
-            .join(OutboxMessage, OutboxMessage.id == DeliveryAttempt.message_id)
-            .where(DeliveryAttempt.at >= since, OutboxMessage.partner_id == partner)
-            .group_by(func.date(DeliveryAttempt.at), DeliveryAttempt.outcome)
-        ).all()
-    outcomes: Counter[tuple[str, str]] = Counter()
-    fta: Counter[tuple[str, str]] = Counter()
-    reasons: Counter[tuple[str, str]] = Counter()
-    for day, status, result, reason, n in rows:
-        day = str(day)
-        series = (
-            "ERROR"
-            if status == "ERROR"
-            else ("VALID" if result == "VALID" else "INVALID")
-            if status == "COMPLETED"
-            else "OPEN"
-        )
-        outcomes[(day, series)] += n
-        if reason in ("INVALID_DOCUMENT", "REFERENCE_IMAGE_VALIDATION_FAILED"):
-            fta[(day, "FTA")] += n
-        if reason:
-            reasons[("", reason)] += n
-    assert _bars(page, "chart-outcomes") == dict(outcomes)
-    assert _bars(page, "chart-fta") == dict(fta)
-    assert _bars(page, "chart-reasons") == dict(reasons)
-    deliveries: Counter[tuple[str, str]] = Counter()
-    for day, outcome, n in attempts:
-        deliveries[(str(day), "DELIVERED" if outcome == "DELIVERED" else "FAILED")] += n
-    assert _bars(page, "chart-callbacks") == dict(deliveries)
     bins = page.eval_on_selector_all(
         "#chart-scores rect[data-lo]", "els => els.map(e => [Number(e.dataset.lo), Number(e.dataset.value)])"
     )
     assert [count for _, count in bins] == [count for _, _, count in bin_similarities(similarities)]
     assert sum(count for _, count in bins) == len(similarities) > 0
     assert page.locator("#chart-scores line[data-threshold]").get_attribute("data-threshold") == "0.3630"
-    total = sum(n for *_, n in rows)
+    total = sum(expected["chart-outcomes"].values())
     assert page.locator("#tiles [data-k=submissions]").inner_text() == str(total)
-    page.goto(f"{console.url}/console/dashboard?partner={console.review_partner.partner_id}")
+    reviewed = console.review_partner.partner_id
+    page.goto(f"{console.url}/console/dashboard?partner={reviewed}")
     assert page.locator("#chart-scores rect.band").count() == 1  # the partner's band is drawn
+    expected = _expected_charts(console, reviewed, since, zone)
+    in_review = sum(v for (_, series), v in expected["chart-outcomes"].items() if series == "IN_REVIEW")
+    assert page.locator("#tiles [data-k=in_review]").inner_text() == str(in_review)
+    assert _bars(page, "chart-reasons") == expected["chart-reasons"]  # none of a held attempt's
+    assert page.locator("#band-label").inner_text().endswith("0.363")  # the band as it really ends
+
+
+def _expected_charts(
+    console: Console, partner: str, since: datetime, zone: str
+) -> dict[str, dict[tuple[str, str], int]]:
+    """What the dashboard's bars must say, counted here from the rows, by day of ``zone``."""
+    with console.svc.db.session() as session:
+        rows = session.execute(
+            select(Submission.created_at, Submission.status, Submission.result, Submission.reason_code).where(
+                Submission.created_at >= since, Submission.partner_id == partner
+            )
+        ).all()
+        attempts = session.execute(
+            select(DeliveryAttempt.at, DeliveryAttempt.outcome)
+            .join(OutboxMessage, OutboxMessage.id == DeliveryAttempt.message_id)
+            .where(DeliveryAttempt.at >= since, OutboxMessage.partner_id == partner)
+        ).all()
+    charts: dict[str, Counter[tuple[str, str]]] = {
+        name: Counter() for name in ("chart-outcomes", "chart-fta", "chart-reasons", "chart-callbacks")
+    }
+    for created, status, result, reason in rows:
+        day = zones.local(created, zone).date().isoformat()
+        if status == "COMPLETED":
+            series = "VALID" if result == "VALID" else "INVALID"
+        else:
+            series = status if status in ("ERROR", "IN_REVIEW") else "OPEN"
+        charts["chart-outcomes"][(day, series)] += 1
+        if status == "IN_REVIEW":
+            continue  # not an outcome the partner has yet
+        if reason in ("INVALID_DOCUMENT", "REFERENCE_IMAGE_VALIDATION_FAILED"):
+            charts["chart-fta"][(day, "FTA")] += 1
+        if reason:
+            charts["chart-reasons"][("", reason)] += 1
+    for at, outcome in attempts:
+        day = zones.local(at, zone).date().isoformat()
+        charts["chart-callbacks"][(day, "DELIVERED" if outcome == "DELIVERED" else "FAILED")] += 1
+    return {name: dict(counts) for name, counts in charts.items()}
 
 
 def test_a_dead_lettered_callback_is_resent_from_the_console(
@@ -723,3 +792,175 @@ def test_the_other_admin_pages_and_purged_images(
     assert page.locator("#view-images-form").count() == 0
     page.goto(console.url + "/console/account")
     shot(page, "console-account", docs=True, full_page=True)
+
+
+def _fits(page: Any) -> None:
+    """No sideways scrolling: the page is no wider than the screen."""
+    scroll, screen = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert scroll <= screen, f"{page.url} is {scroll} px wide on a {screen} px screen"
+
+
+def _phone(chromium: Any, like: Any | None = None) -> tuple[Any, list[str]]:
+    """A 390 px wide page (with ``like``'s session cookies) and the JavaScript errors it reports."""
+    page = new_page(chromium, width=390, height=844, phone=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+    page.on(
+        "console",
+        lambda message: errors.append(f"{page.url}: {message.text}") if message.type == "error" else None,
+    )
+    page.on("dialog", lambda dialog: dialog.accept())
+    if like is not None:
+        page.context.add_cookies(like.context.cookies())
+    return page, errors
+
+
+def test_every_console_screen_fits_a_390_px_phone_without_script_errors(
+    console: Console,
+    chromium: Any,
+    admin: tuple[Any, OperatorCreds],
+    reviewers: list[tuple[Any, OperatorCreds]],
+    held: tuple[str, str],
+) -> None:
+    _, submission_id = held
+    base = console.url + "/console"
+    seen: list[str] = []
+
+    def visit(page: Any, path: str, name: str | None = None) -> None:
+        if path:
+            page.goto(base + path)
+        page.wait_for_load_state()
+        _fits(page)
+        seen.append(page.url)
+        if name:
+            shot(page, name, docs=True, full_page=True)
+
+    # before a session: the login, code and enrolment pages
+    page, errors = _phone(chromium)
+    visit(page, "/login")
+    totp_user = make_operator(console.svc, Role.REVIEWER)
+    page.fill("#email", totp_user.email)
+    page.fill("#password", totp_user.password)
+    page.click("#login")
+    page.wait_for_url("**/console/login/code*")
+    visit(page, "")
+    page.context.close()
+    page, more = _phone(chromium)
+    errors += more
+    newcomer = make_operator(console.svc, Role.REVIEWER, enrol=False)
+    page.goto(base + "/login")
+    page.fill("#email", newcomer.email)
+    page.fill("#password", newcomer.password)
+    page.click("#login")
+    page.wait_for_url("**/console/enrol*")
+    visit(page, "")
+    page.context.close()
+    # an admin's every page
+    page, more = _phone(chromium, like=admin[0])
+    errors += more
+    for path in (
+        "/dashboard", "/submissions", f"/submissions?q={submission_id[:8]}", f"/submissions/{submission_id}",
+        "/callbacks", "/callbacks?status=dead", "/partners", "/partners/new",
+        f"/partners/{console.review_partner.partner_id}", "/operators", "/audit", "/account", "/no-such-page",
+    ):  # fmt: skip
+        visit(page, path, "console-phone-dashboard" if path == "/dashboard" else None)
+    page.goto(f"{base}/submissions/{submission_id}")
+    page.fill("#view-reason", "layout check on a phone")
+    page.click("#view-images")
+    page.locator("svg.face").first.wait_for()
+    visit(page, "")
+    visit(page, "/review", "console-phone-review-queue")
+    page.locator(f"#queue tr[data-submission='{submission_id}'] button[data-open]").click()
+    page.locator("#decision-form").wait_for()
+    visit(page, "", "console-phone-review-item")
+    # a reviewer's view of the item the admin has open: read-only
+    other, more = _phone(chromium, like=reviewers[0][0])
+    errors += more
+    visit(other, f"/review/{submission_id}")
+    assert other.locator("#claimed-by-other").is_visible()
+    visit(other, "/review")
+    other.context.close()
+    page.goto(base + "/partners/new")
+    page.fill("#p-name", f"Phone {uuid.uuid4().hex[:6]}")
+    page.click("#save-partner")
+    page.locator("#credentials").wait_for()
+    SECRETS.update(s.strip() for s in page.locator(".secret").all_inner_texts())
+    visit(page, "")
+    page.context.close()
+    assert not errors, errors
+    assert len(seen) >= 22
+
+
+def test_a_generated_password_opens_only_its_change_and_the_operator_goes_on_afterwards(
+    console: Console, admin: tuple[Any, OperatorCreds], chromium: Any
+) -> None:
+    page, _ = admin
+    page.goto(console.url + "/console/operators")
+    email = f"viewer-{uuid.uuid4().hex[:6]}@ops.example"
+    page.fill("#new-operator input[name=email]", email)
+    page.select_option("#new-operator select[name=role]", "viewer")
+    page.click("#new-operator button")
+    password = page.locator("#new-password").inner_text().strip()
+    SECRETS.add(password)
+    newcomer = new_page(chromium)
+    try:
+        newcomer.goto(console.url + "/console/callbacks")
+        newcomer.fill("#email", email)
+        newcomer.fill("#password", password)
+        newcomer.click("#login")
+        newcomer.wait_for_url("**/console/account?required=1*")
+        assert newcomer.locator("#password-required").is_visible()
+        assert newcomer.locator("header nav").count() == 0
+        shot(newcomer, "console-account-password", docs=True, full_page=True)
+        newcomer.goto(console.url + "/console/dashboard")
+        newcomer.wait_for_url("**/console/account?required=1*")  # nothing else opens
+        newcomer.fill("#current-password", password)
+        newcomer.fill("#new-password", "a phrase of my very own")
+        newcomer.click("#change-password")
+        newcomer.wait_for_url("**/console/dashboard")  # where the operator was going
+        assert newcomer.locator("header nav").is_visible()
+    finally:
+        newcomer.context.close()
+
+
+def test_one_search_box_finds_any_id_and_lists_export_as_csv(
+    console: Console, viewer: tuple[Any, OperatorCreds], held: tuple[str, str]
+) -> None:
+    page, creds = viewer
+    psid, submission_id = held
+    page.goto(console.url + "/console/callbacks")
+    page.fill("#find-any-id", psid)
+    page.press("#find-any-id", "Enter")
+    page.wait_for_url(f"**/console/submissions/{submission_id}")
+    page.goto(console.url + "/console/submissions")
+    with page.expect_download() as download:
+        page.click("#export")
+    saved = Path(download.value.path()).read_text()
+    header = saved.splitlines()[0]
+    assert header.startswith("submission_id,created_at,completed_at,partner,")
+    assert download.value.suggested_filename.startswith("facematch-submissions-")
+    with console.svc.db.session() as session:
+        exported = session.scalar(
+            select(func.count()).where(
+                AuditEvent.action == "export_submissions", AuditEvent.actor == f"operator:{creds.operator_id}"
+            )
+        )
+    assert exported == 1
+
+
+def test_times_are_in_the_operators_zone_and_named(console: Console, chromium: Any) -> None:
+    creds = make_operator(console.svc, Role.VIEWER)
+    page = new_page(chromium)
+    try:
+        console.login(page, creds, path="/console/audit")
+        assert page.locator("header .zone").inner_text() == "WIB"  # the default, Asia/Jakarta
+        first = page.locator("#audit tbody tr td").first.inner_text()
+        assert first.endswith(" WIB")
+        page.goto(console.url + "/console/account")
+        page.select_option("#zone", "Asia/Makassar")
+        page.click("#save-zone")
+        assert page.locator("header .zone").inner_text() == "WITA"
+        page.goto(console.url + "/console/audit")
+        assert page.locator("#audit tbody tr td").first.inner_text().endswith(" WITA")
+    finally:
+        page.context.close()

@@ -22,6 +22,7 @@ from facematch.api.routes import (
     console,
     console_admin,
     console_login,
+    console_review,
     health,
     partner,
     submissions,
@@ -82,7 +83,7 @@ def create_app(
     for module in (tokens, partner, submissions, health, web):
         app.include_router(module.router)
     if settings.console.enabled:
-        for pages in (console_login, console, console_admin):
+        for pages in (console_login, console, console_review, console_admin):
             app.include_router(pages.router)
         app.state.console_error_page = error_page
     app.add_middleware(web.WebSecurityHeaders)

@@ -78,11 +78,13 @@ DEFAULT: dict[type[Exception], ErrorSpec] = {
     e.ConsoleSessionError: ErrorSpec(401, "401"),
     e.CsrfError: ErrorSpec(403, "403"),
     e.PermissionDeniedError: ErrorSpec(403, "403"),
+    e.PasswordChangeRequiredError: ErrorSpec(403, "403"),
     e.OperatorExistsError: ErrorSpec(409, "409"),
     e.OperatorNotFoundError: ErrorSpec(404, "404"),
     e.PartnerNotFoundError: ErrorSpec(404, "404"),
     e.ReviewNotFoundError: ErrorSpec(404, "404"),
     e.ReviewConflictError: ErrorSpec(409, "409"),
+    e.ReviewClaimedError: ErrorSpec(409, "409"),
     e.ConsoleError: ErrorSpec(400, "400"),
     e.FacematchError: ErrorSpec(500, "900", "GENERIC_SERVICE_ERROR"),
 }

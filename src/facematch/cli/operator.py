@@ -1,4 +1,4 @@
-"""``facematch operator create|list|disable|reset-password``: the console's operators.
+"""``facematch operator create|list|disable|reset-password|unlock``: the console's operators.
 
 A first password is generated and printed once (or read from stdin with ``--password-stdin``);
 admins and reviewers set up their TOTP second factor at the first login. Every change is audited
@@ -34,6 +34,9 @@ def register(subparsers: Any) -> None:
     reset.add_argument("email")
     reset.add_argument("--reset-totp", action="store_true", help="also make them enrol a new second factor")
     reset.set_defaults(func=reset_cmd)
+    unlock = commands.add_parser("unlock", help="forget an operator's failed logins (their delay ends)")
+    unlock.add_argument("email")
+    unlock.set_defaults(func=unlock_cmd)
 
 
 def _actor() -> str:
@@ -41,7 +44,7 @@ def _actor() -> str:
 
 
 def create_cmd(args: argparse.Namespace) -> int:
-    from facematch.flows import operators
+    from facematch.flows.console import operators
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
     with services() as svc:
@@ -58,7 +61,7 @@ def create_cmd(args: argparse.Namespace) -> int:
 
 
 def list_cmd(args: argparse.Namespace) -> int:
-    from facematch.flows import operators
+    from facematch.flows.console import operators
 
     with services() as svc:
         for operator in operators.list_operators(svc):
@@ -70,7 +73,7 @@ def list_cmd(args: argparse.Namespace) -> int:
 
 
 def disable_cmd(args: argparse.Namespace) -> int:
-    from facematch.flows import operators
+    from facematch.flows.console import operators
 
     with services() as svc:
         operators.set_disabled(svc, args.email, not args.enable, actor=_actor())
@@ -79,7 +82,7 @@ def disable_cmd(args: argparse.Namespace) -> int:
 
 
 def reset_cmd(args: argparse.Namespace) -> int:
-    from facematch.flows import operators
+    from facematch.flows.console import operators
 
     with services() as svc:
         password = operators.reset_password(svc, args.email, actor=_actor(), reset_totp=args.reset_totp)
@@ -87,4 +90,13 @@ def reset_cmd(args: argparse.Namespace) -> int:
     print("Shown only now; it must be changed at the next login. Every session has ended.")
     if args.reset_totp:
         print("A new second factor is enrolled at the next login.")
+    return 0
+
+
+def unlock_cmd(args: argparse.Namespace) -> int:
+    from facematch.flows.console import operators
+
+    with services() as svc:
+        operators.unlock(svc, args.email, actor=_actor())
+    print("unlocked: its failed logins are forgotten, any browser may log in again")
     return 0

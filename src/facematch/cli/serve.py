@@ -77,7 +77,7 @@ DEMO_ADMIN = "admin@facematch.local"
 
 def seed_demo_admin(settings: Any, credentials_path: Path) -> dict[str, str] | None:
     """Development: a first console admin (TOTP is set up at its first login), written 0600 once."""
-    from facematch.flows import operators
+    from facematch.flows.console import operators
     from facematch.services import build_services
 
     if credentials_path.is_file():

@@ -3,7 +3,9 @@ console (see :class:`facematch.config.Settings`)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+import zoneinfo
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 
 class WebSettings(BaseModel):
@@ -71,12 +73,38 @@ class ConsoleSettings(BaseModel):
     login_failures_per_account: int = Field(
         default=5,
         gt=0,
-        description="Failed logins allowed per e-mail and source address per login_window_s before 429.",
+        description="Failed logins (password or code) an account may have from any address before each "
+        "further try waits a growing delay; a browser that logged in to the account before is not held.",
     )
     login_failures_per_source: int = Field(
         default=30, gt=0, description="Failed logins allowed per source address per login_window_s."
     )
-    login_window_s: int = Field(default=900, gt=0, description="Window of the login throttles.")
+    login_window_s: int = Field(
+        default=900, gt=0, description="Window of the per-address count of failed logins."
+    )
+    login_codes_per_pending: int = Field(
+        default=5,
+        gt=0,
+        description="Second-factor codes one pending login may try; then the password is needed again.",
+    )
+    login_delay_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Delay after an account's free failures; it doubles with each further failure.",
+    )
+    login_max_delay_s: float = Field(
+        default=900.0, gt=0, description="Longest delay between two tries of an account from a new browser."
+    )
+    login_memory_s: int = Field(
+        default=86_400,
+        gt=0,
+        description="How long an account's failed logins are remembered (an admin can unlock it sooner).",
+    )
+    known_browser_s: int = Field(
+        default=30 * 86_400,
+        gt=0,
+        description="How long a browser that logged in stays known to its account (not held by its delay).",
+    )
     image_url_ttl_s: int = Field(
         default=120,
         gt=0,
@@ -94,3 +122,32 @@ class ConsoleSettings(BaseModel):
         description="How often a worker applies the default outcome to overdue review items.",
     )
     page_size: int = Field(default=50, ge=10, le=500, description="Rows per page in console lists.")
+    review_claim_s: int = Field(
+        default=300,
+        ge=30,
+        le=3600,
+        description="How long opening a review item reserves it for its reviewer; renewed while the page "
+        "is in use, released when they decide or leave.",
+    )
+    max_range_days: int = Field(
+        default=366, ge=1, le=3660, description="Longest date range of a console chart, list or export."
+    )
+    export_max_rows: int = Field(
+        default=100_000,
+        ge=1,
+        le=5_000_000,
+        description="Most rows of one CSV export; a larger result is cut there (and the export says so).",
+    )
+    time_zone: str = Field(
+        default="Asia/Jakarta",
+        description="Time zone (IANA name) of console times for operators who have not chosen their own.",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value

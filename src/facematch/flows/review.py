@@ -1,18 +1,18 @@
-"""The review queue: partners' review settings, holding final attempts in a band, deciding them,
-and the deadline sweep.
+"""The queue side of review: partners' review settings, holding final attempts in a band, ending a
+held attempt, and the deadline sweep. What a reviewer does (claims, decisions) is the console's
+review desk (:mod:`facematch.flows.console.desk`); this module knows no operator accounts.
 
 A reviewer's decision and the deadline's default both go through one conditional UPDATE of the
-queue item (``state = 'open'``), so exactly one of them decides; the loser gets
-ReviewConflictError. The decision makes the attempt final (``COMPLETED``: ``VALID``, or ``INVALID``
-with the reason), records ``faceMatch.decidedBy`` (``REVIEW`` with the reviewer's id, or
-``REVIEW_DEADLINE``) and writes the one completion callback, all in the same transaction.
+queue item (``state = 'open'``), so exactly one of them decides. Then :func:`finalize` makes the
+attempt final (``COMPLETED``: ``VALID``, or ``INVALID`` with the reason), records
+``faceMatch.decidedBy`` (``REVIEW`` with the reviewer's id, or ``REVIEW_DEADLINE``) and writes the
+one completion callback, all in the same transaction.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,73 +20,18 @@ from sqlalchemy.orm import Session
 
 from facematch.config import Settings
 from facematch.engine.calibrate import Calibration
-from facematch.errors import InvalidFieldError, ReviewConflictError, ReviewNotFoundError
+from facematch.errors import InvalidFieldError, ReviewConflictError
 from facematch.flows import callbacks
 from facematch.flows.context import Services
-from facematch.flows.operators import ConsoleUser, Permission
 from facematch.rules import review_band, views
-from facematch.rules.review_band import APPROVE, REJECT, Band
+from facematch.rules.review_band import APPROVE, Band
 from facematch.rules.states import DecidedBy, NextAction, ReasonCode, Result, SubmissionStatus
-from facematch.storage import audit_repo, operator_repo, review_repo, submission_repo
+from facematch.storage import audit_repo, review_repo, submission_repo
 from facematch.storage.models import FlowSession, Partner, ReviewItem, Submission, utcnow
 
 log = logging.getLogger(__name__)
 
-#: Reasons a reviewer may reject with (the partner's ``reasonCode``).
-REJECT_REASONS: dict[str, str] = {
-    ReasonCode.FACE_MATCH_FAILED: "Not the same person",
-    ReasonCode.FRAUD_REJECT: "Suspected fraud (photo of a photo, screen, mask, edited image)",
-    ReasonCode.REFERENCE_IMAGE_VALIDATION_FAILED: "The reference portrait cannot be used",
-    ReasonCode.INVALID_DOCUMENT: "The selfie cannot be used",
-}
 DEADLINE_ACTOR = "system:review-deadline"
-MAX_NOTE = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class QueueRow:
-    submission_id: str
-    partner_id: str
-    partner_name: str
-    partner_session_id: str
-    similarity: float
-    threshold: float
-    band_low: float
-    band_high: float
-    default_outcome: str
-    created_at: datetime
-    due_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ItemView:
-    """One queue item as the console shows it."""
-
-    row: QueueRow
-    state: str
-    outcome: str | None
-    reason_code: str | None
-    note: str | None
-    decided_at: datetime | None
-    decided_by: str | None
-    """The reviewer's e-mail, or None (the deadline, or not decided)."""
-    decided_via: str | None
-
-
-def _row(item: ReviewItem, flow_session: FlowSession, partner_name: str) -> QueueRow:
-    return QueueRow(
-        submission_id=item.submission_id,
-        partner_id=item.partner_id,
-        partner_name=partner_name,
-        partner_session_id=flow_session.partner_session_id,
-        similarity=item.similarity,
-        threshold=item.threshold,
-        band_low=item.band_low,
-        band_high=item.band_high,
-        default_outcome=item.default_outcome,
-        created_at=item.created_at,
-        due_at=item.due_at,
-    )
 
 
 # ---------------------------------------------------------------- settings
@@ -171,57 +116,10 @@ def hold(submission: Submission, band: Band, *, default_deadline_s: int, session
     )
 
 
-# ---------------------------------------------------------------- the queue
+# ---------------------------------------------------------------- ending a held attempt
 
 
-def queue(
-    svc: Services, *, partner_id: str | None = None, limit: int = 50, offset: int = 0
-) -> tuple[list[QueueRow], int]:
-    """Open items oldest first, and how many are open."""
-    with svc.db.session() as session:
-        rows = review_repo.open_items(session=session, partner_id=partner_id, limit=limit, offset=offset)
-        total = review_repo.count_open(session=session, partner_id=partner_id)
-        return [_row(*row) for row in rows], total
-
-
-def item(svc: Services, submission_id: str) -> ItemView | None:
-    with svc.db.session() as session:
-        found = session.get(ReviewItem, submission_id)
-        if found is None:
-            return None
-        submission = session.get(Submission, submission_id)
-        assert submission is not None
-        flow_session = session.get(FlowSession, submission.session_id)
-        partner = session.get(Partner, found.partner_id)
-        assert flow_session is not None and partner is not None
-        emails = operator_repo.operator_emails(
-            {found.decided_by} if found.decided_by else set(), session=session
-        )
-        return ItemView(
-            row=_row(found, flow_session, partner.name),
-            state=found.state,
-            outcome=found.outcome,
-            reason_code=found.reason_code,
-            note=found.note,
-            decided_at=found.decided_at,
-            decided_by=emails.get(found.decided_by or ""),
-            decided_via=found.decided_via,
-        )
-
-
-def next_open(svc: Services, *, after: str | None = None) -> str | None:
-    """The oldest open item (other than ``after``)."""
-    rows, _ = queue(svc, limit=2)
-    for row in rows:
-        if row.submission_id != after:
-            return row.submission_id
-    return None
-
-
-# ---------------------------------------------------------------- deciding
-
-
-def _finalize(
+def finalize(
     session: Session,
     found: ReviewItem,
     outcome: str,
@@ -265,74 +163,6 @@ def _finalize(
     return submission
 
 
-def decide(
-    svc: Services,
-    user: ConsoleUser,
-    submission_id: str,
-    outcome: str,
-    reason_code: str | None,
-    note: str,
-    *,
-    source: str | None = None,
-) -> None:
-    """A reviewer approves or rejects a queued attempt, with a reason; first decision wins."""
-    user.require(Permission.DECIDE)
-    outcome = outcome.upper()
-    if outcome not in (APPROVE, REJECT):
-        raise InvalidFieldError("outcome", "approve or reject")
-    note = note.strip()
-    if not note:
-        raise InvalidFieldError("note", "say why (the note is kept in the audit trail)")
-    if len(note) > MAX_NOTE:
-        raise InvalidFieldError("note", f"at most {MAX_NOTE} characters")
-    code = ""
-    if outcome == REJECT:
-        code = reason_code or ""
-        if code not in REJECT_REASONS:
-            raise InvalidFieldError("reason-code", "choose one of the rejection reasons")
-    now = utcnow()
-    with svc.db.session() as session:
-        found = session.get(ReviewItem, submission_id)
-        if found is None:
-            raise ReviewNotFoundError()
-        values = {
-            "decided_at": now,
-            "outcome": outcome,
-            "reason_code": code or None,
-            "note": note,
-            "decided_by": user.operator_id,
-            "decided_via": DecidedBy.REVIEW,
-        }
-        if not review_repo.close_item(submission_id, values, session=session):
-            session.refresh(found)
-            raise ReviewConflictError(_decided_message(found, session=session), decided_by=found.decided_by)
-        submission = _finalize(session, found, outcome, code, DecidedBy.REVIEW, user.operator_id, now)
-        audit_repo.audit(
-            user.actor,
-            "review_decide",
-            submission_id,
-            session=session,
-            reason=note,
-            details={"outcome": outcome, "reasonCode": code, "similarity": found.similarity},
-            source=source,
-        )
-    svc.metrics.submissions.labels(
-        submission.status, submission.result or "", submission.reason_code or ""
-    ).inc()
-
-
-def _decided_message(found: ReviewItem, *, session: Session) -> str:
-    if found.decided_via == DecidedBy.REVIEW_DEADLINE:
-        who = "its deadline (default outcome)"
-    else:
-        emails = operator_repo.operator_emails(
-            {found.decided_by} if found.decided_by else set(), session=session
-        )
-        who = emails.get(found.decided_by or "", "another reviewer")
-    when = found.decided_at.strftime("%Y-%m-%d %H:%M:%S UTC") if found.decided_at else "earlier"
-    return f"already decided ({(found.outcome or '').lower()}) by {who} at {when}"
-
-
 def sweep_overdue(svc: Services, batch: int = 100) -> int:
     """Apply the default outcome to items past their deadline; returns how many it decided. Safe in
     several workers at once (the conditional UPDATE lets one of them decide each item)."""
@@ -355,7 +185,7 @@ def sweep_overdue(svc: Services, batch: int = 100) -> int:
             }
             if not review_repo.close_item(submission_id, values, session=session):
                 continue
-            submission = _finalize(session, found, outcome, code, DecidedBy.REVIEW_DEADLINE, None, now)
+            submission = finalize(session, found, outcome, code, DecidedBy.REVIEW_DEADLINE, None, now)
             audit_repo.audit(
                 DEADLINE_ACTOR,
                 "review_default",

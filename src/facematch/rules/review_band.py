@@ -46,3 +46,12 @@ def held(band: Band | None, reason_code: str | None, similarity: float | None) -
     if band is None or reason_code != ReasonCode.FACE_MATCH_FAILED or similarity is None:
         return None
     return band if band.holds(similarity) else None
+
+
+def label(low: float, high: float, threshold: float | None = None) -> str:
+    """The band as people read it: it ends at the accept threshold when given as "up to it" (a
+    high of 1.0, or any high above the threshold)."""
+    top = min(high, threshold) if threshold is not None else high
+    if top >= 1.0:
+        return f"{low:.3f} up to the accept threshold"
+    return f"{low:.3f}–{top:.3f}"

@@ -125,6 +125,29 @@ class Counters:
         key = f"{self._prefix}/mark/{name}/{_key(*identifiers)}"
         return self._call(lambda storage, _: storage.get(key) > 0)
 
+    def add(self, name: str, ttl_s: float, amount: int, *identifiers: str) -> int:
+        """Add ``amount`` (negative: take it back) to a plain counter, atomically, and return its
+        new value; a counter created by this call lives ``ttl_s`` seconds."""
+        key = f"{self._prefix}/count/{name}/{_key(*identifiers)}"
+        return self._call(lambda storage, _: int(storage.incr(key, math.ceil(ttl_s), amount=amount)))
+
+    def value(self, name: str, *identifiers: str) -> int:
+        """A plain counter's value (0 when it does not exist or has expired)."""
+        key = f"{self._prefix}/count/{name}/{_key(*identifiers)}"
+        return self._call(lambda storage, _: int(storage.get(key)))
+
+    def expires_in(self, name: str, *identifiers: str) -> float:
+        """Seconds until a plain counter expires (0 when it does not exist)."""
+        key = f"{self._prefix}/count/{name}/{_key(*identifiers)}"
+        return self._call(
+            lambda storage, _: max(0.0, storage.get_expiry(key) - time.time()) if storage.get(key) else 0.0
+        )
+
+    def forget(self, name: str, *identifiers: str) -> None:
+        """Delete a plain counter."""
+        key = f"{self._prefix}/count/{name}/{_key(*identifiers)}"
+        self._call(lambda storage, _: storage.clear(key))
+
 
 def _retry(windows: MovingWindowRateLimiter, item: RateLimitItem, *identifiers: str) -> int:
     stats = windows.get_window_stats(item, *identifiers)

@@ -42,6 +42,8 @@ class TokenKind(StrEnum):
     """An image URL of the operator console, bound to one operator session."""
     CONSOLE_LOGIN = "console-login"
     """The login form's CSRF token, bound to a nonce cookie of the browser that loaded it."""
+    CONSOLE_DEVICE = "console-device"
+    """A browser that completed a login to one operator account (its device cookie)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,9 +95,9 @@ class FlowSession(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), index=True)
-    partner_session_id: Mapped[str] = mapped_column(String(200))
+    partner_session_id: Mapped[str] = mapped_column(String(200), index=True)
     onboarding_partner: Mapped[str | None] = mapped_column(String(200), default=None)
-    partner_user_id: Mapped[str] = mapped_column(String(200))
+    partner_user_id: Mapped[str] = mapped_column(String(200), index=True)
     partner_user_id_type: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(16))
     interactive: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -215,7 +215,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(100), index=True)
     action: Mapped[str] = mapped_column(String(64))
     submission_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
@@ -257,6 +257,8 @@ class Operator(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The zone the console shows this operator's times in; None: the console's default."""
 
 
 class OperatorSession(Base):
@@ -279,7 +281,8 @@ class OperatorSession(Base):
 
 
 class LoginThrottle(Base):
-    """Failed console logins per key (account + source, or source) in the current window."""
+    """No longer written: failed console logins are counted in the shared limits storage
+    (:mod:`facematch.security.login_guard`). The table stays until a migration drops it."""
 
     __tablename__ = "login_throttles"
 
@@ -329,3 +332,6 @@ class ReviewItem(Base):
     """The reviewer's operator id (None when the deadline decided)."""
     decided_via: Mapped[str | None] = mapped_column(String(16), default=None)
     """``REVIEW`` or ``REVIEW_DEADLINE``."""
+    claimed_by: Mapped[str | None] = mapped_column(String(36), default=None)
+    """The operator id of the reviewer who has the open item in front of them, until ``claimed_until``."""
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)

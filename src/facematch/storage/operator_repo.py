@@ -1,4 +1,4 @@
-"""Queries of the operator console's accounts: operators, their sessions, login throttles.
+"""Queries of the operator console's accounts: operators and their sessions.
 
 Every function takes the session keyword-only; none commits (the caller's unit of work does).
 """
@@ -8,10 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from facematch.storage.models import LoginThrottle, Operator, OperatorSession
+from facematch.storage.models import Operator, OperatorSession
 
 
 def operator_by_email(email: str, *, session: Session) -> Operator | None:
@@ -73,52 +72,6 @@ def delete_sessions_before(cutoff: datetime, *, session: Session) -> int:
     result = session.execute(
         delete(OperatorSession)
         .where(or_(OperatorSession.expires_at < cutoff, OperatorSession.revoked_at < cutoff))
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def throttle_failures(key: str, window_start: datetime, *, session: Session) -> tuple[int, datetime | None]:
-    """Failures counted for ``key`` in a window that began after ``window_start``, and when it began."""
-    row = session.get(LoginThrottle, key)
-    if row is None or row.window_started_at <= window_start:
-        return 0, None
-    return row.failures, row.window_started_at
-
-
-def throttle_fail(key: str, now: datetime, window_start: datetime, *, session: Session) -> None:
-    """Count one failure for ``key``: in its current window, or in a new one starting ``now``."""
-    counted = session.execute(
-        update(LoginThrottle)
-        .where(LoginThrottle.key == key, LoginThrottle.window_started_at > window_start)
-        .values(failures=LoginThrottle.failures + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if counted.rowcount == 1:  # type: ignore[attr-defined]
-        return
-    restarted = session.execute(
-        update(LoginThrottle)
-        .where(LoginThrottle.key == key)
-        .values(window_started_at=now, failures=1)
-        .execution_options(synchronize_session=False)
-    )
-    if restarted.rowcount == 1:  # type: ignore[attr-defined]
-        return
-    try:
-        with session.begin_nested():
-            session.add(LoginThrottle(key=key, window_started_at=now, failures=1))
-    except IntegrityError:  # another process counted the first failure at the same moment
-        throttle_fail(key, now, window_start, session=session)
-
-
-def throttle_clear(key: str, *, session: Session) -> None:
-    session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
-
-
-def delete_throttles_before(cutoff: datetime, *, session: Session) -> int:
-    result = session.execute(
-        delete(LoginThrottle)
-        .where(LoginThrottle.window_started_at < cutoff)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

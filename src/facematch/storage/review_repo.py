@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from facematch.rules.review_band import Band
@@ -90,6 +90,73 @@ def open_items(
     return [(row[0], row[1], row[2]) for row in session.execute(query)]
 
 
+def item_with_context(submission_id: str, *, session: Session) -> tuple[ReviewItem, FlowSession, str] | None:
+    """One item (open or decided) with its flow session and partner name."""
+    query = (
+        select(ReviewItem, FlowSession, Partner.name)
+        .join(Submission, Submission.id == ReviewItem.submission_id)
+        .join(FlowSession, FlowSession.id == Submission.session_id)
+        .join(Partner, Partner.id == ReviewItem.partner_id)
+        .where(ReviewItem.submission_id == submission_id)
+    )
+    row = session.execute(query).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def _free_for(operator_id: str, now: datetime) -> ColumnElement[bool]:
+    """Not claimed by anyone else right now."""
+    return or_(
+        ReviewItem.claimed_by.is_(None),
+        ReviewItem.claimed_by == operator_id,
+        ReviewItem.claimed_until.is_(None),
+        ReviewItem.claimed_until <= now,
+    )
+
+
+def claim(submission_id: str, operator_id: str, now: datetime, until: datetime, *, session: Session) -> bool:
+    """Claim (or renew) an open item for ``operator_id`` until ``until``; False when it is decided or
+    someone else holds a live claim on it."""
+    result = session.execute(
+        update(ReviewItem)
+        .where(
+            ReviewItem.submission_id == submission_id,
+            ReviewItem.state == ReviewState.OPEN,
+            _free_for(operator_id, now),
+        )
+        .values(claimed_by=operator_id, claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def release(submission_id: str, *, session: Session, operator_id: str | None = None) -> bool:
+    """Drop the claim on an open item: only ``operator_id``'s own, or (None) anyone's."""
+    conditions = [ReviewItem.submission_id == submission_id, ReviewItem.claimed_by.is_not(None)]
+    if operator_id is not None:
+        conditions.append(ReviewItem.claimed_by == operator_id)
+    result = session.execute(
+        update(ReviewItem)
+        .where(and_(*conditions))
+        .values(claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def next_free(operator_id: str, now: datetime, *, session: Session, skip: str | None = None) -> str | None:
+    """The oldest open item nobody else is reviewing right now (other than ``skip``)."""
+    query = (
+        select(ReviewItem.submission_id)
+        .where(ReviewItem.state == ReviewState.OPEN, _free_for(operator_id, now))
+        .order_by(ReviewItem.created_at, ReviewItem.submission_id)
+        .limit(1)
+    )
+    if skip:
+        query = query.where(ReviewItem.submission_id != skip)
+    found: str | None = session.scalar(query)
+    return found
+
+
 def count_open(*, session: Session, partner_id: str | None = None) -> int:
     query = select(func.count()).select_from(ReviewItem).where(ReviewItem.state == ReviewState.OPEN)
     if partner_id:
@@ -105,12 +172,23 @@ def oldest_open(*, session: Session, partner_id: str | None = None) -> datetime 
     return oldest
 
 
-def close_item(submission_id: str, values: dict[str, Any], *, session: Session) -> bool:
-    """Decide an open item; False when it was no longer open (someone, or its deadline, was first)."""
+def close_item(
+    submission_id: str,
+    values: dict[str, Any],
+    *,
+    session: Session,
+    operator_id: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Decide an open item; False when it was no longer open (someone, or its deadline, was first)
+    or, for a reviewer (``operator_id``), while someone else holds a live claim on it."""
+    conditions = [ReviewItem.submission_id == submission_id, ReviewItem.state == ReviewState.OPEN]
+    if operator_id is not None:
+        conditions.append(_free_for(operator_id, now or utcnow()))
     result = session.execute(
         update(ReviewItem)
-        .where(ReviewItem.submission_id == submission_id, ReviewItem.state == ReviewState.OPEN)
-        .values(state=ReviewState.DECIDED, **values)
+        .where(*conditions)
+        .values(state=ReviewState.DECIDED, claimed_by=None, claimed_until=None, **values)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -1,5 +1,5 @@
 """The review-deadline sweeper: a thread applying partners' default outcomes to overdue review items
-(and forgetting ended console sessions and old login throttles), like the abandoned-session sweeper."""
+(and forgetting ended console sessions), like the abandoned-session sweeper."""
 
 from __future__ import annotations
 

@@ -3,13 +3,15 @@ logout everywhere, CSRF; all state in the database (a second set of services see
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pyotp
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
-from consolekit import OperatorCreds, login, make_operator
+from consolekit import OperatorCreds, console_user, login, make_operator
 from facematch.errors import (
     ConsoleSessionError,
     ConsoleSessionExpiredError,
@@ -19,12 +21,13 @@ from facematch.errors import (
     LoginThrottledError,
     OperatorExistsError,
 )
-from facematch.flows import operators
 from facematch.flows.console import auth as console_auth
+from facematch.flows.console import operators
+from facematch.flows.console.operators import Permission, Role
 from facematch.flows.context import Services
-from facematch.flows.operators import Permission, Role
 from facematch.services import build_services
-from facematch.storage.models import Operator, OperatorSession, utcnow
+from facematch.storage.models import AuditEvent, Operator, OperatorSession, utcnow
+from servicekit import make_settings
 
 
 @pytest.fixture
@@ -96,24 +99,77 @@ def test_viewer_logs_in_with_a_password_reviewer_must_enrol_then_use_the_code(sv
     )
 
 
-def test_wrong_passwords_are_throttled_per_account_and_source(svc: Services) -> None:
-    creds = make_operator(svc, Role.VIEWER)
-    limit = svc.settings.console.login_failures_per_account
-    for _ in range(limit):
-        with pytest.raises(LoginFailedError):
-            console_auth.password_step(svc, creds.email, "wrong password!!", "10.0.0.2")
-    with pytest.raises(LoginThrottledError) as throttled:
-        console_auth.password_step(svc, creds.email, creds.password, "10.0.0.2")
-    assert throttled.value.retry_after_s > 0
-    # another source (the real operator elsewhere) is not locked out
-    assert console_auth.password_step(svc, creds.email, creds.password, "10.0.0.3").stage == "active"
-    # and the count lives in the database: another process sees it
-    other = build_services(svc.settings)
+def test_guessing_is_counted_per_account_from_any_address_in_the_shared_counters(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Two sets of services on one Redis (two API processes): failures from many addresses hold
+    the account for a new browser; the operator's own browser is not held; an admin's unlock
+    (audited) frees it."""
+    env = {
+        "FACEMATCH_LIMITS__STORAGE_URI": "redis://127.0.0.1:6379/0",
+        "FACEMATCH_LIMITS__KEY_PREFIX": f"test-{uuid.uuid4().hex[:10]}",
+    }
+    settings = make_settings(database_url, tmp_path, **env)
+    first, second = build_services(settings), build_services(settings)
     try:
-        with pytest.raises(LoginThrottledError):
-            console_auth.password_step(other, creds.email, creds.password, "10.0.0.2")
+        creds = make_operator(first, Role.VIEWER)
+        known = console_auth.password_step(first, creds.email, creds.password, "10.0.0.1")
+        limit = first.settings.console.login_failures_per_account
+        for n in range(limit):  # each from another address, alternating processes
+            with pytest.raises(LoginFailedError):
+                console_auth.password_step(
+                    (first, second)[n % 2], creds.email, "wrong password!!", f"10.0.1.{n}"
+                )
+        with pytest.raises(LoginThrottledError) as throttled:  # the right one, from yet another
+            console_auth.password_step(second, creds.email, creds.password, "10.0.2.1")
+        assert 0 < throttled.value.retry_after_s <= first.settings.console.login_delay_s + 1
+        step = console_auth.password_step(
+            second, creds.email, creds.password, "10.0.2.1", device_token=known.device_token
+        )
+        assert step.stage == console_auth.ACTIVE  # the operator's own browser
+        admin = console_user(first, make_operator(first, Role.ADMIN))
+        assert next(o for o in operators.list_operators(first) if o.email == creds.email).blocked_for_s > 0
+        operators.unlock(first, creds.email, actor=admin.actor, source="10.0.0.9")
+        assert console_auth.password_step(second, creds.email, creds.password, "10.0.2.1").stage == "active"
+        with first.db.session() as session:
+            unlock = session.scalar(select(AuditEvent).where(AuditEvent.action == "operator_unlock"))
+            failed = session.scalar(
+                select(func.count()).where(
+                    AuditEvent.action == "login_failed",
+                    AuditEvent.details["email"].as_string() == creds.email,
+                )
+            )
+        assert unlock is not None and unlock.details["failedLogins"] == limit and failed == limit
     finally:
-        other.db.dispose()
+        first.db.dispose()
+        second.db.dispose()
+
+
+def test_a_pending_login_ends_after_a_few_wrong_codes(svc: Services) -> None:
+    creds = make_operator(svc, Role.REVIEWER)
+    step = console_auth.password_step(svc, creds.email, creds.password, "10.0.3.1")
+    for _ in range(svc.settings.console.login_codes_per_pending - 1):
+        with pytest.raises(LoginFailedError, match="wrong"):
+            console_auth.second_factor_step(svc, step.token, "000000", "10.0.3.1")
+    with pytest.raises(LoginFailedError, match="log in again"):
+        console_auth.second_factor_step(svc, step.token, "000000", "10.0.3.1")
+    with pytest.raises(ConsoleSessionError):  # the pending login is over, even with the right code
+        console_auth.second_factor_step(svc, step.token, creds.code(), "10.0.3.1")
+
+
+def test_a_long_forged_client_address_is_stored_and_audited(svc: Services) -> None:
+    creds = make_operator(svc, Role.VIEWER)
+    forged = "2001:db8::" + "f" * 300
+    with pytest.raises(LoginFailedError):
+        console_auth.password_step(svc, creds.email, "wrong password!!", forged)
+    token = console_auth.password_step(svc, creds.email, creds.password, forged).token
+    assert console_auth.resolve(svc, token).email == creds.email
+    with svc.db.session() as session:
+        sources = set(
+            session.scalars(select(AuditEvent.source).where(AuditEvent.action.in_(("login_failed", "login"))))
+        )
+    [stored] = [s for s in sources if s and s.startswith("2001:db8::")]
+    assert len(stored) <= 64 and stored != forged[:64]
 
 
 def test_unknown_accounts_fail_the_same_way(svc: Services) -> None:

@@ -9,8 +9,8 @@ from consolekit import console_user, make_operator
 from facematch.errors import PermissionDeniedError, UnauthorizedError
 from facematch.flows import gateway, partners
 from facematch.flows.console import partners as console_partners
+from facematch.flows.console.operators import ConsoleUser, Role
 from facematch.flows.context import Services
-from facematch.flows.operators import ConsoleUser, Role
 from facematch.storage.models import AuditEvent
 from servicekit import ONBOARDING
 

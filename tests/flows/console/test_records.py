@@ -13,9 +13,9 @@ from consolekit import console_user, make_operator
 from facematch.engine.fake import FakeEngine
 from facematch.errors import PermissionDeniedError
 from facematch.flows import callbacks, processing, review
-from facematch.flows.console import records
+from facematch.flows.console import desk, records
+from facematch.flows.console.operators import Role
 from facematch.flows.context import Services
-from facematch.flows.operators import Role
 from facematch.outbound import webhooks
 from facematch.rules import decisions
 from facematch.rules.review_band import Band
@@ -166,5 +166,44 @@ def test_the_review_queue_is_oldest_first(svc: Services) -> None:
             item = session.get(ReviewItem, submission_id)
             assert item is not None
             item.created_at = utcnow() - timedelta(hours=age)
-    rows, total = review.queue(svc)
+    rows, total = desk.queue(svc, console_user(svc, make_operator(svc, Role.VIEWER)))
     assert total == 3 and [row.submission_id for row in rows] == list(reversed(held))
+
+
+def test_results_and_reasons_are_as_the_partner_received_them(svc: Services) -> None:
+    viewer = console_user(svc, make_operator(svc, Role.VIEWER))
+    partner = create_partner(svc.db).partner_id
+    review.set_policy(svc, partner, Band(0.05, 0.5), actor="t")
+    waiting = _decided(svc, partner, decisions.compared(0.1, False, "m", 0.5, 0.001, similarity=0.2))
+    rejected = _decided(svc, partner, decisions.compared(0.01, False, "m", 0.5, 0.001, similarity=0.01))
+
+    def ids(**f: str) -> set[str]:
+        return {
+            r.id
+            for r in records.find_submissions(svc, viewer, SubmissionFilter(partner_id=partner, **f), 1).items
+        }
+
+    assert ids(status="IN_REVIEW") == {waiting}
+    assert ids(result="INVALID") == {rejected}  # the held one has no result for the partner yet
+    assert ids(reason_code="FACE_MATCH_FAILED") == {rejected}
+
+
+def test_a_callback_has_one_attempt_count_everywhere(svc: Services) -> None:
+    admin = console_user(svc, make_operator(svc, Role.ADMIN))
+    partner = create_partner(svc.db, callback_url="https://hooks.bank.example/cb").partner_id
+    submission_id = _decided(svc, partner, decisions.compared(0.9, True, "m", 0.5, 0.001))
+    claimed = callbacks.claim(svc, "w")
+    assert claimed is not None
+    dead = webhooks.DeliveryOutcome(webhooks.Outcome.FAILED, 500, None, "HTTP 500", 0)
+    callbacks.record(svc, claimed, dead, 5.0)
+    [message] = records.find_callbacks(svc, admin, CallbackFilter(submission_id=submission_id), 1).items
+    records.resend_callbacks(svc, admin, [message.id], source="t")
+    claimed = callbacks.claim(svc, "w")
+    assert claimed is not None
+    ok = webhooks.DeliveryOutcome(webhooks.Outcome.DELIVERED, 200, None, None, 0)
+    callbacks.record(svc, claimed, ok, 5.0)
+    [listed] = records.find_callbacks(svc, admin, CallbackFilter(submission_id=submission_id), 1).items
+    detail = records.submission_detail(svc, admin, submission_id, source="t")
+    timeline = [e.label for e in detail.timeline if e.label.startswith("Callback attempt")]
+    assert (listed.attempts, listed.scheduled) == (2, 1)  # two in all, one since the resend
+    assert detail.callbacks[0].attempts == 2 and timeline == ["Callback attempt 1", "Callback attempt 2"]

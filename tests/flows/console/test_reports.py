@@ -8,10 +8,12 @@ from datetime import timedelta
 import pytest
 
 from consolekit import console_user, make_operator
+from facematch.errors import InvalidFieldError
 from facematch.flows import review
+from facematch.flows.console import operators, zones
 from facematch.flows.console import reports as console_reports
+from facematch.flows.console.operators import Role
 from facematch.flows.context import Services
-from facematch.flows.operators import Role
 from facematch.rules.review_band import Band
 from facematch.storage.models import ReviewItem, utcnow
 from servicekit import create_partner, seed_submission
@@ -50,7 +52,10 @@ def test_counts_per_day_and_partner(svc: Services) -> None:
     seed(partner, yesterday, "COMPLETED", "INVALID", "FACE_MATCH_FAILED", 1.0)
     seed(partner, yesterday, "ERROR", None, "VERIFICATION_FAILED", 3.0)
     seed(other, now, "COMPLETED", "VALID", "", 0.1)
-    held = seed_submission(svc.db, partner, status="IN_REVIEW", similarity=0.33, details={})
+    held = seed_submission(
+        svc.db, partner, status="IN_REVIEW", result="INVALID", reason_code="FACE_MATCH_FAILED",
+        similarity=0.33, details={},
+    )  # fmt: skip # the engine's verdict, not given to the partner yet
     review.set_policy(svc, partner, Band(0.3, 0.363), actor="t")
     with svc.db.session() as session:
         session.add(
@@ -61,11 +66,15 @@ def test_counts_per_day_and_partner(svc: Services) -> None:
         )  # fmt: skip
     user = console_user(svc, make_operator(svc, Role.VIEWER))
     dash = console_reports.dashboard(svc, user, partner_id=partner)
-    today, before = now.date().isoformat(), yesterday.date().isoformat()
+    assert user.time_zone == "Asia/Jakarta"  # the console's default: days are WIB days
+    today = zones.local(now, user.time_zone).date().isoformat()
+    before = zones.local(yesterday, user.time_zone).date().isoformat()
     assert len(dash.days) == 14 and dash.days[-1] == today
-    assert (dash.per_day[today].valid, dash.per_day[today].invalid, dash.per_day[today].open) == (1, 1, 1)
+    counted = dash.per_day[today]
+    assert (counted.valid, counted.invalid, counted.in_review, counted.open) == (1, 1, 1, 0)
     assert (dash.per_day[today].fta, dash.per_day[before].invalid, dash.per_day[before].error) == (1, 1, 1)
     assert dash.totals.submissions == 5 and dash.totals.fta_rate == pytest.approx(1 / 4)
+    # as the partners received them: the held attempt's FACE_MATCH_FAILED is not an outcome yet
     assert dict(dash.reasons) == {"INVALID_DOCUMENT": 1, "FACE_MATCH_FAILED": 1, "VERIFICATION_FAILED": 1}
     assert (
         dash.latency.n == 4
@@ -77,3 +86,30 @@ def test_counts_per_day_and_partner(svc: Services) -> None:
     assert [p.partner_id for p in dash.partners] == [partner]
     everyone = console_reports.dashboard(svc, user)
     assert {p.partner_id for p in everyone.partners} >= {partner, other}
+
+
+def test_days_are_the_operators_and_ranges_are_bounded(svc: Services) -> None:
+    partner = create_partner(svc.db).partner_id
+    # 20:30 UTC yesterday is 03:30 WIB today
+    late = (utcnow() - timedelta(days=1)).replace(hour=20, minute=30, second=0, microsecond=0)
+    seed_submission(svc.db, partner, created_at=late, status="COMPLETED", result="VALID", reason_code="")
+    creds = make_operator(svc, Role.VIEWER)
+    jakarta = console_user(svc, creds)
+    in_wib = console_reports.dashboard(svc, jakarta, partner_id=partner)
+    assert in_wib.per_day[(late + timedelta(hours=7)).date().isoformat()].valid == 1
+    operators.set_time_zone(svc, jakarta, "UTC")
+    in_utc = console_reports.dashboard(svc, console_user(svc, creds), partner_id=partner)
+    assert in_utc.zone == "UTC" and in_utc.per_day[late.date().isoformat()].valid == 1
+    longest = svc.settings.console.max_range_days
+    for since, until in (
+        ("2020-01-01", "2024-12-31"),  # longer than the longest range
+        ("2025-01-01", "9999-12-31"),  # a date nobody can mean
+        ("2025-02-30", ""),  # no such day
+        ("1999-12-31", "2000-01-02"),
+        ("2025-03-02", "2025-03-01"),  # backwards
+        ("2025-1-1", ""),
+    ):
+        with pytest.raises(InvalidFieldError):
+            console_reports.dashboard(svc, jakarta, since=since, until=until)
+    widest = console_reports.dashboard(svc, jakarta, since="2024-01-01")
+    assert len(widest.days) == longest

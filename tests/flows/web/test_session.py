@@ -19,9 +19,10 @@ from facematch.errors import (
     WebSessionExpiredError,
 )
 from facematch.flows import processing, review, sessions
+from facematch.flows.console import desk
+from facematch.flows.console.operators import ConsoleUser
+from facematch.flows.console.operators import Role as OperatorRole
 from facematch.flows.context import Services
-from facematch.flows.operators import ConsoleUser
-from facematch.flows.operators import Role as OperatorRole
 from facematch.flows.web import capture as web_capture
 from facematch.flows.web import exit as web_exit
 from facematch.flows.web import handoff
@@ -138,7 +139,7 @@ def test_a_borderline_final_attempt_waits_for_a_reviewer_then_ends(world: WebWor
     with pytest.raises(SubmissionStateConflictError):
         web_capture.capture(svc, web, fake_face_image(REFERENCE_PERSON))
     reviewer = ConsoleUser("op-1", "reviewer@ops.example", OperatorRole.REVIEWER, "session", "csrf")
-    review.decide(svc, reviewer, submission_id, "approve", None, "same person")
+    desk.decide(svc, reviewer, submission_id, "approve", None, "same person")
     state = web_session.web_state(svc, web)
     assert state.final and state.outcome == "APPROVED" and state.callback_status == "COMPLETED"
 

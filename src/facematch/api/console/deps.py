@@ -1,5 +1,9 @@
 """Who is asking: the operator session behind the console cookie, and for state changes the origin
-check and the session's CSRF token (form field ``csrf`` or header ``x-csrf-token``)."""
+check and the session's CSRF token (form field ``csrf`` or header ``x-csrf-token``).
+
+``Reader`` and ``Actor`` are for the console's pages: they refuse an operator whose password was
+generated (:meth:`~facematch.flows.console.operators.ConsoleUser.require`); ``Member`` and
+``MemberAction`` are for the few things such an operator may do: change it, log out."""
 
 from __future__ import annotations
 
@@ -11,15 +15,15 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from facematch import errors as e
-from facematch.api.console.pages import PREFIX, login_redirect, render, same_origin
+from facematch.api.console.pages import PREFIX, login_redirect, password_redirect, render, same_origin
 from facematch.api.deps import Svc
 from facematch.errors import CsrfError
 from facematch.flows.console import auth as console_auth
+from facematch.flows.console.operators import ConsoleUser, Permission
 from facematch.flows.context import Services
-from facematch.flows.operators import ConsoleUser
 
 #: ``__Secure-`` cookies need HTTPS; development (``make run`` on plain http) drops the prefix.
-_SESSION, _LOGIN = "facematch-console", "facematch-console-login"
+_SESSION, _LOGIN, _DEVICE = "facematch-console", "facematch-console-login", "facematch-console-device"
 
 
 def session_cookie(svc: Services) -> str:
@@ -28,6 +32,11 @@ def session_cookie(svc: Services) -> str:
 
 def login_cookie(svc: Services) -> str:
     return _LOGIN if svc.settings.development else "__Secure-" + _LOGIN
+
+
+def device_cookie(svc: Services) -> str:
+    """The browser's device token: it tells the login guard this browser logged in before."""
+    return _DEVICE if svc.settings.development else "__Secure-" + _DEVICE
 
 
 def set_cookie(response: Response, svc: Services, name: str, value: str, max_age: int) -> None:
@@ -58,11 +67,17 @@ def check_origin(request: Request, svc: Services) -> None:
         raise CsrfError("cross-origin request refused")
 
 
-def _reader(request: Request, svc: Svc) -> ConsoleUser:
+def _member(request: Request, svc: Svc) -> ConsoleUser:
     return console_auth.resolve(svc, session_token(request, svc))
 
 
-async def _actor(request: Request, svc: Svc) -> ConsoleUser:
+def _reader(request: Request, svc: Svc) -> ConsoleUser:
+    user = _member(request, svc)
+    user.require(Permission.READ)
+    return user
+
+
+async def _member_action(request: Request, svc: Svc) -> ConsoleUser:
     check_origin(request, svc)
     user = await run_in_threadpool(console_auth.resolve, svc, session_token(request, svc))
     submitted = request.headers.get("x-csrf-token")
@@ -75,10 +90,20 @@ async def _actor(request: Request, svc: Svc) -> ConsoleUser:
     return user
 
 
+async def _actor(request: Request, svc: Svc) -> ConsoleUser:
+    user = await _member_action(request, svc)
+    user.require(Permission.READ)
+    return user
+
+
+Member = Annotated[ConsoleUser, Depends(_member)]
+"""A GET of the account page: any active session, a generated password too."""
 Reader = Annotated[ConsoleUser, Depends(_reader)]
-"""A GET: any active session."""
+"""A GET: an active session whose password is the operator's own."""
+MemberAction = Annotated[ConsoleUser, Depends(_member_action)]
+"""Changing the password, logging out: any active session, this origin, its CSRF token."""
 Actor = Annotated[ConsoleUser, Depends(_actor)]
-"""A state change: an active session, this origin, and the session's CSRF token."""
+"""A state change: an active session whose password is its own, this origin, its CSRF token."""
 
 
 def error_page(request: Request, error: Exception, status: int, code: str) -> Response:
@@ -87,6 +112,8 @@ def error_page(request: Request, error: Exception, status: int, code: str) -> Re
     status the API's table gives."""
     if isinstance(error, e.ConsoleSessionError) and request.method == "GET":
         return login_redirect(request, expired=isinstance(error, e.ConsoleSessionExpiredError))
+    if isinstance(error, e.PasswordChangeRequiredError) and request.method == "GET":
+        return password_redirect(request)
     user = None
     if not isinstance(error, e.ConsoleSessionError):
         svc: Services = request.app.state.services

@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
-from typing import Any
-from urllib.parse import quote, urlsplit
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode, urlsplit
 
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from facematch.flows.operators import ConsoleUser, Permission
+from facematch.flows.console import zones
+from facematch.flows.console.images import ImageGrant
+from facematch.flows.console.operators import ConsoleUser, Permission
+from facematch.rules import review_band
 
 PREFIX = "/console"
+UrlId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+"""An id in a console URL (anything else is refused before it reaches a query)."""
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -61,8 +67,24 @@ class ConsoleSecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def _datetime(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "–"
+@pass_context
+def _datetime(context: Context, value: datetime | str | None) -> str:
+    """A stored time (or an ISO 8601 one, as the partner views carry) in the operator's zone, the
+    zone named (``2025-01-02 10:04:05 WIB``)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return zones.show(value, context["zone"])
+
+
+@pass_context
+def _clock(context: Context, value: datetime | None) -> str:
+    """``10:04 WIB``."""
+    return zones.clock(value, context["zone"]) if value else "–"
+
+
+def _iso(value: datetime | None) -> str:
+    """The instant for scripts and ``<time datetime>`` (UTC, ISO 8601)."""
+    return zones.iso_utc(value)
 
 
 def _age(value: datetime | None, now: datetime | None = None) -> str:
@@ -94,20 +116,38 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(datetime=_datetime, age=_age, pct=_pct, seconds=_seconds)
-    env.globals.update(Permission=Permission, PREFIX=PREFIX)
+    env.filters.update(datetime=_datetime, clock=_clock, iso=_iso, age=_age, pct=_pct, seconds=_seconds)
+    env.globals.update(Permission=Permission, PREFIX=PREFIX, band_label=review_band.label)
     return env
 
 
 def render(
     request: Request, template: str, *, user: ConsoleUser | None = None, status: int = 200, **context: Any
 ) -> HTMLResponse:
+    zone = user.time_zone if user else "UTC"
     page = (
         environment()
         .get_template(template)
-        .render(user=user, path=request.url.path, csrf=user.csrf_token if user else "", **context)
+        .render(
+            user=user,
+            path=request.url.path,
+            csrf=user.csrf_token if user else "",
+            zone=zone,
+            zone_label=zones.label(zone),
+            **context,
+        )
     )
     return HTMLResponse(page, status_code=status)
+
+
+def image_urls(submission_id: str, grant: ImageGrant | None) -> dict[str, str]:
+    """The console URLs of the images a grant lets this session see."""
+    if grant is None:
+        return {}
+    return {
+        doc: f"{PREFIX}/images/{submission_id}/{doc}?{urlencode({'t': token})}"
+        for doc, token in grant.tokens.items()
+    }
 
 
 def redirect(path: str) -> RedirectResponse:
@@ -118,6 +158,12 @@ def login_redirect(request: Request, *, expired: bool) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     flag = "&expired=1" if expired else ""
     return redirect(f"{PREFIX}/login?next={quote(target, safe='')}{flag}")
+
+
+def password_redirect(request: Request) -> RedirectResponse:
+    """To the password change, which brings the operator back here afterwards."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return redirect(f"{PREFIX}/account?required=1&next={quote(target, safe='')}")
 
 
 _LOGIN_PATHS = (PREFIX + "/login", PREFIX + "/enrol", PREFIX + "/logout")

@@ -1,33 +1,32 @@
-"""The operator console's pages: dashboard, submissions with audited image views, the review queue,
-callbacks and the audit log. Login and account pages are in :mod:`facematch.api.routes.console_login`,
+"""The operator console's pages: dashboard, submissions with audited image views, callbacks and the
+audit log, and their CSV exports. Login and account pages are in
+:mod:`facematch.api.routes.console_login`, the review desk in :mod:`facematch.api.routes.console_review`,
 partner and operator management in :mod:`facematch.api.routes.console_admin`. Each route parses its
-query or form and calls one flow; the flows check roles and write the audit trail."""
+query or form and calls one flow; the flows check roles, inputs and write the audit trail."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from facematch.api.console import charts
 from facematch.api.console.deps import Actor, Reader
-from facematch.api.console.pages import PREFIX, redirect, render
+from facematch.api.console.pages import PREFIX, UrlId, image_urls, redirect, render
 from facematch.api.deps import Source, Svc
 from facematch.errors import InvalidFieldError
-from facematch.flows import operators, review
+from facematch.flows.console import exports, filters, operators
 from facematch.flows.console import images as console_images
 from facematch.flows.console import partners as console_partners
 from facematch.flows.console import records as console_records
 from facematch.flows.console import reports as console_reports
-from facematch.flows.operators import Permission
+from facematch.flows.console.operators import Permission
 from facematch.rules.states import DeliveryState, ReasonCode, Result, SubmissionStatus
-from facematch.storage.console_queries import AuditFilter, CallbackFilter, SubmissionFilter
-from facematch.storage.models import utcnow
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -35,17 +34,57 @@ _STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 STATUSES = tuple(SubmissionStatus)
 REASONS = tuple(reason for reason in ReasonCode if reason)
 Text = Annotated[str, Form()]
+Page = Annotated[int, Query(ge=1, le=100_000)]
 
 
-def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        raise InvalidFieldError("date", "dates are YYYY-MM-DD") from None
+@dataclass(frozen=True)
+class SubmissionQuery:
+    """What the submissions list (and its export) is asked for in the query string."""
+
+    partner: str = ""
+    psid: str = ""
+    user_id: str = ""
+    q: str = ""
+    status: str = ""
+    result: str = ""
+    reason: str = ""
+    since: str = ""
+    until: str = ""
 
 
-def _day_start(value: date | None) -> datetime | None:
-    return None if value is None else datetime(value.year, value.month, value.day, tzinfo=utcnow().tzinfo)
+@dataclass(frozen=True)
+class CallbackQuery:
+    partner: str = ""
+    status: str = ""
+    submission: str = ""
+    since: str = ""
+    until: str = ""
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    operator: str = ""
+    submission: str = ""
+    action: str = ""
+    since: str = ""
+    until: str = ""
+
+
+Submissions = Annotated[SubmissionQuery, Depends()]
+Callbacks = Annotated[CallbackQuery, Depends()]
+Audits = Annotated[AuditQuery, Depends()]
+
+
+def _listing(svc: Svc, kind: str, asked: Any) -> dict[str, Any]:
+    """What a filtered list's template needs besides its rows: the pager's and the export's links."""
+    query = _query(**asdict(asked))
+    return {
+        "since": asked.since,
+        "until": asked.until,
+        "query": query,
+        "export": f"{PREFIX}/{kind}.csv{query.rstrip('&').rstrip('?')}",
+        "export_max": svc.settings.console.export_max_rows,
+    }
 
 
 def _partners(svc: Svc) -> list[dict[str, str]]:
@@ -56,6 +95,15 @@ def _query(**values: Any) -> str:
     """The current filters as a query string prefix for the pager (``...&page=N``)."""
     kept = {k: v for k, v in values.items() if v}
     return "?" + (urlencode(kept) + "&" if kept else "")
+
+
+def _csv(export: exports.Export) -> StreamingResponse:
+    headers = {
+        "Content-Disposition": f'attachment; filename="{export.filename}"',
+        "X-Export-Rows": str(export.rows),
+        "X-Export-Total": str(export.total),
+    }
+    return StreamingResponse(export.chunks, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @router.get("/static/{name}")
@@ -84,9 +132,7 @@ def dashboard(
     since: str = "",
     until: str = "",
 ) -> Response:
-    dash = console_reports.dashboard(
-        svc, user, since=_date(since), until=_date(until), partner_id=partner or None
-    )
+    dash = console_reports.dashboard(svc, user, since=since, until=until, partner_id=partner or None)
     days = dash.days
     day = dash.per_day
     band = (dash.band.low, dash.band.high) if dash.band else None
@@ -99,6 +145,7 @@ def dashboard(
                 (Result.VALID, "bar-valid", [day[d].valid for d in days]),
                 (Result.INVALID, "bar-invalid", [day[d].invalid for d in days]),
                 (SubmissionStatus.ERROR, "bar-error", [day[d].error for d in days]),
+                (SubmissionStatus.IN_REVIEW, "bar-review", [day[d].in_review for d in days]),
                 ("OPEN", "bar-open", [day[d].open for d in days]),
             ],
             "attempts per day by outcome",
@@ -138,42 +185,11 @@ def dashboard(
 
 
 @router.get("/submissions")
-def submissions(
-    request: Request,
-    svc: Svc,
-    user: Reader,
-    partner: str = "",
-    psid: str = "",
-    user_id: str = "",
-    status: str = "",
-    result: str = "",
-    reason: str = "",
-    since: str = "",
-    until: str = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> Response:
-    end = _date(until)
-    f = SubmissionFilter(
-        partner_id=partner or None,
-        partner_session_id=psid.strip() or None,
-        user_id=user_id.strip() or None,
-        status=status or None,
-        result=result or None,
-        reason_code=reason or None,
-        since=_day_start(_date(since)),
-        until=_day_start(date.fromordinal(end.toordinal() + 1)) if end else None,
-    )
+def submissions(request: Request, svc: Svc, user: Reader, asked: Submissions, page: Page = 1) -> Response:
+    f = filters.submission_filter(svc, user, **asdict(asked))
     found = console_records.find_submissions(svc, user, f, page)
-    query = _query(
-        partner=partner,
-        psid=psid,
-        user_id=user_id,
-        status=status,
-        result=result,
-        reason=reason,
-        since=since,
-        until=until,
-    )
+    if f.any_id and found.total == 1:  # the one search box found one attempt: open it
+        return redirect(f"{PREFIX}/submissions/{found.items[0].id}")
     return render(
         request,
         "submissions.html",
@@ -183,19 +199,14 @@ def submissions(
         partners=_partners(svc),
         statuses=STATUSES,
         reasons=REASONS,
-        since=since,
-        until=until,
-        query=query,
+        **_listing(svc, "submissions", asked),
     )
 
 
-def _image_urls(submission_id: str, grant: console_images.ImageGrant | None) -> dict[str, str]:
-    if grant is None:
-        return {}
-    return {
-        doc: f"{PREFIX}/images/{submission_id}/{doc}?{urlencode({'t': token})}"
-        for doc, token in grant.tokens.items()
-    }
+@router.get("/submissions.csv")
+def submissions_csv(svc: Svc, user: Reader, source: Source, asked: Submissions) -> Response:
+    f = filters.submission_filter(svc, user, **asdict(asked))
+    return _csv(exports.submissions(svc, user, f, source=source))
 
 
 def _submission_page(
@@ -214,14 +225,16 @@ def _submission_page(
     similarity = detail.submission.similarity
     gauge = None
     if similarity is not None:
-        band = (detail.band.low, detail.band.high) if detail.band else None
+        band = (
+            (detail.band.low, detail.band.high) if detail.band else None
+        )  # the gauge stops it at the threshold
         gauge = charts.gauge(similarity, float(threshold) if threshold is not None else None, band)
     return render(
         request,
         "submission.html",
         user=user,
         d=detail,
-        urls=_image_urls(submission_id, grant),
+        urls=image_urls(submission_id, grant),
         ttl=grant.ttl_s if grant else 0,
         gauge=gauge,
         error=error,
@@ -230,13 +243,13 @@ def _submission_page(
 
 
 @router.get("/submissions/{submission_id}")
-def submission(request: Request, svc: Svc, user: Reader, source: Source, submission_id: str) -> Response:
+def submission(request: Request, svc: Svc, user: Reader, source: Source, submission_id: UrlId) -> Response:
     return _submission_page(request, svc, user, submission_id, source)
 
 
 @router.post("/submissions/{submission_id}/images")
 def view_images(
-    request: Request, svc: Svc, user: Actor, source: Source, submission_id: str, reason: Text = ""
+    request: Request, svc: Svc, user: Actor, source: Source, submission_id: UrlId, reason: Text = ""
 ) -> Response:
     try:
         grant = console_images.grant_images(svc, user, submission_id, reason, source=source)
@@ -246,70 +259,10 @@ def view_images(
 
 
 @router.get("/images/{submission_id}/{doc}")
-def image(svc: Svc, user: Reader, source: Source, submission_id: str, doc: str, t: str = "") -> Response:
+def image(svc: Svc, user: Reader, source: Source, submission_id: UrlId, doc: str, t: str = "") -> Response:
     data = console_images.image(svc, user, submission_id, doc, t, source=source)
     media = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
     return Response(data, media_type=media, headers={"Content-Disposition": "inline"})
-
-
-# ---------------------------------------------------------------- review queue
-
-
-@router.get("/review")
-def review_queue(
-    request: Request,
-    svc: Svc,
-    user: Reader,
-    decided: str = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> Response:
-    user.require(Permission.READ)
-    size = svc.settings.console.page_size
-    rows, total = review.queue(svc, limit=size, offset=(page - 1) * size)
-    notice = {
-        "approve": "Approved. The partner is being called back.",
-        "reject": "Rejected. The partner is being called back.",
-    }
-    return render(
-        request,
-        "review_queue.html",
-        user=user,
-        rows=rows,
-        total=total,
-        page=console_records.Page(rows, total, page, size),
-        notice=notice.get(decided, ""),
-    )
-
-
-@router.post("/review/{submission_id}/open")
-def open_review(request: Request, svc: Svc, user: Actor, source: Source, submission_id: str) -> Response:
-    sheet = console_images.open_review(svc, user, submission_id, source=source)
-    r = sheet.item.row
-    return render(
-        request,
-        "review_item.html",
-        user=user,
-        item=sheet.item,
-        urls=_image_urls(submission_id, sheet.grant),
-        analysis=sheet.analysis,
-        reject_reasons=review.REJECT_REASONS,
-        error="",
-        gauge=charts.gauge(r.similarity, r.threshold, (r.band_low, r.band_high)),
-    )
-
-
-@router.post("/review/{submission_id}/decision")
-def decide(
-    svc: Svc,
-    user: Actor,
-    source: Source,
-    submission_id: str,
-    outcome: Text = "",
-    reason_code: Text = "",
-    note: Text = "",
-) -> Response:
-    review.decide(svc, user, submission_id, outcome, reason_code or None, note, source=source)
-    return redirect(f"{PREFIX}/review?{urlencode({'decided': outcome.lower()})}")
 
 
 # ---------------------------------------------------------------- callbacks and audit
@@ -320,18 +273,14 @@ def callbacks(
     request: Request,
     svc: Svc,
     user: Reader,
-    partner: str = "",
-    status: str = "",
-    submission: str = "",
-    resent: int = 0,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    asked: Callbacks,
+    resent: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    page: Page = 1,
 ) -> Response:
-    f = CallbackFilter(
-        partner_id=partner or None, status=status or None, submission_id=submission.strip() or None
-    )
+    f = filters.callback_filter(svc, user, **asdict(asked))
     found = console_records.find_callbacks(svc, user, f, page)
     dead = console_records.find_callbacks(
-        svc, user, CallbackFilter(partner_id=partner or None, status=DeliveryState.DEAD), 1
+        svc, user, filters.callback_filter(svc, user, partner=asked.partner, status=DeliveryState.DEAD), 1
     )
     return render(
         request,
@@ -342,11 +291,17 @@ def callbacks(
         partners=_partners(svc),
         dead=dead.total,
         can_resend=user.can(Permission.RESEND_CALLBACKS),
-        query=_query(partner=partner, status=status, submission=submission),
         notice=f"{resent} callback{'s' if resent != 1 else ''} queued for delivery (same webhook-id)."
         if resent
         else "",
+        **_listing(svc, "callbacks", asked),
     )
+
+
+@router.get("/callbacks.csv")
+def callbacks_csv(svc: Svc, user: Reader, source: Source, asked: Callbacks) -> Response:
+    f = filters.callback_filter(svc, user, **asdict(asked))
+    return _csv(exports.callbacks(svc, user, f, source=source))
 
 
 @router.post("/callbacks/resend")
@@ -358,20 +313,8 @@ async def resend(request: Request, svc: Svc, user: Actor, source: Source) -> Res
 
 
 @router.get("/audit")
-def audit(
-    request: Request,
-    svc: Svc,
-    user: Reader,
-    operator: str = "",
-    submission: str = "",
-    action: str = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> Response:
-    f = AuditFilter(
-        actor=f"operator:{operator}" if operator else None,
-        submission_id=submission.strip() or None,
-        action=action or None,
-    )
+def audit(request: Request, svc: Svc, user: Reader, asked: Audits, page: Page = 1) -> Response:
+    f = filters.audit_filter(svc, user, **asdict(asked))
     found = console_records.find_audit(svc, user, f, page)
     return render(
         request,
@@ -381,5 +324,11 @@ def audit(
         f=f,
         operators=operators.list_operators(svc),
         actions=console_records.audit_actions(svc),
-        query=_query(operator=operator, submission=submission, action=action),
+        **_listing(svc, "audit", asked),
     )
+
+
+@router.get("/audit.csv")
+def audit_csv(svc: Svc, user: Reader, source: Source, asked: Audits) -> Response:
+    f = filters.audit_filter(svc, user, **asdict(asked))
+    return _csv(exports.audit(svc, user, f, source=source))

@@ -10,10 +10,11 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from facematch.api.console.deps import Actor, Reader
-from facematch.api.console.pages import PREFIX, redirect, render
+from facematch.api.console.pages import PREFIX, UrlId, redirect, render
 from facematch.api.deps import Source, Svc
 from facematch.errors import InvalidFieldError, OperatorExistsError
-from facematch.flows import operators, review
+from facematch.flows import review
+from facematch.flows.console import operators
 from facematch.flows.console import partners as console_partners
 from facematch.flows.console.partners import Callback
 from facematch.flows.partners import PartnerOptions
@@ -200,7 +201,7 @@ async def create_partner(request: Request, svc: Svc, user: Actor, source: Source
 
 
 @router.get("/partners/{partner_id}")
-def partner_page(request: Request, svc: Svc, user: Reader, partner_id: str, saved: str = "") -> Response:
+def partner_page(request: Request, svc: Svc, user: Reader, partner_id: UrlId, saved: str = "") -> Response:
     notices = {
         "settings": "Settings saved.",
         "callback": "Callback saved.",
@@ -212,7 +213,7 @@ def partner_page(request: Request, svc: Svc, user: Reader, partner_id: str, save
 
 @router.post("/partners/{partner_id}")
 async def update_partner(
-    request: Request, svc: Svc, user: Actor, source: Source, partner_id: str
+    request: Request, svc: Svc, user: Actor, source: Source, partner_id: UrlId
 ) -> Response:
     form = await _form(request)
     try:
@@ -231,7 +232,7 @@ def partner_callback(
     svc: Svc,
     user: Actor,
     source: Source,
-    partner_id: str,
+    partner_id: UrlId,
     callback_url: Text = "",
     callback_method: Text = "POST",
     callback_auth: Text = "",
@@ -253,7 +254,7 @@ def partner_band(
     svc: Svc,
     user: Actor,
     source: Source,
-    partner_id: str,
+    partner_id: UrlId,
     band: Text = "",
     deadline_h: Text = "",
     default_outcome: Text = ReviewOutcome.REJECT,
@@ -278,7 +279,7 @@ def partner_band(
 
 @router.post("/partners/{partner_id}/rotate")
 def rotate(
-    request: Request, svc: Svc, user: Actor, source: Source, partner_id: str, overlap_s: Text = "0"
+    request: Request, svc: Svc, user: Actor, source: Source, partner_id: UrlId, overlap_s: Text = "0"
 ) -> Response:
     try:
         overlap = max(0, int(overlap_s or 0))
@@ -289,7 +290,7 @@ def rotate(
 
 
 @router.post("/partners/{partner_id}/{action}")
-def toggle_partner(svc: Svc, user: Actor, source: Source, partner_id: str, action: str) -> Response:
+def toggle_partner(svc: Svc, user: Actor, source: Source, partner_id: UrlId, action: str) -> Response:
     if action not in ("disable", "enable"):
         return Response(status_code=404)
     console_partners.set_disabled(svc, user, partner_id, action == "disable", source=source)
@@ -303,7 +304,14 @@ def _operators_page(
     request: Request, svc: Svc, user: operators.ConsoleUser, status: int = 200, **context: Any
 ) -> Response:
     user.require(operators.Permission.MANAGE_OPERATORS)
-    values = {"created": None, "reset_password": "", "reset_email": "", "error": "", **context}
+    values = {
+        "created": None,
+        "reset_password": "",
+        "reset_email": "",
+        "error": "",
+        "login_failures": svc.settings.console.login_failures_per_account,
+        **context,
+    }
     return render(
         request, "operators.html", user=user, status=status, operators=operators.list_operators(svc), **values
     )
@@ -334,7 +342,7 @@ def operator_action(
     svc: Svc,
     user: Actor,
     source: Source,
-    operator_id: str,
+    operator_id: UrlId,
     action: str,
     reset_totp: Text = "",
 ) -> Response:
@@ -344,6 +352,9 @@ def operator_action(
             operators.set_disabled(svc, operator_id, action == "disable", actor=user.actor, source=source)
         except InvalidFieldError as error:
             return _operators_page(request, svc, user, status=400, error=str(error))
+        return redirect(PREFIX + "/operators")
+    if action == "unlock":
+        operators.unlock(svc, operator_id, actor=user.actor, source=source)
         return redirect(PREFIX + "/operators")
     if action == "reset":
         password = operators.reset_password(

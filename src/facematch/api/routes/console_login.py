@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
@@ -10,9 +10,11 @@ from fastapi.responses import Response
 
 from facematch.api.console.deps import (
     Actor,
-    Reader,
+    Member,
+    MemberAction,
     check_origin,
     clear_cookie,
+    device_cookie,
     login_cookie,
     session_cookie,
     session_token,
@@ -21,8 +23,8 @@ from facematch.api.console.deps import (
 from facematch.api.console.pages import PREFIX, redirect, render, safe_next
 from facematch.api.deps import Source, Svc
 from facematch.errors import ConsoleSessionError, InvalidFieldError, LoginFailedError
-from facematch.flows import operators
 from facematch.flows.console import auth as console_auth
+from facematch.flows.console import operators
 from facematch.flows.console.auth import LoginStep
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -62,16 +64,21 @@ def _after_login(svc: Svc, step: LoginStep, next_: str) -> Response:
         response = redirect(f"{PREFIX}/login/code?{urlencode({'next': target})}")
     elif step.stage == console_auth.ENROL:
         response = redirect(f"{PREFIX}/enrol?{urlencode({'next': target})}")
+    elif step.must_change_password:  # the only page a generated password opens: say why
+        flags = {"required": "1", "next": target} | ({"enrolled": "1"} if step.enrolled else {})
+        response = redirect(f"{PREFIX}/account?{urlencode(flags)}")
     else:
-        response = redirect(PREFIX + "/account" if step.must_change_password else target)
-    ttl = svc.settings.console
+        response = redirect(target)
+    console = svc.settings.console
     set_cookie(
         response,
         svc,
         session_cookie(svc),
         step.token,
-        ttl.session_absolute_s if step.stage == console_auth.ACTIVE else ttl.login_step_ttl_s,
+        console.session_absolute_s if step.stage == console_auth.ACTIVE else console.login_step_ttl_s,
     )
+    if step.device_token:
+        set_cookie(response, svc, device_cookie(svc), step.device_token, console.known_browser_s)
     return response
 
 
@@ -88,7 +95,9 @@ def login(
     check_origin(request, svc)
     console_auth.check_login_form(svc, request.cookies.get(login_cookie(svc)), form_token)
     try:
-        step = console_auth.password_step(svc, email, password, source)
+        step = console_auth.password_step(
+            svc, email, password, source, device_token=request.cookies.get(device_cookie(svc))
+        )
     except LoginFailedError as error:
         return _login_page(request, svc, error=str(error), email=email, status=401, next_=next)
     response = _after_login(svc, step, next)
@@ -118,7 +127,9 @@ def code(
     waiting = console_auth.pending(svc, token, console_auth.SECOND_FACTOR)
     console_auth.check_csrf(waiting.csrf_token, csrf)
     try:
-        step = console_auth.second_factor_step(svc, token, code, source)
+        step = console_auth.second_factor_step(
+            svc, token, code, source, device_token=request.cookies.get(device_cookie(svc))
+        )
     except LoginFailedError as error:
         page = render(
             request,
@@ -150,7 +161,9 @@ def enrol(
     enrolment = console_auth.enrolment(svc, token)
     console_auth.check_csrf(enrolment.csrf_token, csrf)
     try:
-        step = console_auth.finish_enrolment(svc, token, code, source)
+        step = console_auth.finish_enrolment(
+            svc, token, code, source, device_token=request.cookies.get(device_cookie(svc))
+        )
     except LoginFailedError as error:
         return render(
             request, "enrol.html", status=401, enrolment=enrolment, next=safe_next(next), error=str(error)
@@ -159,7 +172,7 @@ def enrol(
 
 
 @router.post("/logout")
-def logout(request: Request, svc: Svc, user: Actor, source: Source) -> Response:
+def logout(request: Request, svc: Svc, user: MemberAction, source: Source) -> Response:
     console_auth.logout(svc, session_token(request, svc), source=source)
     response = redirect(PREFIX + "/login")
     clear_cookie(response, svc, session_cookie(svc))
@@ -167,39 +180,69 @@ def logout(request: Request, svc: Svc, user: Actor, source: Source) -> Response:
 
 
 @router.post("/logout-everywhere")
-def logout_everywhere(svc: Svc, user: Actor, source: Source) -> Response:
+def logout_everywhere(svc: Svc, user: MemberAction, source: Source) -> Response:
     console_auth.logout_everywhere(svc, user, source=source)
     response = redirect(PREFIX + "/login")
     clear_cookie(response, svc, session_cookie(svc))
     return response
 
 
-@router.get("/account")
-def account(request: Request, svc: Svc, user: Reader) -> Response:
+def _account_page(
+    request: Request,
+    svc: Svc,
+    user: operators.ConsoleUser,
+    *,
+    status: int = 200,
+    notice: str = "",
+    error: str = "",
+    next_: str = "",
+) -> Response:
     console = svc.settings.console
     return render(
         request,
         "account.html",
         user=user,
+        status=status,
         idle_min=console.session_idle_s // 60,
         absolute_h=round(console.session_absolute_s / 3600, 1),
-        notice="",
-        error="",
+        zones=operators.time_zones(),
+        next=safe_next(next_) if next_ else "",
+        enrolled=request.query_params.get("enrolled") == "1",
+        notice=notice,
+        error=error,
     )
+
+
+@router.get("/account")
+def account(request: Request, svc: Svc, user: Member, next: str = "") -> Response:
+    return _account_page(request, svc, user, next_=next)
 
 
 @router.post("/account/password")
 def change_password(
-    request: Request, svc: Svc, user: Actor, source: Source, current: Text = "", new: Text = ""
+    request: Request,
+    svc: Svc,
+    user: MemberAction,
+    source: Source,
+    current: Text = "",
+    new: Text = "",
+    next: Text = "",
 ) -> Response:
-    console = svc.settings.console
-    context: dict[str, Any] = {
-        "idle_min": console.session_idle_s // 60,
-        "absolute_h": round(console.session_absolute_s / 3600, 1),
-    }
     try:
         operators.change_password(svc, user, current, new, source=source)
     except (LoginFailedError, InvalidFieldError) as error:
-        return render(request, "account.html", user=user, status=400, notice="", error=str(error), **context)
+        return _account_page(request, svc, user, status=400, error=str(error), next_=next)
+    if next:  # a generated password sent the operator here on the way somewhere: go on
+        return redirect(safe_next(next))
     user = console_auth.resolve(svc, session_token(request, svc))
-    return render(request, "account.html", user=user, notice="Password changed.", error="", **context)
+    return _account_page(request, svc, user, notice="Password changed.")
+
+
+@router.post("/account/time-zone")
+def time_zone(request: Request, svc: Svc, user: Actor, source: Source, zone: Text = "") -> Response:
+    try:
+        operators.set_time_zone(svc, user, zone, source=source)
+    except InvalidFieldError as error:
+        return _account_page(request, svc, user, status=400, error=str(error))
+    user = console_auth.resolve(svc, session_token(request, svc))
+    return _account_page(request, svc, user, notice=f"Times are now shown in {user.time_zone}.")

@@ -8,8 +8,10 @@ carries a random token; the database keeps only its SHA-256. Sessions end after
 (this one or every one of the operator), when the operator is disabled or their password changes.
 
 Every state change carries the session's CSRF token (stored with the session); the login form,
-which has no session yet, carries a short-lived signed token bound to a nonce cookie. Failed
-logins are counted per (e-mail, source address) and per source address in ``login_throttles``.
+which has no session yet, carries a short-lived signed token bound to a nonce cookie. Every try of a
+password or code goes through the login guard (:mod:`facematch.security.login_guard`: per address,
+per account, per pending login, in the shared counters); a completed login hands the browser a
+device token that tells the guard it is the operator's own.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-import pyotp
-import segno
 from sqlalchemy.orm import Session
 
 from facematch.errors import (
@@ -30,11 +30,12 @@ from facematch.errors import (
     ConsoleSessionExpiredError,
     CsrfError,
     LoginFailedError,
-    LoginThrottledError,
     UnauthorizedError,
 )
+from facematch.flows.console import passwords, totp
+from facematch.flows.console.guard import login_guard
+from facematch.flows.console.operators import TOTP_REQUIRED, ConsoleUser, Role
 from facematch.flows.context import Services
-from facematch.flows.operators import TOTP_REQUIRED, ConsoleUser, Role, verify_password
 from facematch.security.tokens import TokenKind
 from facematch.storage import audit_repo, operator_repo
 from facematch.storage.models import Operator, OperatorSession, utcnow
@@ -43,7 +44,6 @@ from facematch.storage.sealed import SecretBox
 ACTIVE = "active"
 SECOND_FACTOR = "second_factor"
 ENROL = "enrol"
-TOTP_ISSUER = "facematch"
 #: how often an active session's last_seen_at is written (not on every request)
 _TOUCH_EVERY_S = 15
 _LOGIN_FORM_TTL_S = 1800
@@ -56,6 +56,10 @@ class LoginStep:
     token: str
     stage: str
     must_change_password: bool = False
+    enrolled: bool = False
+    """This step turned the second factor on."""
+    device_token: str | None = None
+    """A completed login: the browser's device token (a cookie), which the login guard trusts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,34 +88,20 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-# ---------------------------------------------------------------- throttle
+def _login_email(email: str) -> str:
+    """The e-mail as typed, as the guard and the database see it (no control characters)."""
+    return "".join(c for c in email.strip().lower() if c.isprintable())[:254]
 
 
-class _Throttle:
-    """Failed logins in the database, per (e-mail, source) and per source."""
-
-    def __init__(self, svc: Services, email: str, source: str) -> None:
-        console = svc.settings.console
-        self._window = timedelta(seconds=console.login_window_s)
-        self._keys = (
-            (f"acct:{email}|{source}"[:400], console.login_failures_per_account),
-            (f"src:{source}"[:400], console.login_failures_per_source),
-        )
-
-    def check(self, *, session: Session) -> None:
-        now = utcnow()
-        for key, limit in self._keys:
-            failures, started = operator_repo.throttle_failures(key, now - self._window, session=session)
-            if failures >= limit and started is not None:
-                raise LoginThrottledError(max(1, int((started + self._window - now).total_seconds()) + 1))
-
-    def failed(self, *, session: Session) -> None:
-        now = utcnow()
-        for key, _ in self._keys:
-            operator_repo.throttle_fail(key, now, now - self._window, session=session)
-
-    def succeeded(self, *, session: Session) -> None:
-        operator_repo.throttle_clear(self._keys[0][0], session=session)
+def _device(svc: Services, device_token: str | None, operator: Operator | None) -> str | None:
+    """The browser's device id when its token names this operator; None otherwise."""
+    if operator is None or not device_token:
+        return None
+    try:
+        claims = svc.tokens.verify(device_token, TokenKind.CONSOLE_DEVICE)
+    except UnauthorizedError:
+        return None
+    return str(claims["jti"]) if claims["sub"] == operator.id else None
 
 
 # ---------------------------------------------------------------- sessions
@@ -140,7 +130,7 @@ def _new_session(
             created_at=now,
             last_seen_at=now,
             expires_at=now + timedelta(seconds=ttl),
-            source=source[:64],
+            source=audit_repo.fit_source(source),
         )
     )
     if stage == ACTIVE:
@@ -186,6 +176,7 @@ def resolve(svc: Services, token: str | None) -> ConsoleUser:
             session_id=row.id,
             csrf_token=row.csrf_token,
             must_change_password=operator.must_change_password,
+            time_zone=operator.time_zone or svc.settings.console.time_zone,
         )
 
 
@@ -240,60 +231,62 @@ def check_login_form(svc: Services, nonce: str | None, token: str | None) -> Non
 # ---------------------------------------------------------------- login steps
 
 
-def password_step(svc: Services, email: str, password: str, source: str) -> LoginStep:
+def password_step(
+    svc: Services, email: str, password: str, source: str, *, device_token: str | None = None
+) -> LoginStep:
     """Check the password; open the next stage (second factor, enrolment, or the console itself)."""
-    email = email.strip().lower()[:254]
-    throttle = _Throttle(svc, email, source)
+    email = _login_email(email)
     with svc.db.session() as session:
-        throttle.check(session=session)
         operator = operator_repo.operator_by_email(email, session=session)
         stored = operator.password_hash if operator is not None and not operator.disabled else None
-    # hashed outside the transaction: SQLite's write lock is not held for the ~0.1 s of argon2
-    if not verify_password(stored, password):
-        with svc.db.session() as session:
-            throttle.failed(session=session)
-            audit_repo.audit(
-                "anonymous", "login_failed", None, session=session, details={"email": email}, source=source
-            )
-        raise LoginFailedError("wrong e-mail or password")
+        device = _device(svc, device_token, operator)
+    with login_guard(svc).attempt(email, source, device=device) as attempt:
+        # hashed outside any transaction: SQLite's write lock is not held for the ~0.1 s of argon2
+        if not passwords.verify(stored, password):
+            attempt.failed()
+            with svc.db.session() as session:
+                audit_repo.audit(
+                    "anonymous",
+                    "login_failed",
+                    None,
+                    session=session,
+                    details={"email": email},
+                    source=source,
+                )
+            raise LoginFailedError("wrong e-mail or password")
+        attempt.passed()
     with svc.db.session() as session:
         operator = operator_repo.operator_by_email(email, session=session)
         assert operator is not None
-        throttle.succeeded(session=session)
         if operator.totp_secret is not None:
             return LoginStep(
                 _new_session(svc, operator, SECOND_FACTOR, source, session=session), SECOND_FACTOR
             )
         if Role(operator.role) in TOTP_REQUIRED:
-            secret = _box(svc).seal(pyotp.random_base32(), context=f"enrol:{operator.id}")
+            secret = _box(svc).seal(totp.new_secret(), context=f"enrol:{operator.id}")
             token = _new_session(svc, operator, ENROL, source, session=session, pending_secret=secret)
             return LoginStep(token, ENROL)
-        token = _new_session(svc, operator, ACTIVE, source, session=session)
-        return LoginStep(token, ACTIVE, operator.must_change_password)
+        return _complete(svc, operator, source, session=session)
 
 
-def _matching_step(secret: str, code: str, now: float) -> int | None:
-    """The time step whose code this is (the current one or a neighbour, for clock drift)."""
-    code = code.strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
-        return None
-    totp = pyotp.TOTP(secret)
-    for drift in (0, -1, 1):
-        at = now + drift * totp.interval
-        if hmac.compare_digest(totp.at(at), code):
-            return int(at // totp.interval)
-    return None
+def _complete(
+    svc: Services, operator: Operator, source: str, *, session: Session, enrolled: bool = False
+) -> LoginStep:
+    """The login is done: an active session, and the browser's device token."""
+    token = _new_session(svc, operator, ACTIVE, source, session=session)
+    device = svc.tokens.issue(TokenKind.CONSOLE_DEVICE, operator.id, svc.settings.console.known_browser_s)
+    return LoginStep(token, ACTIVE, operator.must_change_password, enrolled, device.token)
 
 
-def _finish(svc: Services, token: str | None, code: str, source: str, stage: str) -> LoginStep:
+def _finish(
+    svc: Services, token: str | None, code: str, source: str, stage: str, device_token: str | None
+) -> LoginStep:
     """Check the code of a pending login (the enrolled secret, or the one being enrolled) and open
     an active session under a new token."""
     enrolling = stage == ENROL
     with svc.db.session() as session:
         row = _live_session(svc, token, (stage,), session=session)
         operator = _operator(row, session=session)
-        throttle = _Throttle(svc, operator.email, source)
-        throttle.check(session=session)
         sealer = _box(svc)
         if enrolling:
             assert row.totp_pending is not None
@@ -301,33 +294,44 @@ def _finish(svc: Services, token: str | None, code: str, source: str, stage: str
         else:
             assert operator.totp_secret is not None
             secret = sealer.open(operator.totp_secret, context=operator.id)
-        step = _matching_step(secret, code, time.time())
-        accepted = step is not None and operator_repo.claim_totp_step(operator.id, step, session=session)
-        operator_id = operator.id
-    if not accepted:
+        operator_id, email, pending_id = operator.id, operator.email, row.id
+        device = _device(svc, device_token, operator)
+    with login_guard(svc).attempt(email, source, device=device, pending=pending_id) as attempt:
+        step = totp.matching_step(secret, code, time.time())
         with svc.db.session() as session:
-            throttle.failed(session=session)
-            audit_repo.audit(
-                f"operator:{operator_id}", "second_factor_failed", None, session=session, source=source
-            )
-        raise LoginFailedError("the code is wrong or was already used")
+            accepted = step is not None and operator_repo.claim_totp_step(operator_id, step, session=session)
+        if not accepted:
+            attempt.failed()
+            with svc.db.session() as session:
+                audit_repo.audit(
+                    f"operator:{operator_id}", "second_factor_failed", None, session=session, source=source
+                )
+                if attempt.pending_spent:  # the password is needed again
+                    ended = session.get(OperatorSession, pending_id)
+                    if ended is not None:
+                        ended.revoked_at = utcnow()
+            if attempt.pending_spent:
+                raise LoginFailedError("too many wrong codes: log in again")
+            raise LoginFailedError("the code is wrong or was already used")
+        attempt.passed()
     with svc.db.session() as session:
-        done = session.get(OperatorSession, token_hash(token or ""))
-        assert done is not None
+        done = session.get(OperatorSession, pending_id)
+        if done is None or done.revoked_at is not None:
+            raise ConsoleSessionError()
         operator = _operator(done, session=session)
         session.delete(done)  # the pending session ends; the console gets a fresh token
         if enrolling:
             operator.totp_secret = _box(svc).seal(secret, context=operator.id)
             operator.totp_enabled_at = utcnow()
             audit_repo.audit(f"operator:{operator.id}", "totp_enrol", None, session=session, source=source)
-        throttle.succeeded(session=session)
-        new_token = _new_session(svc, operator, ACTIVE, source, session=session)
-        return LoginStep(new_token, ACTIVE, operator.must_change_password)
+        return _complete(svc, operator, source, session=session, enrolled=enrolling)
 
 
-def second_factor_step(svc: Services, token: str | None, code: str, source: str) -> LoginStep:
+def second_factor_step(
+    svc: Services, token: str | None, code: str, source: str, *, device_token: str | None = None
+) -> LoginStep:
     """The TOTP code of an enrolled operator: each code is accepted once."""
-    return _finish(svc, token, code, source, SECOND_FACTOR)
+    return _finish(svc, token, code, source, SECOND_FACTOR, device_token)
 
 
 def enrolment(svc: Services, token: str | None) -> Enrolment:
@@ -337,21 +341,18 @@ def enrolment(svc: Services, token: str | None) -> Enrolment:
         operator = _operator(row, session=session)
         assert row.totp_pending is not None
         secret = _box(svc).open(row.totp_pending, context=f"enrol:{operator.id}")
-        uri = pyotp.TOTP(secret).provisioning_uri(name=operator.email, issuer_name=TOTP_ISSUER)
-        qr = segno.make(uri, error="m").svg_inline(scale=5, light="#ffffff", title="TOTP enrolment QR code")
+        uri, qr = totp.provisioning(secret, operator.email)
         return Enrolment(secret=secret, uri=uri, qr_svg=qr, csrf_token=row.csrf_token)
 
 
-def finish_enrolment(svc: Services, token: str | None, code: str, source: str) -> LoginStep:
+def finish_enrolment(
+    svc: Services, token: str | None, code: str, source: str, *, device_token: str | None = None
+) -> LoginStep:
     """The first code from the new authenticator: it proves the enrolment and logs in."""
-    return _finish(svc, token, code, source, ENROL)
+    return _finish(svc, token, code, source, ENROL, device_token)
 
 
 def forget_ended(svc: Services) -> int:
-    """Housekeeping: delete sessions that ended a day ago and throttle windows long past."""
-    now = utcnow()
+    """Housekeeping: delete sessions that ended a day ago."""
     with svc.db.session() as session:
-        sessions = operator_repo.delete_sessions_before(now - timedelta(days=1), session=session)
-        window = timedelta(seconds=svc.settings.console.login_window_s)
-        throttles = operator_repo.delete_throttles_before(now - 2 * window, session=session)
-    return sessions + throttles
+        return operator_repo.delete_sessions_before(utcnow() - timedelta(days=1), session=session)

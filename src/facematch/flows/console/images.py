@@ -3,27 +3,22 @@
 No image leaves storage without an operator action that records its reason: :func:`grant_images`
 checks the role, writes the ``view_images`` audit event (who, when, which submission, why) and mints
 image tokens that live ``console.image_url_ttl_s`` and only work with that operator's session;
-:func:`image` serves one and records it too. Opening a review item (:func:`open_review`) is such an
-action, with the review as its reason.
+:func:`image` serves one and records it too. Opening a review item
+(:func:`facematch.flows.console.desk.sheet`) is such an action, with the review as its reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from facematch.errors import (
     InvalidFieldError,
     PermissionDeniedError,
-    ReviewConflictError,
-    ReviewNotFoundError,
     SubmissionNotFoundError,
     UnauthorizedError,
 )
-from facematch.flows import review
+from facematch.flows.console.operators import ConsoleUser, Permission
 from facematch.flows.context import Services
-from facematch.flows.operators import ConsoleUser, Permission
-from facematch.rules.states import ReviewState
 from facematch.security.tokens import TokenKind
 from facematch.storage import audit_repo
 from facematch.storage.blobs import BlobNotFoundError
@@ -107,36 +102,3 @@ def image(
         return svc.blobs.get(blob)
     except BlobNotFoundError:
         raise SubmissionNotFoundError() from None
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewSheet:
-    """What a reviewer deciding an item sees: the item, its images, and where the faces are."""
-
-    item: review.ItemView
-    grant: ImageGrant
-    analysis: dict[str, Any]
-
-
-def open_review(svc: Services, user: ConsoleUser, submission_id: str, *, source: str) -> ReviewSheet:
-    """Open an open queue item to decide it: the images are shown, and that is audited."""
-    user.require(Permission.DECIDE)
-    item = review.item(svc, submission_id)
-    if item is None:
-        raise ReviewNotFoundError()
-    if item.state != ReviewState.OPEN:
-        who = item.decided_by or "its deadline"
-        raise ReviewConflictError(f"already decided ({(item.outcome or '').lower()}) by {who}")
-    grant = grant_images(
-        svc,
-        user,
-        submission_id,
-        "opened from the review queue to decide it",
-        source=source,
-        action="review_open",
-    )
-    with svc.db.session() as session:
-        submission = session.get(Submission, submission_id)
-        assert submission is not None
-        analysis = dict(submission.analysis or {})
-    return ReviewSheet(item, grant, analysis)

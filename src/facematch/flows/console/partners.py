@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from facematch.errors import InvalidFieldError, PartnerNotFoundError
 from facematch.flows import partners, review
+from facematch.flows.console.operators import ConsoleUser, Permission
 from facematch.flows.context import Services
-from facematch.flows.operators import ConsoleUser, Permission
 from facematch.outbound import webhooks
 from facematch.rules.review_band import Band
 from facematch.storage import audit_repo, partner_repo, review_repo
@@ -88,8 +88,8 @@ def create(
 ) -> Credentials:
     user.require(Permission.MANAGE_PARTNERS)
     name = name.strip()
-    if not name or len(name) > 200:
-        raise InvalidFieldError("name", "a partner needs a name (at most 200 characters)")
+    if not name or len(name) > 200 or not name.isprintable():
+        raise InvalidFieldError("name", "a partner needs a name (at most 200 printable characters)")
     with svc.db.session() as session:
         created = partners.create_partner(
             name,

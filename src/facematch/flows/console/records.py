@@ -1,5 +1,10 @@
-"""What the console shows of submissions (search, detail, timeline), callbacks and the audit trail.
-Images are :mod:`facematch.flows.console.images`'s."""
+"""What the console shows of submissions (search, the one search box, detail, timeline), callbacks
+and the audit trail. Images are :mod:`facematch.flows.console.images`'s, CSV exports
+:mod:`facematch.flows.console.exports`'.
+
+Every role sees every partner's records (the console has no per-partner operators); the one search
+box goes through the same query as the filters, so it finds what the filters would.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,10 @@ from facematch.errors import (
     SubmissionNotFoundError,
 )
 from facematch.flows import callbacks as outbox
-from facematch.flows import review
+from facematch.flows.console import desk
 from facematch.flows.console.images import DOCUMENTS
+from facematch.flows.console.operators import ConsoleUser, Permission
 from facematch.flows.context import Services
-from facematch.flows.operators import ConsoleUser, Permission
 from facematch.rules.review_band import APPROVE, Band
 from facematch.rules.states import DeliveryState, Result
 from facematch.storage import audit_repo, console_queries, operator_repo, review_repo, submission_repo
@@ -77,6 +82,9 @@ class CallbackView:
     submission_id: str
     status: str
     attempts: int
+    """Every delivery attempt of the message, resends included (the delivery log's length)."""
+    scheduled: int
+    """Attempts on its current schedule (since the last resend)."""
     next_attempt_at: datetime | None
     last_error: str | None
     created_at: datetime
@@ -90,11 +98,14 @@ class AuditView:
     at: datetime
     actor: str
     actor_label: str
+    """The operator's e-mail or the partner's name, where the actor is one."""
     action: str
     submission_id: str | None
     reason: str | None
     details: dict[str, Any]
     source: str | None
+    partner_name: str | None = None
+    """The partner the event is about (the actor, or ``partnerId`` in its details)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +121,7 @@ class Detail:
     quality: list[tuple[str, str]]
     """(image, reason code) pairs of quality and validation failures."""
     band: Band | None
-    review: review.ItemView | None
+    review: desk.ItemView | None
     callbacks: list[CallbackView]
     timeline: list[TimelineEvent]
     access: list[AuditView]
@@ -145,7 +156,8 @@ def find_submissions(svc: Services, user: ConsoleUser, f: SubmissionFilter, page
     user.require(Permission.READ)
     page, size, offset = _window(svc, page)
     with svc.db.session() as session:
-        rows, total = console_queries.search_submissions(f, session=session, limit=size, offset=offset)
+        rows = console_queries.search_submissions(f, session=session, limit=size, offset=offset)
+        total = console_queries.count_submissions(f, session=session)
         return Page([_row(*row) for row in rows], total, page, size)
 
 
@@ -159,7 +171,8 @@ def _callbacks(
             partner_name=name,
             submission_id=message.submission_id,
             status=message.status,
-            attempts=message.attempts,
+            attempts=len(attempts.get(message.id, [])),
+            scheduled=message.attempts,
             next_attempt_at=message.next_attempt_at if message.status == DeliveryState.PENDING else None,
             last_error=message.last_error,
             created_at=message.created_at,
@@ -170,20 +183,40 @@ def _callbacks(
     ]
 
 
-def _audit_views(events: list[AuditEvent], *, session: Any) -> list[AuditView]:
+def audit_views(events: list[AuditEvent], *, session: Any) -> list[AuditView]:
     ids = {e.actor.split(":", 1)[1] for e in events if e.actor.startswith("operator:")}
     emails = operator_repo.operator_emails(ids, session=session)
+    partners_of = {e.id: _partner_of(e) for e in events}
+    names = console_queries.partner_names({p for p in partners_of.values() if p}, session=session)
 
     def label(actor: str) -> str:
         kind, _, ident = actor.partition(":")
-        return emails.get(ident, actor) if kind == "operator" else actor
+        if kind == "operator":
+            return emails.get(ident, actor)
+        return names.get(ident, actor) if kind == "partner" else actor
 
     return [
         AuditView(
-            e.id, e.at, e.actor, label(e.actor), e.action, e.submission_id, e.reason, e.details, e.source
+            e.id,
+            e.at,
+            e.actor,
+            label(e.actor),
+            e.action,
+            e.submission_id,
+            e.reason,
+            e.details,
+            e.source,
+            names.get(partners_of[e.id] or ""),
         )
         for e in events
     ]
+
+
+def _partner_of(event: AuditEvent) -> str | None:
+    if event.actor.startswith("partner:"):
+        return event.actor.split(":", 1)[1]
+    value = (event.details or {}).get("partnerId")
+    return value if isinstance(value, str) else None
 
 
 def _quality(submission: Submission, analysis: dict[str, Any]) -> list[tuple[str, str]]:
@@ -208,7 +241,7 @@ def _quality(submission: Submission, analysis: dict[str, Any]) -> list[tuple[str
 
 
 def _timeline(
-    submission: Submission, item: review.ItemView | None, callbacks: list[CallbackView]
+    submission: Submission, item: desk.ItemView | None, callbacks: list[CallbackView]
 ) -> list[TimelineEvent]:
     """What happened to the attempt, oldest first."""
     events = [TimelineEvent(submission.created_at, "Initiated", f"attempt {submission.attempt}")]
@@ -221,8 +254,9 @@ def _timeline(
             TimelineEvent(
                 item.row.created_at,
                 "Processed: held for review",
-                f"similarity {item.row.similarity:.3f} in the band [{item.row.band_low:.3f}, "
-                f"{item.row.band_high:.3f}); threshold {item.row.threshold:.3f}",
+                f"similarity {item.row.similarity:.3f} in the review band "
+                f"{item.row.band_low:.3f}–{item.row.band_top:.3f} (below the threshold "
+                f"{item.row.threshold:.3f})",
                 "warn",
             )
         )
@@ -260,7 +294,7 @@ def _timeline(
 def submission_detail(svc: Services, user: ConsoleUser, submission_id: str, *, source: str) -> Detail:
     """The submission page's data; the read itself is audited."""
     user.require(Permission.READ)
-    found_review = review.item(svc, submission_id)
+    found_review = desk.item(svc, submission_id)
     with svc.db.session() as session:
         submission = session.get(Submission, submission_id)
         if submission is None:
@@ -268,18 +302,18 @@ def submission_detail(svc: Services, user: ConsoleUser, submission_id: str, *, s
         flow_session = session.get(FlowSession, submission.session_id)
         partner = session.get(Partner, submission.partner_id)
         assert flow_session is not None and partner is not None
-        messages, _ = console_queries.list_callbacks(
-            CallbackFilter(submission_id=submission.id), session=session, limit=10, offset=0
+        messages = console_queries.list_callbacks(
+            CallbackFilter(submission_id=submission.id), session=session, limit=10
         )
         callbacks = _callbacks(
             messages, console_queries.attempts_of([m.id for m, _ in messages], session=session)
         )
         if found_review is not None:
             r = found_review.row
-            band: Band | None = Band(r.band_low, r.band_high, None, r.default_outcome)
+            band: Band | None = Band(r.band_low, r.band_top, None, r.default_outcome)
         else:
             band = review_repo.band_of(partner.id, session=session)
-        access = _audit_views(
+        access = audit_views(
             console_queries.audit_of_submission(submission.id, session=session), session=session
         )
         audit_repo.audit(user.actor, "read_details", submission.id, session=session, source=source)
@@ -319,7 +353,8 @@ def find_callbacks(svc: Services, user: ConsoleUser, f: CallbackFilter, page: in
     user.require(Permission.READ)
     page, size, offset = _window(svc, page)
     with svc.db.session() as session:
-        rows, total = console_queries.list_callbacks(f, session=session, limit=size, offset=offset)
+        rows = console_queries.list_callbacks(f, session=session, limit=size, offset=offset)
+        total = console_queries.count_callbacks(f, session=session)
         attempts = console_queries.attempts_of([m.id for m, _ in rows], session=session)
         return Page(_callbacks(rows, attempts), total, page, size)
 
@@ -349,8 +384,9 @@ def find_audit(svc: Services, user: ConsoleUser, f: AuditFilter, page: int) -> P
     user.require(Permission.READ)
     page, size, offset = _window(svc, page)
     with svc.db.session() as session:
-        rows, total = console_queries.list_audit(f, session=session, limit=size, offset=offset)
-        return Page(_audit_views(rows, session=session), total, page, size)
+        rows = console_queries.list_audit(f, session=session, limit=size, offset=offset)
+        total = console_queries.count_audit(f, session=session)
+        return Page(audit_views(rows, session=session), total, page, size)
 
 
 def audit_actions(svc: Services) -> list[str]:

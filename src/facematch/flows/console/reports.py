@@ -1,6 +1,9 @@
 """The console's dashboard: per day and per partner, from the database (nothing kept in memory).
 
-Attempts are counted by the UTC day they were created. Failure to acquire (FTA) counts attempts
+Outcomes are counted as the partners received them: an attempt waiting for a reviewer is
+``IN_REVIEW`` (its engine verdict is not an outcome yet, nor is its reason code). Attempts are
+counted by the day they were created, in the operator's zone (the zone's offset at the start of
+the range; see :mod:`facematch.flows.console.zones`). Failure to acquire (FTA) counts attempts
 where an image held no usable face (``INVALID_DOCUMENT``: the selfie; ``REFERENCE_IMAGE_VALIDATION_
 FAILED``: the reference). Confirm → decision is the engine's time (for reviewed attempts, until the
 item entered the queue); the review's own time shows as queue age. Latency percentiles and the
@@ -12,21 +15,21 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
+from facematch.flows.console import filters, zones
+from facematch.flows.console.operators import ConsoleUser, Permission
 from facematch.flows.context import Services
-from facematch.flows.operators import ConsoleUser, Permission
 from facematch.rules.review_band import Band
 from facematch.rules.states import ReasonCode, Result, SubmissionStatus
 from facematch.storage import console_queries, partner_repo, review_repo, submission_repo
 from facematch.storage.console_queries import SubmissionFilter
-from facematch.storage.models import utcnow
 
 SAMPLE = 20_000
 FTA_REASONS = frozenset({ReasonCode.INVALID_DOCUMENT, ReasonCode.REFERENCE_IMAGE_VALIDATION_FAILED})
 HISTOGRAM = (-0.2, 1.0, 0.025)
 """Similarity histogram: from, to, bin width."""
-OPEN_STATUSES = (SubmissionStatus.INITIATED, SubmissionStatus.IN_PROGRESS, SubmissionStatus.IN_REVIEW)
+DEFAULT_DAYS = 14
 
 
 @dataclass
@@ -35,7 +38,9 @@ class Counts:
     valid: int = 0
     invalid: int = 0
     error: int = 0
+    in_review: int = 0
     open: int = 0
+    """Not decided yet by anyone (initiated, in progress)."""
     fta: int = 0
 
     def add(self, status: str, result: str | None, reason: str | None, n: int) -> None:
@@ -46,9 +51,11 @@ class Counts:
             self.valid += n
         elif status == SubmissionStatus.COMPLETED:
             self.invalid += n
+        elif status == SubmissionStatus.IN_REVIEW:
+            self.in_review += n
         else:
             self.open += n
-        if reason in FTA_REASONS:
+        if reason in FTA_REASONS and status != SubmissionStatus.IN_REVIEW:
             self.fta += n
 
     @property
@@ -86,6 +93,8 @@ class Dashboard:
     since: date
     until: date
     """Inclusive."""
+    zone: str
+    """The operator's zone: the days are its calendar days."""
     partner_id: str | None
     days: list[str]
     per_day: dict[str, Counts]
@@ -139,28 +148,25 @@ def dashboard(
     svc: Services,
     user: ConsoleUser,
     *,
-    since: date | None = None,
-    until: date | None = None,
+    since: str = "",
+    until: str = "",
     partner_id: str | None = None,
 ) -> Dashboard:
-    """Counts, rates and distributions for the UTC days ``since``..``until`` (default: the last 14)."""
+    """Counts, rates and distributions for the operator's days ``since``..``until`` (default: the
+    last 14; at most ``console.max_range_days``)."""
     user.require(Permission.READ)
-    today = utcnow().date()
-    until = until or today
-    since = since or until - timedelta(days=13)
-    if since > until:
-        since, until = until, since
-    start = datetime(since.year, since.month, since.day, tzinfo=utcnow().tzinfo)
-    f = SubmissionFilter(
-        partner_id=partner_id or None, since=start, until=start + timedelta(days=(until - since).days + 1)
-    )
-    days = [(since + timedelta(days=i)).isoformat() for i in range((until - since).days + 1)]
+    span = filters.days(svc, user.time_zone, since, until, default_days=DEFAULT_DAYS)
+    assert span is not None
+    partner_id = filters.text(partner_id or "", "partner")
+    minutes = zones.offset_minutes(span.since, span.zone)
+    f = SubmissionFilter(partner_id=partner_id or None, since=span.start, until=span.end)
+    days = [d.isoformat() for d in span.each()]
     with svc.db.session() as session:
         partners = {p.id: PartnerSummary(p.id, p.name) for p in partner_repo.list_partners(session=session)}
-        outcomes = console_queries.daily_outcomes(f, session=session)
+        outcomes = console_queries.daily_outcomes(f, minutes, session=session)
         times = console_queries.engine_decision_times(f, session=session, limit=SAMPLE)
         sims = console_queries.similarities(f, session=session, limit=SAMPLE)
-        callbacks = console_queries.daily_callback_attempts(f, session=session)
+        callbacks = console_queries.daily_callback_attempts(f, minutes, session=session)
         queues = console_queries.open_reviews_by_partner(session=session)
         outbox = console_queries.outbox_counts(session=session, partner_id=partner_id or None)
         band = review_repo.band_of(partner_id, session=session) if partner_id else None
@@ -172,12 +178,12 @@ def dashboard(
         totals.add(status, result, reason, n)
         if pid in partners:
             partners[pid].counts.add(status, result, reason, n)
-        if reason:
+        if reason and status != SubmissionStatus.IN_REVIEW:  # not an outcome yet
             reasons[reason] += n
     by_day: dict[str, list[float]] = defaultdict(list)
     by_partner: dict[str, list[float]] = defaultdict(list)
-    for day, pid, seconds in times:
-        by_day[day].append(seconds)
+    for created, pid, seconds in times:
+        by_day[zones.local(created, span.zone).date().isoformat()].append(seconds)
         by_partner[pid].append(seconds)
     for pid, summary in partners.items():
         summary.latency = _latency(by_partner.get(pid, []))
@@ -200,8 +206,9 @@ def dashboard(
             queue_oldest = oldest if queue_oldest is None or oldest < queue_oldest else queue_oldest
     shown = [p for p in partners.values() if not partner_id or p.partner_id == partner_id]
     return Dashboard(
-        since=since,
-        until=until,
+        since=span.since,
+        until=span.until,
+        zone=span.zone,
         partner_id=partner_id or None,
         days=days,
         per_day=per_day,

@@ -1,25 +1,21 @@
-"""Operators of the console: roles, accounts and passwords (argon2id).
+"""Operators of the console: roles, accounts, passwords and time zones.
 
 Roles: ``viewer`` reads metadata; ``reviewer`` also views images and decides reviews; ``admin`` also
 manages partners and operators and resends callbacks. Admins and reviewers must use a TOTP second
-factor (:mod:`facematch.flows.console.auth`). Passwords are hashed with argon2id (RFC 9106 low-memory
-parameters: 64 MiB, 3 passes); at most :data:`MAX_CONCURRENT_HASHES` hashes run at once in a process,
-so a burst of logins cannot take the machine's memory.
+factor (:mod:`facematch.flows.console.auth`). Passwords are argon2id hashes
+(:mod:`facematch.flows.console.passwords`). A generated password (a new operator's, or a reset)
+opens nothing but its own change: :meth:`ConsoleUser.require` refuses everything else until then.
 """
 
 from __future__ import annotations
 
 import re
-import secrets
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-import argon2
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,9 +24,11 @@ from facematch.errors import (
     LoginFailedError,
     OperatorExistsError,
     OperatorNotFoundError,
+    PasswordChangeRequiredError,
     PermissionDeniedError,
-    ServiceUnavailableError,
 )
+from facematch.flows.console import passwords
+from facematch.flows.console.guard import login_guard
 from facematch.flows.context import Services
 from facematch.storage import audit_repo, operator_repo
 from facematch.storage.models import Operator, utcnow
@@ -50,6 +48,8 @@ class Permission(StrEnum):
     MANAGE_PARTNERS = "manage_partners"
     MANAGE_OPERATORS = "manage_operators"
     RESEND_CALLBACKS = "resend_callbacks"
+    RELEASE_CLAIMS = "release_claims"
+    """End another reviewer's claim on a review item."""
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -59,15 +59,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 #: Roles that must log in with a second factor.
 TOTP_REQUIRED = frozenset({Role.ADMIN, Role.REVIEWER})
-
-MIN_PASSWORD = 12
-MAX_PASSWORD = 128
-MAX_CONCURRENT_HASHES = 2
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{1,63}$")
-_HASHER = argon2.PasswordHasher()
-_hash_slots = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
-#: verified against when the e-mail is unknown, so both cases cost the same
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +72,20 @@ class ConsoleUser:
     session_id: str
     csrf_token: str
     must_change_password: bool = False
+    time_zone: str = "UTC"
+    """The zone the console shows this operator's times in (IANA name)."""
 
     @property
     def actor(self) -> str:
         return f"operator:{self.operator_id}"
 
     def can(self, permission: Permission) -> bool:
-        return permission in ROLE_PERMISSIONS[self.role]
+        return not self.must_change_password and permission in ROLE_PERMISSIONS[self.role]
 
     def require(self, permission: Permission) -> None:
+        """Refuse what the role may not do, and everything while the password is a generated one."""
+        if self.must_change_password:
+            raise PasswordChangeRequiredError()
         if not self.can(permission):
             raise PermissionDeniedError(
                 f"the {self.role.value} role may not {permission.value.replace('_', ' ')}"
@@ -105,6 +102,11 @@ class OperatorView:
     must_change_password: bool
     created_at: datetime
     last_login_at: datetime | None
+    time_zone: str | None = None
+    failed_logins: int = 0
+    """Failed logins the guard remembers for this account."""
+    blocked_for_s: int = 0
+    """Seconds until a new browser may try this account again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,7 @@ class NewOperator:
 
 def normalize_email(email: str) -> str:
     value = email.strip().lower()
-    if not _EMAIL.fullmatch(value) or len(value) > 254:
+    if not _EMAIL.fullmatch(value) or len(value) > 254 or not value.isprintable():
         raise InvalidFieldError("email", "not an e-mail address")
     return value
 
@@ -128,45 +130,25 @@ def parse_role(value: str) -> Role:
         raise InvalidFieldError("role", "the role must be admin, reviewer or viewer") from None
 
 
-def check_password_policy(password: str, email: str) -> None:
-    """NIST SP 800-63B style: long enough, not the e-mail; no composition rules."""
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidFieldError(
-            "password", f"the password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long"
-        )
-    if password.strip().lower() in (email, email.split("@", 1)[0]):
-        raise InvalidFieldError("password", "the password may not be the e-mail address")
+def time_zones() -> list[str]:
+    """The zones an operator may choose: Indonesia's three first, then UTC, then every IANA zone."""
+    first = ["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura", "UTC"]
+    rest = sorted(z for z in zoneinfo.available_timezones() if "/" in z and z not in first)
+    return first + rest
 
 
-def generate_password() -> str:
-    return secrets.token_urlsafe(15)
-
-
-def hash_password(password: str) -> str:
-    with _slot():
-        return _HASHER.hash(password)
-
-
-def verify_password(stored_hash: str | None, password: str) -> bool:
-    """Constant-shape check: an unknown operator (``stored_hash`` None) costs one hash too."""
-    with _slot():
-        try:
-            return _HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
-        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
-            return False
-
-
-@contextmanager
-def _slot() -> Iterator[None]:
-    if not _hash_slots.acquire(timeout=15):
-        raise ServiceUnavailableError("too many logins at once; try again")
+def parse_zone(value: str) -> str:
+    value = value.strip()
     try:
-        yield
-    finally:
-        _hash_slots.release()
+        if (value and "/" in value) or value == "UTC":
+            zoneinfo.ZoneInfo(value)
+            return value
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        pass
+    raise InvalidFieldError("time-zone", "choose a time zone from the list (e.g. Asia/Jakarta)")
 
 
-def view(operator: Operator) -> OperatorView:
+def view(operator: Operator, failed_logins: int = 0, blocked_for_s: int = 0) -> OperatorView:
     return OperatorView(
         id=operator.id,
         email=operator.email,
@@ -176,6 +158,9 @@ def view(operator: Operator) -> OperatorView:
         must_change_password=operator.must_change_password,
         created_at=operator.created_at,
         last_login_at=operator.last_login_at,
+        time_zone=operator.time_zone,
+        failed_logins=failed_logins,
+        blocked_for_s=blocked_for_s,
     )
 
 
@@ -192,13 +177,13 @@ def create_operator(
     the first login."""
     email = normalize_email(email)
     generated = password is None
-    chosen = generate_password() if password is None else password
-    check_password_policy(chosen, email)
+    chosen = passwords.generate() if password is None else password
+    passwords.check_policy(chosen, email)
     operator = Operator(
         id=str(uuid.uuid4()),
         email=email,
         role=role.value,
-        password_hash=hash_password(chosen),
+        password_hash=passwords.hash_password(chosen),
         must_change_password=generated,
     )
     try:
@@ -219,8 +204,16 @@ def create_operator(
 
 
 def list_operators(svc: Services) -> list[OperatorView]:
+    """Every operator, with what the login guard remembers of their account."""
+    guard = login_guard(svc)
     with svc.db.session() as session:
-        return [view(operator) for operator in operator_repo.list_operators(session=session)]
+        found = operator_repo.list_operators(session=session)
+        session.expunge_all()
+    views = []
+    for operator in found:
+        state = guard.state(operator.email)
+        views.append(view(operator, state.failures, state.blocked_for_s))
+    return views
 
 
 def _find(session: Session, key: str) -> Operator:
@@ -250,13 +243,35 @@ def set_disabled(
         return view(operator)
 
 
+def unlock(svc: Services, key: str, *, actor: str, source: str | None = None) -> OperatorView:
+    """Forget an operator's failed logins and the delay they earned (audited)."""
+    with svc.db.session() as session:
+        operator = _find(session, key)
+        guard = login_guard(svc)
+        state = guard.state(operator.email)
+        guard.unlock(operator.email)
+        audit_repo.audit(
+            actor,
+            "operator_unlock",
+            None,
+            session=session,
+            details={
+                "operator": operator.email,
+                "failedLogins": state.failures,
+                "blockedForS": state.blocked_for_s,
+            },
+            source=source,
+        )
+        return view(operator)
+
+
 def reset_password(
     svc: Services, key: str, *, actor: str, reset_totp: bool = False, source: str | None = None
 ) -> str:
     """A new generated password (shown once, to be changed at the next login); ends every session.
     ``reset_totp``: the operator enrols a new second factor at the next login (a lost phone)."""
-    password = generate_password()
-    hashed = hash_password(password)
+    password = passwords.generate()
+    hashed = passwords.hash_password(password)
     with svc.db.session() as session:
         operator = _find(session, key)
         operator.password_hash = hashed
@@ -286,12 +301,12 @@ def change_password(
         assert operator is not None
         stored = operator.password_hash
         email = operator.email
-    if not verify_password(stored, current):
+    if not passwords.verify(stored, current):
         raise LoginFailedError("the current password is wrong")
-    check_password_policy(new, email)
+    passwords.check_policy(new, email)
     if new == current:
         raise InvalidFieldError("password", "choose a password you have not used here")
-    hashed = hash_password(new)
+    hashed = passwords.hash_password(new)
     with svc.db.session() as session:
         operator = session.get(Operator, user.operator_id)
         assert operator is not None
@@ -299,3 +314,15 @@ def change_password(
         operator.must_change_password = False
         operator_repo.revoke_sessions(operator.id, utcnow(), session=session, keep=user.session_id)
         audit_repo.audit(user.actor, "password_change", None, session=session, source=source)
+
+
+def set_time_zone(svc: Services, user: ConsoleUser, zone: str, *, source: str | None = None) -> None:
+    """The zone the console shows this operator's times in."""
+    chosen = parse_zone(zone)
+    with svc.db.session() as session:
+        operator = session.get(Operator, user.operator_id)
+        assert operator is not None
+        operator.time_zone = chosen
+        audit_repo.audit(
+            user.actor, "time_zone_set", None, session=session, details={"zone": chosen}, source=source
+        )
