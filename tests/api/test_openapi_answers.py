@@ -16,7 +16,8 @@ from jsonschema import Draft202012Validator
 from consolekit import console_user, make_operator
 from facematch.engine.fake import fake_face_image
 from facematch.flows import review
-from facematch.flows.operators import Role
+from facematch.flows.console import desk
+from facematch.flows.console.operators import Role
 from facematch.rules.review_band import Band
 from partner_client import Api, make_api
 from servicekit import LiveServer, Receiver, wait_for
@@ -154,7 +155,7 @@ def test_a_reviewed_match_answers_as_documented(live: LiveServer, partner: Api, 
     assert status(partner, answers, token, psid, submission_id)["reviewRequired"] is True
     assert details(partner, answers, psid)["reviewRequired"] is True
     reviewer = console_user(live.services, make_operator(live.services, Role.REVIEWER))
-    review.decide(live.services, reviewer, submission_id, "approve", None, "same person, older photo")
+    desk.decide(live.services, reviewer, submission_id, "approve", None, "same person, older photo")
     face_match = details(partner, answers, psid)["submissionDetails"]["verificationResults"]["faceMatch"]
     assert (face_match["decidedBy"], face_match["engineResult"]) == ("REVIEW", False)
     assert face_match["reviewerId"] and face_match["reviewedAt"]

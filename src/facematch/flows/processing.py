@@ -309,8 +309,9 @@ def _compare_now(
                 svc, selfie, reference, deadline=deadline
             )
         except DeadlineExceededError:
-            _forget(svc, submission_id, flow_session.id, selfie_blob)
-            raise
+            if _forget(svc, submission_id, flow_session.id, selfie_blob, owner):
+                raise
+            return submission_id  # the safety net decided it meanwhile: its verdict is the answer
         except Exception:
             log.exception("synchronous compare of submission %s failed", submission_id)
             decision = decisions.unexpected_failure("the synchronous compare failed")
@@ -318,10 +319,15 @@ def _compare_now(
     return submission_id
 
 
-def _forget(svc: Services, submission_id: str, flow_session_id: str, selfie_blob: str | None) -> None:
-    """Undo a synchronous compare that ran out of time: as if it had never been received."""
+def _forget(
+    svc: Services, submission_id: str, flow_session_id: str, selfie_blob: str | None, owner: str
+) -> bool:
+    """Undo a synchronous compare that ran out of time: as if it had never been received. False when
+    the safety net behind it had already decided it (then that verdict stands)."""
     with svc.db.session() as session:
-        submission_repo.delete_direct_attempt(submission_id, flow_session_id, session=session)
+        if not submission_repo.delete_direct_attempt(submission_id, flow_session_id, owner, session=session):
+            return False
     if selfie_blob:
         discard(svc.blobs, selfie_blob)
     log.warning("synchronous compare %s passed its deadline; nothing recorded", submission_id)
+    return True

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from facematch.rules.states import NextAction, SubmissionStatus
+from facematch.rules.states import JobState, NextAction, SubmissionStatus
 from facematch.storage.models import FlowSession, Job, Submission
 
 
@@ -126,11 +126,21 @@ def latest_engine_details(partner_id: str | None, *, session: Session) -> dict[s
     return details
 
 
-def delete_direct_attempt(submission_id: str, flow_session_id: str, *, session: Session) -> None:
-    """Remove a synchronous compare's rows (its job, its submission, its partner session)."""
-    session.execute(delete(Job).where(Job.submission_id == submission_id))
+def delete_direct_attempt(submission_id: str, flow_session_id: str, owner: str, *, session: Session) -> bool:
+    """Remove a synchronous compare's rows (its job, its submission, its partner session) while
+    ``owner`` (the request) still holds its safety-net job. False, and nothing removed, when a
+    worker retook the job meanwhile (the request stopped heart-beating long enough): then the
+    safety net's verdict is the attempt's."""
+    held = session.execute(
+        delete(Job).where(
+            Job.submission_id == submission_id, Job.lease_owner == owner, Job.state == JobState.RUNNING
+        )
+    )
+    if held.rowcount != 1:  # type: ignore[attr-defined]
+        return False
     session.execute(delete(Submission).where(Submission.id == submission_id))
     session.execute(delete(FlowSession).where(FlowSession.id == flow_session_id))
+    return True
 
 
 def submissions_with_images_before(cutoff: datetime, *, session: Session) -> list[Submission]:
