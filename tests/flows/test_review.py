@@ -15,7 +15,7 @@ from facematch.errors import (
     InvalidFieldError,
     ReviewConflictError,
 )
-from facematch.flows import processing, review, sessions
+from facematch.flows import processing, review, sessions, verdicts
 from facematch.flows.console import desk
 from facematch.flows.console.operators import Role
 from facematch.flows.context import Services
@@ -76,12 +76,12 @@ def test_everything_else_is_decided_by_the_engine(
 def test_the_deadline_applies_the_default_and_says_so(svc: Services) -> None:
     partner_id = partner_with_band(svc, Band(0.05, 0.5, deadline_s=3600, default_outcome="REJECT"))
     submission_id = submit(svc, partner_id, compared(1, 2))
-    review.sweep_overdue(svc)
+    verdicts.sweep_overdue_reviews(svc)
     assert review_state(svc, submission_id)[1].state == "open"  # type: ignore[union-attr] # not due yet
     overdue(svc, submission_id)
-    assert review.sweep_overdue(svc) == 1
+    assert verdicts.sweep_overdue_reviews(svc) == 1
     submission, item, messages = review_state(svc, submission_id)
-    review.sweep_overdue(svc)
+    verdicts.sweep_overdue_reviews(svc)
     assert len(review_state(svc, submission_id)[2]) == 1  # decided once
     assert (submission.status, submission.result, submission.reason_code) == (
         "COMPLETED",
@@ -100,7 +100,7 @@ def test_a_default_of_approve_accepts(svc: Services) -> None:
     partner_id = partner_with_band(svc, Band(0.05, 0.5, deadline_s=60, default_outcome="APPROVE"))
     submission_id = submit(svc, partner_id, compared(1, 2))
     overdue(svc, submission_id)
-    review.sweep_overdue(svc)
+    verdicts.sweep_overdue_reviews(svc)
     assert review_state(svc, submission_id)[0].result == "VALID"
 
 

@@ -21,14 +21,14 @@ from facematch.errors import (
     MissingFieldError,
     ReferenceFetchError,
 )
-from facematch.flows import callbacks, gateway, partners, results, review
+from facematch.flows import gateway, partners, results, verdicts
 from facematch.flows.context import Services
 from facematch.flows.gateway import require_header
 from facematch.flows.leases import LeaseHeartbeat
 from facematch.flows.submissions import backend_session, make_derivative
 from facematch.rules import decisions, sandbox
 from facematch.rules.decisions import Decision
-from facematch.rules.states import NextAction, ReasonCode, Result, SubmissionStatus
+from facematch.rules.states import ReasonCode, Result, SubmissionStatus
 from facematch.security.capacity import AnalysisPool
 from facematch.storage import job_repo, submission_repo
 from facematch.storage.blobs import BlobNotFoundError, discard
@@ -138,7 +138,9 @@ def process_submission(svc: Services, submission_id: str, *, cpu: AnalysisPool |
 
 
 def record_decision(svc: Services, submission_id: str, decision: Decision) -> bool:
-    """Store the decision, its next action and (for a final attempt) the callback, in one transaction.
+    """Store the engine's decision as the attempt's verdict (:func:`facematch.flows.verdicts.settle`:
+    its next action, and for a final attempt the review band's hold or the callback) and finish its
+    job, in one transaction.
 
     Returns False when the submission had already been decided (a retried job): nothing changes,
     so each final attempt yields exactly one callback message.
@@ -149,53 +151,34 @@ def record_decision(svc: Services, submission_id: str, decision: Decision) -> bo
         flow_session = session.get(FlowSession, submission.session_id)
         partner = session.get(Partner, submission.partner_id)
         assert flow_session is not None and partner is not None
-        attempts = submission_repo.count_attempts(flow_session.id, session=session)
         action = decisions.next_action_for(
             decision.status,
             decision.reason_code,
             interactive=flow_session.interactive,
-            attempts_used=attempts,
+            attempts_used=submission_repo.count_attempts(flow_session.id, session=session),
             partner=partner,
         )
-        final = action is not NextAction.RETRY
-        # a final borderline non-match waits for a person (review band); no callback until then
-        band = (
-            review.band_holding(partner.id, decision.reason_code, decision.similarity, session=session)
-            if final
-            else None
-        )
-        now = utcnow()
-        recorded = submission_repo.move_attempt(
+        verdict = {
+            "status": decision.status,
+            "result": decision.result,
+            "reason_code": decision.reason_code,
+            "details": decision.details,
+            "score": decision.score,
+            "similarity": decision.similarity,
+            "analysis": decision.analysis,
+            "error_message": decision.error_message,
+            "completed_at": svc.clock.now(),
+        }
+        settled = verdicts.settle(
+            svc,
             submission_id,
-            SubmissionStatus.IN_PROGRESS,
-            {
-                "status": decision.status if band is None else SubmissionStatus.IN_REVIEW,
-                "result": decision.result,
-                "reason_code": decision.reason_code,
-                "details": decision.details,
-                "score": decision.score,
-                "similarity": decision.similarity,
-                "analysis": decision.analysis,
-                "error_message": decision.error_message,
-                "final": final and band is None,
-                "next_action": action if band is None else None,
-                "completed_at": now if band is None else None,
-            },
+            expected=SubmissionStatus.IN_PROGRESS,
+            verdict=verdict,
+            action=action,
             session=session,
         )
         job_repo.finish_job(submission_id, session=session)
-        if not recorded:
-            return False
-        session.refresh(submission)
-        if band is not None:
-            review.hold(
-                submission, band, default_deadline_s=svc.settings.console.review_deadline_s, session=session
-            )
-            return True
-        if final:
-            callbacks.write(submission, flow_session, session=session)
-    svc.metrics.submissions.labels(decision.status, decision.result or "", decision.reason_code).inc()
-    return True
+        return settled is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,11 @@ from datetime import timedelta
 from typing import Any
 
 from facematch.errors import SubmissionNotFoundError, SubmissionStateConflictError
-from facematch.flows import callbacks, gateway, results, review
+from facematch.flows import gateway, results, verdicts
 from facematch.flows.context import Services
 from facematch.flows.gateway import require_header
-from facematch.rules.states import DECIDED, NextAction, SubmissionStatus
+from facematch.rules.decisions import final_action
+from facematch.rules.states import DECIDED, SubmissionStatus
 from facematch.storage import audit_repo, partner_repo, submission_repo
 from facematch.storage.blobs import discard
 from facematch.storage.models import FlowSession, Partner, utcnow
@@ -73,20 +74,19 @@ def finish_session(svc: Services, flow_session_id: str) -> Finished:
                 discarded += [
                     blob for blob in (open_attempt.selfie_blob, open_attempt.reference_blob) if blob
                 ]
-            action = NextAction.STATUS if partner.show_status_screen else NextAction.EXIT
-            # a borderline non-match becomes final through a person (review band), not here
-            band = review.band_holding(partner.id, last.reason_code, last.similarity, session=session)
-            held = {"status": SubmissionStatus.IN_REVIEW, "next_action": None, "completed_at": None}
-            values = held if band else {"final": True, "next_action": action}
-            if not submission_repo.make_final(last.id, last.status, values, session=session):
+            # the last verdict (counted when it was recorded) becomes final; a borderline non-match
+            # in the partner's review band goes to a person instead
+            settled = verdicts.settle(
+                svc,
+                last.id,
+                expected=SubmissionStatus(last.status),
+                verdict={},
+                action=final_action(partner),
+                session=session,
+                counted=False,
+            )
+            if settled is None:
                 raise _RaceError(Finished.ALREADY_FINAL)  # another finisher was first
-            session.refresh(last)
-            if band is not None:
-                review.hold(
-                    last, band, default_deadline_s=svc.settings.console.review_deadline_s, session=session
-                )
-            else:
-                callbacks.write(last, flow_session, session=session)
     except _RaceError as race:
         return race.outcome
     for blob in discarded:

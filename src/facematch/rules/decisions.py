@@ -212,6 +212,11 @@ def next_action(
     return NextAction.STATUS if show_status_screen else NextAction.EXIT
 
 
+def final_action(partner: PartnerRules) -> NextAction:
+    """The next action of a final attempt: the partner shows our status screen, or hides it."""
+    return NextAction.STATUS if partner.show_status_screen else NextAction.EXIT
+
+
 def attempts_remaining(max_attempts: int, attempts_used: int, *, session_final: bool) -> int:
     """Attempts the user may still make: none once the session is final (a final verdict, a finish
     on demand, the retry window's sweep), else what the partner's limit leaves."""

@@ -94,23 +94,11 @@ def count_attempts(session_id: str, *, session: Session) -> int:
 def move_attempt(
     submission_id: str, expected: SubmissionStatus, values: dict[str, Any], *, session: Session
 ) -> bool:
-    """Set ``values`` on the attempt if it is still in state ``expected`` (a conditional UPDATE);
-    False when another request or worker moved it first."""
+    """Set ``values`` on the attempt if it is still in state ``expected`` and not final (a
+    conditional UPDATE); False when another request or worker moved it first."""
     result = session.execute(
         update(Submission)
-        .where(Submission.id == submission_id, Submission.status == expected)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
-def make_final(submission_id: str, status: str, values: dict[str, Any], *, session: Session) -> bool:
-    """Make a decided, not yet final attempt final (or hold it for review) with ``values``; False
-    when it was final already or its state changed meanwhile."""
-    result = session.execute(
-        update(Submission)
-        .where(Submission.id == submission_id, Submission.final.is_(False), Submission.status == status)
+        .where(Submission.id == submission_id, Submission.status == expected, Submission.final.is_(False))
         .values(**values)
         .execution_options(synchronize_session=False)
     )

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from facematch.flows import review
+from facematch.flows import verdicts
 from facematch.flows.console import auth as console_auth
 from facematch.flows.context import Services
 from facematch.worker.queue import Sweeper
@@ -11,7 +11,7 @@ from facematch.worker.queue import Sweeper
 
 def sweep_console(svc: Services) -> int:
     """One pass: overdue review items get their default outcome; returns how many were decided."""
-    decided = review.sweep_overdue(svc)
+    decided = verdicts.sweep_overdue_reviews(svc)
     console_auth.forget_ended(svc)
     return decided
 

@@ -5,8 +5,8 @@ page is in use, released when they decide or leave): one conditional UPDATE, so 
 opening one item at once exactly one gets it; the other sees "in review by X until HH:MM" and the
 item read-only, without its images. A decision is one conditional UPDATE too (still open, and not
 under someone else's live claim); the item's deadline decides regardless of claims
-(:func:`facematch.flows.review.sweep_overdue`). An admin can release anyone's claim (audited).
-The held attempt is then ended by :func:`facematch.flows.review.finalize`.
+(:func:`facematch.flows.verdicts.sweep_overdue_reviews`). An admin can release anyone's claim (audited).
+The held attempt is then ended by :func:`facematch.flows.verdicts.decide_held`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from facematch.errors import (
     ReviewConflictError,
     ReviewNotFoundError,
 )
-from facematch.flows import review
+from facematch.flows import verdicts
 from facematch.flows.console import zones
 from facematch.flows.console.images import ImageGrant, grant_images
 from facematch.flows.console.operators import ConsoleUser, Permission
@@ -312,8 +312,8 @@ def decide(
             submission_id, values, session=session, operator_id=user.operator_id, now=now
         )
         if closed:
-            submission = review.finalize(
-                session, found, outcome, code, DecidedBy.REVIEW, user.operator_id, now
+            verdicts.decide_held(
+                svc, found, outcome, code, DecidedBy.REVIEW, user.operator_id, now, session=session
             )
             audit_repo.audit(
                 user.actor,
@@ -329,9 +329,6 @@ def decide(
         if current.state == ReviewState.OPEN and current.row.claim is not None:
             raise ReviewClaimedError(_held_message(current.row.claim, user))
         raise ReviewConflictError(_decided_text(current, user), decided_by=current.decided_by)
-    svc.metrics.submissions.labels(
-        submission.status, submission.result or "", submission.reason_code or ""
-    ).inc()
 
 
 def _decided_text(found: ItemView, user: ConsoleUser) -> str:
