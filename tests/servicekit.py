@@ -37,6 +37,7 @@ from facematch.engine.fake import FakeEngine
 from facematch.flows import gateway, partners
 from facematch.flows.context import Services
 from facematch.outbound import webhooks
+from facematch.outbound.urls import UrlPolicy
 from facematch.security.capacity import AnalysisPool
 from facematch.services import build_services
 from facematch.storage import job_repo
@@ -247,8 +248,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 def fake_services(settings: Settings) -> Iterator[Services]:
     """The services of one process (an API process: with its links), with the fake engine, on this
     test's settings."""
-    services = build_services(settings, engine=FakeEngine())
-    services.links = RouteLinks(settings)
+    services = build_services(settings, engine=FakeEngine(), links=RouteLinks(settings))
     yield services
     services.db.dispose()
 
@@ -315,7 +315,7 @@ class PartnerCreds:
 #: seals partner secrets as the test servers do (they run with BLOB_KEY as their key)
 SECRET_BOX = SecretBox(key=base64.b64decode(BLOB_KEY), key_id="k1")
 #: where test partners' callbacks may go (loopback HTTP receivers)
-CALLBACK_POLICY = webhooks.callback_policy(allow_http=True, allow_loopback=True)
+CALLBACK_POLICY = webhooks.callback_policy(UrlPolicy(allow_http=True, allow_loopback=True))
 
 
 def create_partner(db: Database, **options: Any) -> PartnerCreds:

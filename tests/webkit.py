@@ -4,6 +4,7 @@ and started web flows (a pytest plugin of the suite, like ``servicekit``)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import os
 import warnings
@@ -119,10 +120,8 @@ def _settings(database_url: str, tmp_path: Path, **groups: dict[str, object]) ->
 def web_services(database_url: str, tmp_path: Path, **groups: dict[str, object]) -> Services:
     """Services over the test session's database (SQLite, or PostgreSQL when configured)."""
     settings = _settings(database_url, tmp_path, **groups)
-    services = build_services(settings, engine=FakeEngine())
-    services.links = RouteLinks(settings)
-    services.fetch_reference = _reference
-    return services
+    services = build_services(settings, engine=FakeEngine(), links=RouteLinks(settings))
+    return dataclasses.replace(services, fetch_reference=_reference)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ are generated under ``data_dir`` with a warning.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -19,9 +20,12 @@ from facematch.clock import Clock, SystemClock
 from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.errors import BlobStoreRefusedError, BlobStoreUnavailableError
-from facematch.flows.context import Metrics, QueueGauges, Services, WebLimits
+from facematch.flows.context import Services, WebLimits
+from facematch.flows.links import Links, NoLinks
+from facematch.flows.metrics import Metrics, QueueGauges
 from facematch.outbound import reference, webhooks
 from facematch.outbound.safe_http import FetchPolicy
+from facematch.outbound.urls import UrlPolicy
 from facematch.security.capacity import AnalysisPool, release_memory
 from facematch.security.throttle import AuthThrottle, Counters, RateLimiter
 from facematch.security.tokens import TokenKeyError, TokenService, load_or_create_secret
@@ -107,22 +111,31 @@ def check_blob_store(store: BlobStore) -> None:
 
 
 class ReferenceFetcher:
-    """The SSRF-safe reference fetch with the settings' limits and the partner's host allowlist."""
+    """The SSRF-safe reference fetch under the deployment's URL rules, with the settings' limits and
+    the partner's host allowlist."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings.reference
-
-    def __call__(self, url: str, *, headers: Mapping[str, str], allowed_hosts: Sequence[str]) -> bytes:
-        ref = self._settings
-        policy = FetchPolicy(
-            allowed_hosts=tuple(allowed_hosts),
-            allow_http=ref.allow_http,
-            allow_loopback=ref.allow_loopback,
+    def __init__(self, settings: Settings, urls: UrlPolicy) -> None:
+        ref = settings.reference
+        self._retries = ref.retries
+        self._policy = FetchPolicy(
+            allowed_hosts=(),
+            urls=urls,
             connect_timeout=ref.connect_timeout_s,
             total_timeout=ref.total_timeout_s,
             max_bytes=ref.max_bytes,
         )
-        return reference.fetch_reference_image(url, headers=headers, policy=policy, retries=ref.retries)
+
+    def __call__(self, url: str, *, headers: Mapping[str, str], allowed_hosts: Sequence[str]) -> bytes:
+        policy = dataclasses.replace(self._policy, allowed_hosts=tuple(allowed_hosts))
+        return reference.fetch_reference_image(url, headers=headers, policy=policy, retries=self._retries)
+
+
+def url_policy(settings: Settings) -> UrlPolicy:
+    """The deployment's one set of URL rules (plain http and loopback only where the settings allow
+    them: development and test)."""
+    return UrlPolicy(
+        allow_http=settings.reference.allow_http, allow_loopback=settings.reference.allow_loopback
+    )
 
 
 def analysis_slots(settings: Settings) -> int:
@@ -160,15 +173,22 @@ def _web_limits(settings: Settings, counters: Counters) -> WebLimits:
 
 
 def build_services(
-    settings: Settings, *, engine: Engine | None = None, clock: Clock | None = None
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    links: Links | None = None,
+    clock: Clock | None = None,
 ) -> Services:
     """Everything the flows need; a missing key outside development is a start-up error.
-    ``clock``: the time the flows see (default: the real one)."""
+    ``engine``: a loaded engine (else one is attached once it loads, or never in a process that
+    analyses nothing); ``links``: the URLs flows hand out (the API's routes; a process without the
+    API has none); ``clock``: the time the flows see (default: the real one)."""
     counters = Counters(settings.limits.storage_uri, prefix=settings.limits.key_prefix)
     tokens = settings.tokens
     key, previous = _keys(settings)
     key_id = settings.blobs.key_id
     db = Database(settings.database_url, echo=settings.database.echo)
+    urls = url_policy(settings)
     metrics = Metrics()
     metrics.registry.register(QueueGauges(db))
     return Services(
@@ -192,9 +212,11 @@ def build_services(
             trim=release_memory if settings.limits.release_memory else lambda: None,
         ),
         web_limits=_web_limits(settings, counters),
-        fetch_reference=ReferenceFetcher(settings),
-        urls=webhooks.configured_policy(settings).urls,  # the rules deliveries use too
+        fetch_reference=ReferenceFetcher(settings, urls),
+        urls=urls,
+        callback_policy=webhooks.callback_policy(urls),
         engine=engine,
+        links=links or NoLinks(),
         clock=clock or SystemClock(),
     )
 

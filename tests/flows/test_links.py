@@ -3,6 +3,7 @@ links are its own routes."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from urllib.parse import urlsplit
 
@@ -41,16 +42,16 @@ def _user_request(svc: Services, psid: str) -> submissions.UserRequest:
 
 
 def test_presigned_urls_come_from_the_links(fake_services: Services) -> None:
-    fake_services.links = RecordedLinks()
-    presigned = submissions.presign(fake_services, _user_request(fake_services, "psid-links"), "FACE_MATCH")
+    svc = dataclasses.replace(fake_services, links=RecordedLinks())
+    presigned = submissions.presign(svc, _user_request(svc, "psid-links"), "FACE_MATCH")
     for document, slot in presigned.documents.items():
         assert slot.url.startswith(f"links://upload/{presigned.submission_id}/{document}/eyJ")
 
 
 def test_a_process_without_the_api_hands_out_no_links(fake_services: Services) -> None:
-    fake_services.links = NoLinks()
+    svc = dataclasses.replace(fake_services, links=NoLinks())
     with pytest.raises(RuntimeError, match="built by the HTTP API"):
-        submissions.presign(fake_services, _user_request(fake_services, "psid-none"), "FACE_MATCH")
+        submissions.presign(svc, _user_request(svc, "psid-none"), "FACE_MATCH")
 
 
 def test_the_api_links_are_its_routes(settings: Settings) -> None:

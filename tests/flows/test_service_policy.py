@@ -9,7 +9,7 @@ import pytest
 from facematch.config import Settings
 from facematch.errors import ReferenceFetchError, ReferenceNotAllowedError
 from facematch.security.tokens import TokenKeyError, TokenKind
-from facematch.services import ReferenceFetcher, build_services
+from facematch.services import ReferenceFetcher, build_services, url_policy
 from facematch.storage.blobs import BlobKeyError
 from servicekit import BLOB_KEY, TOKEN_SECRET
 
@@ -49,7 +49,8 @@ def test_development_generates_keys_once(tmp_path: Path) -> None:
     ],
 )
 def test_internal_reference_urls_are_refused_even_when_allowlisted(url: str) -> None:
-    fetch = ReferenceFetcher(Settings(environment="production"))
+    settings = Settings(environment="production")
+    fetch = ReferenceFetcher(settings, url_policy(settings))
     host = url.split("//", 1)[-1].split("/", 1)[0].split("@")[-1].strip("[]")
     with pytest.raises(ReferenceFetchError) as caught:
         fetch(url, headers={}, allowed_hosts=[host, "127.0.0.1", "localhost"])

@@ -21,8 +21,12 @@ from facematch.errors import (
 )
 from facematch.outbound.reference import fetch_reference_image
 from facematch.outbound.safe_http import FetchPolicy
+from facematch.outbound.urls import UrlPolicy
 
-LOCAL = FetchPolicy(allowed_hosts=("127.0.0.1",), allow_http=True, allow_loopback=True)
+#: plain http and loopback allowed, as on a developer's machine
+LOCAL_URLS = UrlPolicy(allow_http=True, allow_loopback=True)
+
+LOCAL = FetchPolicy(allowed_hosts=("127.0.0.1",), urls=LOCAL_URLS)
 PARTNER_HEADERS = {
     "x-api-key": "partner-static-key",
     "x-partner-session-id": "session-42",
@@ -203,7 +207,10 @@ def test_retries_zero_means_one_attempt(server) -> None:
 def test_timeouts_are_retried_then_reported(server) -> None:
     url = server.route("/ref", lambda h: h.server.local.stop.wait(3))
     policy = FetchPolicy(
-        allowed_hosts=None, allow_http=True, allow_loopback=True, connect_timeout=0.3, total_timeout=0.3
+        allowed_hosts=None,
+        urls=LOCAL_URLS,
+        connect_timeout=0.3,
+        total_timeout=0.3,
     )
     sleeps = Sleeps()
     with pytest.raises(ReferenceTimeoutError) as info:
@@ -259,7 +266,7 @@ def test_not_allowed_is_final(url: str) -> None:
 
 
 def test_https_is_required_by_default() -> None:
-    policy = FetchPolicy(allowed_hosts=("127.0.0.1",), allow_loopback=True)
+    policy = FetchPolicy(allowed_hosts=("127.0.0.1",), urls=UrlPolicy(allow_loopback=True))
     with pytest.raises(ReferenceNotAllowedError):
         fetch("http://127.0.0.1:9/ref", policy=policy)
 
@@ -275,7 +282,7 @@ def test_redirect_is_an_http_status_and_not_followed(server, jpeg: bytes) -> Non
 
 
 def test_too_large_is_final(server) -> None:
-    policy = FetchPolicy(allowed_hosts=None, allow_http=True, allow_loopback=True, max_bytes=1000)
+    policy = FetchPolicy(allowed_hosts=None, urls=LOCAL_URLS, max_bytes=1000)
     url = server.route(
         "/ref", lambda h: h.reply(200, b"\xff\xd8\xff" + bytes(5000), {"Content-Type": "image/jpeg"})
     )

@@ -20,10 +20,13 @@ from facematch.errors import (
 )
 from facematch.outbound import pinned, safe_http
 from facematch.outbound.safe_http import FetchPolicy, request, validate_url
-from facematch.outbound.urls import address_allowed
+from facematch.outbound.urls import UrlPolicy, address_allowed
 
-LOCAL = FetchPolicy(allowed_hosts=None, allow_http=True, allow_loopback=True)
-STRICT = FetchPolicy(allowed_hosts=None, allow_http=True)
+#: plain http and loopback allowed, as on a developer's machine
+LOCAL_URLS = UrlPolicy(allow_http=True, allow_loopback=True)
+
+LOCAL = FetchPolicy(allowed_hosts=None, urls=LOCAL_URLS)
+STRICT = FetchPolicy(allowed_hosts=None, urls=UrlPolicy(allow_http=True))
 MB = 1024 * 1024
 
 
@@ -140,7 +143,7 @@ LOOPBACK = {"https://127.0.0.1/", "https://localhost/", "https://[::1]/", "https
 
 @pytest.mark.parametrize("url", [u for u in MUST_REFUSE if u not in LOOPBACK])
 def test_everything_but_plain_loopback_refused_even_with_allow_loopback(url: str) -> None:
-    policy = FetchPolicy(allowed_hosts=None, allow_loopback=True)
+    policy = FetchPolicy(allowed_hosts=None, urls=UrlPolicy(allow_loopback=True))
     with pytest.raises(DestinationNotAllowedError):
         request("GET", url, policy=policy, resolver=no_dns)
 
@@ -160,7 +163,7 @@ def test_real_localhost_allowed_in_loopback_mode(server) -> None:
 def test_http_needs_allow_http(server) -> None:
     url = server.route("/hello", hello)
     with pytest.raises(DestinationNotAllowedError, match="scheme"):
-        request("GET", url, policy=FetchPolicy(allowed_hosts=None, allow_loopback=True))
+        request("GET", url, policy=FetchPolicy(allowed_hosts=None, urls=UrlPolicy(allow_loopback=True)))
     assert server.requests == []
 
 
@@ -208,7 +211,7 @@ def test_closed_port_in_loopback_mode_is_a_connection_error(closed_port: int) ->
 )
 def test_allowlist_admits(host: str, allowed: tuple[str, ...], server) -> None:
     server.route("/r", hello)
-    policy = FetchPolicy(allowed_hosts=allowed, allow_http=True, allow_loopback=True)
+    policy = FetchPolicy(allowed_hosts=allowed, urls=LOCAL_URLS)
     response = request(
         "GET", f"http://{host}:{server.port}/r", policy=policy, resolver=lambda h, p: ["127.0.0.1"]
     )
@@ -227,7 +230,7 @@ def test_allowlist_admits(host: str, allowed: tuple[str, ...], server) -> None:
     ],
 )
 def test_allowlist_refuses(host: str, allowed: tuple[str, ...]) -> None:
-    policy = FetchPolicy(allowed_hosts=allowed, allow_http=True, allow_loopback=True)
+    policy = FetchPolicy(allowed_hosts=allowed, urls=LOCAL_URLS)
     with pytest.raises(DestinationNotAllowedError, match="allowlist"):
         validate_url(f"http://{host}/r", policy)
 
@@ -271,7 +274,7 @@ def test_connects_to_the_validated_public_ip(server, monkeypatch: pytest.MonkeyP
         return real_open("127.0.0.1", server.port, timeout)  # stand in for the public server
 
     monkeypatch.setattr(pinned, "open_stream", recording_open)
-    policy = FetchPolicy(allowed_hosts=("partner.example",), allow_http=True)
+    policy = FetchPolicy(allowed_hosts=("partner.example",), urls=UrlPolicy(allow_http=True))
     response = request(
         "GET", "http://partner.example:8080/img", policy=policy, resolver=lambda h, p: next(answers)
     )
@@ -283,7 +286,7 @@ def test_connects_to_the_validated_public_ip(server, monkeypatch: pytest.MonkeyP
 def test_tls_to_a_pinned_ip_keeps_sni_host_and_certificate_name(tls_server, tls_material) -> None:
     _, client_context, sni_seen = tls_material
     tls_server.route("/img", hello)
-    policy = FetchPolicy(allowed_hosts=("reference.test",), allow_loopback=True)
+    policy = FetchPolicy(allowed_hosts=("reference.test",), urls=UrlPolicy(allow_loopback=True))
     url = f"https://reference.test:{tls_server.port}/img"
     response = request(
         "GET", url, policy=policy, resolver=lambda h, p: ["127.0.0.1"], ssl_context=client_context
@@ -296,7 +299,7 @@ def test_tls_to_a_pinned_ip_keeps_sni_host_and_certificate_name(tls_server, tls_
 def test_tls_certificate_for_another_name_is_refused(tls_server, tls_material) -> None:
     _, client_context, _ = tls_material
     tls_server.route("/img", hello)
-    policy = FetchPolicy(allowed_hosts=None, allow_loopback=True)
+    policy = FetchPolicy(allowed_hosts=None, urls=UrlPolicy(allow_loopback=True))
     url = f"https://other.test:{tls_server.port}/img"
     with pytest.raises(FetchConnectionError):
         request("GET", url, policy=policy, resolver=lambda h, p: ["127.0.0.1"], ssl_context=client_context)
@@ -326,7 +329,10 @@ def test_redirect_to_the_same_server_is_not_followed_either(server) -> None:
 # --- deadlines --------------------------------------------------------------------------------
 
 FAST = FetchPolicy(
-    allowed_hosts=None, allow_http=True, allow_loopback=True, connect_timeout=0.5, total_timeout=1.0
+    allowed_hosts=None,
+    urls=LOCAL_URLS,
+    connect_timeout=0.5,
+    total_timeout=1.0,
 )
 
 
@@ -400,7 +406,7 @@ def endless(declare_length: bool):
 @pytest.mark.parametrize("declare_length", [True, False])
 def test_half_gigabyte_body_refused_early(server, declare_length: bool) -> None:
     url = server.route("/huge", endless(declare_length))
-    policy = FetchPolicy(allowed_hosts=None, allow_http=True, allow_loopback=True, max_bytes=2 * MB)
+    policy = FetchPolicy(allowed_hosts=None, urls=LOCAL_URLS, max_bytes=2 * MB)
     with pytest.raises(ResponseTooLargeError):
         request("GET", url, policy=policy)
     server.stop.set()
@@ -425,7 +431,7 @@ def test_gzip_bomb_is_capped_after_decompression(server, gzip_bomb: bytes) -> No
     assert len(gzip_bomb) < MB
     headers = {"Content-Encoding": "gzip", "Content-Type": "image/jpeg"}
     url = server.route("/bomb", lambda h: h.reply(200, gzip_bomb, headers))
-    policy = FetchPolicy(allowed_hosts=None, allow_http=True, allow_loopback=True, max_bytes=4 * MB)
+    policy = FetchPolicy(allowed_hosts=None, urls=LOCAL_URLS, max_bytes=4 * MB)
     with pytest.raises(ResponseTooLargeError):
         request("GET", url, policy=policy)
 
@@ -433,7 +439,7 @@ def test_gzip_bomb_is_capped_after_decompression(server, gzip_bomb: bytes) -> No
 def test_gzip_bomb_split_over_concatenated_members_is_capped(server) -> None:
     member = gzip.compress(bytes(MB))
     url = server.route("/bomb", lambda h: h.reply(200, member * 8, {"Content-Encoding": "gzip"}))
-    policy = FetchPolicy(allowed_hosts=None, allow_http=True, allow_loopback=True, max_bytes=4 * MB)
+    policy = FetchPolicy(allowed_hosts=None, urls=LOCAL_URLS, max_bytes=4 * MB)
     with pytest.raises(ResponseTooLargeError):
         request("GET", url, policy=policy)
 

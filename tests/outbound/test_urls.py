@@ -3,6 +3,7 @@ sender) give the same verdict on every URL."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 
 import pytest
@@ -66,8 +67,8 @@ def _initiate(svc: Services, partner_id: str, reference_url: str) -> None:
 def test_initiate_flow_and_the_fetcher_agree(
     fake_services: Services, url: str, hosts: tuple[str, ...], allowed: bool
 ) -> None:
-    fake_services.urls = PRODUCTION
-    partner_id = create_partner(fake_services.db, reference_hosts=list(hosts)).partner_id
+    svc = dataclasses.replace(fake_services, urls=PRODUCTION)
+    partner_id = create_partner(svc.db, reference_hosts=list(hosts)).partner_id
 
     def fetcher_allows() -> bool:
         try:
@@ -78,7 +79,7 @@ def test_initiate_flow_and_the_fetcher_agree(
 
     def initiate_allows() -> bool:
         try:
-            _initiate(fake_services, partner_id, url)
+            _initiate(svc, partner_id, url)
         except InvalidFieldError as error:
             assert error.field == "referenceImageUrl"
             return False

@@ -12,6 +12,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from facematch.outbound.safe_http import FetchPolicy
+from facematch.outbound.urls import UrlPolicy
 from facematch.outbound.webhooks import (
     MAX_RETRY_AFTER_SECONDS,
     RETRY_SCHEDULE,
@@ -26,9 +27,12 @@ from facematch.outbound.webhooks import (
     sign,
 )
 
+#: plain http and loopback allowed, as on a developer's machine
+LOCAL_URLS = UrlPolicy(allow_http=True, allow_loopback=True)
+
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks spec's example secret
 BODY = json.dumps({"submissionId": "sub_1", "status": "COMPLETED", "result": "VALID"}).encode()
-LOCAL = callback_policy(allow_http=True, allow_loopback=True)
+LOCAL = callback_policy(UrlPolicy(allow_http=True, allow_loopback=True))
 
 
 def verify(body: bytes, headers: dict[str, str], secret: str = SECRET) -> object:
@@ -169,7 +173,7 @@ def test_retry_after_http_date_is_reported(server) -> None:
 
 def test_timeout_is_retried(server) -> None:
     url = server.route("/hook", lambda h: h.server.local.stop.wait(3))
-    policy = FetchPolicy(None, allow_http=True, allow_loopback=True, connect_timeout=0.3, total_timeout=0.5)
+    policy = FetchPolicy(None, urls=LOCAL_URLS, connect_timeout=0.3, total_timeout=0.5)
     outcome = deliver_once(url, "POST", BODY, "msg_to", SECRET, policy=policy)
     assert (outcome.outcome, outcome.status_code, outcome.error) == (Outcome.RETRY, None, "timeout")
 
@@ -185,14 +189,14 @@ def test_unreachable_receiver_is_retried(closed_port: int) -> None:
     "url", ["http://10.0.0.1/hook", "http://169.254.169.254/", "ftp://partner.example/", "http://127.0.0.1/"]
 )
 def test_refused_destination_fails_without_sending(url: str) -> None:
-    policy = callback_policy(allow_http=True)
+    policy = callback_policy(UrlPolicy(allow_http=True))
     outcome = deliver_once(url, "POST", BODY, "msg_p", SECRET, policy=policy)
     assert (outcome.outcome, outcome.status_code) == (Outcome.FAILED, None)
 
 
 def test_callbacks_are_https_only_by_default() -> None:
     outcome = deliver_once(
-        "http://partner.example/hook", "POST", BODY, "msg_h", SECRET, policy=callback_policy()
+        "http://partner.example/hook", "POST", BODY, "msg_h", SECRET, policy=callback_policy(UrlPolicy())
     )
     assert outcome.outcome is Outcome.FAILED
 

@@ -48,8 +48,7 @@ def create_app(
     """The app. ``engine``: the face engine to use (default: load the real one at start-up).
     ``background``: start the job workers and callback sender with the app. ``clock``: the time
     the flows see (default: the real one)."""
-    svc = build_services(settings, engine=engine, clock=clock)
-    svc.links = RouteLinks(settings)
+    svc = build_services(settings, engine=engine, links=RouteLinks(settings), clock=clock)
     runner = Background(svc)
 
     @asynccontextmanager

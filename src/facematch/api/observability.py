@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from facematch.api.errors import unexpected_error_response
 from facematch.api.routes.web import HANDOFF_PREFIX
 from facematch.errors import UploadTooLargeError
-from facematch.flows.context import Metrics
+from facematch.flows.metrics import Metrics
 from facematch.logs import request_id_var
 
 access_log = logging.getLogger("facematch.access")

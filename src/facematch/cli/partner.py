@@ -125,24 +125,18 @@ class _Context:
     session: Any
     box: Any
     """What seals the partners' secrets (facematch.storage.sealed.SecretBox)."""
+    callback_policy: Any
+    """Where callbacks may go (facematch.outbound.safe_http.FetchPolicy)."""
 
 
 @contextmanager
 def _session() -> Iterator[_Context]:
-    """The settings, a database session and the secret box for one command; the connection pool
-    is closed afterwards."""
-    from facematch.config import get_settings
-    from facematch.services import secret_box
-    from facematch.storage.db import Database
+    """The settings, a database session and the secret box of the deployment's services, for one
+    command."""
+    from facematch.cli.runtime import services
 
-    settings = get_settings()
-    box = secret_box(settings)
-    db = Database(settings.database_url)
-    try:
-        with db.session() as session:
-            yield _Context(settings, session, box)
-    finally:
-        db.dispose()
+    with services() as svc, svc.db.session() as session:
+        yield _Context(svc.settings, session, svc.secrets, svc.callback_policy)
 
 
 def _partner(session: Any, client_id: str) -> Any:
@@ -257,7 +251,6 @@ def rotate_cmd(args: argparse.Namespace) -> int:
 
 def callback_cmd(args: argparse.Namespace) -> int:
     from facematch.flows import partners
-    from facematch.outbound import webhooks
 
     with _session() as ctx:
         partner = _partner(ctx.session, args.client_id)
@@ -265,7 +258,7 @@ def callback_cmd(args: argparse.Namespace) -> int:
             partner,
             args.url,
             box=ctx.box,
-            policy=webhooks.configured_policy(ctx.settings),
+            policy=ctx.callback_policy,
             method=args.method,
             auth_header=args.auth_header,
         )

@@ -31,40 +31,33 @@ def register(subparsers: Any) -> None:
 
 def seed_demo_partner(settings: Any, credentials_path: Path) -> dict[str, str] | None:
     """Create the demo partner once; its pass-key is printed and written (0600) only then."""
+    from facematch.cli.runtime import services
     from facematch.flows import partners
-    from facematch.outbound.webhooks import configured_policy
-    from facematch.services import secret_box
-    from facematch.storage.db import Database
 
     if credentials_path.is_file():
         return None
-    box = secret_box(settings)
-    db = Database(settings.database_url)
-    try:
-        with db.session() as session:
-            options = partners.PartnerOptions(
-                onboarding_partners=[DEMO_ONBOARDING, DEMO_BE_ONBOARDING],
-                reference_hosts=["127.0.0.1", "localhost"],
-                frame_origins=[DEMO_SITE],
-            )
-            created = partners.create_partner(
-                "Demo Partner",
-                options,
-                session=session,
-                box=box,
-                default_max_attempts=settings.submissions.default_max_attempts,
-            )
-            partners.set_callback(
-                created.partner, f"{DEMO_SITE}/webhook", box=box, policy=configured_policy(settings)
-            )
-            values = {
-                "clientId": created.partner.client_id,
-                "passKey": created.passkey,
-                "webhookSecret": created.webhook_secret,
-                "onboardingPartner": DEMO_ONBOARDING,
-            }
-    finally:
-        db.dispose()
+    with services(settings) as svc, svc.db.session() as session:
+        options = partners.PartnerOptions(
+            onboarding_partners=[DEMO_ONBOARDING, DEMO_BE_ONBOARDING],
+            reference_hosts=["127.0.0.1", "localhost"],
+            frame_origins=[DEMO_SITE],
+        )
+        created = partners.create_partner(
+            "Demo Partner",
+            options,
+            session=session,
+            box=svc.secrets,
+            default_max_attempts=settings.submissions.default_max_attempts,
+        )
+        partners.set_callback(
+            created.partner, f"{DEMO_SITE}/webhook", box=svc.secrets, policy=svc.callback_policy
+        )
+        values = {
+            "clientId": created.partner.client_id,
+            "passKey": created.passkey,
+            "webhookSecret": created.webhook_secret,
+            "onboardingPartner": DEMO_ONBOARDING,
+        }
     credentials_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(credentials_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -77,18 +70,15 @@ DEMO_ADMIN = "admin@facematch.local"
 
 def seed_demo_admin(settings: Any, credentials_path: Path) -> dict[str, str] | None:
     """Development: a first console admin (TOTP is set up at its first login), written 0600 once."""
+    from facematch.cli.runtime import services
     from facematch.flows.console import operators
-    from facematch.services import build_services
 
     if credentials_path.is_file():
         return None
-    svc = build_services(settings)
-    try:
+    with services(settings) as svc:
         if operators.list_operators(svc):
             return None
         created = operators.create_operator(svc, DEMO_ADMIN, operators.Role.ADMIN, actor="system:dev-seed")
-    finally:
-        svc.close()
     assert created.password is not None
     values = {"email": DEMO_ADMIN, "password": created.password}
     fd = os.open(credentials_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

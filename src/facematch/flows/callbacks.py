@@ -103,7 +103,7 @@ def send(svc: Services, claimed: Claimed) -> webhooks.DeliveryOutcome:
     if claimed.secret is None:  # a key configuration problem: retried on the schedule, not lost
         reason = "the webhook secret cannot be opened with the configured keys"
         return webhooks.DeliveryOutcome(webhooks.Outcome.RETRY, None, None, reason, int(time.time()))
-    policy = webhooks.configured_policy(svc.settings)
+    policy = svc.callback_policy
     try:
         return webhooks.deliver_once(
             claimed.url,

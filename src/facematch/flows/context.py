@@ -1,37 +1,31 @@
-"""What every use case needs, built once by the app (or a CLI command) and passed in."""
+"""What every use case needs: :class:`Services`, built once per process from the settings by
+:func:`facematch.services.build_services` (the API, a worker, a CLI command) and passed in; after
+that only the engine is attached, once it has loaded."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
-
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
 
 from facematch.clock import Clock, SystemClock
 from facematch.config import Settings
 from facematch.engine.types import Engine
 from facematch.errors import ServiceUnavailableError
 from facematch.flows.links import Links, NoLinks
+from facematch.flows.metrics import Metrics
+from facematch.outbound.safe_http import FetchPolicy
 from facematch.outbound.urls import UrlPolicy
 from facematch.security.capacity import AnalysisPool, KeyedSlots
 from facematch.security.throttle import AuthThrottle, Counters, RateLimiter
 from facematch.security.tokens import TokenService
-from facematch.storage import job_repo
 from facematch.storage.blobs import BlobStore
 from facematch.storage.db import Database
 from facematch.storage.sealed import SecretBox
 
 log = logging.getLogger(__name__)
-
-
-class JobQueue(Protocol):
-    """Processing queue. The durable job row is written by the confirming transaction; ``submit`` is
-    called after that commit, so a queue that loses the notice (or a crash) loses nothing."""
-
-    def submit(self, submission_id: str) -> None: ...
 
 
 class ReferenceFetcher(Protocol):
@@ -40,72 +34,21 @@ class ReferenceFetcher(Protocol):
     def __call__(self, url: str, *, headers: Mapping[str, str], allowed_hosts: Sequence[str]) -> bytes: ...
 
 
-class NullQueue:
-    """A queue that only relies on workers polling the job table."""
-
-    def submit(self, submission_id: str) -> None:
-        return None
-
-
-class QueueGauges:
-    """Prometheus collector of the cluster's queues, read from the database at each scrape: every
-    process reports the same values (scrape one of them, or take the max)."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        try:
-            with self._db.session() as session:
-                stats = job_repo.queue_stats(session=session)
-        except Exception:
-            log.warning("queue gauges unavailable", exc_info=True)
-            return
-        yield GaugeMetricFamily("facematch_jobs_queued", "Jobs due and waiting for a worker", stats.jobs_due)
-        yield GaugeMetricFamily(
-            "facematch_jobs_oldest_queued_seconds", "Age of the oldest due job", stats.oldest_due_age_s
-        )
-        running = GaugeMetricFamily("facematch_jobs_running", "Jobs running, by partner", labels=["partner"])
-        for partner, count in sorted(stats.running_per_partner.items()):
-            running.add_metric([partner], count)
-        yield running
-        yield GaugeMetricFamily(
-            "facematch_callbacks_pending", "Callback messages due for delivery", stats.callbacks_pending
-        )
-        yield GaugeMetricFamily(
-            "facematch_callbacks_oldest_pending_seconds",
-            "How long the oldest due callback has waited",
-            stats.oldest_callback_age_s,
-        )
-        yield GaugeMetricFamily(
-            "facematch_callbacks_dead", "Dead-lettered callback messages", stats.callbacks_dead
-        )
-
-
-class Metrics:
-    """Prometheus metrics of one app instance (own registry, so several apps can live in one process)."""
+class Doorbell:
+    """Tells this process's job workers that a job was just written (a confirm here; a NOTIFY from
+    another process rings it too). Only a hint: the job row is durable and idle workers poll
+    anyway, so a ring that nobody hears loses nothing."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "facematch_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
-        )
-        self.latency = Histogram(
-            "facematch_http_request_duration_seconds",
-            "HTTP request latency",
-            ["route"],
-            registry=self.registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10),
-        )
-        self.submissions = Counter(
-            "facematch_submissions",
-            "Decided submissions",
-            ["status", "result", "reason"],
-            registry=self.registry,
-        )
-        self.callbacks = Counter(
-            "facematch_callback_deliveries", "Callback delivery attempts", ["outcome"], registry=self.registry
-        )
+        self._event = threading.Event()
+
+    def ring(self) -> None:
+        self._event.set()
+
+    def wait(self, timeout: float) -> None:
+        """Sleep until rung or ``timeout`` seconds passed."""
+        if self._event.wait(timeout):
+            self._event.clear()
 
 
 @dataclass(frozen=True)
@@ -138,8 +81,11 @@ class Services:
     web_limits: WebLimits
     fetch_reference: ReferenceFetcher
     urls: UrlPolicy
-    """The URL rules of this deployment (:mod:`facematch.outbound.urls`)."""
-    queue: JobQueue = field(default_factory=NullQueue)
+    """The URL rules of this deployment (:mod:`facematch.outbound.urls`): built once, used by Initiate
+    Flow, partner settings, the reference fetch and the callback sender."""
+    callback_policy: FetchPolicy
+    """Where and how callbacks are sent (:func:`facematch.outbound.webhooks.callback_policy` of ``urls``)."""
+    doorbell: Doorbell = field(default_factory=Doorbell)
     links: Links = field(default_factory=NoLinks)
     """The URLs flows hand out; the API sets its own (:class:`facematch.api.links.RouteLinks`)."""
     metrics: Metrics = field(default_factory=Metrics)

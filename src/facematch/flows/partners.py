@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
-import re
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -31,12 +29,6 @@ from facematch.security.throttle import AuthThrottle
 from facematch.storage import partner_repo
 from facematch.storage.models import Partner, utcnow
 from facematch.storage.sealed import SecretBox
-
-_ORIGIN = re.compile(
-    r"(?P<scheme>https?)://(?P<host>\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(?P<port>[0-9]{1,5}))?/?",
-    re.IGNORECASE,
-)
-_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 def hash_passkey(passkey: str) -> str:
@@ -224,31 +216,11 @@ def _host_pattern(value: str) -> str:
 
 
 def frame_origin(value: str) -> str:
-    """An origin allowed to frame the web app, as it goes into the CSP's ``frame-ancestors``:
-    ``http(s)://host[:port]`` (a trailing ``/`` is dropped), the host a DNS name or an IP literal.
-    Anything else (a path, query, space, ``;``, ``*``, credentials) could widen or rewrite the policy."""
-    match = _ORIGIN.fullmatch(value)
-    port = int(match["port"]) if match and match["port"] else None
-    if match is None or not _origin_host_ok(match["host"]) or (port is not None and not 0 < port < 65536):
-        raise InvalidFieldError("frame-origin", f"not an origin (http(s)://host[:port]): {value!r}")
-    return f"{match['scheme'].lower()}://{match['host'].lower()}" + ("" if port is None else f":{port}")
-
-
-def _origin_host_ok(host: str) -> bool:
-    if host.startswith("["):
-        try:
-            ipaddress.IPv6Address(host[1:-1])
-        except ValueError:
-            return False
-        return True
-    labels = host.split(".")
-    if labels[-1].isdigit():  # all-numeric last label: only a canonical dotted IPv4 address
-        try:
-            ipaddress.IPv4Address(host)
-        except ValueError:
-            return False
-        return True
-    return len(host) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
+    """An origin allowed to frame the web app (:meth:`UrlPolicy.origin`), or InvalidFieldError."""
+    try:
+        return UrlPolicy.origin(value)
+    except DestinationNotAllowedError:
+        raise InvalidFieldError("frame-origin", f"not an origin (http(s)://host[:port]): {value!r}") from None
 
 
 def rotate_passkey(partner: Partner, *, overlap_s: int) -> str:
@@ -299,7 +271,7 @@ def set_callback(
     keep_auth: bool = False,
 ) -> None:
     """Set (or clear, with None) the completion callback endpoint. ``policy`` is the one deliveries
-    use (webhooks.configured_policy): a URL it would refuse at send time is refused now.
+    use (``svc.callback_policy``): a URL it would refuse at send time is refused now.
     ``keep_auth``: with no ``auth_header``, keep the one set before (its value is sealed)."""
     if url is not None:
         try:

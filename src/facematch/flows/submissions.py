@@ -309,7 +309,7 @@ def confirm(svc: Services, request: UserRequest, body: Any) -> str:
         if submission.sdk_session_id != sdk:
             raise ForbiddenError("the submission belongs to another SDK session")
         confirm_attempt(submission, flow_session, metadata or {}, session=session)
-    svc.queue.submit(submission_id)
+    svc.doorbell.ring()
     return submission_id
 
 

@@ -59,14 +59,13 @@ class FetchPolicy:
     ``suffix``, not ``suffix`` itself); ``None`` means any host, which is only right for URLs that
     come from our own configuration (a partner's callback URL). Address checks apply either way.
 
-    ``allow_http`` and ``allow_loopback`` exist for local development and tests only: the caller
-    must refuse them outside development mode. ``allow_loopback`` admits 127.0.0.0/8 and ``::1``
-    and nothing else; private, link-local and every other internal range stay refused.
+    ``urls``: the deployment's one URL policy (:class:`~facematch.outbound.urls.UrlPolicy`), whose
+    plain-http and loopback allowances exist for development and tests only (the settings refuse
+    them in production); loopback admits 127.0.0.0/8 and ``::1`` and nothing else.
     """
 
     allowed_hosts: tuple[str, ...] | None
-    allow_http: bool = False
-    allow_loopback: bool = False
+    urls: UrlPolicy = field(default_factory=UrlPolicy)
     connect_timeout: float = 3.0
     total_timeout: float = 10.0
     max_bytes: int = DEFAULT_MAX_BYTES
@@ -78,11 +77,6 @@ class FetchPolicy:
             raise ValueError("max_bytes must not be negative")
         if isinstance(self.allowed_hosts, str):
             raise TypeError("allowed_hosts must be a tuple of hostnames, not a string")
-
-    @property
-    def urls(self) -> UrlPolicy:
-        """The URL rules this policy applies (the same object Initiate Flow and partner settings use)."""
-        return UrlPolicy(allow_http=self.allow_http, allow_loopback=self.allow_loopback)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """The URL policy: which URLs facematch accepts and where its requests may go.
 
-One :class:`UrlPolicy` (built from ``reference.allow_http`` and ``reference.allow_loopback``) answers
-for every place a URL enters: Initiate Flow (``referenceImageUrl`` against the partner's reference
-hosts; the redirect URLs as links), partner configuration (the callback URL, reference host
-patterns, the privacy-policy link), the reference fetch and the callback sender
+One :class:`UrlPolicy` (built once per process from ``reference.allow_http`` and
+``reference.allow_loopback``: ``svc.urls``) answers for every place a URL enters: Initiate Flow
+(``referenceImageUrl`` against the partner's reference hosts; the redirect URLs as links), partner
+configuration (the callback URL, reference host patterns, the privacy-policy link, the origins
+allowed to frame the web app), the reference fetch and the callback sender
 (:mod:`facematch.outbound.safe_http` checks the URL before resolving, and every resolved address
 after). So a URL refused at send time is refused when it is configured or submitted, and one
 accepted then is not refused later for a reason that needs no network.
@@ -32,6 +33,11 @@ _HOST_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 #: A last label that some parser could read as a number (WHATWG treats such hosts as IPv4).
 _NUMERIC_LABEL = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$")
 _BAD_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
+_ORIGIN = re.compile(
+    r"(?P<scheme>https?)://(?P<host>\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(?P<port>[0-9]{1,5}))?/?",
+    re.IGNORECASE,
+)
+_ORIGIN_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 # Python's is_global has changed between releases (and calls 224/4 global), so the ranges that
 # must never be reached are also spelled out here.
@@ -236,6 +242,18 @@ class UrlPolicy:
         return normalised
 
     @staticmethod
+    def origin(value: str) -> str:
+        """An origin allowed to frame the web app, as it goes into the CSP's ``frame-ancestors``:
+        ``http(s)://host[:port]`` (a trailing ``/`` is dropped), the host a DNS name or an IP
+        literal; DestinationNotAllowedError otherwise. Anything else (a path, query, space, ``;``,
+        ``*``, credentials) could widen or rewrite the policy."""
+        match = _ORIGIN.fullmatch(value)
+        port = int(match["port"]) if match and match["port"] else None
+        if match is None or not _origin_host_ok(match["host"]) or (port is not None and not 0 < port < 65536):
+            raise DestinationNotAllowedError("not an origin (http(s)://host[:port])")
+        return f"{match['scheme'].lower()}://{match['host'].lower()}" + ("" if port is None else f":{port}")
+
+    @staticmethod
     def link(url: str) -> str:
         """A URL handed to browsers (redirect URLs, a privacy-policy link): http(s), a host, no
         credentials, at most MAX_URL_LENGTH characters; DestinationNotAllowedError otherwise."""
@@ -253,6 +271,23 @@ class UrlPolicy:
         if parts.username or parts.password:
             raise DestinationNotAllowedError("credentials in the URL are not allowed")
         return url
+
+
+def _origin_host_ok(host: str) -> bool:
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    labels = host.split(".")
+    if labels[-1].isdigit():  # all-numeric last label: only a canonical dotted IPv4 address
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return False
+        return True
+    return len(host) <= 253 and all(_ORIGIN_LABEL.fullmatch(label) for label in labels)
 
 
 def _normalise_pattern_host(host: str) -> str:

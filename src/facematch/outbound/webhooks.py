@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from facematch.config import Settings
 from facematch.errors import (
     DestinationNotAllowedError,
     FetchConnectionError,
@@ -30,6 +29,7 @@ from facematch.errors import (
     UpstreamStatusError,
 )
 from facematch.outbound.safe_http import FetchPolicy, Resolver, check_header, request
+from facematch.outbound.urls import UrlPolicy
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks marker, not a secret
 CALLBACK_TIMEOUT_SECONDS = 15.0
@@ -148,26 +148,16 @@ def build_headers(
     return headers
 
 
-def callback_policy(*, allow_http: bool = False, allow_loopback: bool = False) -> FetchPolicy:
-    """The fetch policy for callbacks: any public host (the URL is ours), ≈15 s, tiny responses.
-
-    ``allow_http`` / ``allow_loopback`` are for development mode only; the caller enforces that.
-    """
+def callback_policy(urls: UrlPolicy) -> FetchPolicy:
+    """The fetch policy for callbacks under the deployment's URL rules: any public host (the URL is
+    ours, not the partner's request), ≈15 s, tiny responses."""
     return FetchPolicy(
         allowed_hosts=None,
-        allow_http=allow_http,
-        allow_loopback=allow_loopback,
+        urls=urls,
         connect_timeout=3.0,
         total_timeout=CALLBACK_TIMEOUT_SECONDS,
         max_bytes=64 * 1024,
     )
-
-
-def configured_policy(settings: Settings) -> FetchPolicy:
-    """The callback policy of a deployment (loopback and plain http only where its settings allow
-    them): what deliveries use, and what partner configuration is checked against."""
-    reference = settings.reference
-    return callback_policy(allow_http=reference.allow_http, allow_loopback=reference.allow_loopback)
 
 
 def deliver_once(

@@ -71,8 +71,8 @@ def run_one(
 
 
 class JobRunners:
-    """The job workers of one process: threads polling the job table, woken early by
-    :meth:`submit` (a confirm in this process) or :meth:`wake` (a NOTIFY from another).
+    """The job workers of one process: threads polling the job table, woken early by the process's
+    doorbell (``svc.doorbell``: a confirm in this process, or a NOTIFY from another).
 
     ``cpu`` analyses run at once, on ``cpu`` threads of their own (see
     :class:`~facematch.security.capacity.AnalysisPool`); ``fetchers`` more job threads may be waiting
@@ -89,17 +89,10 @@ class JobRunners:
         self._cpu = AnalysisPool(max(1, cpu), queue=self._threads_wanted, wait_s=86_400, trim=trim)
         configured = svc.settings.submissions.max_running_per_partner
         self.per_partner = configured or max(1, self._threads_wanted // 2)
-        self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.running: set[int] = set()
         self.owner = f"{secrets.token_hex(6)}"
-
-    def submit(self, submission_id: str) -> None:
-        self._wake.set()
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def start(self) -> None:
         for number in range(self._threads_wanted):
@@ -111,7 +104,7 @@ class JobRunners:
         """Stop claiming; wait up to ``timeout`` for the jobs in hand, then hand back the leases of
         the ones still running (another worker takes them at once; a try is not counted)."""
         self._stop.set()
-        self._wake.set()
+        self._svc.doorbell.ring()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -137,8 +130,7 @@ class JobRunners:
                 log.exception("worker loop error")
                 worked = False
             if not worked:
-                self._wake.wait(poll)
-                self._wake.clear()
+                self._svc.doorbell.wait(poll)
 
 
 def sweep_abandoned(svc: Services, batch: int = 100) -> int:

@@ -29,12 +29,11 @@ class Background:
         dsn = channels.conninfo(svc.db.url)
         wakers = {}
         if jobs:
-            wakers[channels.JOBS_CHANNEL] = self.queue.wake
+            wakers[channels.JOBS_CHANNEL] = svc.doorbell.ring
         if deliveries:
             wakers[channels.OUTBOX_CHANNEL] = self.sender.wake
         self.listener = channels.Listener(dsn, wakers) if dsn and wakers else None
         self._drain_s = settings.submissions.drain_timeout_s
-        svc.queue = self.queue
 
     def start(self) -> None:
         if self.listener is not None:

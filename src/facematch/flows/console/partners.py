@@ -12,7 +12,6 @@ from facematch.errors import InvalidFieldError, PartnerNotFoundError
 from facematch.flows import partners, review
 from facematch.flows.console.operators import ConsoleUser, Permission
 from facematch.flows.context import Services
-from facematch.outbound import webhooks
 from facematch.rules.review_band import Band
 from facematch.storage import audit_repo, partner_repo, review_repo
 from facematch.storage.models import Partner
@@ -103,7 +102,7 @@ def create(
                 created.partner,
                 callback.url,
                 box=svc.secrets,
-                policy=webhooks.configured_policy(svc.settings),
+                policy=svc.callback_policy,
                 method=callback.method,
                 auth_header=callback.auth_header or None,
             )
@@ -135,7 +134,7 @@ def set_callback(
             partner,
             callback.url or None,
             box=svc.secrets,
-            policy=webhooks.configured_policy(svc.settings),
+            policy=svc.callback_policy,
             method=callback.method,
             auth_header=callback.auth_header or None,
             keep_auth=not callback.clear_auth,

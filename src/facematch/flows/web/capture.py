@@ -111,5 +111,5 @@ def submit_selfie(svc: Services, web: WebSession, derivative: bytes) -> str:
         return submission.id, replaced
 
     submission_id = submissions.record_image(svc, derivative, record)
-    svc.queue.submit(submission_id)
+    svc.doorbell.ring()
     return submission_id

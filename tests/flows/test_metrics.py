@@ -1,5 +1,4 @@
-"""The queue gauges every process exports (read from the database, so any process tells the
-cluster's state): queue depth, the oldest job's age, jobs running per partner, the callback backlog."""
+"""The cluster's queue gauges, read from the database at each scrape."""
 
 from __future__ import annotations
 
@@ -7,7 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from facematch.flows.context import QueueGauges, Services
+from facematch.flows.context import Services
+from facematch.flows.metrics import QueueGauges
 from facematch.rules.states import DeliveryState
 from facematch.storage import job_repo, outbox_repo
 from facematch.storage.models import Job, OutboxMessage, utcnow
