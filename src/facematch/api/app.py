@@ -5,19 +5,21 @@ callback sender, and stops them on shutdown."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import BaseRoute
 
 from facematch import __version__
 from facematch.api import errors, openapi
-from facematch.api.admin import AdminGuard
+from facematch.api.console import pages as console_pages
 from facematch.api.console.deps import error_page
-from facematch.api.console.pages import ConsoleSecurityHeaders
+from facematch.api.errors import Surface
 from facematch.api.links import RouteLinks
-from facematch.api.observability import RequestContextMiddleware
+from facematch.api.middleware import AdminGuard, PathHeaders, RequestContext
 from facematch.api.routes import (
     console,
     console_admin,
@@ -85,34 +87,45 @@ def create_app(
         for pages in (console_login, console, console_review, console_admin):
             app.include_router(pages.router)
         app.state.console_error_page = error_page
-    app.add_middleware(web.WebSecurityHeaders)
+    # added innermost first: the console's headers are outermost, so even the answer to an
+    # unexpected error gets them
+    app.add_middleware(PathHeaders, prefix="/web", headers=web.HEADERS, fallback=web.FALLBACK_HEADERS)
     token = settings.admin.token.get_secret_value() if settings.admin.token else None
     app.add_middleware(
         AdminGuard, token=token, open_without_token=settings.development or settings.environment == "test"
     )
-    app.add_middleware(RequestContextMiddleware, metrics=svc.metrics, body_limit=body_limits(settings))
-    if settings.console.enabled:  # outermost: even the answer to an unexpected error gets the headers
-        app.add_middleware(ConsoleSecurityHeaders)
+    app.add_middleware(
+        RequestContext,
+        metrics=svc.metrics,
+        body_limit=body_limits(
+            settings, [*submissions.router.routes, *partner.router.routes, *web.router.routes]
+        ),
+        redacted_prefix=web.HANDOFF_PREFIX,
+    )
+    if settings.console.enabled:
+        app.add_middleware(PathHeaders, prefix=console_pages.PREFIX, headers=console_pages.HEADERS)
     return app
 
 
-def body_limits(settings: Settings) -> Callable[[str], int]:
-    """The largest body each path may send: an image where one is taken, else a small JSON body."""
-    image = settings.engine.max_image_bytes + 64 * 1024
-    prefixes = (
-        ("/coe-partner/v1/face-match", settings.server.max_body_bytes),
-        ("/web/api/capture", settings.web.capture_max_bytes),
-        ("/web/api/preview", settings.web.preview_max_bytes),
-    )
+def body_limits(settings: Settings, routes: Sequence[BaseRoute]) -> Callable[[str], int]:
+    """The largest body each path may send: an image where the route takes one, else a small JSON
+    body. The paths are the routes' own (found by name), so a moved route keeps its cap."""
+    caps = {
+        Surface.UPLOAD.value: settings.engine.max_image_bytes + 64 * 1024,
+        Surface.FACE_MATCH.value: settings.server.max_body_bytes,
+        web.CAPTURE_ROUTE: settings.web.capture_max_bytes,
+        web.PREVIEW_ROUTE: settings.web.preview_max_bytes,
+    }
+    patterns = [
+        (route.path_regex, caps[route.name])
+        for route in routes
+        if isinstance(route, APIRoute) and route.name in caps
+    ]
+    assert set(caps) <= {r.name for r in routes if isinstance(r, APIRoute)}, "a capped route is missing"
     small = settings.server.max_json_body_bytes
 
     def limit(path: str) -> int:
-        for prefix, cap in prefixes:
-            if path == prefix:
-                return cap
-        if path.startswith("/coe/v1/submissions/") and "/documents/" in path:
-            return image
-        return small
+        return next((cap for pattern, cap in patterns if pattern.match(path)), small)
 
     return limit
 

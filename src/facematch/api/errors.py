@@ -126,18 +126,26 @@ def surface_of(request: Request) -> Surface | None:
         return None
 
 
+def error_body(
+    code: str | int, cause: str, *, entity: str | None = None, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The contract's error envelope: the one place it is spelled."""
+    item: dict[str, Any] = {"code": code, "cause": cause}
+    if entity is not None:
+        item["entity"] = entity
+    return {"success": False, "errors": [item], "data": data}
+
+
 def envelope(
     status: int, code: str, cause: str, surface: Surface | None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    item: dict[str, Any] = {
-        "code": int(code) if surface in INTEGER_CODES and code.isdigit() else code,
-        "cause": cause,
-    }
-    if surface in TOKEN_GATEWAY:
-        item["entity"] = "ONEKYC_TOKEN_SERVICE"
-    return JSONResponse(
-        {"success": False, "errors": [item], "data": None}, status_code=status, headers=headers
+    """An error answer of ``surface``: integer codes and the token gateway's entity where published."""
+    body = error_body(
+        int(code) if surface in INTEGER_CODES and code.isdigit() else code,
+        cause,
+        entity="ONEKYC_TOKEN_SERVICE" if surface in TOKEN_GATEWAY else None,
     )
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 #: Answers errors under this path with the console's HTML pages (``app.state.console_error_page``).

@@ -30,7 +30,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from facematch.errors import ReviewConflictError
@@ -40,6 +39,7 @@ from facematch.rules import decisions, views
 from facematch.rules.review_band import APPROVE
 from facematch.rules.states import DecidedBy, NextAction, ReasonCode, Result, SubmissionStatus
 from facematch.storage import audit_repo, review_repo, submission_repo
+from facematch.storage.db import on_commit
 from facematch.storage.models import FlowSession, Partner, ReviewItem, Submission
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def settle(
     if counted:
         labels = (submission.status, submission.result or "", submission.reason_code or "")
         counter = svc.metrics.submissions.labels(*labels)
-        event.listen(session, "after_commit", lambda _: counter.inc(), once=True)
+        on_commit(session, counter.inc)
     return submission
 
 

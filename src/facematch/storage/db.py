@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -101,6 +101,11 @@ class Database:
 
 #: the PostgreSQL advisory lock that serialises migrations ("face" in ASCII)
 MIGRATION_LOCK = 0x66616365
+
+
+def on_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once ``session``'s transaction has committed (never if it rolls back)."""
+    event.listen(session, "after_commit", lambda _: callback(), once=True)
 
 
 def migrate(url: str, *, secret_box: SecretBox | None = None) -> None:

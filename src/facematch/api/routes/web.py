@@ -14,11 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facematch.api.deps import Svc, read_capped_body
-from facematch.api.errors import lookup
+from facematch.api.errors import error_body, lookup
 from facematch.errors import CaptureRejectedError, HandoffLinkError, WebSessionError
 from facematch.flows.web import capture as web_capture
 from facematch.flows.web import exit as web_exit
@@ -32,15 +30,21 @@ PAGE = "/web/index.html"
 #: Smart QR links: ``/web/h/<code>`` (the access log shows the prefix only, never a code)
 HANDOFF_PREFIX = "/web/h/"
 HANDOFF_ROUTE = "handoff_link"
+#: the routes that take an image body (their caps: ``web.preview_max_bytes``, ``web.capture_max_bytes``)
+PREVIEW_ROUTE = "web_preview"
+CAPTURE_ROUTE = "web_capture"
 COOKIE = "__Host-facematch-web"
 _STATIC = {"app.js": "text/javascript", "app.css": "text/css", "i18n.js": "text/javascript"}
-_COMMON_HEADERS = {
+#: every ``/web/`` answer (errors and 404s included) carries these (``middleware.PathHeaders``); a
+#: response without a CSP of its own (the page has one) gets the strictest
+HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
     "X-Content-Type-Options": "nosniff",
     "Cross-Origin-Opener-Policy": "same-origin-allow-popups",
 }
+FALLBACK_HEADERS = {"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'"}
 _PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "media-src 'self' blob: mediastream:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
@@ -50,30 +54,6 @@ _PAGE_CSP = (
 
 def _static(name: str) -> bytes:
     return (resources.files("facematch.web") / "static" / name).read_bytes()
-
-
-class WebSecurityHeaders:
-    """Pure ASGI middleware: every ``/web/`` answer (errors and 404s included) carries the security
-    guide's headers; a response that sets its own CSP (the page) keeps it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/web/"):
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in _COMMON_HEADERS.items():
-                    headers[name] = value
-                if "content-security-policy" not in headers:
-                    headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:
@@ -211,12 +191,8 @@ def _refused(error: WebSessionError, way_back: web_exit.WebExit | None) -> Respo
     """The contract's envelope, and in ``data.exit`` the way back to the partner when the link is
     ours (an expired one still names its flow): the page then speaks its language and calls back."""
     spec = lookup(error, None)
-    body: dict[str, Any] = {
-        "success": False,
-        "errors": [{"code": spec.code, "cause": spec.cause or error.code}],
-        "data": None if way_back is None else {"exit": _exit(way_back)},
-    }
-    return _json(body, status=spec.status)
+    data = None if way_back is None else {"exit": _exit(way_back)}
+    return _json(error_body(spec.code, spec.cause or error.code, data=data), status=spec.status)
 
 
 def _exit(way_back: web_exit.WebExit) -> dict[str, Any]:
@@ -240,14 +216,14 @@ def status(svc: Svc, web: SessionDep) -> Response:
     return _json(_state(web_session.web_state(svc, web)))
 
 
-@router.post("/web/api/preview")
+@router.post("/web/api/preview", name=PREVIEW_ROUTE)
 async def preview(svc: Svc, web: SessionDep, request: Request) -> Response:
     frame = await read_capped_body(request, svc.settings.web.preview_max_bytes)
     verdict = await run_in_threadpool(web_capture.check_preview, svc, web, frame)
     return _json({"hint": verdict.hint.value, "ready": verdict.ready})
 
 
-@router.post("/web/api/capture")
+@router.post("/web/api/capture", name=CAPTURE_ROUTE)
 async def capture(svc: Svc, web: SessionDep, request: Request) -> Response:
     image = await read_capped_body(request, svc.settings.web.capture_max_bytes)
     try:
