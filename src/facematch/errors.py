@@ -25,6 +25,7 @@
     │   └── SessionUserMismatchError    the session belongs to another partner user
     ├── AuthError                       who is calling may not do this
     │   ├── UnauthorizedError           no, bad, expired or wrong-kind credentials or token
+    │   │   └── TokenExpiredError       a token we signed, of the right kind, past its expiry
     │   ├── ForbiddenError              authenticated, but not allowed to touch this object
     │   ├── OnboardingPartnerMismatchError  x-onboarding-partner not registered for this client
     │   └── AuthThrottledError          too many wrong pass-keys from one source (retry_after)
@@ -256,6 +257,12 @@ class UnauthorizedError(AuthError):
     """Missing, wrong, expired or wrong-kind credentials or token."""
 
     code = "UNAUTHORIZED"
+
+
+class TokenExpiredError(UnauthorizedError):
+    """A token we signed, of the right kind, that has expired."""
+
+    code = "TOKEN_EXPIRED"
 
 
 class ForbiddenError(AuthError):

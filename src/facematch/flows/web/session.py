@@ -9,17 +9,16 @@ handoff gets it when it redeems the QR link. Everything the app learns about pro
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import jwt
 from sqlalchemy.orm import Session
 
 from facematch.errors import (
     ForbiddenError,
     SubmissionStateConflictError,
+    TokenExpiredError,
     UnauthorizedError,
     WebSessionError,
     WebSessionExpiredError,
@@ -135,25 +134,15 @@ def issue_session_token(svc: Services, flow_session: FlowSession, role: Role, *,
     return gateway.user_token_for_session(svc, flow_session, generation=generation, web=role.value).token
 
 
-def _expired(token: str) -> bool:
-    # Only chooses which error screen to show: the signature was already refused or accepted.
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        return False
-    exp = claims.get("exp")
-    return isinstance(exp, int) and exp <= time.time()
-
-
 def resolve_session(svc: Services, token: str | None) -> WebSession:
     """The web session a token stands for; WebSessionExpiredError / WebSessionError otherwise."""
     if not token:
         raise WebSessionError("no web session")
     try:
         claims = svc.tokens.verify(token, TokenKind.USER)
+    except TokenExpiredError:
+        raise WebSessionExpiredError() from None
     except UnauthorizedError:
-        if _expired(token):
-            raise WebSessionExpiredError() from None
         raise WebSessionError() from None
     role, sid, generation = claims.get("web"), claims.get("sid"), claims.get("gen", 1)
     if role not in (Role.DESKTOP.value, Role.PHONE.value) or not isinstance(sid, str):
@@ -167,9 +156,9 @@ def open_session(svc: Services, launch_token: str | None) -> OpenedSession:
     """Exchange the launch token (from the URL fragment) for a desktop web session."""
     try:
         launched = gateway.redeem_launch_token(svc, launch_token)
+    except TokenExpiredError:
+        raise WebSessionExpiredError("the launch link has expired") from None
     except UnauthorizedError:
-        if launch_token and _expired(launch_token):
-            raise WebSessionExpiredError("the launch link has expired") from None
         raise WebSessionError("the launch link is not valid") from None
     flow_session = launched.flow_session
     if flow_session.source != Source.WEB_SDK:
