@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from facematch.rules.partner_settings import SETTINGS
+
 
 def _options_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--onboarding-partner", action="append", help="allowed x-onboarding-partner (repeat)")
@@ -23,20 +25,13 @@ def _options_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--frame-origin", action="append", help="origin allowed to frame the web app (repeat)"
     )
-    parser.add_argument("--max-attempts", type=int, help="attempts per partner session")
-    parser.add_argument("--status-screen", choices=("show", "hide"), help="show our status screen (CTA)")
-    parser.add_argument("--allow-qr", choices=("on", "off"), help="Smart QR default: allowQr")
-    parser.add_argument("--force-qr", choices=("on", "off"), help="Smart QR default: forceQr")
+    for setting in SETTINGS:
+        if setting.kind is bool:
+            parser.add_argument(setting.flag, dest=setting.name, choices=setting.words, help=setting.help)
+        else:
+            parser.add_argument(setting.flag, dest=setting.name, type=int, help=setting.help)
     parser.add_argument(
         "--privacy-url", help="the partner's privacy policy, linked on the consent screen ('' clears)"
-    )
-    parser.add_argument(
-        "--auto-capture", choices=("on", "off"), help="take the photo after a 3-2-1 countdown"
-    )
-    parser.add_argument(
-        "--retry-window-s",
-        type=int,
-        help="a session left after a retry becomes final after this (default 600)",
     )
     parser.add_argument(
         "--review-band",
@@ -103,19 +98,18 @@ def _options(args: argparse.Namespace) -> Any:
         for item in args.reference_header:
             name, _, value = item.partition(":")
             headers[name.strip()] = value.strip()
+    settings = {
+        s.name: onoff(getattr(args, s.name), s.words[0]) if s.kind is bool else getattr(args, s.name)
+        for s in SETTINGS
+    }
     return PartnerOptions(
         onboarding_partners=args.onboarding_partner,
         reference_hosts=args.reference_host,
         reference_headers=headers,
         frame_origins=args.frame_origin,
-        max_attempts=args.max_attempts,
-        show_status_screen=onoff(args.status_screen, "show"),
-        allow_qr=onoff(args.allow_qr, "on"),
-        force_qr=onoff(args.force_qr, "on"),
         privacy_url=args.privacy_url,
         sandbox=args.sandbox if isinstance(args.sandbox, bool) else onoff(args.sandbox, "on"),
-        auto_capture=onoff(args.auto_capture, "on"),
-        retry_window_s=args.retry_window_s,
+        **settings,
     )
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from facematch.errors import DestinationNotAllowedError, InvalidFieldError, UnauthorizedError
 from facematch.outbound import safe_http, webhooks
 from facematch.outbound.urls import UrlPolicy
+from facematch.rules import partner_settings
 from facematch.security.throttle import AuthThrottle
 from facematch.storage import partner_repo
 from facematch.storage.models import Partner, utcnow
@@ -42,7 +43,8 @@ def new_passkey() -> str:
 
 @dataclass(frozen=True, slots=True)
 class PartnerOptions:
-    """Per-partner settings an operator can set (None: leave unchanged)."""
+    """Settings to apply (None: leave as it is). The plain switches and numbers are the rows of
+    :data:`facematch.rules.partner_settings.SETTINGS` (a test keeps the two in step)."""
 
     onboarding_partners: list[str] | None = None
     reference_hosts: list[str] | None = None
@@ -168,31 +170,18 @@ def apply_options(partner: Partner, options: PartnerOptions, *, box: SecretBox |
         _set_reference_headers(partner, options.reference_headers, box)
     if options.frame_origins is not None:
         partner.frame_origins = [frame_origin(origin) for origin in options.frame_origins]
-    if options.max_attempts is not None:
-        if not 1 <= options.max_attempts <= 20:
-            raise InvalidFieldError("max-attempts", "max attempts must be 1..20")
-        partner.max_attempts = options.max_attempts
-    if options.show_status_screen is not None:
-        partner.show_status_screen = options.show_status_screen
-    if options.allow_qr is not None:
-        partner.allow_qr = options.allow_qr
-    if options.force_qr is not None:
-        partner.force_qr = options.force_qr
-    _apply_flow_options(partner, options)
-
-
-def _apply_flow_options(partner: Partner, options: PartnerOptions) -> None:
-    """The hosted-flow and sandbox settings: privacy policy link, sandbox, auto-capture, retry window."""
+    if options.max_attempts is not None and not 1 <= options.max_attempts <= 20:
+        raise InvalidFieldError("max-attempts", "max attempts must be 1..20")
+    if options.retry_window_s is not None and not 0 < options.retry_window_s <= MAX_RETRY_WINDOW_S:
+        raise InvalidFieldError("retry-window-s", f"the retry window must be 1..{MAX_RETRY_WINDOW_S} s")
+    for setting in partner_settings.SETTINGS:
+        value = getattr(options, setting.name)
+        if value is not None:
+            setattr(partner, setting.name, value)
     if options.privacy_url is not None:
         partner.privacy_url = _link("privacy-url", options.privacy_url) if options.privacy_url else None
     if options.sandbox is not None:
         partner.sandbox = options.sandbox
-    if options.auto_capture is not None:
-        partner.auto_capture = options.auto_capture
-    if options.retry_window_s is not None:
-        if not 0 < options.retry_window_s <= MAX_RETRY_WINDOW_S:
-            raise InvalidFieldError("retry-window-s", f"the retry window must be 1..{MAX_RETRY_WINDOW_S} s")
-        partner.retry_window_s = options.retry_window_s
 
 
 def _link(name: str, url: str) -> str:
@@ -345,14 +334,9 @@ def describe(partner: Partner) -> dict[str, object]:
         "referenceHosts": partner.reference_hosts,
         "referenceHeaders": list(partner.reference_header_names),
         "frameOrigins": partner.frame_origins,
-        "maxAttempts": partner.max_attempts,
-        "showStatusScreen": partner.show_status_screen,
-        "allowQr": partner.allow_qr,
-        "forceQr": partner.force_qr,
+        **{setting.wire: getattr(partner, setting.name) for setting in partner_settings.SETTINGS},
         "privacyUrl": partner.privacy_url,
         "sandbox": partner.sandbox,
-        "autoCapture": partner.auto_capture,
-        "retryWindowS": partner.retry_window_s,
         "previousPasskeyValidUntil": (
             partner.previous_passkey_expires_at.isoformat() if partner.previous_passkey_expires_at else None
         ),

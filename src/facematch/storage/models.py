@@ -22,6 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from facematch.rules import partner_settings
 from facematch.rules.states import DeliveryState, JobState, ReviewOutcome, ReviewState, SubmissionStatus
 
 
@@ -77,13 +78,15 @@ class Partner(Base):
     reference_headers_sealed: Mapped[str | None] = mapped_column(Text, default=None)
     frame_origins: Mapped[list[str]] = mapped_column(default=list)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
-    show_status_screen: Mapped[bool] = mapped_column(Boolean, default=True)
-    allow_qr: Mapped[bool] = mapped_column(Boolean, default=False)
-    force_qr: Mapped[bool] = mapped_column(Boolean, default=False)
+    show_status_screen: Mapped[bool] = mapped_column(
+        Boolean, default=partner_settings.default("show_status_screen")
+    )
+    allow_qr: Mapped[bool] = mapped_column(Boolean, default=partner_settings.default("allow_qr"))
+    force_qr: Mapped[bool] = mapped_column(Boolean, default=partner_settings.default("force_qr"))
     privacy_url: Mapped[str | None] = mapped_column(String(2000), default=None)
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
-    auto_capture: Mapped[bool] = mapped_column(Boolean, default=True)
-    retry_window_s: Mapped[int] = mapped_column(Integer, default=600)
+    auto_capture: Mapped[bool] = mapped_column(Boolean, default=partner_settings.default("auto_capture"))
+    retry_window_s: Mapped[int] = mapped_column(Integer, default=partner_settings.default("retry_window_s"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

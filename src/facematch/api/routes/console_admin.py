@@ -18,6 +18,7 @@ from facematch.flows.console import operators
 from facematch.flows.console import partners as console_partners
 from facematch.flows.console.partners import Callback
 from facematch.flows.partners import PartnerOptions
+from facematch.rules.partner_settings import SETTINGS, Setting
 from facematch.rules.review_band import Band
 from facematch.rules.states import ReviewOutcome
 
@@ -36,23 +37,21 @@ def _number(name: str, text: str) -> int | None:
         raise InvalidFieldError(name, f"{name.replace('-', ' ')} must be a number") from None
 
 
-def _max_attempts(text: str) -> int | None:
-    return _number("max-attempts", text)
+def _setting(setting: Setting, form: dict[str, str]) -> bool | int | None:
+    if setting.kind is bool:
+        return form.get(setting.name) == "1"
+    return _number(setting.flag.lstrip("-"), form.get(setting.name, ""))
 
 
 def _options(form: dict[str, str]) -> PartnerOptions:
+    settings: dict[str, Any] = {s.name: _setting(s, form) for s in SETTINGS}
     return PartnerOptions(
         onboarding_partners=_lines(form.get("onboarding_partners", "")),
         reference_hosts=_lines(form.get("reference_hosts", "")),
         frame_origins=_lines(form.get("frame_origins", "")),
-        max_attempts=_max_attempts(form.get("max_attempts", "")),
-        show_status_screen=form.get("show_status_screen") == "1",
-        allow_qr=form.get("allow_qr") == "1",
-        force_qr=form.get("force_qr") == "1",
         privacy_url=form.get("privacy_url", "").strip(),
-        auto_capture=form.get("auto_capture") == "1",
-        retry_window_s=_number("retry-window-s", form.get("retry_window_s", "")),
         sandbox=form.get("sandbox") == "1",
+        **settings,
     )
 
 
@@ -68,13 +67,9 @@ def _values_of(
         return {
             "name": form.get("name", ""),
             **{k: form.get(k, "") for k in ("onboarding_partners", "reference_hosts", "frame_origins")},
-            "max_attempts": form.get("max_attempts", ""),
             "privacy_url": form.get("privacy_url", ""),
-            "retry_window_s": form.get("retry_window_s", ""),
-            **{
-                k: form.get(k) == "1"
-                for k in ("show_status_screen", "allow_qr", "force_qr", "auto_capture", "sandbox")
-            },
+            **{s.name: form.get(s.name) == "1" if s.kind is bool else form.get(s.name, "") for s in SETTINGS},
+            "sandbox": form.get("sandbox") == "1",
             "callback_url": form.get("callback_url", ""),
             "callback_method": form.get("callback_method", "POST"),
         }
@@ -84,13 +79,9 @@ def _values_of(
             "onboarding_partners": "",
             "reference_hosts": "",
             "frame_origins": "",
-            "max_attempts": default_attempts,
-            "show_status_screen": True,
-            "allow_qr": False,
-            "force_qr": False,
             "privacy_url": "",
-            "auto_capture": True,
-            "retry_window_s": 600,
+            **{s.name: s.default for s in SETTINGS},
+            "max_attempts": default_attempts,  # the deployment's default
             "sandbox": False,
             "callback_url": "",
             "callback_method": "POST",
@@ -100,13 +91,8 @@ def _values_of(
         "onboarding_partners": "\n".join(described["onboardingPartners"]),
         "reference_hosts": "\n".join(described["referenceHosts"]),
         "frame_origins": "\n".join(described["frameOrigins"]),
-        "max_attempts": described["maxAttempts"],
-        "show_status_screen": described["showStatusScreen"],
-        "allow_qr": described["allowQr"],
-        "force_qr": described["forceQr"],
         "privacy_url": described["privacyUrl"] or "",
-        "auto_capture": described["autoCapture"],
-        "retry_window_s": described["retryWindowS"],
+        **{s.name: described[s.wire] for s in SETTINGS},
         "sandbox": described["sandbox"],
         "callback_url": "",
         "callback_method": "POST",
