@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from facematch.rules.states import Flow, Locale, Source, Theme
+
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -65,18 +67,18 @@ class AdditionalDetails(Model):
     referenceImageUrl: str | None = Field(
         default=None, description="Where facematch GETs the reference image at processing time."
     )
-    userLocale: Literal["id_ID", "en_ID"] = "id_ID"
+    userLocale: Locale = Locale.ID
     allowQr: bool | None = Field(default=None, description="Smart QR when the device has no camera.")
     forceQr: bool | None = Field(default=None, description="Smart QR always.")
     portraitOnly: bool = True
 
 
 class InitiateFlowRequest(Model):
-    flow: Literal["FACE_MATCH"]
-    source: Literal["SDK", "WEB_SDK"]
+    flow: Flow
+    source: Literal[Source.SDK, Source.WEB_SDK]
     successRedirectionUrl: str | None = Field(default=None, description="Required for `WEB_SDK`.")
     failureRedirectionUrl: str | None = Field(default=None, description="Required for `WEB_SDK`.")
-    theme: Literal["DARK_MODE", "LIGHT_MODE", "NO_PREFERENCE"] = "NO_PREFERENCE"
+    theme: Theme = Theme.NO_PREFERENCE
     additionalDetails: AdditionalDetails | None = None
 
 

@@ -19,15 +19,10 @@ from facematch.flows import gateway
 from facematch.flows.context import Services
 from facematch.flows.gateway import require_header
 from facematch.outbound.urls import UrlPolicy
-from facematch.rules.states import Source
+from facematch.rules.states import INITIATE_SOURCES, Flow, Locale, Source, Theme
 from facematch.security.tokens import TokenKind
 from facematch.storage import submission_repo
 from facematch.storage.models import FlowSession
-
-FLOWS = ("FACE_MATCH",)
-SOURCES = (Source.SDK, Source.WEB_SDK)
-THEMES = ("DARK_MODE", "LIGHT_MODE", "NO_PREFERENCE")
-LOCALES = ("id_ID", "en_ID")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +89,13 @@ def initiate_flow(svc: Services, request: InitiateRequest) -> InitiateResult:
         uidt = require_header("partner-user-id-type", request.partner_user_id_type)
         gateway.check_onboarding_partner(partner, obp)
         body = request.body
-        flow = _enum("flow", body.get("flow"), FLOWS, None)
-        source = _enum("source", body.get("source"), SOURCES, None)
+        flow = _enum("flow", body.get("flow"), tuple(Flow), None)
+        source = _enum("source", body.get("source"), INITIATE_SOURCES, None)
         web = source == Source.WEB_SDK
         link = UrlPolicy.link
         success_url = _url("successRedirectionUrl", body.get("successRedirectionUrl"), link, required=web)
         failure_url = _url("failureRedirectionUrl", body.get("failureRedirectionUrl"), link, required=web)
-        theme = _enum("theme", body.get("theme"), THEMES, "NO_PREFERENCE")
+        theme = _enum("theme", body.get("theme"), tuple(Theme), Theme.NO_PREFERENCE)
         details = body.get("additionalDetails")
         if details is None:
             details = {}
@@ -129,7 +124,7 @@ def initiate_flow(svc: Services, request: InitiateRequest) -> InitiateResult:
             failure_url=failure_url,
             theme=theme,
             reference_image_url=reference_url,
-            user_locale=_enum("userLocale", details.get("userLocale"), LOCALES, "id_ID"),
+            user_locale=_enum("userLocale", details.get("userLocale"), tuple(Locale), Locale.ID),
             allow_qr=_flag("allowQr", details.get("allowQr"), partner.allow_qr),
             force_qr=_flag("forceQr", details.get("forceQr"), partner.force_qr),
             portrait_only=_flag("portraitOnly", details.get("portraitOnly"), True),

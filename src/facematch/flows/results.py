@@ -16,7 +16,7 @@ from facematch.errors import (
 from facematch.flows import gateway
 from facematch.flows.context import Services
 from facematch.rules import views
-from facematch.rules.states import SubmissionStatus
+from facematch.rules.states import DocumentType, SubmissionStatus
 from facematch.security.tokens import TokenKind
 from facematch.storage import audit_repo, submission_repo
 from facematch.storage.blobs import BlobNotFoundError
@@ -40,7 +40,7 @@ def _selfie_url(svc: Services, submission: Submission, generation: int) -> str |
         submission.id,
         svc.settings.tokens.image_url_ttl_s,
         pid=submission.partner_id,
-        doc="SELFIE",
+        doc=DocumentType.SELFIE,
         gen=generation,
     )
     return svc.links.selfie_image(submission.id, issued.token)
@@ -103,7 +103,7 @@ def details(svc: Services, request: DetailsRequest) -> dict[str, Any]:
 def selfie_image(svc: Services, submission_id: str, signature: str | None) -> bytes:
     """The stored selfie derivative behind a signed image URL (JPEG)."""
     claims = svc.tokens.verify(signature, TokenKind.IMAGE)
-    if claims["sub"] != submission_id or claims.get("doc") != "SELFIE":
+    if claims["sub"] != submission_id or claims.get("doc") != DocumentType.SELFIE:
         raise UnauthorizedError("the signature is for another image")
     with svc.db.session() as session:
         partner = gateway.token_partner(claims.get("pid"), claims, session=session)

@@ -32,13 +32,13 @@ from facematch.flows.context import Services
 from facematch.flows.gateway import require_header
 from facematch.rules import sandbox, views
 from facematch.rules.decisions import attempts_remaining, next_action_for
-from facematch.rules.states import DECIDED, UNDECIDED, Source, SubmissionStatus
+from facematch.rules.states import DECIDED, UNDECIDED, DocumentType, Source, SubmissionStatus
 from facematch.security.tokens import TokenKind
 from facematch.storage import job_repo, submission_repo
 from facematch.storage.blobs import discard
 from facematch.storage.models import FlowSession, Partner, Submission, utcnow
 
-DOCUMENT_TYPES = ("SELFIE", "REFERENCE")
+DOCUMENT_TYPES = tuple(DocumentType)
 ACCEPTED_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
 T = TypeVar("T")
 _ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -64,7 +64,7 @@ class UploadSlot:
 class Presigned:
     submission_id: str
     status: str
-    documents: dict[str, UploadSlot]
+    documents: dict[DocumentType, UploadSlot]
     max_bytes: int
 
 
@@ -264,7 +264,7 @@ def store_document(submission: Submission, doc_type: str, blob_id: str) -> str |
     """Name a stored image as one document of an unconfirmed attempt; returns the image it replaces."""
     if submission.status != SubmissionStatus.INITIATED:
         raise SubmissionStateConflictError("the submission was already confirmed")
-    if doc_type == "SELFIE":
+    if doc_type == DocumentType.SELFIE:
         old, submission.selfie_blob = submission.selfie_blob, blob_id
     else:
         old, submission.reference_blob = submission.reference_blob, blob_id

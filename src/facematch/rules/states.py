@@ -74,6 +74,35 @@ class WebOutcome(StrEnum):
 RETRYABLE_REASONS = frozenset({ReasonCode.FACE_MATCH_FAILED, ReasonCode.INVALID_DOCUMENT})
 
 
+class DocumentType(StrEnum):
+    """The slots of an attempt (the contract leaves the reference slot's name open: ours is
+    ``REFERENCE`` for every document type)."""
+
+    SELFIE = "SELFIE"
+    REFERENCE = "REFERENCE"
+
+
+class Flow(StrEnum):
+    """Initiate Flow's ``flow`` (and every result's): the one flow facematch runs."""
+
+    FACE_MATCH = "FACE_MATCH"
+
+
+class Theme(StrEnum):
+    """Initiate Flow's ``theme`` for the hosted flow."""
+
+    DARK_MODE = "DARK_MODE"
+    LIGHT_MODE = "LIGHT_MODE"
+    NO_PREFERENCE = "NO_PREFERENCE"
+
+
+class Locale(StrEnum):
+    """Initiate Flow's ``additionalDetails.userLocale``: the hosted flow's language."""
+
+    ID = "id_ID"
+    EN = "en_ID"
+
+
 class DocumentStatus(StrEnum):
     """A document's state in Get Submission Status."""
 
@@ -107,6 +136,10 @@ class Source(StrEnum):
     """Initiate Flow for a native SDK (a user token; the user may retry)."""
     WEB_SDK = "WEB_SDK"
     """Initiate Flow for the hosted web flow (a launch URL; the user may retry)."""
+
+
+#: Initiate Flow's ``source`` values (``API`` is a backend session's, made by a user token).
+INITIATE_SOURCES = (Source.SDK, Source.WEB_SDK)
 
 
 class DecidedBy(StrEnum):

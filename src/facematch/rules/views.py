@@ -17,6 +17,8 @@ from facematch.rules.states import (
     DECIDED,
     UNDECIDED,
     DocumentStatus,
+    DocumentType,
+    Flow,
     ReasonCode,
     Result,
     RiskLevel,
@@ -93,7 +95,7 @@ def details_data(
     data: dict[str, Any] = {
         "status": status,
         "submissionId": submission.id,
-        "flow": "FACE_MATCH",
+        "flow": Flow.FACE_MATCH,
         "partnerSessionId": flow_session.partner_session_id,
         "userId": flow_session.partner_user_id,
         "userIdType": flow_session.partner_user_id_type,
@@ -150,15 +152,15 @@ def _risk(submission: AttemptRecord) -> RiskLevel:
     return RiskLevel.MEDIUM
 
 
-def _document_status(blob: str | None, submission: AttemptRecord, role: str) -> DocumentStatus:
+def _document_status(blob: str | None, submission: AttemptRecord, role: DocumentType) -> DocumentStatus:
     if submission.status == SubmissionStatus.INITIATED or submission.status in UNDECIDED:
         return DocumentStatus.UPLOADED if blob else DocumentStatus.PENDING
     reason = submission.reason_code
-    if role == "SELFIE" and reason == ReasonCode.INVALID_DOCUMENT:
+    if role == DocumentType.SELFIE and reason == ReasonCode.INVALID_DOCUMENT:
         return DocumentStatus.INVALID
-    if role == "REFERENCE" and reason == ReasonCode.REFERENCE_IMAGE_VALIDATION_FAILED:
+    if role == DocumentType.REFERENCE and reason == ReasonCode.REFERENCE_IMAGE_VALIDATION_FAILED:
         return DocumentStatus.INVALID
-    if role == "REFERENCE" and reason == ReasonCode.DOCUMENT_NOT_FOUND:
+    if role == DocumentType.REFERENCE and reason == ReasonCode.DOCUMENT_NOT_FOUND:
         return DocumentStatus.PENDING
     if submission.status == SubmissionStatus.COMPLETED:
         return DocumentStatus.VERIFIED
@@ -186,12 +188,12 @@ def status_data(
         "reasonCode": submission.reason_code if decided else None,
         "errorMessage": submission.error_message if submission.status == SubmissionStatus.ERROR else None,
         "documents": {
-            "SELFIE": {
-                "status": _document_status(submission.selfie_blob, submission, "SELFIE"),
+            DocumentType.SELFIE: {
+                "status": _document_status(submission.selfie_blob, submission, DocumentType.SELFIE),
                 "documentReference": f"{submission.id}/SELFIE" if submission.selfie_blob else None,
             },
-            "REFERENCE": {
-                "status": _document_status(submission.reference_blob, submission, "REFERENCE"),
+            DocumentType.REFERENCE: {
+                "status": _document_status(submission.reference_blob, submission, DocumentType.REFERENCE),
                 "documentReference": f"{submission.id}/REFERENCE" if submission.reference_blob else None,
             },
         },

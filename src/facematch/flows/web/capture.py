@@ -24,7 +24,7 @@ from facematch.flows.context import Services
 from facematch.flows.web import guidance
 from facematch.flows.web.session import WebSession, load, load_in
 from facematch.rules import sandbox
-from facematch.rules.states import Source
+from facematch.rules.states import DocumentType, Source
 from facematch.storage import submission_repo
 
 #: The ``x-sdk-session-id`` the web app's attempts carry.
@@ -105,7 +105,7 @@ def submit_selfie(svc: Services, web: WebSession, derivative: bytes) -> str:
         flow_session, partner = load_in(web, session=session)
         sandbox.check_environment(flow_session, partner)
         submission = submissions.open_attempt(flow_session, partner, SDK_SESSION_ID, session=session)
-        replaced = submissions.store_document(submission, "SELFIE", blob_id)
+        replaced = submissions.store_document(submission, DocumentType.SELFIE, blob_id)
         metadata = {"channel": Source.WEB_SDK, "device": web.role.value}
         submissions.confirm_attempt(submission, flow_session, metadata, session=session)
         return submission.id, replaced
