@@ -365,7 +365,7 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120  # a bound on a hang only
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("test server did not start")
@@ -429,7 +429,7 @@ class ServerProcess:
                 stderr=log,
                 preexec_fn=None if self.fd_limit is None else self._limit_fds,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 180  # a bound on a hang only: a loaded machine starts slowly
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")

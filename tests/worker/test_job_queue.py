@@ -172,7 +172,7 @@ def decided_attempt(
                 partner_session_id=flow_id,
                 partner_user_id="u",
                 partner_user_id_type="T",
-                source="WEB",
+                source="WEB_SDK",
                 interactive=True,
             )
         )
@@ -186,7 +186,7 @@ def decided_attempt(
                     attempt=attempt,
                     status="COMPLETED" if attempt == 1 else "INITIATED",
                     result="INVALID" if attempt == 1 else None,
-                    reason_code="FACE_NOT_FOUND" if attempt == 1 else None,
+                    reason_code="INVALID_DOCUMENT" if attempt == 1 else None,
                     next_action=next_action if attempt == 1 else None,
                     final=next_action != "RETRY" if attempt == 1 else False,
                     details={},

@@ -151,13 +151,14 @@ def _review_band(args: argparse.Namespace, settings: Any, partner_id: str, sessi
 
     from facematch.flows import review
     from facematch.rules.review_band import Band
+    from facematch.rules.states import ReviewOutcome
 
     band = None
     if args.review_band != "off":
         as_far = args.review_band.strip().lower().startswith("far:")
         low, high = review.parse_band(args.review_band, review.calibration_for(settings) if as_far else None)
         deadline = round(args.review_deadline_h * 3600) if args.review_deadline_h else None
-        band = Band(low, high, deadline, (args.review_default or "reject").upper())
+        band = Band(low, high, deadline, ReviewOutcome((args.review_default or "reject").upper()))
     review.apply_policy(partner_id, band, actor=f"cli:{getpass.getuser()}", session=session)
 
 

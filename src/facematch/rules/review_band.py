@@ -26,7 +26,7 @@ class Band:
     low: float
     high: float
     deadline_s: int | None = None
-    default_outcome: str = REJECT
+    default_outcome: ReviewOutcome = REJECT
 
     def __post_init__(self) -> None:
         if not (-1.0 <= self.low < self.high <= 1.0) or not all(map(math.isfinite, (self.low, self.high))):

@@ -4,6 +4,7 @@ and the operator console's operators, sessions, login throttles and review queue
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -23,7 +24,21 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from facematch.rules import partner_settings
-from facematch.rules.states import DeliveryState, JobState, ReviewOutcome, ReviewState, SubmissionStatus
+from facematch.rules.states import (
+    DecidedBy,
+    DeliveryState,
+    Flow,
+    JobState,
+    Locale,
+    NextAction,
+    ReasonCode,
+    Result,
+    ReviewOutcome,
+    ReviewState,
+    Source,
+    SubmissionStatus,
+    Theme,
+)
 
 
 def utcnow() -> datetime:
@@ -45,6 +60,25 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+class StateText(TypeDecorator[str]):
+    """A state or code column: stored as its wire value in a VARCHAR (the DDL of the migrations is
+    unchanged), read back as its enum member, and refused on write when it is not one, so a
+    misspelt state fails in mypy and at the database's door alike."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, states: type[StrEnum], length: int) -> None:
+        super().__init__(length)
+        self.states = states
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.states(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.states(value)
 
 
 class Base(DeclarativeBase):
@@ -102,14 +136,14 @@ class FlowSession(Base):
     onboarding_partner: Mapped[str | None] = mapped_column(String(200), default=None)
     partner_user_id: Mapped[str] = mapped_column(String(200), index=True)
     partner_user_id_type: Mapped[str] = mapped_column(String(200))
-    source: Mapped[str] = mapped_column(String(16))
+    source: Mapped[Source] = mapped_column(StateText(Source, 16))
     interactive: Mapped[bool] = mapped_column(Boolean, default=False)
-    flow: Mapped[str] = mapped_column(String(32), default="FACE_MATCH")
+    flow: Mapped[Flow] = mapped_column(StateText(Flow, 32), default=Flow.FACE_MATCH)
     success_url: Mapped[str | None] = mapped_column(String(2000), default=None)
     failure_url: Mapped[str | None] = mapped_column(String(2000), default=None)
-    theme: Mapped[str] = mapped_column(String(16), default="NO_PREFERENCE")
+    theme: Mapped[Theme] = mapped_column(StateText(Theme, 16), default=Theme.NO_PREFERENCE)
     reference_image_url: Mapped[str | None] = mapped_column(String(2000), default=None)
-    user_locale: Mapped[str] = mapped_column(String(8), default="id_ID")
+    user_locale: Mapped[Locale] = mapped_column(StateText(Locale, 8), default=Locale.ID)
     allow_qr: Mapped[bool] = mapped_column(Boolean, default=False)
     force_qr: Mapped[bool] = mapped_column(Boolean, default=False)
     portrait_only: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -132,17 +166,19 @@ class Submission(Base):
     attempt: Mapped[int] = mapped_column(Integer)
     submission_type: Mapped[str] = mapped_column(String(32), default="FACE_MATCH")
     sdk_session_id: Mapped[str | None] = mapped_column(String(200), default=None)
-    status: Mapped[str] = mapped_column(String(16), default=SubmissionStatus.INITIATED)
+    status: Mapped[SubmissionStatus] = mapped_column(
+        StateText(SubmissionStatus, 16), default=SubmissionStatus.INITIATED
+    )
     selfie_blob: Mapped[str | None] = mapped_column(String(64), default=None)
     reference_blob: Mapped[str | None] = mapped_column(String(64), default=None)
     metadata_json: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    result: Mapped[str | None] = mapped_column(String(16), default=None)
-    reason_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    result: Mapped[Result | None] = mapped_column(StateText(Result, 16), default=None)
+    reason_code: Mapped[ReasonCode | None] = mapped_column(StateText(ReasonCode, 64), default=None)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error_message: Mapped[str | None] = mapped_column(String(500), default=None)
     score: Mapped[float | None] = mapped_column(Float, default=None)
     final: Mapped[bool] = mapped_column(Boolean, default=False)
-    next_action: Mapped[str | None] = mapped_column(String(16), default=None)
+    next_action: Mapped[NextAction | None] = mapped_column(StateText(NextAction, 16), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -166,7 +202,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), unique=True)
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", name="fk_jobs_partner_id_partners"))
-    state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED)
+    state: Mapped[JobState] = mapped_column(StateText(JobState, 16), default=JobState.QUEUED)
     tries: Mapped[int] = mapped_column(Integer, default=0)
     available_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -187,7 +223,7 @@ class OutboxMessage(Base):
     submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), unique=True)
     event_type: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING)
+    status: Mapped[DeliveryState] = mapped_column(StateText(DeliveryState, 16), default=DeliveryState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -304,7 +340,9 @@ class ReviewPolicy(Base):
     band_high: Mapped[float] = mapped_column(Float)
     deadline_s: Mapped[int | None] = mapped_column(Integer, default=None)
     """None: the console's default (console.review_deadline_s)."""
-    default_outcome: Mapped[str] = mapped_column(String(8), default=ReviewOutcome.REJECT)
+    default_outcome: Mapped[ReviewOutcome] = mapped_column(
+        StateText(ReviewOutcome, 8), default=ReviewOutcome.REJECT
+    )
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -319,21 +357,21 @@ class ReviewItem(Base):
 
     submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), index=True)
-    state: Mapped[str] = mapped_column(String(16), default=ReviewState.OPEN)
+    state: Mapped[ReviewState] = mapped_column(StateText(ReviewState, 16), default=ReviewState.OPEN)
     similarity: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
     band_low: Mapped[float] = mapped_column(Float)
     band_high: Mapped[float] = mapped_column(Float)
-    default_outcome: Mapped[str] = mapped_column(String(8))
+    default_outcome: Mapped[ReviewOutcome] = mapped_column(StateText(ReviewOutcome, 8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_at: Mapped[datetime] = mapped_column()
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
-    outcome: Mapped[str | None] = mapped_column(String(8), default=None)
-    reason_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    outcome: Mapped[ReviewOutcome | None] = mapped_column(StateText(ReviewOutcome, 8), default=None)
+    reason_code: Mapped[ReasonCode | None] = mapped_column(StateText(ReasonCode, 64), default=None)
     note: Mapped[str | None] = mapped_column(String(1000), default=None)
     decided_by: Mapped[str | None] = mapped_column(String(36), default=None)
     """The reviewer's operator id (None when the deadline decided)."""
-    decided_via: Mapped[str | None] = mapped_column(String(16), default=None)
+    decided_via: Mapped[DecidedBy | None] = mapped_column(StateText(DecidedBy, 16), default=None)
     """``REVIEW`` or ``REVIEW_DEADLINE``."""
     claimed_by: Mapped[str | None] = mapped_column(String(36), default=None)
     """The operator id of the reviewer who has the open item in front of them, until ``claimed_until``."""

@@ -253,7 +253,7 @@ def partner_band(
             )
             low, high = review.parse_band(band, calibration)
             deadline = round(float(deadline_h) * 3600) if deadline_h.strip() else None
-            chosen = Band(low, high, deadline, default_outcome.upper())
+            chosen = Band(low, high, deadline, ReviewOutcome(default_outcome.upper()))
         console_partners.set_band(svc, user, partner_id, chosen, source=source)
     except (InvalidFieldError, ValueError) as error:
         message = (

@@ -22,7 +22,7 @@ from facematch.flows.console.images import DOCUMENTS
 from facematch.flows.console.operators import ConsoleUser, Permission
 from facematch.flows.context import Services
 from facematch.rules.review_band import APPROVE, Band
-from facematch.rules.states import DeliveryState, Result
+from facematch.rules.states import DeliveryState, Result, ReviewOutcome
 from facematch.storage import audit_repo, console_queries, operator_repo, review_repo, submission_repo
 from facematch.storage.console_queries import AuditFilter, CallbackFilter, SubmissionFilter
 from facematch.storage.models import (
@@ -310,7 +310,7 @@ def submission_detail(svc: Services, user: ConsoleUser, submission_id: str, *, s
         )
         if found_review is not None:
             r = found_review.row
-            band: Band | None = Band(r.band_low, r.band_top, None, r.default_outcome)
+            band: Band | None = Band(r.band_low, r.band_top, None, ReviewOutcome(r.default_outcome))
         else:
             band = review_repo.band_of(partner.id, session=session)
         access = audit_views(
