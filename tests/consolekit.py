@@ -18,7 +18,7 @@ from facematch.errors import LoginFailedError
 from facematch.flows import processing, review
 from facematch.flows.console import auth as console_auth
 from facematch.flows.console import operators
-from facematch.flows.console.operators import ConsoleUser, Role
+from facematch.flows.console.operators import ConsoleUser, OperatorRole
 from facematch.flows.context import Services
 from facematch.rules import decisions
 from facematch.rules.review_band import Band
@@ -30,7 +30,7 @@ from servicekit import SECRETS, LiveServer, ServerProcess, create_partner, seed_
 class OperatorCreds:
     email: str
     password: str
-    role: Role
+    role: OperatorRole
     totp_secret: str | None
     operator_id: str
 
@@ -42,7 +42,7 @@ class OperatorCreds:
 
 
 def make_operator(
-    svc: Services, role: Role, *, enrol: bool = True, email: str | None = None
+    svc: Services, role: OperatorRole, *, enrol: bool = True, email: str | None = None
 ) -> OperatorCreds:
     """A new operator with a password of its own; admins and reviewers also get their TOTP set up."""
     email = email or f"{role.value}-{uuid.uuid4().hex[:8]}@ops.example"

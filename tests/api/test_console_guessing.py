@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from consolekit import COOKIE, OperatorCreds, browser, csrf_of, login, login_form, make_operator
-from facematch.flows.console.operators import Role
+from facematch.flows.console.operators import OperatorRole
 from facematch.flows.context import Services
 from facematch.security.tokens import TokenKind
 from facematch.storage.models import AuditEvent
@@ -75,7 +75,7 @@ def test_wrong_passwords_from_twenty_addresses_and_two_processes_hold_the_accoun
     servers: list[ServerProcess], fake_services: Services
 ) -> None:
     svc = fake_services
-    creds = make_operator(svc, Role.VIEWER)
+    creds = make_operator(svc, OperatorRole.VIEWER)
     own = password(servers[0], creds.email, creds.password, "198.51.100.1")
     assert own.status_code == 303
     device = cookies_of(own)[DEVICE]
@@ -91,7 +91,7 @@ def test_wrong_passwords_from_twenty_addresses_and_two_processes_hold_the_accoun
     mine = password(servers[1], creds.email, creds.password, "198.51.100.1", device=device)
     assert mine.status_code == 303  # the operator's own browser is not held
     # an admin unlocks the account (audited); then a new browser may try again
-    admin = make_operator(svc, Role.ADMIN)
+    admin = make_operator(svc, OperatorRole.ADMIN)
     with browser(servers[0], login(svc, admin)) as client:
         page = client.get("/console/operators")
         assert page.status_code == 200 and f'data-unlock="{creds.email}"' in page.text
@@ -130,7 +130,7 @@ def test_codes_are_counted_per_pending_login_and_per_account(
     """Someone who has the password guesses the code from many addresses: a pending login takes a
     few codes, then the account's count holds every new browser; the operator's own does not."""
     svc = fake_services
-    creds = make_operator(svc, Role.REVIEWER)
+    creds = make_operator(svc, OperatorRole.REVIEWER)
     # the operator's browser logged in before (its device cookie; a TOTP code is good once, so a
     # second whole login within one 30 s step would not be possible here)
     device = svc.tokens.issue(TokenKind.CONSOLE_DEVICE, creds.operator_id, 3600).token
@@ -169,7 +169,9 @@ def test_parallel_guesses_on_two_processes_are_counted_exactly(
     servers: list[ServerProcess], fake_services: Services
 ) -> None:
     svc = fake_services
-    creds: OperatorCreds = make_operator(svc, Role.VIEWER, email=f"target-{uuid.uuid4().hex[:6]}@ops.example")
+    creds: OperatorCreds = make_operator(
+        svc, OperatorRole.VIEWER, email=f"target-{uuid.uuid4().hex[:6]}@ops.example"
+    )
     barrier = threading.Barrier(40)
     statuses: list[int] = []
 

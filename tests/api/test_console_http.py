@@ -17,7 +17,7 @@ from consolekit import COOKIE, OperatorCreds, browser, csrf_of, login, login_for
 from facematch.api.app import create_app
 from facematch.flows import review
 from facematch.flows.console import desk
-from facematch.flows.console.operators import Role
+from facematch.flows.console.operators import OperatorRole
 from facematch.rules.review_band import Band
 from facematch.security.tokens import TokenKind
 from partner_client import Api, make_api
@@ -65,7 +65,7 @@ def test_every_console_answer_carries_the_headers(live: LiveServer) -> None:
 
 
 def test_session_cookies_are_httponly_secure_strict_and_scoped(live: LiveServer) -> None:
-    creds = make_operator(live.services, Role.VIEWER)
+    creds = make_operator(live.services, OperatorRole.VIEWER)
     with browser(live) as client:
         page = client.get("/console/login")
         assert re.search(r"__Secure-facematch-console-login=[^;]+;.*HttpOnly", page.headers["set-cookie"])
@@ -82,7 +82,7 @@ def test_session_cookies_are_httponly_secure_strict_and_scoped(live: LiveServer)
 
 
 def test_login_refuses_open_redirects_and_forms_of_another_browser(live: LiveServer) -> None:
-    creds = make_operator(live.services, Role.VIEWER)
+    creds = make_operator(live.services, OperatorRole.VIEWER)
     with browser(live) as client, browser(live) as other:
         token = login_form(client)
         login_form(other)  # a nonce cookie of its own
@@ -104,7 +104,7 @@ def test_login_refuses_open_redirects_and_forms_of_another_browser(live: LiveSer
 
 
 def test_wrong_passwords_get_429_with_retry_after(live: LiveServer) -> None:
-    creds = make_operator(live.services, Role.VIEWER)
+    creds = make_operator(live.services, OperatorRole.VIEWER)
     with browser(live) as client:
         statuses = []
         for _ in range(live.services.settings.console.login_failures_per_account + 1):
@@ -125,8 +125,8 @@ def image_url(page: str, doc: str) -> str:
 
 def test_image_urls_work_only_for_their_session_and_role(live: LiveServer, borderline: Any) -> None:
     _, _, _, submission_id = borderline
-    reviewer, colleague = (make_operator(live.services, Role.REVIEWER) for _ in range(2))
-    viewer = make_operator(live.services, Role.VIEWER)
+    reviewer, colleague = (make_operator(live.services, OperatorRole.REVIEWER) for _ in range(2))
+    viewer = make_operator(live.services, OperatorRole.VIEWER)
     with (
         browser(live, login(live.services, reviewer)) as mine,
         browser(live, login(live.services, colleague)) as again,
@@ -174,7 +174,7 @@ def test_while_a_person_reviews_the_partner_and_the_user_see_in_progress(borderl
 
 def test_a_decision_without_the_session_csrf_token_changes_nothing(live: LiveServer, borderline: Any) -> None:
     _, _, _, submission_id = borderline
-    reviewer: OperatorCreds = make_operator(live.services, Role.REVIEWER)
+    reviewer: OperatorCreds = make_operator(live.services, OperatorRole.REVIEWER)
     with browser(live, login(live.services, reviewer)) as client:
         page = client.get("/console/review").text
         body = {"outcome": "approve", "note": "fine"}
@@ -231,7 +231,7 @@ def test_a_console_session_is_good_on_every_api_process_until_it_ends(
 ) -> None:
     """Sessions, CSRF tokens and logouts live in the database: a second API process on the same
     database serves the operator's next request, and a logout on it ends the session everywhere."""
-    creds = make_operator(live.services, Role.VIEWER)
+    creds = make_operator(live.services, OperatorRole.VIEWER)
     token = login(live.services, creds)
     with (
         live_app(live.services.settings.database.url, tmp_path) as other,

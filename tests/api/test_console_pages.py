@@ -26,7 +26,7 @@ from facematch.flows import processing
 from facematch.flows.console import auth as console_auth
 from facematch.flows.console import operators, zones
 from facematch.flows.console.guard import login_guard
-from facematch.flows.console.operators import Role
+from facematch.flows.console.operators import OperatorRole
 from facematch.rules import decisions
 from facematch.storage.models import AuditEvent, FlowSession, OutboxMessage, ReviewItem, Submission
 from servicekit import SECRETS, LiveServer, create_partner, live_app, seed_session, seed_submission
@@ -57,7 +57,7 @@ def console(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) 
         yield server
 
 
-def signed_in(console: LiveServer, role: Role) -> tuple[httpx.Client, OperatorCreds]:
+def signed_in(console: LiveServer, role: OperatorRole) -> tuple[httpx.Client, OperatorCreds]:
     creds = make_operator(console.services, role)
     return browser(console, login(console.services, creds)), creds
 
@@ -78,7 +78,11 @@ def test_every_page_answers_every_role(console: LiveServer) -> None:
         assert item is not None
         partner_id = item.partner_id
     own = (f"/console/submissions/{submission_id}", f"/console/review/{submission_id}")
-    for role, allowed_admin in ((Role.ADMIN, True), (Role.REVIEWER, False), (Role.VIEWER, False)):
+    for role, allowed_admin in (
+        (OperatorRole.ADMIN, True),
+        (OperatorRole.REVIEWER, False),
+        (OperatorRole.VIEWER, False),
+    ):
         client, _ = signed_in(console, role)
         with client:
             for path in (*READ_PAGES, *own, f"/console/dashboard?partner={partner_id}"):
@@ -95,7 +99,7 @@ def test_every_page_answers_every_role(console: LiveServer) -> None:
 def test_a_generated_password_opens_only_its_own_change(console: LiveServer) -> None:
     svc = console.services
     email = f"temp-{uuid.uuid4().hex[:8]}@ops.example"
-    created = operators.create_operator(svc, email, Role.VIEWER, actor="system:test")
+    created = operators.create_operator(svc, email, OperatorRole.VIEWER, actor="system:test")
     assert created.password
     SECRETS.add(created.password)
     with browser(console) as client:
@@ -144,7 +148,7 @@ def test_a_generated_password_opens_only_its_own_change(console: LiveServer) -> 
 def test_after_enrolment_a_generated_password_says_why_the_account_page_opens(console: LiveServer) -> None:
     svc = console.services
     email = f"temp-{uuid.uuid4().hex[:8]}@ops.example"
-    created = operators.create_operator(svc, email, Role.REVIEWER, actor="system:test")
+    created = operators.create_operator(svc, email, OperatorRole.REVIEWER, actor="system:test")
     assert created.password
     SECRETS.add(created.password)
     with browser(console) as client:
@@ -185,7 +189,7 @@ def test_one_search_box_finds_a_submission_by_any_id_it_carries(console: LiveSer
         flow = session.get(FlowSession, flow_id)
         assert flow is not None
         flow.partner_user_id = user_id
-    client, _ = signed_in(console, Role.VIEWER)
+    client, _ = signed_in(console, OperatorRole.VIEWER)
     with client:
         for value in (submission_id, psid, webhook_id, f"  {webhook_id} "):
             found = client.get("/console/submissions", params={"q": value})
@@ -214,7 +218,7 @@ def test_exports_are_capped_audited_and_hold_no_image_data(console: LiveServer) 
             details={"verificationResults": {"faceMatch": {"template": "secret-template"}}},
         )
     held_id = held(svc)
-    client, creds = signed_in(console, Role.VIEWER)
+    client, creds = signed_in(console, OperatorRole.VIEWER)
     with client:
         answer = client.get("/console/submissions.csv", params={"partner": partner})
         assert answer.status_code == 200
@@ -253,7 +257,7 @@ def test_exports_are_capped_audited_and_hold_no_image_data(console: LiveServer) 
 
 
 def test_the_audit_log_has_a_date_range_and_partner_names(console: LiveServer) -> None:
-    client, creds = signed_in(console, Role.ADMIN)
+    client, creds = signed_in(console, OperatorRole.ADMIN)
     admin = console_auth.resolve(console.services, client.cookies[COOKIE])
     with client:
         page = client.get("/console/partners/new")
@@ -292,7 +296,7 @@ def test_the_audit_log_has_a_date_range_and_partner_names(console: LiveServer) -
 def test_impossible_ranges_and_values_get_a_clear_400(
     console: LiveServer, path: str, params: dict[str, str], field: str
 ) -> None:
-    client, _ = signed_in(console, Role.VIEWER)
+    client, _ = signed_in(console, OperatorRole.VIEWER)
     with client:
         answer = client.get(path, params=params)
     assert answer.status_code == 400 and field in answer.text, answer.text[:500]
@@ -322,7 +326,7 @@ VALUES = st.one_of(
 
 @pytest.fixture(scope="module")
 def admin_client(console: LiveServer) -> Iterator[httpx.Client]:
-    client, _ = signed_in(console, Role.ADMIN)
+    client, _ = signed_in(console, OperatorRole.ADMIN)
     with client:
         yield client
 
@@ -335,7 +339,7 @@ def test_no_console_query_makes_a_5xx(admin_client: httpx.Client, page: str, par
 
 
 def test_client_addresses_of_any_length_are_counted_and_audited(console: LiveServer) -> None:
-    creds = make_operator(console.services, Role.VIEWER)
+    creds = make_operator(console.services, OperatorRole.VIEWER)
     forged = "2001:db8::" + "a" * 300
     with browser(console) as client:
         answer = client.post(
@@ -358,7 +362,7 @@ def test_client_addresses_of_any_length_are_counted_and_audited(console: LiveSer
 def test_parallel_logins_from_one_client_leave_other_clients_alone(console: LiveServer) -> None:
     """30 logins at once from one address: that address is told to slow down (429), nobody gets
     503, and a real operator logging in from elsewhere meanwhile gets in."""
-    operator = make_operator(console.services, Role.VIEWER)
+    operator = make_operator(console.services, OperatorRole.VIEWER)
     statuses: list[int] = []
     barrier = threading.Barrier(31)
 

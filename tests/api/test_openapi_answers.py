@@ -17,7 +17,7 @@ from consolekit import console_user, make_operator
 from facematch.engine.fake import fake_face_image
 from facematch.flows import review
 from facematch.flows.console import desk
-from facematch.flows.console.operators import Role
+from facematch.flows.console.operators import OperatorRole
 from facematch.rules.review_band import Band
 from partner_client import Api, make_api
 from servicekit import LiveServer, Receiver, wait_for
@@ -154,7 +154,7 @@ def test_a_reviewed_match_answers_as_documented(live: LiveServer, partner: Api, 
     wait_for(lambda: partner.status(token, psid, submission_id).json()["data"]["reviewRequired"])
     assert status(partner, answers, token, psid, submission_id)["reviewRequired"] is True
     assert details(partner, answers, psid)["reviewRequired"] is True
-    reviewer = console_user(live.services, make_operator(live.services, Role.REVIEWER))
+    reviewer = console_user(live.services, make_operator(live.services, OperatorRole.REVIEWER))
     desk.decide(live.services, reviewer, submission_id, "approve", None, "same person, older photo")
     face_match = details(partner, answers, psid)["submissionDetails"]["verificationResults"]["faceMatch"]
     assert (face_match["decidedBy"], face_match["engineResult"]) == ("REVIEW", False)

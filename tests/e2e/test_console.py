@@ -34,7 +34,7 @@ from consolekit import OperatorCreds, make_operator
 from facematch.engine.types import Engine
 from facematch.flows import review
 from facematch.flows.console import zones
-from facematch.flows.console.operators import Role
+from facematch.flows.console.operators import OperatorRole
 from facematch.flows.console.reports import histogram as bin_similarities
 from facematch.flows.retention import purge_images
 from facematch.rules.review_band import Band
@@ -265,7 +265,7 @@ def chromium(playwright_driver: Any) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def admin(console: Console, chromium: Any) -> Iterator[tuple[Any, OperatorCreds]]:
     """An admin's browser, logged in (with a second factor enrolled beforehand)."""
-    creds = make_operator(console.svc, Role.ADMIN)
+    creds = make_operator(console.svc, OperatorRole.ADMIN)
     page = new_page(chromium)
     page.on("dialog", lambda dialog: dialog.accept())
     console.login(page, creds)
@@ -277,7 +277,7 @@ def admin(console: Console, chromium: Any) -> Iterator[tuple[Any, OperatorCreds]
 def reviewers(console: Console, chromium: Any) -> Iterator[list[tuple[Any, OperatorCreds]]]:
     pages = []
     for _ in range(2):
-        creds = make_operator(console.svc, Role.REVIEWER)
+        creds = make_operator(console.svc, OperatorRole.REVIEWER)
         page = new_page(chromium)
         console.login(page, creds)
         pages.append((page, creds))
@@ -288,7 +288,7 @@ def reviewers(console: Console, chromium: Any) -> Iterator[list[tuple[Any, Opera
 
 @pytest.fixture(scope="module")
 def viewer(console: Console, chromium: Any) -> Iterator[tuple[Any, OperatorCreds]]:
-    creds = make_operator(console.svc, Role.VIEWER)
+    creds = make_operator(console.svc, OperatorRole.VIEWER)
     page = new_page(chromium)
     console.login(page, creds)
     yield page, creds
@@ -296,7 +296,7 @@ def viewer(console: Console, chromium: Any) -> Iterator[tuple[Any, OperatorCreds
 
 
 def test_an_admin_enrols_totp_and_logs_in(console: Console, chromium: Any) -> None:
-    creds = make_operator(console.svc, Role.ADMIN, enrol=False)
+    creds = make_operator(console.svc, OperatorRole.ADMIN, enrol=False)
     page = new_page(chromium)
     page.goto(console.url + "/console/")
     page.wait_for_url("**/console/login?next=*")
@@ -599,7 +599,7 @@ def test_csrf_less_and_cross_origin_posts_are_refused(
 
 
 def test_an_expired_session_redirects_to_login(console: Console, chromium: Any) -> None:
-    creds = make_operator(console.svc, Role.VIEWER)
+    creds = make_operator(console.svc, OperatorRole.VIEWER)
     page = new_page(chromium)
     try:
         console.login(page, creds)
@@ -838,7 +838,7 @@ def test_every_console_screen_fits_a_390_px_phone_without_script_errors(
     # before a session: the login, code and enrolment pages
     page, errors = _phone(chromium)
     visit(page, "/login")
-    totp_user = make_operator(console.svc, Role.REVIEWER)
+    totp_user = make_operator(console.svc, OperatorRole.REVIEWER)
     page.fill("#email", totp_user.email)
     page.fill("#password", totp_user.password)
     page.click("#login")
@@ -847,7 +847,7 @@ def test_every_console_screen_fits_a_390_px_phone_without_script_errors(
     page.context.close()
     page, more = _phone(chromium)
     errors += more
-    newcomer = make_operator(console.svc, Role.REVIEWER, enrol=False)
+    newcomer = make_operator(console.svc, OperatorRole.REVIEWER, enrol=False)
     page.goto(base + "/login")
     page.fill("#email", newcomer.email)
     page.fill("#password", newcomer.password)
@@ -949,7 +949,7 @@ def test_one_search_box_finds_any_id_and_lists_export_as_csv(
 
 
 def test_times_are_in_the_operators_zone_and_named(console: Console, chromium: Any) -> None:
-    creds = make_operator(console.svc, Role.VIEWER)
+    creds = make_operator(console.svc, OperatorRole.VIEWER)
     page = new_page(chromium)
     try:
         console.login(page, creds, path="/console/audit")

@@ -17,7 +17,7 @@ from facematch.errors import (
 )
 from facematch.flows import processing, review, sessions, verdicts
 from facematch.flows.console import desk
-from facematch.flows.console.operators import Role
+from facematch.flows.console.operators import OperatorRole
 from facematch.flows.context import Services
 from facematch.rules import decisions, views
 from facematch.rules.review_band import Band
@@ -91,7 +91,7 @@ def test_the_deadline_applies_the_default_and_says_so(svc: Services) -> None:
     assert item is not None and item.decided_via == "REVIEW_DEADLINE" and item.decided_by is None
     face_match = json.loads(messages[0].body)["submissionDetails"]["verificationResults"]["faceMatch"]
     assert face_match["decidedBy"] == "REVIEW_DEADLINE" and face_match["reviewerId"] is None
-    late = console_user(svc, make_operator(svc, Role.REVIEWER))
+    late = console_user(svc, make_operator(svc, OperatorRole.REVIEWER))
     with pytest.raises(ReviewConflictError, match="deadline"):
         desk.decide(svc, late, submission_id, "approve", None, "too late")
 

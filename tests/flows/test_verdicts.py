@@ -11,7 +11,7 @@ import pytest
 from consolekit import compared, console_user, make_operator, partner_with_band, review_state, submit
 from facematch.flows import processing, sessions, verdicts
 from facematch.flows.console import desk
-from facematch.flows.console.operators import Role
+from facematch.flows.console.operators import OperatorRole
 from facematch.flows.context import Services
 from facematch.rules.review_band import Band
 from facematch.rules.states import NextAction, SubmissionStatus
@@ -61,7 +61,7 @@ def test_a_held_attempt_is_counted_when_a_person_decides_it(fake_services: Servi
     submission_id = submit(svc, partner_with_band(svc, Band(0.05, 0.5)), compared(1, 2))
     submission, item, messages = review_state(svc, submission_id)
     assert (submission.status, item is not None, messages) == ("IN_REVIEW", True, [])
-    reviewer = console_user(svc, make_operator(svc, Role.REVIEWER))
+    reviewer = console_user(svc, make_operator(svc, OperatorRole.REVIEWER))
     desk.claim(svc, reviewer, submission_id)
     desk.decide(svc, reviewer, submission_id, "approve", None, "the same person, years apart")
     submission, _, messages = review_state(svc, submission_id)

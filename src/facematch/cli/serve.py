@@ -78,7 +78,9 @@ def seed_demo_admin(settings: Any, credentials_path: Path) -> dict[str, str] | N
     with services(settings) as svc:
         if operators.list_operators(svc):
             return None
-        created = operators.create_operator(svc, DEMO_ADMIN, operators.Role.ADMIN, actor="system:dev-seed")
+        created = operators.create_operator(
+            svc, DEMO_ADMIN, operators.OperatorRole.ADMIN, actor="system:dev-seed"
+        )
     assert created.password is not None
     values = {"email": DEMO_ADMIN, "password": created.password}
     fd = os.open(credentials_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -23,7 +23,7 @@ from facematch.errors import (
 )
 from facematch.flows.console import auth as console_auth
 from facematch.flows.console import operators
-from facematch.flows.console.operators import Permission, Role
+from facematch.flows.console.operators import OperatorRole, Permission
 from facematch.flows.context import Services
 from facematch.services import build_services
 from facematch.storage.models import AuditEvent, Operator, OperatorSession, utcnow
@@ -44,7 +44,7 @@ def stored(svc: Services, creds: OperatorCreds) -> Operator:
 
 
 def test_passwords_are_argon2id_and_totp_secrets_are_sealed(svc: Services) -> None:
-    creds = make_operator(svc, Role.ADMIN)
+    creds = make_operator(svc, OperatorRole.ADMIN)
     operator = stored(svc, creds)
     assert operator.password_hash.startswith("$argon2id$") and creds.password not in operator.password_hash
     assert creds.totp_secret and operator.totp_secret and creds.totp_secret not in operator.totp_secret
@@ -53,27 +53,31 @@ def test_passwords_are_argon2id_and_totp_secrets_are_sealed(svc: Services) -> No
 
 def test_policy_and_duplicates(svc: Services) -> None:
     with pytest.raises(InvalidFieldError):
-        operators.create_operator(svc, "a@ops.example", Role.VIEWER, actor="t", password="short")
+        operators.create_operator(svc, "a@ops.example", OperatorRole.VIEWER, actor="t", password="short")
     with pytest.raises(InvalidFieldError):
-        operators.create_operator(svc, "not-an-email", Role.VIEWER, actor="t")
-    created = operators.create_operator(svc, "Dup@Ops.example", Role.VIEWER, actor="t")
+        operators.create_operator(svc, "not-an-email", OperatorRole.VIEWER, actor="t")
+    created = operators.create_operator(svc, "Dup@Ops.example", OperatorRole.VIEWER, actor="t")
     assert (
         created.password
         and created.operator.must_change_password
         and created.operator.email == "dup@ops.example"
     )
     with pytest.raises(OperatorExistsError):
-        operators.create_operator(svc, "dup@ops.example", Role.ADMIN, actor="t")
+        operators.create_operator(svc, "dup@ops.example", OperatorRole.ADMIN, actor="t")
 
 
 def test_viewer_logs_in_with_a_password_reviewer_must_enrol_then_use_the_code(svc: Services) -> None:
-    viewer = make_operator(svc, Role.VIEWER)
+    viewer = make_operator(svc, OperatorRole.VIEWER)
     step = console_auth.password_step(svc, viewer.email, viewer.password, "10.0.0.1")
     assert step.stage == console_auth.ACTIVE
     user = console_auth.resolve(svc, step.token)
-    assert user.role is Role.VIEWER and user.can(Permission.READ) and not user.can(Permission.VIEW_IMAGES)
+    assert (
+        user.role is OperatorRole.VIEWER
+        and user.can(Permission.READ)
+        and not user.can(Permission.VIEW_IMAGES)
+    )
 
-    reviewer = make_operator(svc, Role.REVIEWER, enrol=False)
+    reviewer = make_operator(svc, OperatorRole.REVIEWER, enrol=False)
     step = console_auth.password_step(svc, reviewer.email, reviewer.password, "10.0.0.1")
     assert step.stage == console_auth.ENROL
     with pytest.raises(ConsoleSessionError):
@@ -84,7 +88,7 @@ def test_viewer_logs_in_with_a_password_reviewer_must_enrol_then_use_the_code(sv
         console_auth.finish_enrolment(svc, step.token, "000000", "10.0.0.1")
     code = pyotp.TOTP(enrolment.secret).now()
     done = console_auth.finish_enrolment(svc, step.token, code, "10.0.0.1")
-    assert done.token != step.token and console_auth.resolve(svc, done.token).role is Role.REVIEWER
+    assert done.token != step.token and console_auth.resolve(svc, done.token).role is OperatorRole.REVIEWER
     with pytest.raises(ConsoleSessionError):
         console_auth.finish_enrolment(svc, step.token, code, "10.0.0.1")  # the pending login is gone
 
@@ -112,7 +116,7 @@ def test_guessing_is_counted_per_account_from_any_address_in_the_shared_counters
     settings = make_settings(database_url, tmp_path, **env)
     first, second = build_services(settings), build_services(settings)
     try:
-        creds = make_operator(first, Role.VIEWER)
+        creds = make_operator(first, OperatorRole.VIEWER)
         known = console_auth.password_step(first, creds.email, creds.password, "10.0.0.1")
         limit = first.settings.console.login_failures_per_account
         for n in range(limit):  # each from another address, alternating processes
@@ -127,7 +131,7 @@ def test_guessing_is_counted_per_account_from_any_address_in_the_shared_counters
             second, creds.email, creds.password, "10.0.2.1", device_token=known.device_token
         )
         assert step.stage == console_auth.ACTIVE  # the operator's own browser
-        admin = console_user(first, make_operator(first, Role.ADMIN))
+        admin = console_user(first, make_operator(first, OperatorRole.ADMIN))
         assert next(o for o in operators.list_operators(first) if o.email == creds.email).blocked_for_s > 0
         operators.unlock(first, creds.email, actor=admin.actor, source="10.0.0.9")
         assert console_auth.password_step(second, creds.email, creds.password, "10.0.2.1").stage == "active"
@@ -146,7 +150,7 @@ def test_guessing_is_counted_per_account_from_any_address_in_the_shared_counters
 
 
 def test_a_pending_login_ends_after_a_few_wrong_codes(svc: Services) -> None:
-    creds = make_operator(svc, Role.REVIEWER)
+    creds = make_operator(svc, OperatorRole.REVIEWER)
     step = console_auth.password_step(svc, creds.email, creds.password, "10.0.3.1")
     for _ in range(svc.settings.console.login_codes_per_pending - 1):
         with pytest.raises(LoginFailedError, match="wrong"):
@@ -158,7 +162,7 @@ def test_a_pending_login_ends_after_a_few_wrong_codes(svc: Services) -> None:
 
 
 def test_a_long_forged_client_address_is_stored_and_audited(svc: Services) -> None:
-    creds = make_operator(svc, Role.VIEWER)
+    creds = make_operator(svc, OperatorRole.VIEWER)
     forged = "2001:db8::" + "f" * 300
     with pytest.raises(LoginFailedError):
         console_auth.password_step(svc, creds.email, "wrong password!!", forged)
@@ -187,7 +191,7 @@ def age_session(svc: Services, token: str, **values: object) -> None:
 
 
 def test_idle_and_absolute_timeouts(svc: Services) -> None:
-    creds = make_operator(svc, Role.VIEWER)
+    creds = make_operator(svc, OperatorRole.VIEWER)
     token = login(svc, creds)
     idle = svc.settings.console.session_idle_s
     age_session(svc, token, last_seen_at=utcnow() - timedelta(seconds=idle + 1))
@@ -206,7 +210,7 @@ def test_idle_and_absolute_timeouts(svc: Services) -> None:
 
 
 def test_logout_everywhere_disable_and_password_reset_end_sessions(svc: Services) -> None:
-    creds = make_operator(svc, Role.VIEWER)
+    creds = make_operator(svc, OperatorRole.VIEWER)
     first, second = login(svc, creds), login(svc, creds)
     console_auth.logout_everywhere(svc, console_auth.resolve(svc, first), source="t")
     for token in (first, second):
@@ -233,13 +237,13 @@ def test_logout_everywhere_disable_and_password_reset_end_sessions(svc: Services
 
 
 def test_reset_totp_makes_the_operator_enrol_again(svc: Services) -> None:
-    creds = make_operator(svc, Role.ADMIN)
+    creds = make_operator(svc, OperatorRole.ADMIN)
     password = operators.reset_password(svc, creds.email, actor="t", reset_totp=True)
     assert console_auth.password_step(svc, creds.email, password, "10.0.0.6").stage == console_auth.ENROL
 
 
 def test_csrf_tokens(svc: Services) -> None:
-    user = console_auth.resolve(svc, login(svc, make_operator(svc, Role.VIEWER)))
+    user = console_auth.resolve(svc, login(svc, make_operator(svc, OperatorRole.VIEWER)))
     console_auth.check_csrf(user.csrf_token, user.csrf_token)
     for bad in (None, "", "x" * 43):
         with pytest.raises(CsrfError):

@@ -19,7 +19,7 @@ from facematch.errors import (
     ReviewConflictError,
 )
 from facematch.flows.console import desk
-from facematch.flows.console.operators import ConsoleUser, Role
+from facematch.flows.console.operators import ConsoleUser, OperatorRole
 from facematch.flows.context import Services
 from facematch.storage.models import AuditEvent, ReviewItem, utcnow
 
@@ -31,8 +31,8 @@ def svc(fake_services: Services) -> Services:
 
 def test_opening_an_item_claims_it_and_the_other_reviewer_sees_it_read_only(svc: Services) -> None:
     submission_id = held(svc)
-    first = console_user(svc, make_operator(svc, Role.REVIEWER))
-    second = console_user(svc, make_operator(svc, Role.REVIEWER))
+    first = console_user(svc, make_operator(svc, OperatorRole.REVIEWER))
+    second = console_user(svc, make_operator(svc, OperatorRole.REVIEWER))
     until = desk.claim(svc, first, submission_id)
     assert until > utcnow()
     with pytest.raises(ReviewClaimedError, match=f"in review by {first.email} until"):
@@ -64,8 +64,8 @@ def test_opening_an_item_claims_it_and_the_other_reviewer_sees_it_read_only(svc:
 
 def test_a_claim_ends_when_its_reviewer_leaves_or_when_it_runs_out(svc: Services) -> None:
     submission_id = held(svc)
-    first = console_user(svc, make_operator(svc, Role.REVIEWER))
-    second = console_user(svc, make_operator(svc, Role.REVIEWER))
+    first = console_user(svc, make_operator(svc, OperatorRole.REVIEWER))
+    second = console_user(svc, make_operator(svc, OperatorRole.REVIEWER))
     desk.claim(svc, first, submission_id)
     desk.release(svc, second, submission_id)  # not theirs: nothing happens
     with pytest.raises(ReviewClaimedError):
@@ -85,9 +85,9 @@ def test_a_claim_ends_when_its_reviewer_leaves_or_when_it_runs_out(svc: Services
 
 def test_an_admin_releases_a_claim_and_that_is_audited(svc: Services) -> None:
     submission_id = held(svc)
-    reviewer = console_user(svc, make_operator(svc, Role.REVIEWER))
-    other = console_user(svc, make_operator(svc, Role.REVIEWER))
-    admin = console_user(svc, make_operator(svc, Role.ADMIN))
+    reviewer = console_user(svc, make_operator(svc, OperatorRole.REVIEWER))
+    other = console_user(svc, make_operator(svc, OperatorRole.REVIEWER))
+    admin = console_user(svc, make_operator(svc, OperatorRole.ADMIN))
     desk.claim(svc, reviewer, submission_id)
     with pytest.raises(PermissionDeniedError):
         desk.release_for_all(svc, other, submission_id, source="10.0.0.9")
@@ -104,8 +104,8 @@ def test_an_admin_releases_a_claim_and_that_is_audited(svc: Services) -> None:
 
 
 def test_the_next_item_is_the_oldest_nobody_else_is_reviewing(svc: Services) -> None:
-    first = console_user(svc, make_operator(svc, Role.REVIEWER))
-    second = console_user(svc, make_operator(svc, Role.REVIEWER))
+    first = console_user(svc, make_operator(svc, OperatorRole.REVIEWER))
+    second = console_user(svc, make_operator(svc, OperatorRole.REVIEWER))
     items = [held(svc) for _ in range(3)]
     with svc.db.session() as session:  # the first has waited longest
         for age, submission_id in zip((3, 2, 1), items, strict=True):
@@ -123,7 +123,7 @@ def test_the_next_item_is_the_oldest_nobody_else_is_reviewing(svc: Services) -> 
 
 def test_two_reviewers_racing_for_one_item_get_one_claim(svc: Services) -> None:
     submission_id = held(svc)
-    reviewers = [console_user(svc, make_operator(svc, Role.REVIEWER)) for _ in range(4)]
+    reviewers = [console_user(svc, make_operator(svc, OperatorRole.REVIEWER)) for _ in range(4)]
     won: list[str] = []
     lost: list[str] = []
     barrier = threading.Barrier(len(reviewers))
@@ -147,8 +147,8 @@ def test_two_reviewers_racing_for_one_item_get_one_claim(svc: Services) -> None:
 
 def test_a_reviewer_decides_once_and_the_partner_is_called_back_once(svc: Services) -> None:
     submission_id = held(svc)
-    first = console_user(svc, make_operator(svc, Role.REVIEWER))
-    second = console_user(svc, make_operator(svc, Role.REVIEWER))
+    first = console_user(svc, make_operator(svc, OperatorRole.REVIEWER))
+    second = console_user(svc, make_operator(svc, OperatorRole.REVIEWER))
     desk.decide(svc, first, submission_id, "approve", None, "same person; older photo on the card")
     with pytest.raises(ReviewConflictError, match=first.email):
         desk.decide(svc, second, submission_id, "reject", "FACE_MATCH_FAILED", "different person")
@@ -166,7 +166,7 @@ def test_a_reviewer_decides_once_and_the_partner_is_called_back_once(svc: Servic
 
 def test_reject_needs_a_listed_reason_and_every_decision_a_note(svc: Services) -> None:
     submission_id = held(svc)
-    reviewer = console_user(svc, make_operator(svc, Role.REVIEWER))
+    reviewer = console_user(svc, make_operator(svc, OperatorRole.REVIEWER))
     with pytest.raises(InvalidFieldError):
         desk.decide(svc, reviewer, submission_id, "reject", "MADE_UP", "no")
     with pytest.raises(InvalidFieldError):
@@ -179,7 +179,7 @@ def test_reject_needs_a_listed_reason_and_every_decision_a_note(svc: Services) -
 
 def test_viewers_cannot_decide(svc: Services) -> None:
     submission_id = held(svc)
-    viewer = console_user(svc, make_operator(svc, Role.VIEWER))
+    viewer = console_user(svc, make_operator(svc, OperatorRole.VIEWER))
     with pytest.raises(PermissionDeniedError):
         desk.decide(svc, viewer, submission_id, "approve", None, "looks fine")
     assert review_state(svc, submission_id)[0].status == "IN_REVIEW"
@@ -187,7 +187,7 @@ def test_viewers_cannot_decide(svc: Services) -> None:
 
 def test_concurrent_decisions_leave_exactly_one_winner(svc: Services) -> None:
     submission_id = held(svc)
-    reviewers = [console_user(svc, make_operator(svc, Role.REVIEWER)) for _ in range(4)]
+    reviewers = [console_user(svc, make_operator(svc, OperatorRole.REVIEWER)) for _ in range(4)]
     outcomes: list[str] = []
     barrier = threading.Barrier(len(reviewers))
 

@@ -9,14 +9,14 @@ from consolekit import console_user, make_operator
 from facematch.errors import PermissionDeniedError, UnauthorizedError
 from facematch.flows import gateway, partners
 from facematch.flows.console import partners as console_partners
-from facematch.flows.console.operators import ConsoleUser, Role
+from facematch.flows.console.operators import ConsoleUser, OperatorRole
 from facematch.flows.context import Services
 from facematch.storage.models import AuditEvent
 from servicekit import ONBOARDING
 
 
 def _admin_and_partner(svc: Services) -> tuple[ConsoleUser, console_partners.Credentials]:
-    admin = console_user(svc, make_operator(svc, Role.ADMIN))
+    admin = console_user(svc, make_operator(svc, OperatorRole.ADMIN))
     options = partners.PartnerOptions(onboarding_partners=[ONBOARDING], reference_hosts=["*.toko.example"])
     created = console_partners.create(
         svc, admin, "Toko", options, console_partners.Callback("https://hooks.toko.example/cb"), source="t"
@@ -31,7 +31,7 @@ def _token(svc: Services, client_id: str, passkey: str) -> str:
 def test_reviewers_and_viewers_cannot_manage_partners(fake_services: Services) -> None:
     svc = fake_services
     _, created = _admin_and_partner(svc)
-    for role in (Role.REVIEWER, Role.VIEWER):
+    for role in (OperatorRole.REVIEWER, OperatorRole.VIEWER):
         user = console_user(svc, make_operator(svc, role))
         with pytest.raises(PermissionDeniedError):
             console_partners.list_partners(svc, user)

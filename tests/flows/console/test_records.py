@@ -14,7 +14,7 @@ from facematch.engine.fake import FakeEngine
 from facematch.errors import PermissionDeniedError
 from facematch.flows import callbacks, processing, review
 from facematch.flows.console import desk, records
-from facematch.flows.console.operators import Role
+from facematch.flows.console.operators import OperatorRole
 from facematch.flows.context import Services
 from facematch.outbound import webhooks
 from facematch.rules import decisions
@@ -42,7 +42,7 @@ def _decided(svc: Services, partner_id: str, decision: decisions.Decision, **fie
 
 
 def test_submissions_are_found_by_every_filter_and_paged(svc: Services) -> None:
-    viewer = console_user(svc, make_operator(svc, Role.VIEWER))
+    viewer = console_user(svc, make_operator(svc, OperatorRole.VIEWER))
     bank, shop = create_partner(svc.db).partner_id, create_partner(svc.db).partner_id
     valid = decisions.compared(0.9, True, "m", 0.5, 0.001)
     mismatch = decisions.compared(0.1, False, "m", 0.5, 0.001)
@@ -77,7 +77,7 @@ def test_submissions_are_found_by_every_filter_and_paged(svc: Services) -> None:
 
 
 def test_the_timeline_shows_every_step_and_each_callback_attempt(svc: Services) -> None:
-    viewer = console_user(svc, make_operator(svc, Role.VIEWER))
+    viewer = console_user(svc, make_operator(svc, OperatorRole.VIEWER))
     partner = create_partner(svc.db, callback_url="https://hooks.bank.example/cb").partner_id
     now = utcnow()
     submission_id = _decided(
@@ -108,8 +108,8 @@ def test_the_timeline_shows_every_step_and_each_callback_attempt(svc: Services) 
 
 
 def test_callbacks_are_filtered_and_many_resent_at_once(svc: Services) -> None:
-    admin = console_user(svc, make_operator(svc, Role.ADMIN))
-    viewer = console_user(svc, make_operator(svc, Role.VIEWER))
+    admin = console_user(svc, make_operator(svc, OperatorRole.ADMIN))
+    viewer = console_user(svc, make_operator(svc, OperatorRole.VIEWER))
     bank = create_partner(svc.db, callback_url="https://hooks.bank.example/cb").partner_id
     shop = create_partner(svc.db, callback_url="https://hooks.shop.example/cb").partner_id
     valid = decisions.compared(0.9, True, "m", 0.5, 0.001)
@@ -140,8 +140,8 @@ def test_callbacks_are_filtered_and_many_resent_at_once(svc: Services) -> None:
 
 
 def test_the_audit_log_is_filtered_by_operator_submission_and_action(svc: Services) -> None:
-    first = console_user(svc, make_operator(svc, Role.ADMIN))
-    second = console_user(svc, make_operator(svc, Role.ADMIN))
+    first = console_user(svc, make_operator(svc, OperatorRole.ADMIN))
+    second = console_user(svc, make_operator(svc, OperatorRole.ADMIN))
     partner = create_partner(svc.db).partner_id
     one = seed_submission(svc.db, partner)
     other = seed_submission(svc.db, partner)
@@ -166,12 +166,12 @@ def test_the_review_queue_is_oldest_first(svc: Services) -> None:
             item = session.get(ReviewItem, submission_id)
             assert item is not None
             item.created_at = utcnow() - timedelta(hours=age)
-    rows, total = desk.queue(svc, console_user(svc, make_operator(svc, Role.VIEWER)))
+    rows, total = desk.queue(svc, console_user(svc, make_operator(svc, OperatorRole.VIEWER)))
     assert total == 3 and [row.submission_id for row in rows] == list(reversed(held))
 
 
 def test_results_and_reasons_are_as_the_partner_received_them(svc: Services) -> None:
-    viewer = console_user(svc, make_operator(svc, Role.VIEWER))
+    viewer = console_user(svc, make_operator(svc, OperatorRole.VIEWER))
     partner = create_partner(svc.db).partner_id
     review.set_policy(svc, partner, Band(0.05, 0.5), actor="t")
     waiting = _decided(svc, partner, decisions.compared(0.1, False, "m", 0.5, 0.001, similarity=0.2))
@@ -189,7 +189,7 @@ def test_results_and_reasons_are_as_the_partner_received_them(svc: Services) -> 
 
 
 def test_a_callback_has_one_attempt_count_everywhere(svc: Services) -> None:
-    admin = console_user(svc, make_operator(svc, Role.ADMIN))
+    admin = console_user(svc, make_operator(svc, OperatorRole.ADMIN))
     partner = create_partner(svc.db, callback_url="https://hooks.bank.example/cb").partner_id
     submission_id = _decided(svc, partner, decisions.compared(0.9, True, "m", 0.5, 0.001))
     claimed = callbacks.claim(svc, "w")

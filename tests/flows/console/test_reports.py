@@ -12,7 +12,7 @@ from facematch.errors import InvalidFieldError
 from facematch.flows import review
 from facematch.flows.console import operators, zones
 from facematch.flows.console import reports as console_reports
-from facematch.flows.console.operators import Role
+from facematch.flows.console.operators import OperatorRole
 from facematch.flows.context import Services
 from facematch.rules.review_band import Band
 from facematch.storage.models import ReviewItem, utcnow
@@ -64,7 +64,7 @@ def test_counts_per_day_and_partner(svc: Services) -> None:
                 band_high=0.363, default_outcome="REJECT", created_at=now - timedelta(hours=2), due_at=now,
             )
         )  # fmt: skip
-    user = console_user(svc, make_operator(svc, Role.VIEWER))
+    user = console_user(svc, make_operator(svc, OperatorRole.VIEWER))
     dash = console_reports.dashboard(svc, user, partner_id=partner)
     assert user.time_zone == "Asia/Jakarta"  # the console's default: days are WIB days
     today = zones.local(now, user.time_zone).date().isoformat()
@@ -93,7 +93,7 @@ def test_days_are_the_operators_and_ranges_are_bounded(svc: Services) -> None:
     # 20:30 UTC yesterday is 03:30 WIB today
     late = (utcnow() - timedelta(days=1)).replace(hour=20, minute=30, second=0, microsecond=0)
     seed_submission(svc.db, partner, created_at=late, status="COMPLETED", result="VALID", reason_code="")
-    creds = make_operator(svc, Role.VIEWER)
+    creds = make_operator(svc, OperatorRole.VIEWER)
     jakarta = console_user(svc, creds)
     in_wib = console_reports.dashboard(svc, jakarta, partner_id=partner)
     assert in_wib.per_day[(late + timedelta(hours=7)).date().isoformat()].valid == 1

@@ -20,15 +20,14 @@ from facematch.errors import (
 )
 from facematch.flows import processing, review, sessions
 from facematch.flows.console import desk
-from facematch.flows.console.operators import ConsoleUser
-from facematch.flows.console.operators import Role as OperatorRole
+from facematch.flows.console.operators import ConsoleUser, OperatorRole
 from facematch.flows.context import Services
 from facematch.flows.web import capture as web_capture
 from facematch.flows.web import exit as web_exit
 from facematch.flows.web import handoff
 from facematch.flows.web import session as web_session
 from facematch.flows.web.guidance import Hint
-from facematch.flows.web.session import Phase, Role
+from facematch.flows.web.session import Device, Phase
 from facematch.rules import decisions
 from facematch.rules.review_band import Band
 from facematch.security.tokens import TokenKind
@@ -53,7 +52,7 @@ def _process(svc: Services, submission_id: str) -> None:
 def test_launch_token_opens_a_desktop_session_with_the_flow_options(world: WebWorld) -> None:
     opened = _open(world, userLocale="en_ID", forceQr=True, portraitOnly=False)
     config = opened.config
-    assert config.role is Role.DESKTOP
+    assert config.role is Device.DESKTOP
     assert (config.partner_name, config.locale, config.force_qr, config.portrait_only) == (
         "Toko Contoh",
         "en_ID",
@@ -64,7 +63,7 @@ def test_launch_token_opens_a_desktop_session_with_the_flow_options(world: WebWo
     assert config.frame_origins == ("https://partner.test",)
     assert opened.state.phase is Phase.CAPTURE and opened.state.attempts_left == 3
     web = web_session.resolve_session(world.svc, opened.token)
-    assert web.role is Role.DESKTOP
+    assert web.role is Device.DESKTOP
 
 
 def test_bad_and_expired_sessions_are_told_apart(world: WebWorld, svc: Services) -> None:
@@ -180,7 +179,7 @@ def test_handoff_link_is_single_use_and_bound_to_its_flow(world: WebWorld, svc: 
     assert web_session.web_state(svc, desktop).handoff.state is handoff.HandoffState.WAITING  # type: ignore[union-attr]
     phone_token = web_session.redeem_handoff(svc, code)
     phone = web_session.resolve_session(svc, phone_token)
-    assert phone.role is Role.PHONE and phone.flow_session_id == desktop.flow_session_id
+    assert phone.role is Device.PHONE and phone.flow_session_id == desktop.flow_session_id
     assert phone.flow_session_id != web_session.resolve_session(svc, other.token).flow_session_id
     with pytest.raises(HandoffLinkError):
         web_session.redeem_handoff(svc, code)

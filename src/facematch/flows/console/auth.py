@@ -34,7 +34,7 @@ from facematch.errors import (
 )
 from facematch.flows.console import passwords, totp
 from facematch.flows.console.guard import login_guard
-from facematch.flows.console.operators import TOTP_REQUIRED, ConsoleUser, Role
+from facematch.flows.console.operators import TOTP_REQUIRED, ConsoleUser, OperatorRole
 from facematch.flows.context import Services
 from facematch.security.tokens import TokenKind
 from facematch.storage import audit_repo, operator_repo
@@ -172,7 +172,7 @@ def resolve(svc: Services, token: str | None) -> ConsoleUser:
         return ConsoleUser(
             operator_id=operator.id,
             email=operator.email,
-            role=Role(operator.role),
+            role=OperatorRole(operator.role),
             session_id=row.id,
             csrf_token=row.csrf_token,
             must_change_password=operator.must_change_password,
@@ -262,7 +262,7 @@ def password_step(
             return LoginStep(
                 _new_session(svc, operator, SECOND_FACTOR, source, session=session), SECOND_FACTOR
             )
-        if Role(operator.role) in TOTP_REQUIRED:
+        if OperatorRole(operator.role) in TOTP_REQUIRED:
             secret = _box(svc).seal(totp.new_secret(), context=f"enrol:{operator.id}")
             token = _new_session(svc, operator, ENROL, source, session=session, pending_secret=secret)
             return LoginStep(token, ENROL)

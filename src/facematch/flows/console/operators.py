@@ -34,7 +34,7 @@ from facematch.storage import audit_repo, operator_repo
 from facematch.storage.models import Operator, utcnow
 
 
-class Role(StrEnum):
+class OperatorRole(StrEnum):
     ADMIN = "admin"
     REVIEWER = "reviewer"
     VIEWER = "viewer"
@@ -52,13 +52,13 @@ class Permission(StrEnum):
     """End another reviewer's claim on a review item."""
 
 
-ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.VIEWER: frozenset({Permission.READ}),
-    Role.REVIEWER: frozenset({Permission.READ, Permission.VIEW_IMAGES, Permission.DECIDE}),
-    Role.ADMIN: frozenset(Permission),
+ROLE_PERMISSIONS: dict[OperatorRole, frozenset[Permission]] = {
+    OperatorRole.VIEWER: frozenset({Permission.READ}),
+    OperatorRole.REVIEWER: frozenset({Permission.READ, Permission.VIEW_IMAGES, Permission.DECIDE}),
+    OperatorRole.ADMIN: frozenset(Permission),
 }
 #: Roles that must log in with a second factor.
-TOTP_REQUIRED = frozenset({Role.ADMIN, Role.REVIEWER})
+TOTP_REQUIRED = frozenset({OperatorRole.ADMIN, OperatorRole.REVIEWER})
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{1,63}$")
 
 
@@ -68,7 +68,7 @@ class ConsoleUser:
 
     operator_id: str
     email: str
-    role: Role
+    role: OperatorRole
     session_id: str
     csrf_token: str
     must_change_password: bool = False
@@ -96,7 +96,7 @@ class ConsoleUser:
 class OperatorView:
     id: str
     email: str
-    role: Role
+    role: OperatorRole
     disabled: bool
     totp_enabled: bool
     must_change_password: bool
@@ -123,9 +123,9 @@ def normalize_email(email: str) -> str:
     return value
 
 
-def parse_role(value: str) -> Role:
+def parse_role(value: str) -> OperatorRole:
     try:
-        return Role(value.strip().lower())
+        return OperatorRole(value.strip().lower())
     except ValueError:
         raise InvalidFieldError("role", "the role must be admin, reviewer or viewer") from None
 
@@ -152,7 +152,7 @@ def view(operator: Operator, failed_logins: int = 0, blocked_for_s: int = 0) -> 
     return OperatorView(
         id=operator.id,
         email=operator.email,
-        role=Role(operator.role),
+        role=OperatorRole(operator.role),
         disabled=operator.disabled,
         totp_enabled=operator.totp_enabled_at is not None,
         must_change_password=operator.must_change_password,
@@ -167,7 +167,7 @@ def view(operator: Operator, failed_logins: int = 0, blocked_for_s: int = 0) -> 
 def create_operator(
     svc: Services,
     email: str,
-    role: Role,
+    role: OperatorRole,
     *,
     actor: str,
     password: str | None = None,

@@ -16,7 +16,7 @@ from facematch.errors import WebSessionError
 from facematch.flows.context import Services
 from facematch.flows.web import handoff
 from facematch.flows.web import session as web_session
-from facematch.flows.web.session import Role, WebSession
+from facematch.flows.web.session import Device, WebSession
 from facematch.rules.states import Source, SubmissionStatus
 from facematch.security.tokens import TokenKind
 from facematch.storage import partner_repo
@@ -43,7 +43,7 @@ class WebExit:
 def exit_for_token(svc: Services, token: str | None, kind: TokenKind) -> WebExit | None:
     """The way back for a launch token or a desktop web session token we signed (expired or not)."""
     claims = svc.tokens.claims_if_signed(token, kind)
-    if claims is None or (kind is TokenKind.USER and claims.get("web") != Role.DESKTOP.value):
+    if claims is None or (kind is TokenKind.USER and claims.get("web") != Device.DESKTOP.value):
         return None  # not ours; or a phone, whose way back is the desktop
     sid = claims.get("sid")
     if not isinstance(sid, str):
@@ -62,7 +62,7 @@ def exit_for_token(svc: Services, token: str | None, kind: TokenKind) -> WebExit
             return None
         session.expunge_all()
     try:
-        state = web_session.web_state(svc, WebSession(flow_session.id, Role.DESKTOP))
+        state = web_session.web_state(svc, WebSession(flow_session.id, Device.DESKTOP))
     except WebSessionError:
         return None
     return WebExit(

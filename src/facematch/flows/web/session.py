@@ -34,7 +34,10 @@ from facematch.storage import partner_repo, submission_repo
 from facematch.storage.models import FlowSession, Partner, Submission
 
 
-class Role(StrEnum):
+class Device(StrEnum):
+    """Which device a web session is on: the one that opened the launch link, or the phone a Smart
+    QR link handed the flow to."""
+
     DESKTOP = "desktop"
     PHONE = "phone"
 
@@ -55,7 +58,7 @@ FINAL_ERROR_CODE = ReasonCode.VERIFICATION_FAILED
 @dataclass(frozen=True, slots=True)
 class WebSession:
     flow_session_id: str
-    role: Role
+    role: Device
     token: str = field(repr=False, default="")
     token_generation: int = 1
 
@@ -64,7 +67,7 @@ class WebSession:
 class WebConfig:
     """What the app needs to render the flow (no secrets, no scores)."""
 
-    role: Role
+    role: Device
     partner_name: str
     locale: str
     theme: str
@@ -129,7 +132,7 @@ class OpenedSession:
 # ---------------------------------------------------------------- sessions
 
 
-def issue_session_token(svc: Services, flow_session: FlowSession, role: Role, *, generation: int) -> str:
+def issue_session_token(svc: Services, flow_session: FlowSession, role: Device, *, generation: int) -> str:
     """A web session: a user token for this one flow, living ``web.session_ttl_s``."""
     return gateway.user_token_for_session(svc, flow_session, generation=generation, web=role.value).token
 
@@ -145,11 +148,11 @@ def resolve_session(svc: Services, token: str | None) -> WebSession:
     except UnauthorizedError:
         raise WebSessionError() from None
     role, sid, generation = claims.get("web"), claims.get("sid"), claims.get("gen", 1)
-    if role not in (Role.DESKTOP.value, Role.PHONE.value) or not isinstance(sid, str):
+    if role not in (Device.DESKTOP.value, Device.PHONE.value) or not isinstance(sid, str):
         raise WebSessionError("not a web session")
     if not isinstance(generation, int):
         raise WebSessionError("not a web session")
-    return WebSession(flow_session_id=sid, role=Role(role), token=token, token_generation=generation)
+    return WebSession(flow_session_id=sid, role=Device(role), token=token, token_generation=generation)
 
 
 def open_session(svc: Services, launch_token: str | None) -> OpenedSession:
@@ -163,8 +166,8 @@ def open_session(svc: Services, launch_token: str | None) -> OpenedSession:
     flow_session = launched.flow_session
     if flow_session.source != Source.WEB_SDK:
         raise WebSessionError("this session was not initiated for the Web SDK")
-    token = issue_session_token(svc, flow_session, Role.DESKTOP, generation=launched.token_generation)
-    web = WebSession(flow_session.id, Role.DESKTOP, token, launched.token_generation)
+    token = issue_session_token(svc, flow_session, Device.DESKTOP, generation=launched.token_generation)
+    web = WebSession(flow_session.id, Device.DESKTOP, token, launched.token_generation)
     return OpenedSession(token=token, config=web_config(svc, web), state=web_state(svc, web))
 
 
@@ -176,7 +179,7 @@ def redeem_handoff(svc: Services, code: str) -> str:
         if flow_session is None:
             raise WebSessionError()
         session.expunge(flow_session)
-    return issue_session_token(svc, flow_session, Role.PHONE, generation=redeemed.token_generation)
+    return issue_session_token(svc, flow_session, Device.PHONE, generation=redeemed.token_generation)
 
 
 def framing_origins(svc: Services) -> list[str]:
@@ -258,7 +261,7 @@ def web_state(svc: Services, web: WebSession) -> WebState:
         used = submission_repo.count_attempts(flow_session.id, session=session)
         if latest is not None:
             session.expunge(latest)
-    transfer = handoff.handoff_status(svc, flow_session.id) if web.role is Role.DESKTOP else None
+    transfer = handoff.handoff_status(svc, flow_session.id) if web.role is Device.DESKTOP else None
 
     def state(phase: Phase, *, outcome: str | None = None, retry_reason: str | None = None) -> WebState:
         return WebState(
@@ -288,7 +291,7 @@ def web_state(svc: Services, web: WebSession) -> WebState:
 
 def new_handoff(svc: Services, web: WebSession) -> handoff.IssuedHandoff:
     """A Smart QR code for the desktop of a flow that allows QR and is not finished."""
-    if web.role is not Role.DESKTOP:
+    if web.role is not Device.DESKTOP:
         raise ForbiddenError("only the desktop makes QR codes")
     flow_session, _ = load(svc, web)
     if not (flow_session.allow_qr or flow_session.force_qr):
@@ -300,6 +303,6 @@ def new_handoff(svc: Services, web: WebSession) -> handoff.IssuedHandoff:
 
 def cancel_handoff(svc: Services, web: WebSession) -> None:
     """The desktop takes the flow back from the phone: its unused QR codes stop working."""
-    if web.role is not Role.DESKTOP:
+    if web.role is not Device.DESKTOP:
         raise ForbiddenError("only the desktop cancels QR codes")
     handoff.cancel_handoffs(svc, web.flow_session_id)
