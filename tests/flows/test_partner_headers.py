@@ -7,8 +7,7 @@ import pytest
 from sqlalchemy import select, update
 
 from facematch.errors import InvalidFieldError
-from facematch.flows import callbacks as outbox
-from facematch.flows import partners, processing
+from facematch.flows import outbox, partners, processing
 from facematch.flows.context import Services
 from facematch.outbound import webhooks
 from facematch.rules import decisions

@@ -42,7 +42,7 @@ def postgresql_only(database_url: str) -> None:
 
 
 def background_threads() -> set[str]:
-    prefixes = ("facematch-worker", "facematch-callbacks", "facematch-sweeper", "facematch-listener")
+    prefixes = ("facematch-worker", "facematch-deliveries", "facematch-sweeper", "facematch-listener")
     return {thread.name for thread in threading.enumerate() if thread.name.startswith(prefixes)}
 
 

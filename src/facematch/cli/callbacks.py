@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
 
 
 def list_cmd(args: argparse.Namespace) -> int:
-    from facematch.flows import callbacks as outbox
+    from facematch.flows import outbox
     from facematch.storage import partner_repo
 
     with services() as svc:
@@ -38,7 +38,7 @@ def list_cmd(args: argparse.Namespace) -> int:
 
 
 def resend_cmd(args: argparse.Namespace) -> int:
-    from facematch.flows import callbacks as outbox
+    from facematch.flows import outbox
 
     with services() as svc:
         outbox.resend(svc, args.message_id)

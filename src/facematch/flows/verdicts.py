@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from facematch.errors import ReviewConflictError
-from facematch.flows import callbacks, review
+from facematch.flows import outbox, review
 from facematch.flows.context import Services
 from facematch.rules import decisions, views
 from facematch.rules.review_band import APPROVE
@@ -97,7 +97,7 @@ def settle(
         )
         return submission
     if final:
-        callbacks.write(submission, flow_session, session=session)
+        outbox.write(submission, flow_session, session=session)
     if counted:
         labels = (submission.status, submission.result or "", submission.reason_code or "")
         counter = svc.metrics.submissions.labels(*labels)

@@ -3,7 +3,7 @@ the user (Get Submission Status). Pure: records in, the contract's JSON shapes o
 
 A field added to what partners receive is added here: :func:`details_data` is the ``data`` of Get
 Submission Details, and :func:`callback_body` (the same without image URLs) is the body of the
-completion callback that :mod:`facematch.flows.callbacks` stores and sends.
+completion callback that :mod:`facematch.flows.outbox` stores and sends.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from facematch.flows.context import Services
 from facematch.storage import channels
-from facematch.worker.callbacks import CallbackSender
+from facematch.worker.deliveries import DeliveryLoop
 from facematch.worker.queue import AbandonedSweeper, JobRunners, Sweeper
 from facematch.worker.review import ReviewSweeper
 
@@ -25,7 +25,7 @@ class Background:
         deliveries = settings.callbacks.workers if deliveries is None else deliveries
         self.queue = JobRunners(svc, jobs, settings.submissions.fetch_workers if jobs else 0)
         self.sweepers: list[Sweeper] = [AbandonedSweeper(svc), ReviewSweeper(svc)] if jobs else []
-        self.sender = CallbackSender(svc, deliveries)
+        self.sender = DeliveryLoop(svc, deliveries)
         dsn = channels.conninfo(svc.db.url)
         wakers = {}
         if jobs:

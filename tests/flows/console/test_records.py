@@ -12,7 +12,7 @@ import pytest
 from consolekit import console_user, make_operator
 from facematch.engine.fake import FakeEngine
 from facematch.errors import PermissionDeniedError
-from facematch.flows import callbacks, processing, review
+from facematch.flows import outbox, processing, review
 from facematch.flows.console import desk, records
 from facematch.flows.console.operators import OperatorRole
 from facematch.flows.context import Services
@@ -92,10 +92,10 @@ def test_the_timeline_shows_every_step_and_each_callback_attempt(svc: Services) 
         uploaded_at=now - timedelta(seconds=20),
         confirmed_at=now - timedelta(seconds=10),
     )
-    claimed = callbacks.claim(svc, "w")
+    claimed = outbox.claim(svc, "w")
     assert claimed is not None and claimed.message_id
     failed = webhooks.DeliveryOutcome(webhooks.Outcome.RETRY, 503, None, "HTTP 503", 0)
-    callbacks.record(svc, claimed, failed, 12.0)
+    outbox.record(svc, claimed, failed, 12.0)
     detail = records.submission_detail(svc, viewer, submission_id, source="t")
     labels = [event.label for event in detail.timeline]
     assert labels[:4] == ["Initiated", "Uploaded", "Confirmed", "Processed"]
@@ -116,14 +116,14 @@ def test_callbacks_are_filtered_and_many_resent_at_once(svc: Services) -> None:
     bank_ids = [_decided(svc, bank, valid) for _ in range(3)]
     _decided(svc, shop, valid)
     for _ in range(4):  # the bank's three are given up on; the shop's is retried later
-        claimed = callbacks.claim(svc, "w")
+        claimed = outbox.claim(svc, "w")
         assert claimed is not None
         with svc.db.session() as session:
             message = session.get(OutboxMessage, claimed.message_id)
             assert message is not None
             of_bank = message.submission_id in bank_ids
         kind = webhooks.Outcome.FAILED if of_bank else webhooks.Outcome.RETRY
-        callbacks.record(svc, claimed, webhooks.DeliveryOutcome(kind, 500, None, "HTTP 500", 0), 5.0)
+        outbox.record(svc, claimed, webhooks.DeliveryOutcome(kind, 500, None, "HTTP 500", 0), 5.0)
     dead = records.find_callbacks(svc, viewer, CallbackFilter(status=DeliveryState.DEAD), 1)
     shop_view = records.find_callbacks(svc, viewer, CallbackFilter(partner_id=shop), 1)
     one = records.find_callbacks(svc, viewer, CallbackFilter(submission_id=bank_ids[0]), 1)
@@ -192,16 +192,16 @@ def test_a_callback_has_one_attempt_count_everywhere(svc: Services) -> None:
     admin = console_user(svc, make_operator(svc, OperatorRole.ADMIN))
     partner = create_partner(svc.db, callback_url="https://hooks.bank.example/cb").partner_id
     submission_id = _decided(svc, partner, decisions.compared(0.9, True, "m", 0.5, 0.001))
-    claimed = callbacks.claim(svc, "w")
+    claimed = outbox.claim(svc, "w")
     assert claimed is not None
     dead = webhooks.DeliveryOutcome(webhooks.Outcome.FAILED, 500, None, "HTTP 500", 0)
-    callbacks.record(svc, claimed, dead, 5.0)
+    outbox.record(svc, claimed, dead, 5.0)
     [message] = records.find_callbacks(svc, admin, CallbackFilter(submission_id=submission_id), 1).items
     records.resend_callbacks(svc, admin, [message.id], source="t")
-    claimed = callbacks.claim(svc, "w")
+    claimed = outbox.claim(svc, "w")
     assert claimed is not None
     ok = webhooks.DeliveryOutcome(webhooks.Outcome.DELIVERED, 200, None, None, 0)
-    callbacks.record(svc, claimed, ok, 5.0)
+    outbox.record(svc, claimed, ok, 5.0)
     [listed] = records.find_callbacks(svc, admin, CallbackFilter(submission_id=submission_id), 1).items
     detail = records.submission_detail(svc, admin, submission_id, source="t")
     timeline = [e.label for e in detail.timeline if e.label.startswith("Callback attempt")]

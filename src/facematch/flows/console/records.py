@@ -16,7 +16,7 @@ from facematch.errors import (
     InvalidFieldError,
     SubmissionNotFoundError,
 )
-from facematch.flows import callbacks as outbox
+from facematch.flows import outbox
 from facematch.flows.console import desk
 from facematch.flows.console.images import DOCUMENTS
 from facematch.flows.console.operators import ConsoleUser, Permission

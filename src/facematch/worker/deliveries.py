@@ -1,4 +1,4 @@
-"""The callback sender: threads that deliver due outbox messages (see flows.outbox)."""
+"""The delivery loop: threads that deliver the due completion callbacks of the outbox (flows.outbox)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import logging
 import secrets
 import threading
 
-from facematch.flows import callbacks as outbox
+from facematch.flows import outbox
 from facematch.flows.context import Services
 
 log = logging.getLogger(__name__)
 
 
-class CallbackSender:
+class DeliveryLoop:
     """``workers`` threads delivering due messages; :meth:`wake` (a NOTIFY) cuts a poll short."""
 
     def __init__(self, svc: Services, workers: int) -> None:
@@ -28,7 +28,7 @@ class CallbackSender:
 
     def start(self) -> None:
         for number in range(self._workers):
-            thread = threading.Thread(target=self._loop, name=f"facematch-callbacks-{number}", daemon=True)
+            thread = threading.Thread(target=self._loop, name=f"facematch-deliveries-{number}", daemon=True)
             thread.start()
             self._threads.append(thread)
 

@@ -1,4 +1,4 @@
-"""Completion callbacks: the one place that writes them, and the outbox that delivers them.
+"""The outbox of completion callbacks: the one place that writes them, and their delivery.
 
 :func:`write` stores the callback of a final attempt in the transaction that makes it final (its
 body is :func:`facematch.rules.views.callback_body`: add a field there). Delivery is at least once
