@@ -1,0 +1,197 @@
+"""The liveness verdict: from the challenge, the frames the server received and the final selfie
+alone (what the page reports is never an input).
+
+Checks, each reported with the value measured (``Check.value``):
+
+* ``NONCE``: every frame and the selfie were sent for this challenge's nonce (value: how many were
+  not);
+* ``TIMING``: frames and selfie arrived in order, after the issue and by the deadline (value:
+  seconds from the issue to the selfie);
+* ``CADENCE``: a plausible stream: enough frames, none closer than ``min_interval_s`` to the last,
+  no gap longer than ``max_gap_s`` (value: the longest gap, s);
+* ``ONE_FACE``: no frame shows a second face of comparable size, at most ``max_faceless_frames``
+  show none (value: frames without exactly one face);
+* ``MOVES``: the moves seen are exactly the steps, in order, each within its window (value: steps
+  met in order);
+* ``DEPTH``: each turn moved the nose tip off the plane of the eyes and mouth corners by at least
+  ``depth`` face sizes, the way a head does and a flat print or screen cannot (value: the
+  smaller turn's parallax);
+* ``SAME_PERSON``: every frame's face matches the final selfie at ``same_person`` (value: the
+  lowest cosine similarity).
+
+The verdict is PASSED only when every check passes. Tolerances were chosen on the tune half of
+the development set and measured on the report half (BENCHMARKS.md, "Liveness").
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from facematch.engine.liveness import pose
+from facematch.engine.liveness.challenge import TURNS, Challenge, ChallengeFrame, Move
+from facematch.engine.liveness.moves import MoveSeen, MoveTolerances, MoveTrack, track_moves
+
+#: the verdict's algorithm; a change to a check or a default tolerance changes it
+VERSION = "active-1"
+
+
+class LivenessResult(StrEnum):
+    PASSED = "PASSED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    passed: bool
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    result: LivenessResult
+    version: str
+    checks: tuple[Check, ...]
+
+    @property
+    def passed(self) -> bool:
+        return self.result is LivenessResult.PASSED
+
+    def check(self, name: str) -> Check:
+        """The check called ``name`` (KeyError when there is none)."""
+        for check in self.checks:
+            if check.name == name:
+                return check
+        raise KeyError(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerances:
+    """Everything the verdict compares against.
+
+    ``same_person`` is a cosine similarity of the recognizer in use: take it from that
+    recognizer's calibration at a strict FAR (the service: ``FaceEngine.calibration``).
+    """
+
+    same_person: float
+    depth: float = 0.07
+    """Smallest signed nose parallax (in face sizes) each turn must show."""
+    moves: MoveTolerances = field(default_factory=MoveTolerances)
+    max_faceless_frames: int = 2
+    min_frames: int = 6
+    max_frames: int = 120
+    min_interval_s: float = 0.05
+    max_gap_s: float = 3.0
+
+
+def _faced(frames: Sequence[ChallengeFrame]) -> list[ChallengeFrame]:
+    return [f for f in frames if f.observation.face_count == 1 and len(f.observation.landmarks) == 5]
+
+
+def _nonce(challenge: Challenge, frames: Sequence[ChallengeFrame], selfie: ChallengeFrame) -> Check:
+    foreign = sum(1 for f in (*frames, selfie) if f.nonce != challenge.nonce)
+    return Check("NONCE", foreign == 0, float(foreign))
+
+
+def _timing(challenge: Challenge, frames: Sequence[ChallengeFrame], selfie: ChallengeFrame) -> Check:
+    times = [f.at for f in (*frames, selfie)]
+    ordered = all(b >= a for a, b in itertools.pairwise(times))
+    inside = bool(times) and times[0] >= challenge.issued_at and max(times) <= challenge.deadline
+    return Check("TIMING", ordered and inside, round(selfie.at - challenge.issued_at, 3))
+
+
+def _cadence(frames: Sequence[ChallengeFrame], tolerances: Tolerances) -> Check:
+    gaps = [b.at - a.at for a, b in itertools.pairwise(frames)]
+    longest = max(gaps, default=0.0)
+    ok = (
+        tolerances.min_frames <= len(frames) <= tolerances.max_frames
+        and all(g >= tolerances.min_interval_s for g in gaps)
+        and longest <= tolerances.max_gap_s
+    )
+    return Check("CADENCE", ok, round(longest, 3))
+
+
+def _one_face(frames: Sequence[ChallengeFrame], selfie: ChallengeFrame, tolerances: Tolerances) -> Check:
+    crowded = sum(1 for f in (*frames, selfie) if f.observation.face_count > 1)
+    faceless = sum(1 for f in frames if f.observation.face_count == 0)
+    ok = crowded == 0 and faceless <= tolerances.max_faceless_frames and selfie.observation.face_count == 1
+    return Check("ONE_FACE", ok, float(crowded + faceless))
+
+
+def turn_parallax(baseline: Sequence[ChallengeFrame], seen: MoveSeen) -> float:
+    """The median nose parallax of a turn's frames against the frontal frames, signed so that a
+    real head turned the asked way gives a positive value."""
+    sign = 1.0 if seen.move is Move.TURN_LEFT else -1.0
+    values = [
+        sign
+        * pose.parallax(
+            pose.as_landmarks(ref.observation.landmarks), pose.as_landmarks(turned.observation.landmarks)
+        )
+        for ref in baseline
+        for turned in seen.turned
+    ]
+    return statistics.median(values) if values else 0.0
+
+
+def _depth(track: MoveTrack, tolerances: Tolerances) -> Check:
+    turns = [s for s in track.events if s.move in TURNS]
+    values = [turn_parallax(track.baseline, s) for s in turns]
+    both = {s.move for s in turns} == set(TURNS)
+    smallest = min(values, default=0.0)
+    return Check("DEPTH", both and smallest >= tolerances.depth, round(smallest, 4))
+
+
+def _same_person(frames: Sequence[ChallengeFrame], selfie: ChallengeFrame, tolerances: Tolerances) -> Check:
+    reference = selfie.observation.template
+    templates = [f.observation.template for f in frames if f.observation.template is not None]
+    if reference is None or not templates:
+        return Check("SAME_PERSON", False, 0.0)
+    lowest = float(np.min(np.stack(templates) @ reference))
+    return Check("SAME_PERSON", lowest >= tolerances.same_person, round(lowest, 4))
+
+
+def judge(
+    challenge: Challenge,
+    frames: Sequence[ChallengeFrame],
+    selfie: ChallengeFrame,
+    tolerances: Tolerances,
+) -> Verdict:
+    """Whether ``frames`` (in the order received) and the final ``selfie`` show a live person
+    doing ``challenge``. Pure: the same inputs always give the same verdict."""
+    track = track_moves(_faced(frames), tolerances.moves)
+    checks = (
+        _nonce(challenge, frames, selfie),
+        _timing(challenge, frames, selfie),
+        _cadence(frames, tolerances),
+        _one_face(frames, selfie, tolerances),
+        Check("MOVES", track.complete(challenge.steps), float(track.matched(challenge.steps))),
+        _depth(track, tolerances),
+        _same_person(_faced(frames), selfie, tolerances),
+    )
+    result = LivenessResult.PASSED if all(c.passed for c in checks) else LivenessResult.FAILED
+    return Verdict(result, VERSION, checks)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a user stands in a challenge, for guidance while frames arrive (never a verdict)."""
+
+    completed: int
+    next_move: Move | None
+    off_track: bool
+    """A move that was not asked for, or one out of its window: the challenge can no longer pass."""
+
+
+def progress(challenge: Challenge, frames: Sequence[ChallengeFrame], tolerances: Tolerances) -> Progress:
+    """How many steps the frames so far complete, and the move to ask for next."""
+    track = track_moves(_faced(frames), tolerances.moves)
+    done = track.matched(challenge.steps)
+    moves = challenge.moves
+    off_track = len(track.events) > done
+    return Progress(done, moves[done] if done < len(moves) else None, off_track)
