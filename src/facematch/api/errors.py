@@ -67,6 +67,7 @@ DEFAULT: dict[type[Exception], ErrorSpec] = {
     e.SubmissionQuotaExceededError: ErrorSpec(429, "429", "SUBMISSION_QUOTA_EXCEEDED"),
     e.InvalidUploadArtifactError: ErrorSpec(422, "422", "INVALID_UPLOAD_ARTIFACT"),
     e.UploadTooLargeError: ErrorSpec(413, "413", "PAYLOAD_TOO_LARGE"),
+    e.ClipError: ErrorSpec(422, "422", "INVALID_UPLOAD_ARTIFACT"),
     e.ServiceUnavailableError: ErrorSpec(503, "903", "SERVICE_UNAVAILABLE"),
     e.WebSessionError: ErrorSpec(401, "110"),
     e.HandoffLinkError: ErrorSpec(410, "410"),
