@@ -119,6 +119,7 @@ def test_a_head_doing_any_random_challenge_passes_every_check(seed: int) -> None
         "MOVES",
         "DEPTH",
         "SAME_PERSON",
+        "FLAT_TEXTURE",
     ]
     assert verdict.check("MOVES").value == len(challenge.steps)
     assert verdict.check("DEPTH").value > TOLERANCES.depth
@@ -204,10 +205,12 @@ def test_implausible_streams_fail_cadence() -> None:
 def test_one_face_per_frame() -> None:
     challenge = challenge_of(Move.TURN_LEFT, Move.TURN_RIGHT)
     frames, selfie = frames_for(challenge)
-    crowded = list(frames)
-    crowded[7] = replace(crowded[7], observation=replace(crowded[7].observation, face_count=2))
+    two_faces = replace(frames[7].observation, face_count=2)
+    crowded = [replace(f, observation=two_faces) if i in (7, 8, 9) else f for i, f in enumerate(frames)]
     assert failed(judge(challenge, crowded, selfie, TOLERANCES)) == {"ONE_FACE"}
-    # a frame or two without a face (motion blur) is tolerated, three are not
+    assert "ONE_FACE" in failed(judge(challenge, frames, replace(selfie, observation=two_faces), TOLERANCES))
+    # a frame or two without exactly one face (motion blur, a passer-by) is tolerated, three are not
+    assert judge(challenge, crowded[:8] + frames[8:], selfie, TOLERANCES).passed
     empty = observe(faces=0)
     two = [replace(f, observation=empty) if i in (0, 12) else f for i, f in enumerate(frames)]
     assert judge(challenge, two, selfie, TOLERANCES).passed

@@ -11,7 +11,7 @@ import pytest
 
 from facematch.engine.facade import FaceEngine
 from facematch.engine.images import decode_image, encode_jpeg
-from facematch.engine.liveness import ChallengeFrame, Move, Tolerances, judge, random_challenge
+from facematch.engine.liveness import ChallengeFrame, Move, Tolerances, judge, random_challenge, texture
 from facematch.engine.liveness import pose as head
 from facematch.engine.presentation import CardPose, planar_view
 from facematch.engine.types import FrameObservation
@@ -68,3 +68,14 @@ def test_a_print_moved_through_a_challenge_fails_the_depth_check(
     assert not verdict.passed
     assert not verdict.check("DEPTH").passed
     assert verdict.check("SAME_PERSON").passed  # the one photo throughout: only its flatness gives it away
+
+
+@pytest.mark.parametrize(("yaw", "pitch"), [(40, 0), (-50, 30), (55, -35)])
+def test_a_prints_texture_is_one_plane_from_any_angle(
+    engine: FaceEngine, photo: np.ndarray, yaw: int, pitch: int
+) -> None:
+    front = _observe(engine, planar_view(photo, CardPose())[0])
+    turned = _observe(engine, planar_view(photo, CardPose(yaw=yaw, pitch=pitch))[0])
+    assert front.face_patch is not None and turned.face_patch is not None
+    share = texture.flat_share(texture.features(front.face_patch), texture.features(turned.face_patch))
+    assert share > 0.5  # most matches fit one homography

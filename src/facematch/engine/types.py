@@ -91,6 +91,8 @@ class FrameObservation:
     closer; a turn hardly changes it)."""
     detector_score: float = 0.0
     template: Template | None = field(default=None, repr=False, compare=False)
+    face_patch: npt.NDArray[np.uint8] | None = field(default=None, repr=False, compare=False)
+    """The face, grey, on a small square (:mod:`facematch.engine.liveness.texture`); in memory only."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from facematch.engine.align import align_face
 from facematch.engine.detect import Detection, find_faces
 from facematch.engine.images import DecodedImage
 from facematch.engine.liveness import pose
+from facematch.engine.liveness.texture import face_patch
 from facematch.engine.models import Detector, Recognizer, normalise
 from facematch.engine.types import Box, FaceAnalysis, FrameObservation
 
@@ -49,6 +50,7 @@ def observe_frame(
         size=pose.face_size(marks, frame_width),
         detector_score=subject.score,
         template=template,
+        face_patch=face_patch(found.image, Box(subject.x, subject.y, subject.width, subject.height)),
     )
 
 

@@ -9,15 +9,18 @@ Checks, each reported with the value measured (``Check.value``):
   seconds from the issue to the selfie);
 * ``CADENCE``: a plausible stream: enough frames, none closer than ``min_interval_s`` to the last,
   no gap longer than ``max_gap_s`` (value: the longest gap, s);
-* ``ONE_FACE``: no frame shows a second face of comparable size, at most ``max_faceless_frames``
-  show none (value: frames without exactly one face);
+* ``ONE_FACE``: the selfie and all but at most ``max_unclear_frames`` frames show exactly one face
+  (no second face at least half as wide) (value: frames without exactly one face);
 * ``MOVES``: the moves seen are exactly the steps, in order, each within its window (value: steps
   met in order);
 * ``DEPTH``: each turn moved the nose tip off the plane of the eyes and mouth corners by at least
   ``depth`` face sizes, the way a head does and a flat print or screen cannot (value: the
   smaller turn's parallax);
 * ``SAME_PERSON``: every frame's face matches the final selfie at ``same_person`` (value: the
-  lowest cosine similarity).
+  lowest cosine similarity);
+* ``FLAT_TEXTURE``: the face's texture between the frontal frames and each turn is not one flat
+  surface seen from two angles (:mod:`.texture`; value: the largest share of feature matches one
+  homography carries). Off unless ``flat_texture`` is set: it passes, and reports its value.
 
 The verdict is PASSED only when every check passes. Tolerances were chosen on the tune half of
 the development set and measured on the report half (BENCHMARKS.md, "Liveness").
@@ -33,7 +36,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from facematch.engine.liveness import pose
+from facematch.engine.liveness import pose, texture
 from facematch.engine.liveness.challenge import TURNS, Challenge, ChallengeFrame, Move
 from facematch.engine.liveness.moves import MoveSeen, MoveTolerances, MoveTrack, track_moves
 
@@ -83,11 +86,17 @@ class Tolerances:
     depth: float = 0.07
     """Smallest signed nose parallax (in face sizes) each turn must show."""
     moves: MoveTolerances = field(default_factory=MoveTolerances)
-    max_faceless_frames: int = 2
+    max_unclear_frames: int = 2
+    """Frames that show no face or a second face of comparable size (left out of every other
+    check) that a session may hold: motion blur, a passer-by."""
     min_frames: int = 6
     max_frames: int = 120
     min_interval_s: float = 0.05
     max_gap_s: float = 3.0
+    flat_texture: float | None = None
+    """Refuse a turn whose feature matches with the frontal frames are at least this share one
+    homography's. None (default): measured and reported, not applied (its effect on live users
+    is not measured yet: BENCHMARKS.md, "Liveness")."""
 
 
 def _faced(frames: Sequence[ChallengeFrame]) -> list[ChallengeFrame]:
@@ -118,10 +127,9 @@ def _cadence(frames: Sequence[ChallengeFrame], tolerances: Tolerances) -> Check:
 
 
 def _one_face(frames: Sequence[ChallengeFrame], selfie: ChallengeFrame, tolerances: Tolerances) -> Check:
-    crowded = sum(1 for f in (*frames, selfie) if f.observation.face_count > 1)
-    faceless = sum(1 for f in frames if f.observation.face_count == 0)
-    ok = crowded == 0 and faceless <= tolerances.max_faceless_frames and selfie.observation.face_count == 1
-    return Check("ONE_FACE", ok, float(crowded + faceless))
+    unclear = sum(1 for f in frames if f.observation.face_count != 1)
+    ok = unclear <= tolerances.max_unclear_frames and selfie.observation.face_count == 1
+    return Check("ONE_FACE", ok, float(unclear))
 
 
 def turn_parallax(baseline: Sequence[ChallengeFrame], seen: MoveSeen) -> float:
@@ -156,6 +164,29 @@ def _same_person(frames: Sequence[ChallengeFrame], selfie: ChallengeFrame, toler
     return Check("SAME_PERSON", lowest >= tolerances.same_person, round(lowest, 4))
 
 
+def _flat_texture(track: MoveTrack, tolerances: Tolerances) -> Check:
+    refs = [
+        texture.features(f.observation.face_patch)
+        for f in track.baseline
+        if f.observation.face_patch is not None
+    ]
+    shares = []
+    for event in track.events:
+        if event.move in TURNS and event.turned:
+            per_frame = [
+                max(
+                    (texture.flat_share(ref, texture.features(f.observation.face_patch)) for ref in refs),
+                    default=0.0,
+                )
+                for f in event.turned
+                if f.observation.face_patch is not None
+            ]
+            shares.append(statistics.median(per_frame) if per_frame else 0.0)
+    flattest = max(shares, default=0.0)
+    ok = tolerances.flat_texture is None or flattest < tolerances.flat_texture
+    return Check("FLAT_TEXTURE", ok, round(flattest, 4))
+
+
 def judge(
     challenge: Challenge,
     frames: Sequence[ChallengeFrame],
@@ -173,6 +204,7 @@ def judge(
         Check("MOVES", track.complete(challenge.steps), float(track.matched(challenge.steps))),
         _depth(track, tolerances),
         _same_person(_faced(frames), selfie, tolerances),
+        _flat_texture(track, tolerances),
     )
     result = LivenessResult.PASSED if all(c.passed for c in checks) else LivenessResult.FAILED
     return Verdict(result, VERSION, checks)
