@@ -4,6 +4,7 @@ wrong order, another nonce, late frames, a second face or another person's selfi
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from dataclasses import replace
@@ -21,6 +22,7 @@ from facematch.engine.liveness import (
     Move,
     Step,
     Tolerances,
+    clip_frames,
     judge,
     pose,
     progress,
@@ -247,6 +249,23 @@ def test_progress_names_the_next_move_and_notices_a_wrong_one() -> None:
     assert progress(challenge, frames, TOLERANCES).next_move is None
     wrong, _ = frames_for(challenge_of(Move.TURN_RIGHT))
     assert progress(challenge, wrong, TOLERANCES).off_track
+    # waiting for coming closer: on track within its window, off track once it has passed
+    left_done = next(f.at for f in frames if f.observation.yaw >= TOLERANCES.moves.turn_yaw)
+    assert not progress(challenge, frames[:9], TOLERANCES, now=left_done + 5.9).off_track
+    assert progress(challenge, frames[:9], TOLERANCES, now=left_done + 6.1).off_track
+
+
+def test_a_clips_frames_are_anchored_to_its_arrival() -> None:
+    challenge = challenge_of(Move.TURN_LEFT, Move.TURN_RIGHT)
+    recorded, selfie = frames_for(challenge)
+    observed = [(round(f.at - recorded[0].at, 3), f.observation) for f in recorded]
+    arrived = recorded[-1].at + 0.5
+    frames = clip_frames(observed, nonce=challenge.nonce, received_at=arrived)
+    assert frames[-1].at == arrived
+    assert [round(b.at - a.at, 3) for a, b in itertools.pairwise(frames)] == [0.3] * (len(frames) - 1)
+    assert judge(challenge, frames, replace(selfie, at=arrived), TOLERANCES).passed
+    late = clip_frames(observed, nonce=challenge.nonce, received_at=challenge.deadline + 1)
+    assert "TIMING" in failed(judge(challenge, late, replace(selfie, at=challenge.deadline + 1), TOLERANCES))
 
 
 def test_random_challenges_ask_for_both_turns_from_the_injected_source() -> None:

@@ -17,6 +17,7 @@ from facematch.engine.liveness.challenge import (
     ChallengePlan,
     Move,
     Step,
+    clip_frames,
     random_challenge,
 )
 from facematch.engine.liveness.moves import MoveTolerances
@@ -44,6 +45,7 @@ __all__ = [
     "Step",
     "Tolerances",
     "Verdict",
+    "clip_frames",
     "judge",
     "progress",
     "random_challenge",

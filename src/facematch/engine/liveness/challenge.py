@@ -14,6 +14,7 @@ each frame's ``at`` (the time the server received it; the page's word is never t
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -62,6 +63,19 @@ class ChallengeFrame:
     nonce: str
     at: float
     observation: FrameObservation
+
+
+def clip_frames(
+    observed: Sequence[tuple[float, FrameObservation]], *, nonce: str, received_at: float
+) -> tuple[ChallengeFrame, ...]:
+    """A clip's observed frames (its own times, in seconds from its first frame) as challenge
+    frames. A clip's clock is the recorder's, so it is anchored to the server's: its last frame
+    is taken to have arrived when the clip did (``received_at``), the others that much earlier;
+    the verdict's ``TIMING`` then checks that the whole clip fits between issue and deadline."""
+    if not observed:
+        return ()
+    last = max(t for t, _ in observed)
+    return tuple(ChallengeFrame(nonce, received_at - (last - t), obs) for t, obs in observed)
 
 
 @dataclass(frozen=True, slots=True)

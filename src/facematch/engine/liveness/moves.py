@@ -59,6 +59,13 @@ class MoveTrack:
             done += 1
         return done
 
+    def waiting_since(self, steps: Sequence[Step]) -> float | None:
+        """When the window of the first step not yet met opened (None: no frontal frames yet)."""
+        if not self.baseline:
+            return None
+        done = self.matched(steps)
+        return self.events[done - 1].at if done else self.baseline[-1].at
+
     def complete(self, steps: Sequence[Step]) -> bool:
         return len(self.events) == len(steps) and self.matched(steps) == len(steps)
 

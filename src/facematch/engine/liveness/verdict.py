@@ -220,10 +220,20 @@ class Progress:
     """A move that was not asked for, or one out of its window: the challenge can no longer pass."""
 
 
-def progress(challenge: Challenge, frames: Sequence[ChallengeFrame], tolerances: Tolerances) -> Progress:
-    """How many steps the frames so far complete, and the move to ask for next."""
+def progress(
+    challenge: Challenge,
+    frames: Sequence[ChallengeFrame],
+    tolerances: Tolerances,
+    *,
+    now: float | None = None,
+) -> Progress:
+    """How many steps the frames so far complete, and the move to ask for next. ``now`` (the
+    server's clock): an awaited step whose window has passed makes the challenge off track."""
     track = track_moves(_faced(frames), tolerances.moves)
     done = track.matched(challenge.steps)
     moves = challenge.moves
     off_track = len(track.events) > done
+    since = track.waiting_since(challenge.steps)
+    if now is not None and done < len(moves) and since is not None:
+        off_track = off_track or now - since > challenge.steps[done].within_s
     return Progress(done, moves[done] if done < len(moves) else None, off_track)
