@@ -3,9 +3,8 @@
 A challenge is a random order of head moves with a nonce, the time it was issued and a deadline.
 Every challenge asks for both turns (left and right): each turn shows the face from another side,
 and the verdict's depth check needs a view from each side of a frontal one. ``COME_CLOSER``
-joins them at random. Nod and tilt are not used: a nod's landmark signal is mixed up with the
-mouth's expression and a tilt (roll) is a plain 2D rotation that any print makes (BENCHMARKS.md,
-"Liveness").
+joins them at random. Nod and tilt are not used: the development set holds no nods to measure a
+nod's tolerance on, and a tilt (roll) is a 2D rotation that any print makes (docs/liveness.md).
 
 Times are seconds on the server's clock (e.g. ``time.time()``): the issue time, the deadline and
 each frame's ``at`` (the time the server received it; the page's word is never taken).
