@@ -27,7 +27,7 @@ depth is unchanged); ``mirrored`` counts those sequences.
 * ``screen``: the same, the photo shown on a phone screen (tone curve, moiré, reflection, bezel);
 * ``flat2d``: the moves faked in the image plane only: rotation, scaling and slant (shear);
 * ``replay_order``: a bona fide sequence of the half replayed for a new challenge whose moves
-  come in another order (fresh nonce, fresh receive times);
+  are not the ones its frames show (fresh nonce, fresh receive times);
 * ``replay_nonce``: a bona fide sequence replayed with the nonce it was recorded under;
 * ``replay_late``: a bona fide sequence replayed for a challenge with the same moves, but arriving
   after its deadline;
@@ -89,6 +89,7 @@ from facematch.engine.liveness import (
     random_challenge,
 )
 from facematch.engine.liveness import pose as head
+from facematch.engine.liveness.moves import MoveTolerances, track_moves
 from facematch.engine.liveness.observe import count_comparable, observation_of
 from facematch.engine.models import Detector, bundled_detector
 from facematch.engine.types import FrameObservation, Role
@@ -412,16 +413,22 @@ def _new_challenge(
     rng: np.random.Generator,
     now: float,
     *,
-    same_as: Challenge | None = None,
-    other_than: Challenge | None = None,
+    same_as: tuple[Move, ...] | None = None,
+    other_than: tuple[Move, ...] | None = None,
 ) -> Challenge:
     while True:
         c = random_challenge(random.Random(int(rng.integers(1 << 62))), now=now)
-        if same_as is not None and c.moves != same_as.moves:
+        if same_as is not None and c.moves != same_as:
             continue
-        if other_than is not None and c.moves == other_than.moves:
+        if other_than is not None and c.moves == other_than:
             continue
         return c
+
+
+def shown(seq: Session) -> tuple[Move, ...]:
+    """The moves a recording's frames show (which may differ from what its challenge asked)."""
+    faced = [f for f in seq.frames if f.observation.face_count == 1]
+    return tuple(e.move for e in track_moves(faced, MoveTolerances()).events)
 
 
 def replays(
@@ -436,15 +443,15 @@ def replays(
         seq = genuine[i % len(genuine)]
         now = 2_000_000.0 + 1000.0 * i
         if kind == "replay_order":
-            out.append(_resend(seq, _new_challenge(rng, now, other_than=seq.challenge), rng))
+            out.append(_resend(seq, _new_challenge(rng, now, other_than=shown(seq)), rng))
         elif kind == "replay_nonce":
             out.append(_resend(seq, _new_challenge(rng, now), rng, nonce=seq.challenge.nonce))
         elif kind == "replay_late":
-            c = _new_challenge(rng, now, same_as=seq.challenge)
+            c = _new_challenge(rng, now, same_as=seq.challenge.moves)
             late = (c.deadline - c.issued_at) - (seq.selfie.at - seq.frames[0].at) + rng.uniform(0.5, 30)
             out.append(_resend(seq, c, rng, delay=late))
         elif kind == "replay_same":
-            out.append(_resend(seq, _new_challenge(rng, now, same_as=seq.challenge), rng))
+            out.append(_resend(seq, _new_challenge(rng, now, same_as=seq.challenge.moves), rng))
         elif kind == "swap":
             others = [s for ident, s in selfies if ident != seq.identity]
             other = others[int(rng.integers(len(others)))]
@@ -513,7 +520,9 @@ def main() -> int:
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
     parser.add_argument("--half", choices=("tune", "report"), required=True)
     parser.add_argument("--attacks", type=int, default=1000, help="sequences per species")
-    parser.add_argument("--per-identity", type=int, default=3, help="bona fide sequences per person")
+    parser.add_argument(
+        "--per-identity", type=int, default=3, help="bona fide sequences per person (0: attacks only)"
+    )
     parser.add_argument("--species", default=",".join(SPECIES))
     parser.add_argument(
         "--same-person-far",
@@ -544,34 +553,35 @@ def main() -> int:
     print(f"{args.half}: {len(photos)} photos with one face, {len(frontal)} frontal", flush=True)
 
     genuine = bona_fide(photos, observer, rng, args.per_identity, args.turned)
-    judge_cpu: list[float] = []
-    verdicts = run_judge(genuine, tolerances, judge_cpu)
-    report: dict[str, Any] = {
-        "half": args.half,
-        "machine": f"{platform.machine()} {platform.processor() or ''} {platform.python_version()}".strip(),
-        "tolerances": {
-            "same_person": round(tolerances.same_person, 4),
-            "same_person_far": args.same_person_far,
-            "depth": tolerances.depth,
-            "turn_yaw": tolerances.moves.turn_yaw,
-            "closer_ratio": tolerances.moves.closer_ratio,
-        },
-        "bona_fide": tally(verdicts)
-        | {
-            "identities": len({s.identity for s in genuine}),
-            "mirrored": sum(1 for s in genuine if s.mirrored),
-            "bpcer": 1 - tally(verdicts)["rate"],
-        },
-    }
-    frames_per = [len(s.frames) for s in genuine]
-    report["cpu"] = {
-        "observe_ms_per_frame_median": 1000 * statistics.median(observer.observe_cpu),
-        "observe_ms_per_frame_mean": 1000 * statistics.fmean(observer.observe_cpu),
-        "selfie_analyze_ms_median": 1000 * statistics.median(observer.analyze_cpu),
-        "judge_ms_per_session_median": 1000 * statistics.median(judge_cpu),
-        "frames_per_session_median": statistics.median(frames_per),
-    }
-    print(f"bona fide: { {k: v for k, v in report['bona_fide'].items() if k != 'each'} }", flush=True)
+    machine = f"{platform.machine()} {platform.processor() or ''} {platform.python_version()}"
+    report: dict[str, Any] = {"half": args.half, "machine": machine.strip()}
+    if genuine:
+        judge_cpu: list[float] = []
+        verdicts = run_judge(genuine, tolerances, judge_cpu)
+        report |= {
+            "tolerances": {
+                "same_person": round(tolerances.same_person, 4),
+                "same_person_far": args.same_person_far,
+                "depth": tolerances.depth,
+                "turn_yaw": tolerances.moves.turn_yaw,
+                "closer_ratio": tolerances.moves.closer_ratio,
+            },
+            "bona_fide": tally(verdicts)
+            | {
+                "identities": len({s.identity for s in genuine}),
+                "mirrored": sum(1 for s in genuine if s.mirrored),
+                "bpcer": 1 - tally(verdicts)["rate"],
+            },
+        }
+        frames_per = [len(s.frames) for s in genuine]
+        report["cpu"] = {
+            "observe_ms_per_frame_median": 1000 * statistics.median(observer.observe_cpu),
+            "observe_ms_per_frame_mean": 1000 * statistics.fmean(observer.observe_cpu),
+            "selfie_analyze_ms_median": 1000 * statistics.median(observer.analyze_cpu),
+            "judge_ms_per_session_median": 1000 * statistics.median(judge_cpu),
+            "frames_per_session_median": statistics.median(frames_per),
+        }
+        print(f"bona fide: { {k: v for k, v in report['bona_fide'].items() if k != 'each'} }", flush=True)
     save_json(args.json, report)
 
     if args.bona_fide_only:
@@ -607,12 +617,13 @@ def main() -> int:
         report.setdefault("attacks", {})[name] = result | {"apcer": result["rate"]}
         print(f"{name}: { {k: v for k, v in result.items() if k != 'each'} }", flush=True)
         save_json(args.json, report)
-    same = tally(run_judge(replays("replay_same", genuine, len(genuine), rng, selfies), tolerances))
-    report["informative_replay_same"] = same
+    if genuine:
+        same = tally(run_judge(replays("replay_same", genuine, len(genuine), rng, selfies), tolerances))
+        report["informative_replay_same"] = same
+        print(f"replay_same (informative): {same['accepted']}/{same['sequences']} accepted")
+        print(f"cpu: {report['cpu']}")
     report["seconds"] = round(time.time() - started)
     save_json(args.json, report)
-    print(f"replay_same (informative): {same['accepted']}/{same['sequences']} accepted")
-    print(f"cpu: {report['cpu']}")
     return 0
 
 
