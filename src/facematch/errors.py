@@ -10,6 +10,12 @@
     │   ├── CorruptImageError           truncated, bit-flipped, undecodable
     │   ├── AnimatedImageError          more than one frame
     │   └── ImageTooSmallError          fewer pixels than any face could use
+    ├── ClipError                       a liveness clip cannot be used as a video
+    │   ├── EmptyClipError              zero bytes
+    │   ├── ClipTooLargeError           byte, pixel or frame-count cap exceeded
+    │   ├── ClipTooLongError            longer than the duration cap
+    │   ├── UnsupportedClipFormatError  not WebM / MP4 / MJPEG, or a codec we do not decode
+    │   └── CorruptClipError            truncated, bit-flipped, undecodable
     ├── FaceError                       the image decodes but holds no usable subject face
     │   ├── NoFaceError                 no face found
     │   ├── MultipleFacesError          a selfie with a second face of comparable size
@@ -143,6 +149,43 @@ class ImageTooSmallError(ImageError):
     """The image is too small to hold a usable face."""
 
     code = "IMAGE_TOO_SMALL"
+
+
+class ClipError(FacematchError):
+    """The liveness clip cannot be used as a video."""
+
+    code = "INVALID_CLIP"
+
+
+class EmptyClipError(ClipError):
+    """The clip is empty (zero bytes)."""
+
+    code = "EMPTY_CLIP"
+
+
+class ClipTooLargeError(ClipError):
+    """The clip exceeds the byte, pixel or frame-count limit."""
+
+    code = "CLIP_TOO_LARGE"
+
+
+class ClipTooLongError(ClipError):
+    """The clip lasts longer than the limit."""
+
+    code = "CLIP_TOO_LONG"
+
+
+class UnsupportedClipFormatError(ClipError):
+    """The clip format is not supported (WebM, MP4 and MJPEG with VP8, VP9, AV1, H.264, HEVC or
+    MJPEG video are)."""
+
+    code = "UNSUPPORTED_CLIP_FORMAT"
+
+
+class CorruptClipError(ClipError):
+    """The clip is truncated or corrupt and cannot be decoded."""
+
+    code = "CORRUPT_CLIP"
 
 
 class FaceError(FacematchError):

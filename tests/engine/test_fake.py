@@ -37,3 +37,38 @@ def test_blur_refuses_a_selfie_but_not_a_reference() -> None:
     with pytest.raises(FaceQualityError):
         engine.analyze(blurred, Role.SELFIE)
     assert engine.analyze(blurred, Role.REFERENCE).quality.ok
+
+
+def _fake_session(*, flat: bool = False, selfie_person: int = 5):
+    """A challenge answered with fake frames of person 5 (the fake engine observes their pose)."""
+    from facematch.engine.images import decode_image
+    from facematch.engine.liveness import ChallengeFrame, Move, Step, Tolerances, judge
+    from facematch.engine.liveness.challenge import Challenge
+
+    engine = FakeEngine()
+    challenge = Challenge("n", (Step(Move.TURN_LEFT, 6), Step(Move.TURN_RIGHT, 6)), 0.0, 60.0)
+    yaws = [0, 0, 0, 12, 26, 32, 30, 10, 0, -12, -26, -32, -30, -10, 0]
+    frames = [
+        ChallengeFrame(
+            "n", 1 + 0.3 * i, engine.observe(decode_image(fake_face_image(5, yaw_deg=y, flat=flat)))
+        )
+        for i, y in enumerate(yaws)
+    ]
+    selfie = ChallengeFrame("n", 6.0, engine.observe(decode_image(fake_face_image(selfie_person))))
+    return judge(challenge, frames, selfie, Tolerances(same_person=engine.threshold))
+
+
+def test_observe_reads_the_pose_and_a_liveness_verdict_follows_it() -> None:
+    from facematch.engine.images import decode_image
+
+    engine = FakeEngine()
+    turned = engine.observe(decode_image(fake_face_image(3, yaw_deg=30, scale=1.5)))
+    frontal = engine.observe(decode_image(fake_face_image(3)))
+    assert turned.face_count == 1 and turned.yaw > 0.2 and abs(frontal.yaw) < 1e-9
+    assert turned.size == pytest.approx(1.5 * frontal.size, rel=0.01)
+    assert engine.observe(decode_image(fake_face_image(3, faces=2))).face_count == 2
+    assert engine.observe(decode_image(fake_face_image(3, faces=0))).face_count == 0
+    assert _fake_session().passed
+    flat = _fake_session(flat=True)
+    assert not flat.passed and not flat.check("DEPTH").passed and flat.check("MOVES").passed
+    assert not _fake_session(selfie_person=6).check("SAME_PERSON").passed

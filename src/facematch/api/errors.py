@@ -68,6 +68,7 @@ DEFAULT: dict[type[Exception], ErrorSpec] = {
     e.InvalidUploadArtifactError: ErrorSpec(422, "422", "INVALID_UPLOAD_ARTIFACT"),
     e.UploadTooLargeError: ErrorSpec(413, "413", "PAYLOAD_TOO_LARGE"),
     e.CallbackNotConfiguredError: ErrorSpec(409, "409", "CALLBACK_NOT_CONFIGURED"),
+    e.ClipError: ErrorSpec(422, "422", "INVALID_UPLOAD_ARTIFACT"),
     e.ServiceUnavailableError: ErrorSpec(503, "903", "SERVICE_UNAVAILABLE"),
     e.WebSessionError: ErrorSpec(401, "110"),
     e.HandoffLinkError: ErrorSpec(410, "410"),

@@ -22,6 +22,7 @@ from facematch.engine.align import CROP_SIZE, TEMPLATE_INTEROCULAR, align_face
 from facematch.engine.calibrate import GENERAL_BAND, Calibration
 from facematch.engine.detect import Detection, DetectionResult, find_faces
 from facematch.engine.images import DecodedImage, decode_image
+from facematch.engine.liveness.observe import observe_frame
 from facematch.engine.models import (
     Detector,
     Recognizer,
@@ -31,7 +32,7 @@ from facematch.engine.models import (
     normalise,
 )
 from facematch.engine.quality import QualityGates, measure
-from facematch.engine.types import Box, FaceAnalysis, MatchResult, Role, Template
+from facematch.engine.types import Box, FaceAnalysis, FrameObservation, MatchResult, Role, Template
 from facematch.errors import (
     FaceError,
     FaceQualityError,
@@ -291,6 +292,12 @@ class FaceEngine:
             template=template,
             crop=crop,
             greyscale=greyscale,
+        )
+
+    def observe(self, decoded: DecodedImage) -> FrameObservation:
+        """A liveness frame's faces and its subject's pose and template, with no quality gate."""
+        return observe_frame(
+            self._detector, self._recognizer, decoded, comparable_ratio=COMPARABLE_FACE_RATIO
         )
 
     def _settle_orientation(

@@ -1,37 +1,92 @@
 """A deterministic engine for the tests of other layers: no models, instant, controllable.
 
-Images are made with :func:`fake_face_image`: a small PNG whose first pixels encode who is in it
-and how many faces it holds. The fake decodes through the real decoder, so malformed inputs fail
-exactly as with the real engine; anything else that decodes but carries no code has no face.
+Images are made with :func:`fake_face_image`: a small PNG whose first pixels encode who is in it,
+how many faces it holds and, for liveness frames, the head's pose. The fake decodes through the
+real decoder, so malformed inputs fail exactly as with the real engine; anything else that
+decodes but carries no code has no face. :func:`head_landmarks` projects a five-point head (or a
+flat print of one) and serves the liveness tests too.
 """
 
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from facematch.engine.images import DecodedImage, decode_image
-from facematch.engine.types import Box, FaceAnalysis, MatchResult, Quality, Role
+from facematch.engine.liveness import pose
+from facematch.engine.types import Box, FaceAnalysis, FrameObservation, MatchResult, Quality, Role
 from facematch.errors import FaceError, FaceQualityError, ImageError, MultipleFacesError, NoFaceError
 
 _MAGIC = (17, 99, 201)
 _QUALITY_REASONS = ("FACE_TOO_SMALL", "FACE_BLURRED", "FACE_TOO_DARK")
+#: a head in eye distances: x to the image's right, y down, z towards the camera; the nose tip
+#: stands half an eye distance in front of the eyes, the mouth corners a little
+HEAD = np.array([[-0.5, 0.0, 0.0], [0.5, 0.0, 0.0], [0.0, 0.6, 0.5], [-0.4, 1.15, 0.15], [0.4, 1.15, 0.15]])
+
+
+def head_landmarks(
+    yaw_deg: float = 0.0,
+    *,
+    eye_px: float = 40.0,
+    centre: tuple[float, float] = (160.0, 120.0),
+    flat: bool = False,
+) -> tuple[tuple[float, float], ...]:
+    """The five landmarks of a head turned ``yaw_deg`` to the subject's left (negative: right),
+    ``eye_px`` between the eyes when frontal, seen from afar (orthographic).
+
+    ``flat``: a frontal print of that head instead, slanted (a 2D shear) so that its nose sits
+    where the turned head's would, as far as the yaw estimate can tell: a print moved to fake
+    the turn, with no depth.
+    """
+    turn = math.radians(yaw_deg)
+    if flat:
+        points = HEAD.copy()
+        points[:, 2] = 0.0
+        shear = 0.5 * math.tan(turn) / HEAD[2, 1]
+        xy = np.stack([points[:, 0] + shear * points[:, 1], points[:, 1]], axis=1)
+    else:
+        rotation = np.array(
+            [[math.cos(turn), 0.0, math.sin(turn)], [0.0, 1.0, 0.0], [-math.sin(turn), 0.0, math.cos(turn)]]
+        )
+        xy = (HEAD @ rotation.T)[:, :2]
+    xy = xy * eye_px + np.array(centre)
+    return tuple((float(x), float(y)) for x, y in xy)
 
 
 def fake_face_image(
-    identity: int, *, faces: int = 1, quality_issue: str | None = None, size: int = 64
+    identity: int,
+    *,
+    faces: int = 1,
+    quality_issue: str | None = None,
+    size: int = 64,
+    yaw_deg: int = 0,
+    scale: float = 1.0,
+    flat: bool = False,
 ) -> bytes:
-    """A PNG the fake engine reads as ``faces`` faces of person ``identity`` (0..65535)."""
+    """A PNG the fake engine reads as ``faces`` faces of person ``identity`` (0..65535).
+
+    ``yaw_deg`` (-90..90), ``scale`` (0.02..5, the face's size) and ``flat`` set what
+    :meth:`FakeEngine.observe` sees: :func:`head_landmarks` of that pose.
+    """
     pixels = np.full((size, size, 3), 128, dtype=np.uint8)
     pixels[0, 0] = _MAGIC
     pixels[0, 1] = (identity >> 8, identity & 0xFF, faces)
     issue = 0 if quality_issue is None else _QUALITY_REASONS.index(quality_issue) + 1
     pixels[0, 2] = (issue, 0, 0)
+    pixels[0, 3] = (yaw_deg + 90, round(scale * 50), int(flat))
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, format="PNG")
     return out.getvalue()
+
+
+def _template(identity: int) -> npt.NDArray[np.float32]:
+    template = np.random.default_rng(identity).standard_normal(128).astype(np.float32)
+    normalised: npt.NDArray[np.float32] = template / np.linalg.norm(template)
+    return normalised
 
 
 class FakeEngine:
@@ -69,9 +124,7 @@ class FakeEngine:
             reasons = ()  # like the real engine: a document's softness is compared, not refused
         if reasons:
             raise FaceQualityError(reasons=reasons)
-        identity = (hi << 8) | lo
-        template = np.random.default_rng(identity).standard_normal(128).astype(np.float32)
-        template /= np.linalg.norm(template)
+        template = _template((hi << 8) | lo)
         h, w = rgb.shape[:2]
         return FaceAnalysis(
             role=role,
@@ -97,6 +150,28 @@ class FakeEngine:
             image_width=w,
             image_height=h,
             template=template,
+        )
+
+    def observe(self, decoded: DecodedImage) -> FrameObservation:
+        rgb = decoded.rgb
+        h, w = rgb.shape[:2]
+        if rgb.shape[1] < 4 or tuple(int(v) for v in rgb[0, 0]) != _MAGIC or int(rgb[0, 1][2]) == 0:
+            return FrameObservation(face_count=0, frame_width=w, frame_height=h)
+        hi, lo, faces = (int(v) for v in rgb[0, 1])
+        yaw_code, scale_code, flat = (int(v) for v in rgb[0, 3])
+        eye_px = w * 0.2 * scale_code / 50
+        marks = head_landmarks(yaw_code - 90, eye_px=eye_px, centre=(w / 2, h * 0.4), flat=bool(flat))
+        array = pose.as_landmarks(marks)
+        return FrameObservation(
+            face_count=faces,
+            frame_width=w,
+            frame_height=h,
+            box=Box(w / 2 - eye_px, h * 0.4 - eye_px, 2 * eye_px, 2.4 * eye_px),
+            landmarks=marks,
+            yaw=pose.yaw(array),
+            size=pose.face_size(array, w),
+            detector_score=0.99,
+            template=_template((hi << 8) | lo),
         )
 
     def compare_analyses(self, selfie: FaceAnalysis, reference: FaceAnalysis) -> MatchResult:

@@ -69,6 +69,33 @@ class FaceAnalysis:
 
 
 @dataclass(frozen=True, slots=True)
+class FrameObservation:
+    """What one frame of a liveness challenge shows, with no quality gate applied (a turned face
+    is observed, not refused): how many faces, and the subject's (largest face's) geometry.
+
+    Coordinates are in the pixels of the upright frame at its original size. ``yaw`` and ``size``
+    are estimated from the landmarks (:mod:`facematch.engine.liveness.pose`).
+    """
+
+    face_count: int
+    """Faces at least half as wide as the largest, the largest included (0: no face)."""
+    frame_width: int
+    frame_height: int
+    box: Box | None = None
+    landmarks: tuple[tuple[float, float], ...] = ()
+    yaw: float = 0.0
+    """The nose tip's offset from the eye midpoint along the eye line, in eye distances
+    (positive: the subject turned to their own left, in an unmirrored frame)."""
+    size: float = 0.0
+    """Eye midpoint to mouth midpoint, as a fraction of the frame width (grows as the face comes
+    closer; a turn hardly changes it)."""
+    detector_score: float = 0.0
+    template: Template | None = field(default=None, repr=False, compare=False)
+    face_patch: npt.NDArray[np.uint8] | None = field(default=None, repr=False, compare=False)
+    """The face, grey, on a small square (:mod:`facematch.engine.liveness.texture`); in memory only."""
+
+
+@dataclass(frozen=True, slots=True)
 class MatchResult:
     """The verdict of one selfie-against-reference comparison."""
 
@@ -106,4 +133,9 @@ class Engine(Protocol):
 
     def compare(self, selfie: bytes, reference: bytes) -> MatchResult:
         """Analyse both images and compare them."""
+        ...
+
+    def observe(self, decoded: DecodedImage) -> FrameObservation:
+        """The faces of one liveness frame and its subject's geometry and template, without
+        quality gates; never raises for a frame without a face (``face_count`` 0)."""
         ...
