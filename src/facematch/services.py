@@ -9,7 +9,6 @@ are generated under ``data_dir`` with a warning.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import logging
 import os
@@ -244,8 +243,3 @@ def load_engine(settings: Settings, *, target_far: float | None = None) -> FaceE
     from facematch.engine.facade import FaceEngine
 
     return FaceEngine.load(engine_options(settings, target_far=target_far))
-
-
-def generate_key() -> str:
-    """A fresh base64 AES-256 key (for FACEMATCH_BLOBS__KEY)."""
-    return base64.b64encode(os.urandom(32)).decode()

@@ -19,7 +19,7 @@ from facematch.errors import (
     UpstreamStatusError,
 )
 from facematch.outbound import pinned, safe_http
-from facematch.outbound.safe_http import FetchPolicy, request, validate_url
+from facematch.outbound.safe_http import FetchPolicy, request
 from facematch.outbound.urls import UrlPolicy, address_allowed
 
 #: plain http and loopback allowed, as on a developer's machine
@@ -232,7 +232,7 @@ def test_allowlist_admits(host: str, allowed: tuple[str, ...], server) -> None:
 def test_allowlist_refuses(host: str, allowed: tuple[str, ...]) -> None:
     policy = FetchPolicy(allowed_hosts=allowed, urls=LOCAL_URLS)
     with pytest.raises(DestinationNotAllowedError, match="allowlist"):
-        validate_url(f"http://{host}/r", policy)
+        policy.urls.destination(f"http://{host}/r", allowed_hosts=policy.allowed_hosts)
 
 
 def test_public_addresses_are_allowed() -> None:

@@ -11,7 +11,7 @@ import pytest
 from facematch.errors import DestinationNotAllowedError, InvalidFieldError
 from facematch.flows import initiate, partners
 from facematch.flows.context import Services
-from facematch.outbound.safe_http import FetchPolicy, validate_url
+from facematch.outbound.safe_http import FetchPolicy
 from facematch.outbound.urls import UrlPolicy
 from facematch.security.tokens import TokenKind
 from servicekit import ONBOARDING, SECRET_BOX, create_partner
@@ -72,7 +72,7 @@ def test_initiate_flow_and_the_fetcher_agree(
 
     def fetcher_allows() -> bool:
         try:
-            validate_url(url, FetchPolicy(allowed_hosts=hosts))
+            UrlPolicy().destination(url, allowed_hosts=hosts)
         except DestinationNotAllowedError:
             return False
         return True

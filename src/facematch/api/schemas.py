@@ -299,11 +299,6 @@ class FaceMatchJson(Model):
     reference: str = Field(description="The reference image, base64.")
 
 
-class FaceMatchForm(Model):
-    selfie: bytes = Field(json_schema_extra={"format": "binary"})
-    reference: bytes = Field(json_schema_extra={"format": "binary"})
-
-
 # ---------------------------------------------------------------- operations
 
 

@@ -145,16 +145,6 @@ def _default_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def validate_url(url: str, policy: FetchPolicy) -> None:
-    """Apply every check that needs no DNS (scheme, userinfo, host form, allowlist, IP literals).
-
-    For checking configured URLs early (a callback URL, a ``referenceImageUrl``); :func:`request`
-    repeats these checks and the address checks at send time. Raises
-    :class:`DestinationNotAllowedError`.
-    """
-    _check_url(url, policy)
-
-
 def _check_url(url: str, policy: FetchPolicy) -> Destination:
     return policy.urls.destination(url, allowed_hosts=policy.allowed_hosts)
 

@@ -164,14 +164,6 @@ def count_open(*, session: Session, partner_id: str | None = None) -> int:
     return int(session.scalar(query) or 0)
 
 
-def oldest_open(*, session: Session, partner_id: str | None = None) -> datetime | None:
-    query = select(func.min(ReviewItem.created_at)).where(ReviewItem.state == ReviewState.OPEN)
-    if partner_id:
-        query = query.where(ReviewItem.partner_id == partner_id)
-    oldest: datetime | None = session.scalar(query)
-    return oldest
-
-
 def close_item(
     submission_id: str,
     values: dict[str, Any],
