@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import io
 import os
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -13,14 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from facematch.api.app import create_app
 from facematch.api.links import RouteLinks
 from facematch.config import Settings
 from facematch.engine.fake import FakeEngine, fake_face_image
-from facematch.engine.images import DecodedImage
-from facematch.flows import initiate, partners, submissions
+from facematch.flows import initiate, partners
 from facematch.flows.context import Services
 from facematch.flows.web import session as web_session
 from facematch.security.tokens import TokenKind
@@ -92,18 +89,6 @@ class WebWorld:
 
 def _reference(url: str, *, headers: Mapping[str, str], allowed_hosts: Sequence[str]) -> bytes:
     return fake_face_image(REFERENCE_PERSON)
-
-
-@pytest.fixture
-def lossless_derivatives(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fake engine reads marker pixels that JPEG re-encoding would smear: store PNGs in these tests."""
-
-    def png_derivative(decoded: DecodedImage) -> bytes:
-        out = io.BytesIO()
-        Image.fromarray(decoded.rgb).save(out, format="PNG")
-        return out.getvalue()
-
-    monkeypatch.setattr(submissions, "encode_derivative", png_derivative)
 
 
 def _settings(database_url: str, tmp_path: Path, **groups: dict[str, object]) -> Settings:

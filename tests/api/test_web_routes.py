@@ -7,8 +7,6 @@ import json
 import re
 from importlib import resources
 
-import pytest
-
 from facematch.engine.fake import fake_face_image
 from facematch.flows import processing
 from facematch.flows.web import session as web_session
@@ -17,9 +15,6 @@ from facematch.rules.states import WebOutcome
 from imagekit import decode_qr
 from servicekit import CAPTURED_LOGS
 from webkit import REFERENCE_PERSON, TestClient, WebWorld
-
-#: the fake engine reads marker pixels that JPEG would smear: these tests store PNGs
-pytestmark = pytest.mark.usefixtures("lossless_derivatives")
 
 STATIC = resources.files("facematch.web") / "static"
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import pytest
+from PIL import Image
 
 from facematch.engine.fake import FakeEngine, fake_face_image
+from facematch.engine.images import decode_image
 from facematch.engine.types import Role
 from facematch.errors import CorruptImageError, FaceQualityError, MultipleFacesError, NoFaceError
 
@@ -72,3 +77,17 @@ def test_observe_reads_the_pose_and_a_liveness_verdict_follows_it() -> None:
     flat = _fake_session(flat=True)
     assert not flat.passed and not flat.check("DEPTH").passed and flat.check("MOVES").passed
     assert not _fake_session(selfie_person=6).check("SAME_PERSON").passed
+
+
+@pytest.mark.parametrize("quality", [90, 50, 30])
+def test_the_fake_reads_its_images_after_jpeg_re_encoding(quality: int) -> None:
+    """Stored derivatives and browser frames are JPEGs: the fake must read them as it reads PNGs."""
+    engine = FakeEngine()
+    png = fake_face_image(4321, yaw_deg=-30, scale=1.3)
+    jpeg = fake_face_image(4321, yaw_deg=-30, scale=1.3, fmt="JPEG")
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png)).save(out, format="JPEG", quality=quality)
+    for image in (jpeg, out.getvalue()):
+        analysis = engine.analyze(image, Role.SELFIE)
+        assert np.allclose(analysis.template, engine.analyze(png, Role.SELFIE).template)
+        assert engine.observe(decode_image(image)) == engine.observe(decode_image(png))

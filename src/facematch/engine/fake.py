@@ -1,7 +1,8 @@
 """A deterministic engine for the tests of other layers: no models, instant, controllable.
 
-Images are made with :func:`fake_face_image`: a small PNG whose first pixels encode who is in it,
-how many faces it holds and, for liveness frames, the head's pose. The fake decodes through the
+Images are made with :func:`fake_face_image`: a small image whose first rows of 8x8 grey blocks
+encode who is in it, how many faces it holds and, for liveness frames, the head's pose (in a form
+that survives JPEG re-encoding, as stored derivatives and browser frames are). The fake decodes through the
 real decoder, so malformed inputs fail exactly as with the real engine; anything else that
 decodes but carries no code has no face. :func:`head_landmarks` projects a five-point head (or a
 flat print of one) and serves the liveness tests too.
@@ -21,7 +22,6 @@ from facematch.engine.liveness import pose
 from facematch.engine.types import Box, FaceAnalysis, FrameObservation, MatchResult, Quality, Role
 from facematch.errors import FaceError, FaceQualityError, ImageError, MultipleFacesError, NoFaceError
 
-_MAGIC = (17, 99, 201)
 _QUALITY_REASONS = ("FACE_TOO_SMALL", "FACE_BLURRED", "FACE_TOO_DARK")
 #: a head in eye distances: x to the image's right, y down, z towards the camera; the nose tip
 #: stands half an eye distance in front of the eyes, the mouth corners a little
@@ -57,6 +57,24 @@ def head_landmarks(
     return tuple((float(x), float(y)) for x, y in xy)
 
 
+#: the code sits in 8x8 blocks of one grey level (JPEG's own blocks, luminance only), each block one
+#: hex digit at the middle of its sixteenth of the grey scale: re-encoding, even as a JPEG of modest
+#: quality, moves a block's level by far less than half a step
+_BLOCK = 8
+_MAGIC_DIGITS = (3, 12)
+
+
+def _digits(value: int, count: int) -> list[int]:
+    return [(value >> (4 * (count - 1 - i))) & 0xF for i in range(count)]
+
+
+def _number(digits: list[int]) -> int:
+    value = 0
+    for digit in digits:
+        value = (value << 4) | digit
+    return value
+
+
 def fake_face_image(
     identity: int,
     *,
@@ -66,21 +84,48 @@ def fake_face_image(
     yaw_deg: int = 0,
     scale: float = 1.0,
     flat: bool = False,
+    fmt: str = "PNG",
 ) -> bytes:
-    """A PNG the fake engine reads as ``faces`` faces of person ``identity`` (0..65535).
+    """An image (PNG, or ``fmt``: any format Pillow writes, e.g. JPEG) the fake engine reads as
+    ``faces`` faces (0..15) of person ``identity`` (0..65535).
 
     ``yaw_deg`` (-90..90), ``scale`` (0.02..5, the face's size) and ``flat`` set what
     :meth:`FakeEngine.observe` sees: :func:`head_landmarks` of that pose.
     """
-    pixels = np.full((size, size, 3), 128, dtype=np.uint8)
-    pixels[0, 0] = _MAGIC
-    pixels[0, 1] = (identity >> 8, identity & 0xFF, faces)
     issue = 0 if quality_issue is None else _QUALITY_REASONS.index(quality_issue) + 1
-    pixels[0, 2] = (issue, 0, 0)
-    pixels[0, 3] = (yaw_deg + 90, round(scale * 50), int(flat))
+    digits = [
+        *_MAGIC_DIGITS,
+        *_digits(identity, 4),
+        faces,
+        issue,
+        *_digits(yaw_deg + 90, 2),
+        *_digits(round(scale * 50), 2),
+        int(flat),
+    ]
+    pixels = np.full((max(size, 2 * _BLOCK), max(size, 8 * _BLOCK), 3), 128, dtype=np.uint8)
+    for index, digit in enumerate(digits):
+        row, column = divmod(index, 8)
+        level = digit * 16 + 8
+        pixels[row * _BLOCK : (row + 1) * _BLOCK, column * _BLOCK : (column + 1) * _BLOCK] = level
     out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="PNG")
+    Image.fromarray(pixels).save(out, format=fmt)
     return out.getvalue()
+
+
+def _read_code(rgb: npt.NDArray[np.uint8]) -> list[int] | None:
+    """The digits of a fake face image (None: not one)."""
+    if rgb.shape[0] < 2 * _BLOCK or rgb.shape[1] < 8 * _BLOCK:
+        return None
+    digits = []
+    for index in range(13):
+        row, column = divmod(index, 8)
+        middle = rgb[row * _BLOCK + 2 : row * _BLOCK + 6, column * _BLOCK + 2 : column * _BLOCK + 6]
+        level = float(middle.mean())
+        digit = round((level - 8) / 16)
+        if not 0 <= digit < 16 or abs(level - (digit * 16 + 8)) > 6:
+            return None
+        digits.append(digit)
+    return digits if tuple(digits[:2]) == _MAGIC_DIGITS else None
 
 
 def _template(identity: int) -> npt.NDArray[np.float32]:
@@ -111,20 +156,20 @@ class FakeEngine:
 
     def analyze_decoded(self, decoded: DecodedImage, role: Role) -> FaceAnalysis:
         rgb = decoded.rgb
-        if rgb.shape[0] < 1 or rgb.shape[1] < 3 or tuple(int(v) for v in rgb[0, 0]) != _MAGIC:
+        code = _read_code(rgb)
+        if code is None:
             raise NoFaceError()
-        hi, lo, faces = (int(v) for v in rgb[0, 1])
+        identity, faces, issue = _number(code[2:6]), code[6], code[7]
         if faces == 0:
             raise NoFaceError()
         if faces > 1 and role is Role.SELFIE:
             raise MultipleFacesError()
-        issue = int(rgb[0, 2][0])
         reasons = (_QUALITY_REASONS[issue - 1],) if issue else ()
         if role is Role.REFERENCE and reasons == ("FACE_BLURRED",):
             reasons = ()  # like the real engine: a document's softness is compared, not refused
         if reasons:
             raise FaceQualityError(reasons=reasons)
-        template = _template((hi << 8) | lo)
+        template = _template(identity)
         h, w = rgb.shape[:2]
         return FaceAnalysis(
             role=role,
@@ -155,10 +200,11 @@ class FakeEngine:
     def observe(self, decoded: DecodedImage) -> FrameObservation:
         rgb = decoded.rgb
         h, w = rgb.shape[:2]
-        if rgb.shape[1] < 4 or tuple(int(v) for v in rgb[0, 0]) != _MAGIC or int(rgb[0, 1][2]) == 0:
+        code = _read_code(rgb)
+        if code is None or code[6] == 0:
             return FrameObservation(face_count=0, frame_width=w, frame_height=h)
-        hi, lo, faces = (int(v) for v in rgb[0, 1])
-        yaw_code, scale_code, flat = (int(v) for v in rgb[0, 3])
+        identity, faces = _number(code[2:6]), code[6]
+        yaw_code, scale_code, flat = _number(code[8:10]), _number(code[10:12]), code[12]
         eye_px = w * 0.2 * scale_code / 50
         marks = head_landmarks(yaw_code - 90, eye_px=eye_px, centre=(w / 2, h * 0.4), flat=bool(flat))
         array = pose.as_landmarks(marks)
@@ -171,7 +217,7 @@ class FakeEngine:
             yaw=pose.yaw(array),
             size=pose.face_size(array, w),
             detector_score=0.99,
-            template=_template((hi << 8) | lo),
+            template=_template(identity),
         )
 
     def compare_analyses(self, selfie: FaceAnalysis, reference: FaceAnalysis) -> MatchResult:

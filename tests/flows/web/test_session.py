@@ -35,9 +35,6 @@ from facematch.storage.models import utcnow
 from servicekit import occupy
 from webkit import REFERENCE_PERSON, WebWorld, web_services
 
-#: the fake engine reads marker pixels that JPEG would smear: these tests store PNGs
-pytestmark = pytest.mark.usefixtures("lossless_derivatives")
-
 
 def _open(world: WebWorld, **details: object) -> web_session.OpenedSession:
     created = world.partner()
