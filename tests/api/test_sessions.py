@@ -3,16 +3,18 @@ session on demand, and the retry window after which a session left after a retry
 
 from __future__ import annotations
 
-import time
+import dataclasses
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from facematch.clock import ManualClock
 from facematch.engine.fake import fake_face_image
-from facematch.storage.models import FlowSession, OutboxMessage, Partner, Submission
+from facematch.storage.models import FlowSession, OutboxMessage, Partner, Submission, utcnow
 from facematch.worker.queue import sweep_abandoned
 from partner_client import Api, make_api
 from servicekit import LiveServer, Receiver
@@ -152,8 +154,8 @@ def test_the_retry_window_makes_an_abandoned_session_final(with_hooks: Api, hook
     sweep_abandoned(shown)
     assert callbacks(api, psid) == 0  # within the window: untouched
     assert api.details(x_partner_session_id=psid).json()["data"]["status"] == "IN_PROGRESS"
-    time.sleep(1.2)
-    assert sweep_abandoned(shown) >= 1
+    later = ManualClock(utcnow() + timedelta(seconds=2))  # the window has passed for the sweep
+    assert sweep_abandoned(dataclasses.replace(shown, clock=later)) >= 1
     data = api.details(x_partner_session_id=psid).json()["data"]
     assert (data["status"], data["result"], data["submissionId"]) == (
         "COMPLETED",

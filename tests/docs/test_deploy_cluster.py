@@ -103,3 +103,10 @@ def test_the_one_machine_cluster_comes_up_from_the_documents_commands(tmp_path: 
     printed = re.split(r"^@@\d+@@\n", out, flags=re.MULTILINE)[1:]
     assert [p.strip() for p in printed] == [shown.get(i, "").strip() for i in range(len(commands))]
     assert not (work / "var" / "trial").exists()  # the last block cleaned up
+
+
+def test_the_shown_revision_is_the_newest_migration() -> None:
+    """The cluster run above needs PostgreSQL; this keeps its shown revision true on every pass."""
+    versions = ROOT / "src" / "facematch" / "storage" / "migrations" / "versions"
+    newest = max(path.name[:4] for path in versions.glob("[0-9][0-9][0-9][0-9]_*.py"))
+    assert f"database at revision {newest}\n" in DEPLOY.read_text()

@@ -3,6 +3,7 @@ attempts after a retry, and orphan blobs left by a crash; on the file store and 
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from facematch.clock import ManualClock
 from facematch.engine.fake import FakeEngine, fake_face_image
 from facematch.errors import SubmissionNotFoundError
 from facematch.flows import retention, submissions
@@ -107,7 +109,9 @@ def test_decided_attempts_lose_their_images_and_keep_their_result(svc: Services)
         assert still is not None and still.selfie_blob == running_blob
 
 
-def test_orphan_blobs_past_the_grace_are_deleted(svc: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_orphan_blobs_past_the_grace_are_deleted(svc: Services) -> None:
+    clock = ManualClock()
+    svc = dataclasses.replace(svc, clock=clock)
     partner_id = create_partner(svc.db).partner_id
     orphan = svc.blobs.put(fake_face_image(1))  # stored, then the process died before its row
     owned = svc.blobs.put(fake_face_image(1))
@@ -116,8 +120,7 @@ def test_orphan_blobs_past_the_grace_are_deleted(svc: Services, monkeypatch: pyt
     assert retention.purge_images(svc, days=30).orphans == 0
     assert stored(svc, orphan)
     # a grace period later (the purge's clock moved on; the store keeps its own write times)
-    later = utcnow() + timedelta(seconds=svc.settings.blobs.orphan_grace_s + 60)
-    monkeypatch.setattr(retention, "utcnow", lambda: later)
+    clock.advance(svc.settings.blobs.orphan_grace_s + 60)
     assert retention.purge_images(svc, days=30, dry_run=True).orphans == 1
     assert stored(svc, orphan)
     assert retention.purge_images(svc, days=30).orphans == 1

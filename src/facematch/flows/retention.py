@@ -22,7 +22,6 @@ from itertools import islice
 from facematch.flows.context import Services
 from facematch.rules.states import DECIDED
 from facematch.storage import audit_repo, submission_repo
-from facematch.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ class PurgeReport:
 
 def purge_images(svc: Services, *, days: int, dry_run: bool = False) -> PurgeReport:
     """Delete what is past its time (see the module docstring); ``dry_run`` only counts."""
-    now = utcnow()
+    now = svc.clock.now()
     cutoff = now - timedelta(days=days)
     grace = now - timedelta(seconds=svc.settings.blobs.orphan_grace_s)
     decided = unconfirmed = 0

@@ -22,7 +22,7 @@ from facematch.rules.decisions import final_action
 from facematch.rules.states import DECIDED, SubmissionStatus
 from facematch.storage import audit_repo, partner_repo, submission_repo
 from facematch.storage.blobs import discard
-from facematch.storage.models import FlowSession, Partner, utcnow
+from facematch.storage.models import FlowSession, Partner
 
 
 class Finished(enum.StrEnum):
@@ -97,7 +97,7 @@ def finish_session(svc: Services, flow_session_id: str) -> Finished:
 def finish_idle_sessions(svc: Services, batch: int = 100) -> int:
     """Finish the sessions whose user was offered a retry and then stayed away longer than their
     partner's retry window (``partner ... --retry-window-s``); returns how many this call finished."""
-    now = utcnow()
+    now = svc.clock.now()
     with svc.db.session() as session:
         windows = partner_repo.retry_windows(session=session)
     finished = 0

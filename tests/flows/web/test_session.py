@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from facematch.clock import ManualClock
 from facematch.engine.fake import fake_face_image
 from facematch.errors import (
     CaptureLimitError,
@@ -189,7 +191,8 @@ def test_handoff_link_is_single_use_and_bound_to_its_flow(world: WebWorld, svc: 
 
 def test_expired_and_superseded_codes_are_refused(world: WebWorld, svc: Services) -> None:
     web = web_session.resolve_session(svc, _open(world).token)
-    old = handoff.create_handoff(svc, web.flow_session_id, generation=1, now=utcnow() - timedelta(minutes=11))
+    earlier = dataclasses.replace(svc, clock=ManualClock(utcnow() - timedelta(minutes=11)))
+    old = handoff.create_handoff(earlier, web.flow_session_id, generation=1)
     with pytest.raises(HandoffLinkError):
         web_session.redeem_handoff(svc, old.link.rsplit("/", 1)[1])
     assert web_session.web_state(svc, web).handoff.state is handoff.HandoffState.EXPIRED  # type: ignore[union-attr]

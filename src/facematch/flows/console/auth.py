@@ -38,7 +38,7 @@ from facematch.flows.console.operators import TOTP_REQUIRED, ConsoleUser, Operat
 from facematch.flows.context import Services
 from facematch.security.tokens import TokenKind
 from facematch.storage import audit_repo, operator_repo
-from facematch.storage.models import Operator, OperatorSession, utcnow
+from facematch.storage.models import Operator, OperatorSession
 from facematch.storage.sealed import SecretBox
 
 ACTIVE = "active"
@@ -117,7 +117,7 @@ def _new_session(
     pending_secret: str | None = None,
 ) -> str:
     token = secrets.token_urlsafe(32)
-    now = utcnow()
+    now = svc.clock.now()
     console = svc.settings.console
     ttl = console.session_absolute_s if stage == ACTIVE else console.login_step_ttl_s
     session.add(
@@ -147,7 +147,7 @@ def _live_session(
     row = session.get(OperatorSession, token_hash(token))
     if row is None or row.revoked_at is not None or row.stage not in stages:
         raise ConsoleSessionError()
-    now = utcnow()
+    now = svc.clock.now()
     idle = timedelta(seconds=svc.settings.console.session_idle_s)
     if row.expires_at <= now or row.last_seen_at + idle <= now:
         raise ConsoleSessionExpiredError()
@@ -166,7 +166,7 @@ def resolve(svc: Services, token: str | None) -> ConsoleUser:
     with svc.db.session() as session:
         row = _live_session(svc, token, (ACTIVE,), session=session)
         operator = _operator(row, session=session)
-        now = utcnow()
+        now = svc.clock.now()
         if (now - row.last_seen_at).total_seconds() >= _TOUCH_EVERY_S:
             operator_repo.touch_session(row.id, now, session=session)
         return ConsoleUser(
@@ -193,14 +193,14 @@ def logout(svc: Services, token: str | None, *, source: str) -> None:
         row = session.get(OperatorSession, token_hash(token)) if token else None
         if row is None or row.revoked_at is not None:
             return
-        row.revoked_at = utcnow()
+        row.revoked_at = svc.clock.now()
         audit_repo.audit(f"operator:{row.operator_id}", "logout", None, session=session, source=source)
 
 
 def logout_everywhere(svc: Services, user: ConsoleUser, *, source: str) -> int:
     """End every session of this operator, this one included."""
     with svc.db.session() as session:
-        ended = operator_repo.revoke_sessions(user.operator_id, utcnow(), session=session)
+        ended = operator_repo.revoke_sessions(user.operator_id, svc.clock.now(), session=session)
         audit_repo.audit(
             user.actor, "logout_everywhere", None, session=session, details={"sessions": ended}, source=source
         )
@@ -309,7 +309,7 @@ def _finish(
                 if attempt.pending_spent:  # the password is needed again
                     ended = session.get(OperatorSession, pending_id)
                     if ended is not None:
-                        ended.revoked_at = utcnow()
+                        ended.revoked_at = svc.clock.now()
             if attempt.pending_spent:
                 raise LoginFailedError("too many wrong codes: log in again")
             raise LoginFailedError("the code is wrong or was already used")
@@ -322,7 +322,7 @@ def _finish(
         session.delete(done)  # the pending session ends; the console gets a fresh token
         if enrolling:
             operator.totp_secret = _box(svc).seal(secret, context=operator.id)
-            operator.totp_enabled_at = utcnow()
+            operator.totp_enabled_at = svc.clock.now()
             audit_repo.audit(f"operator:{operator.id}", "totp_enrol", None, session=session, source=source)
         return _complete(svc, operator, source, session=session, enrolled=enrolling)
 
@@ -355,4 +355,4 @@ def finish_enrolment(
 def forget_ended(svc: Services) -> int:
     """Housekeeping: delete sessions that ended a day ago."""
     with svc.db.session() as session:
-        return operator_repo.delete_sessions_before(utcnow() - timedelta(days=1), session=session)
+        return operator_repo.delete_sessions_before(svc.clock.now() - timedelta(days=1), session=session)

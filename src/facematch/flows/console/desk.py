@@ -31,7 +31,7 @@ from facematch.flows.context import Services
 from facematch.rules.review_band import APPROVE, REJECT
 from facematch.rules.states import DecidedBy, ReasonCode, ReviewState
 from facematch.storage import audit_repo, operator_repo, review_repo
-from facematch.storage.models import FlowSession, ReviewItem, Submission, utcnow
+from facematch.storage.models import FlowSession, ReviewItem, Submission
 
 #: Reasons a reviewer may reject with (the partner's ``reasonCode``).
 REJECT_REASONS: dict[str, str] = {
@@ -141,7 +141,7 @@ def queue(
     """Open items oldest first (one page), with who is reviewing which, and how many are open."""
     user.require(Permission.READ)
     size = svc.settings.console.page_size
-    now = utcnow()
+    now = svc.clock.now()
     with svc.db.session() as session:
         rows = review_repo.open_items(
             session=session, partner_id=partner_id, limit=size, offset=(max(1, page) - 1) * size
@@ -157,7 +157,7 @@ def item(svc: Services, submission_id: str) -> ItemView | None:
         if found is None:
             return None
         entry, flow_session, partner_name = found
-        claims = _claims([entry], utcnow(), session=session) if entry.state == ReviewState.OPEN else {}
+        claims = _claims([entry], svc.clock.now(), session=session) if entry.state == ReviewState.OPEN else {}
         emails = operator_repo.operator_emails(
             {entry.decided_by} if entry.decided_by else set(), session=session
         )
@@ -188,7 +188,7 @@ def claim(svc: Services, user: ConsoleUser, submission_id: str) -> datetime:
     """Take (or renew) the item for this reviewer; returns until when. ReviewClaimedError while
     someone else has it, ReviewConflictError once it is decided."""
     user.require(Permission.DECIDE)
-    now = utcnow()
+    now = svc.clock.now()
     until = now + timedelta(seconds=svc.settings.console.review_claim_s)
     with svc.db.session() as session:
         won = review_repo.claim(submission_id, user.operator_id, now, until, session=session)
@@ -234,7 +234,7 @@ def open_next(svc: Services, user: ConsoleUser, *, skip: str | None = None) -> s
     user.require(Permission.DECIDE)
     for _ in range(5):  # another reviewer may take the one found first
         with svc.db.session() as session:
-            found = review_repo.next_free(user.operator_id, utcnow(), session=session, skip=skip)
+            found = review_repo.next_free(user.operator_id, svc.clock.now(), session=session, skip=skip)
         if found is None:
             return None
         try:
@@ -265,7 +265,7 @@ def sheet(svc: Services, user: ConsoleUser, submission_id: str, *, source: str) 
         assert submission is not None
         analysis = dict(submission.analysis or {})
     assert found.row.claim is not None
-    left = max(0, int((found.row.claim.until - utcnow()).total_seconds()))
+    left = max(0, int((found.row.claim.until - svc.clock.now()).total_seconds()))
     return ReviewSheet(found, grant, analysis, left)
 
 
@@ -295,7 +295,7 @@ def decide(
         code = reason_code or ""
         if code not in REJECT_REASONS:
             raise InvalidFieldError("reason-code", "choose one of the rejection reasons")
-    now = utcnow()
+    now = svc.clock.now()
     with svc.db.session() as session:
         found = session.get(ReviewItem, submission_id)
         if found is None:

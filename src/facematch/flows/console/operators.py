@@ -31,7 +31,7 @@ from facematch.flows.console import passwords
 from facematch.flows.console.guard import login_guard
 from facematch.flows.context import Services
 from facematch.storage import audit_repo, operator_repo
-from facematch.storage.models import Operator, utcnow
+from facematch.storage.models import Operator
 
 
 class OperatorRole(StrEnum):
@@ -235,7 +235,7 @@ def set_disabled(
             raise InvalidFieldError("operator", "you cannot disable yourself")
         operator.disabled = disabled
         if disabled:
-            operator_repo.revoke_sessions(operator.id, utcnow(), session=session)
+            operator_repo.revoke_sessions(operator.id, svc.clock.now(), session=session)
         action = "operator_disable" if disabled else "operator_enable"
         audit_repo.audit(
             actor, action, None, session=session, details={"operator": operator.email}, source=source
@@ -280,7 +280,7 @@ def reset_password(
             operator.totp_secret = None
             operator.totp_enabled_at = None
             operator.totp_last_step = None
-        operator_repo.revoke_sessions(operator.id, utcnow(), session=session)
+        operator_repo.revoke_sessions(operator.id, svc.clock.now(), session=session)
         audit_repo.audit(
             actor,
             "operator_reset_password",
@@ -312,7 +312,7 @@ def change_password(
         assert operator is not None
         operator.password_hash = hashed
         operator.must_change_password = False
-        operator_repo.revoke_sessions(operator.id, utcnow(), session=session, keep=user.session_id)
+        operator_repo.revoke_sessions(operator.id, svc.clock.now(), session=session, keep=user.session_id)
         audit_repo.audit(user.actor, "password_change", None, session=session, source=source)
 
 

@@ -20,7 +20,7 @@ import segno
 from facematch.errors import HandoffLinkError
 from facematch.flows.context import Services
 from facematch.storage import handoff_repo
-from facematch.storage.models import Handoff, utcnow
+from facematch.storage.models import Handoff
 
 
 class HandoffState(StrEnum):
@@ -65,12 +65,10 @@ def qr_data_uri(link: str) -> str:
     return str(qr.png_data_uri(scale=6, border=4, dark="#000000", light="#ffffff"))
 
 
-def create_handoff(
-    svc: Services, flow_session_id: str, *, generation: int, now: datetime | None = None
-) -> IssuedHandoff:
+def create_handoff(svc: Services, flow_session_id: str, *, generation: int) -> IssuedHandoff:
     """A fresh code for ``flow_session_id``; unused older codes of that flow stop working.
     ``generation``: the partner token generation of the desktop session asking for it."""
-    now = now or utcnow()
+    now = svc.clock.now()
     code = secrets.token_urlsafe(24)
     expires_at = now + timedelta(seconds=svc.settings.web.handoff_ttl_s)
     with svc.db.session() as session:
@@ -89,9 +87,9 @@ def create_handoff(
     return IssuedHandoff(link=link, expires_at=expires_at, qr_image=qr_data_uri(link))
 
 
-def redeem_handoff(svc: Services, code: str, *, now: datetime | None = None) -> RedeemedHandoff:
+def redeem_handoff(svc: Services, code: str) -> RedeemedHandoff:
     """Use the code once. Used, expired or unknown: HandoffLinkError."""
-    now = now or utcnow()
+    now = svc.clock.now()
     if not code or len(code) > 100:
         raise HandoffLinkError()
     with svc.db.session() as session:
@@ -109,15 +107,15 @@ def flow_of_code(svc: Services, code: str) -> str | None:
         return handoff_repo.flow_of(_digest(code), session=session)
 
 
-def cancel_handoffs(svc: Services, flow_session_id: str, *, now: datetime | None = None) -> None:
+def cancel_handoffs(svc: Services, flow_session_id: str) -> None:
     """The desktop takes the flow back: the flow's unused codes stop working."""
     with svc.db.session() as session:
-        handoff_repo.expire_unused(flow_session_id, now or utcnow(), session=session)
+        handoff_repo.expire_unused(flow_session_id, svc.clock.now(), session=session)
 
 
-def handoff_status(svc: Services, flow_session_id: str, *, now: datetime | None = None) -> HandoffStatus:
+def handoff_status(svc: Services, flow_session_id: str) -> HandoffStatus:
     """The state of the flow's newest code."""
-    now = now or utcnow()
+    now = svc.clock.now()
     with svc.db.session() as session:
         latest = handoff_repo.latest(flow_session_id, session=session)
         if latest is None:
