@@ -43,7 +43,7 @@ from facematch.engine.evaluation import PairScore, rates_at, tar_at_far
 from facematch.engine.facade import EngineOptions, FaceEngine
 from facematch.engine.images import decode_image
 from facematch.engine.models import bundled_detector, bundled_recognizer, prepare_onnx
-from facematch.engine.types import Role
+from facematch.engine.types import ImageRole
 from facematch.errors import FacematchError
 
 VARIANTS = (
@@ -80,7 +80,7 @@ def load_sources(shared: Path, engine: FaceEngine) -> list[Source]:
         if identity == "MULTIPLE" or "partial" in name:
             continue
         data = (faces / "images" / name).read_bytes()
-        box = engine.analyze(data, Role.REFERENCE).box
+        box = engine.analyze(data, ImageRole.REFERENCE).box
         sources.append(Source(name, identity, data, decode_image(data).rgb, box))
     return sources
 
@@ -113,7 +113,7 @@ class System:
     threshold: float
     thread_safe = True
 
-    def embed(self, data: bytes, role: Role) -> Any: ...
+    def embed(self, data: bytes, role: ImageRole) -> Any: ...
 
     def similarity(self, selfie: Any, reference: Any) -> float: ...
 
@@ -125,7 +125,7 @@ class Facematch(System):
         self.engine = engine
         self.threshold = engine.threshold
 
-    def embed(self, data: bytes, role: Role) -> Any:
+    def embed(self, data: bytes, role: ImageRole) -> Any:
         try:
             return self.engine.analyze(data, role)
         except FacematchError:
@@ -158,7 +158,7 @@ class PlainOpenCV(System):
             self._local.rec = cv2.FaceRecognizerSF.create(self._tmp.name, "")
         return self._local.det, self._local.rec
 
-    def embed(self, data: bytes, role: Role) -> Any:
+    def embed(self, data: bytes, role: ImageRole) -> Any:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if image is None:
             return None
@@ -187,7 +187,7 @@ class Dlib(System):
 
         self.fr = face_recognition
 
-    def embed(self, data: bytes, role: Role) -> Any:
+    def embed(self, data: bytes, role: ImageRole) -> Any:
         rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
         boxes = self.fr.face_locations(rgb)
         if not boxes:
@@ -204,15 +204,15 @@ def evaluate(
 ) -> dict[str, Any]:
     workers = workers if system.thread_safe else 1
 
-    def run(job: tuple[str, bytes, Role]) -> tuple[str, Any]:
+    def run(job: tuple[str, bytes, ImageRole]) -> tuple[str, Any]:
         return job[0], system.embed(job[1], job[2])
 
-    selfie_jobs = [(s.name, s.data, Role.SELFIE) for s in sources]
+    selfie_jobs = [(s.name, s.data, ImageRole.SELFIE) for s in sources]
     with ThreadPoolExecutor(workers) as pool:
         selfies = dict(pool.map(run, selfie_jobs))
     out: dict[str, Any] = {}
     for variant in variants:
-        jobs = [(s.name, derive(s, variant), Role.REFERENCE) for s in sources]
+        jobs = [(s.name, derive(s, variant), ImageRole.REFERENCE) for s in sources]
         with ThreadPoolExecutor(workers) as pool:
             refs = dict(pool.map(run, jobs))
         pairs: list[PairScore] = []
@@ -245,10 +245,10 @@ def evaluate(
 def speed(system: System, images: list[bytes], workers: int, repeat: int = 3) -> float:
     """Images per second over ``images`` (repeated), with ``workers`` threads (one if unsafe)."""
     workers = workers if system.thread_safe else 1
-    system.embed(images[0], Role.SELFIE)
+    system.embed(images[0], ImageRole.SELFIE)
     started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda d: system.embed(d, Role.SELFIE), images * repeat))
+        list(pool.map(lambda d: system.embed(d, ImageRole.SELFIE), images * repeat))
     return len(images) * repeat / (time.perf_counter() - started)
 
 
@@ -275,11 +275,11 @@ def twelve_mp_ms(engine: FaceEngine, source: Source, repeat: int = 10) -> dict[s
     # replicate (not reflect) the edges: a mirrored copy of the face would make it a group photo
     big = cv2.copyMakeBorder(wide, 0, 0, pad // 2, pad - pad // 2, cv2.BORDER_REPLICATE)[:, :4000]
     data = degrade.encode(big, quality=90)
-    engine.analyze(data, Role.SELFIE)
+    engine.analyze(data, ImageRole.SELFIE)
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
-        engine.analyze(data, Role.SELFIE)
+        engine.analyze(data, ImageRole.SELFIE)
         times.append((time.perf_counter() - t) * 1000)
     return {"bytes": len(data), "p50_ms": statistics.median(times), "max_ms": max(times)}
 

@@ -43,7 +43,7 @@ from facematch.engine.calibrate import BandedImpostor, Calibration, calibrate_ba
 from facematch.engine.evaluation import BandTally, PairScore, tar_at_far
 from facematch.engine.facade import AdaptedTemplates, EngineOptions, FaceEngine
 from facematch.engine.images import decode_image
-from facematch.engine.types import MatchResult, Role
+from facematch.engine.types import ImageRole, MatchResult
 
 
 class Facematch(engine_bench.Facematch):
@@ -65,7 +65,7 @@ def analyse_all(
     def one(job: tuple[str, Callable[[], bytes]]) -> tuple[str, Any, float]:
         data = job[1]()
         started = time.thread_time()
-        result = system.embed(data, Role.REFERENCE)
+        result = system.embed(data, ImageRole.REFERENCE)
         return job[0], result, time.thread_time() - started
 
     with ThreadPoolExecutor(workers if system.thread_safe else 1) as pool:

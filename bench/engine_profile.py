@@ -28,7 +28,7 @@ import devset
 from benchio import save_json
 from facematch.engine import facade, models
 from facematch.engine.images import decode_image
-from facematch.engine.types import Role
+from facematch.engine.types import ImageRole
 from facematch.errors import FacematchError
 
 VARIANTS = ("colour", "grey", "grey_rot90", "grey_rot180", "grey_tight", "grey_card24", "colour_card30")
@@ -95,13 +95,13 @@ def main() -> int:
             data = (ds.root / name).read_bytes()
             derived = devset.derive(variant, name, data, lambda d=data: devset.lfw_box(decode_image(d).rgb))
             try:
-                selfie = engine.analyze(data, Role.REFERENCE) if variant != "colour" else None
+                selfie = engine.analyze(data, ImageRole.REFERENCE) if variant != "colour" else None
             except FacematchError:
                 selfie = None
             timers.active = True
             started = time.thread_time()
             try:
-                reference = engine.analyze(derived, Role.REFERENCE)
+                reference = engine.analyze(derived, ImageRole.REFERENCE)
             except FacematchError:
                 failures += 1
                 reference = None

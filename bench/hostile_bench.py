@@ -31,7 +31,7 @@ from PIL import Image
 
 from facematch.engine.facade import EngineOptions, FaceEngine
 from facematch.engine.images import decode_image, encode_jpeg
-from facematch.engine.types import Role
+from facematch.engine.types import ImageRole
 from facematch.errors import FacematchError
 from servers import partner_token, rss_mib, start_server
 
@@ -72,7 +72,7 @@ def cpu_per_image(images: dict[str, bytes], repeats: int) -> list[dict[str, Any]
             for _ in range(repeats):
                 started = time.process_time()
                 try:
-                    engine.analyze(data, Role.SELFIE)
+                    engine.analyze(data, ImageRole.SELFIE)
                     outcome = "face"
                 except FacematchError as error:
                     outcome = error.code

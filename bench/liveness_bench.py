@@ -92,7 +92,7 @@ from facematch.engine.liveness import pose as head
 from facematch.engine.liveness.moves import MoveTolerances, track_moves
 from facematch.engine.liveness.observe import count_comparable, observation_of
 from facematch.engine.models import Detector, bundled_detector
-from facematch.engine.types import FrameObservation, Role
+from facematch.engine.types import FrameObservation, ImageRole
 from facematch.errors import FaceError, ImageError
 
 FRONTAL = 0.08
@@ -152,7 +152,7 @@ class Observer:
     def selfie(self, rgb: np.ndarray, *, timed: bool = False) -> FrameObservation:
         data = encode_jpeg(rgb, quality=92)
         started = time.thread_time()
-        analysis = self.engine.analyze(data, Role.SELFIE)
+        analysis = self.engine.analyze(data, ImageRole.SELFIE)
         if timed:
             self.analyze_cpu.append(time.thread_time() - started)
         return observation_of(analysis)

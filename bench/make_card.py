@@ -14,7 +14,7 @@ from pathlib import Path
 from facematch.engine import degrade
 from facematch.engine.facade import FaceEngine
 from facematch.engine.images import decode_image
-from facematch.engine.types import Role
+from facematch.engine.types import ImageRole
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     data = args.photo.read_bytes()
-    face = FaceEngine.load().analyze(data, Role.REFERENCE)
+    face = FaceEngine.load().analyze(data, ImageRole.REFERENCE)
     rgb = decode_image(data).rgb
     card = degrade.id_card(rgb, face.box, args.face_px, seed=args.seed, colour=args.colour)
     args.out.parent.mkdir(parents=True, exist_ok=True)

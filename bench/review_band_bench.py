@@ -47,7 +47,7 @@ import numpy as np
 from facematch.engine import degrade
 from facematch.engine.facade import EngineOptions, FaceEngine
 from facematch.engine.images import decode_image
-from facematch.engine.types import FaceAnalysis, Role
+from facematch.engine.types import FaceAnalysis, ImageRole
 from facematch.errors import FacematchError
 
 WIDTHS = (0.02, 0.05, 0.08, 0.12)
@@ -70,7 +70,7 @@ FAILURES: Counter[str] = Counter()
 """Why images yielded no usable face: ``role/CODE`` → images."""
 
 
-def analyse(engine: FaceEngine, data: bytes, role: Role, variant: str = "") -> FaceAnalysis | None:
+def analyse(engine: FaceEngine, data: bytes, role: ImageRole, variant: str = "") -> FaceAnalysis | None:
     try:
         return engine.analyze(data, role)
     except FacematchError as error:
@@ -172,11 +172,13 @@ def main() -> int:
     data = {name: (root / name).read_bytes() for name in names}
     with ThreadPoolExecutor(args.workers) as pool:
         selfies = dict(
-            zip(names, pool.map(lambda n: analyse(engine, data[n], Role.SELFIE), names), strict=True)
+            zip(names, pool.map(lambda n: analyse(engine, data[n], ImageRole.SELFIE), names), strict=True)
         )
         boxes = dict(
             zip(
-                names, pool.map(lambda n: analyse(engine, data[n], Role.REFERENCE, "box"), names), strict=True
+                names,
+                pool.map(lambda n: analyse(engine, data[n], ImageRole.REFERENCE, "box"), names),
+                strict=True,
             )
         )
     print(
@@ -194,7 +196,7 @@ def main() -> int:
 
         def reference(name: str, variant: str = variant) -> FaceAnalysis | None:
             made = derive(data[name], name, boxes[name], variant)
-            return None if made is None else analyse(engine, made, Role.REFERENCE, variant)
+            return None if made is None else analyse(engine, made, ImageRole.REFERENCE, variant)
 
         with ThreadPoolExecutor(args.workers) as pool:
             refs = dict(zip(names, pool.map(reference, names), strict=True))

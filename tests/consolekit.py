@@ -13,7 +13,7 @@ import pyotp
 from sqlalchemy import select
 
 from facematch.engine.fake import FakeEngine, fake_face_image
-from facematch.engine.types import Role as FaceRole
+from facematch.engine.types import ImageRole
 from facematch.errors import LoginFailedError
 from facematch.flows import processing, review
 from facematch.flows.console import auth as console_auth
@@ -80,8 +80,8 @@ ENGINE = FakeEngine()
 
 
 def compared(selfie_person: int, reference_person: int) -> decisions.Decision:
-    selfie = ENGINE.analyze(fake_face_image(selfie_person), FaceRole.SELFIE)
-    reference = ENGINE.analyze(fake_face_image(reference_person), FaceRole.REFERENCE)
+    selfie = ENGINE.analyze(fake_face_image(selfie_person), ImageRole.SELFIE)
+    reference = ENGINE.analyze(fake_face_image(reference_person), ImageRole.REFERENCE)
     return decisions.matched(ENGINE.compare_analyses(selfie, reference))
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from facematch.clock import ManualClock
 from facematch.engine.fake import FakeEngine, fake_face_image
-from facematch.engine.types import FaceAnalysis, Role
+from facematch.engine.types import FaceAnalysis, ImageRole
 from facematch.storage.models import FlowSession, Job, OutboxMessage, Submission
 from partner_client import Api, make_api
 from servicekit import LiveServer, live_app, wait_for
@@ -32,7 +32,7 @@ class GatedEngine(FakeEngine):
         self.gate.set()
         self.entered = threading.Event()
 
-    def analyze(self, image: bytes, role: Role) -> FaceAnalysis:
+    def analyze(self, image: bytes, role: ImageRole) -> FaceAnalysis:
         self.entered.set()
         assert self.gate.wait(60)
         return super().analyze(image, role)

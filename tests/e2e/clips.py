@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facematch.engine.types import Engine, Role
+from facematch.engine.types import Engine, ImageRole
 
 WIDTH, HEIGHT = 640, 480
 #: Face width as a fraction of the visible 3:4 centre crop, and the oval's centre (see guidance.py).
@@ -44,7 +44,7 @@ def flicker_frames() -> list[np.ndarray]:
 def face_frame(photo: Path, engine: Engine) -> np.ndarray:
     """The photo moved and scaled so its (largest) face fills the oval of a 640x480 camera frame."""
     data = photo.read_bytes()
-    box = engine.analyze(data, Role.REFERENCE).box
+    box = engine.analyze(data, ImageRole.REFERENCE).box
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     visible_width = HEIGHT * 3 / 4
     scale = FACE_WIDTH * visible_width / box.width

@@ -13,7 +13,7 @@ import pytest
 from facematch.engine import degrade
 from facematch.engine.facade import FaceEngine
 from facematch.engine.images import decode_image
-from facematch.engine.types import FaceAnalysis, Role
+from facematch.engine.types import FaceAnalysis, ImageRole
 from facematch.errors import (
     CorruptImageError,
     EmptyImageError,
@@ -46,7 +46,7 @@ def analyses(engine: FaceEngine, faces_dir: Path) -> dict[str, FaceAnalysis | st
     out: dict[str, FaceAnalysis | str] = {}
     for path in sorted((faces_dir / "images").iterdir()):
         try:
-            out[path.name] = engine.analyze(path.read_bytes(), Role.REFERENCE)
+            out[path.name] = engine.analyze(path.read_bytes(), ImageRole.REFERENCE)
         except FaceError as error:
             out[path.name] = error.code
     return out
@@ -97,12 +97,12 @@ def test_multi_face_images(engine: FaceEngine, faces_dir: Path, name: str) -> No
     """MULTIPLE_FACES as a selfie; as a reference, the primary (largest) face is chosen, stably."""
     data = _read(faces_dir, name)
     with pytest.raises(MultipleFacesError) as raised:
-        engine.analyze(data, Role.SELFIE)
+        engine.analyze(data, ImageRole.SELFIE)
     assert raised.value.code == "MULTIPLE_FACES"
     assert raised.value.role == "selfie"
-    first = engine.analyze(data, Role.REFERENCE)
+    first = engine.analyze(data, ImageRole.REFERENCE)
     assert first.faces_found >= 2
-    again = engine.analyze(data, Role.REFERENCE)
+    again = engine.analyze(data, ImageRole.REFERENCE)
     assert again.box == first.box
 
 
@@ -111,7 +111,7 @@ def _two_people(engine: FaceEngine, faces_dir: Path, large: str, small: str) -> 
     canvas = np.full((800, 1400, 3), 128, np.uint8)
     for name, side, left in ((large, 600, 60), (small, 300, 900)):
         data = _read(faces_dir, name)
-        box = engine.analyze(data, Role.SELFIE).box
+        box = engine.analyze(data, ImageRole.SELFIE).box
         rgb = decode_image(data).rgb
         cx, cy, half = box.x + box.width / 2, box.y + box.height / 2, box.height  # the head and around it
         top, bottom = max(0, int(cy - half)), min(rgb.shape[0], int(cy + half))
@@ -126,11 +126,11 @@ def test_reference_picks_the_largest_face(
     engine: FaceEngine, faces_dir: Path, large: str, small: str
 ) -> None:
     """Of two people in a reference, the subject is the larger face, whichever person that is."""
-    reference = engine.analyze(_two_people(engine, faces_dir, large, small), Role.REFERENCE)
+    reference = engine.analyze(_two_people(engine, faces_dir, large, small), ImageRole.REFERENCE)
     assert reference.faces_found == 2
     assert reference.box.x + reference.box.width < 900  # the face on the left: the large one
-    large_person = engine.analyze(_read(faces_dir, large), Role.SELFIE)
-    small_person = engine.analyze(_read(faces_dir, small), Role.SELFIE)
+    large_person = engine.analyze(_read(faces_dir, large), ImageRole.SELFIE)
+    small_person = engine.analyze(_read(faces_dir, small), ImageRole.SELFIE)
     assert engine.compare_analyses(large_person, reference).match
     assert not engine.compare_analyses(small_person, reference).match
 
@@ -164,7 +164,7 @@ def test_degraded_references_still_match(
 ) -> None:
     data = _read(faces_dir, probe)
     rgb = decode_image(data).rgb
-    box = engine.analyze(data, Role.REFERENCE).box
+    box = engine.analyze(data, ImageRole.REFERENCE).box
     derived = {
         "face24": lambda: degrade.encode(degrade.small_face(rgb, box, 24)),
         "grey": lambda: degrade.encode(degrade.grey(rgb)),
@@ -177,9 +177,9 @@ def test_degraded_references_still_match(
 
 def test_tiny_face_is_found_and_measured(engine: FaceEngine, faces_dir: Path) -> None:
     data = _read(faces_dir, "obama.jpg")
-    box = engine.analyze(data, Role.REFERENCE).box
+    box = engine.analyze(data, ImageRole.REFERENCE).box
     tiny = degrade.small_face(decode_image(data).rgb, box, 24)
-    analysis = engine.analyze(degrade.encode(tiny), Role.REFERENCE)
+    analysis = engine.analyze(degrade.encode(tiny), ImageRole.REFERENCE)
     assert 18 <= analysis.box.width <= 32
     assert analysis.quality.interocular_px < 15
 
@@ -187,7 +187,7 @@ def test_tiny_face_is_found_and_measured(engine: FaceEngine, faces_dir: Path) ->
 def test_no_face(engine: FaceEngine) -> None:
     rgb = np.full((240, 320, 3), 200, dtype=np.uint8)
     with pytest.raises(NoFaceError) as raised:
-        engine.analyze(degrade.encode(rgb), Role.SELFIE)
+        engine.analyze(degrade.encode(rgb), ImageRole.SELFIE)
     assert raised.value.role == "selfie"
 
 
@@ -214,7 +214,7 @@ def test_truncated_and_bomb_inputs(engine: FaceEngine, faces_dir: Path) -> None:
         engine.compare(_read(faces_dir, "obama2.jpg"), data[: len(data) // 3])
     assert raised.value.role == "reference"
     with pytest.raises(ImageTooLargeError):
-        engine.analyze(png_declaring(20_000, 20_000), Role.SELFIE)
+        engine.analyze(png_declaring(20_000, 20_000), ImageRole.SELFIE)
 
 
 def test_concurrent_use_gives_identical_results(engine: FaceEngine, faces_dir: Path) -> None:
@@ -222,9 +222,9 @@ def test_concurrent_use_gives_identical_results(engine: FaceEngine, faces_dir: P
 
     names = ["obama.jpg", "biden.jpg", "leslie.jpg", "p_img1.jpg", "p_img10.jpg", "harington.jpg"]
     images = [_read(faces_dir, n) for n in names]
-    serial = [engine.analyze(d, Role.SELFIE).template for d in images]
+    serial = [engine.analyze(d, ImageRole.SELFIE).template for d in images]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        parallel = list(pool.map(lambda d: engine.analyze(d, Role.SELFIE).template, images * 2))
+        parallel = list(pool.map(lambda d: engine.analyze(d, ImageRole.SELFIE).template, images * 2))
     for i, template in enumerate(parallel):
         np.testing.assert_allclose(template, serial[i % len(images)], atol=1e-5)
 
@@ -241,14 +241,14 @@ def test_quality_failures_name_what_to_fix(
 
     data = _read(faces_dir, "obama.jpg")
     rgb = decode_image(data).rgb
-    box = engine.analyze(data, Role.SELFIE).box
+    box = engine.analyze(data, ImageRole.SELFIE).box
     image = {
         "dark": lambda: (rgb * 0.08).astype(np.uint8),
         "blurred": lambda: cv2.GaussianBlur(rgb, (0, 0), 9),
         "tiny": lambda: degrade.small_face(rgb, box, 14),
     }[variant]()
     with pytest.raises(FaceQualityError) as raised:
-        engine.analyze(degrade.encode(image), Role.SELFIE)
+        engine.analyze(degrade.encode(image), ImageRole.SELFIE)
     assert raised.value.reasons[0] == reason
     assert raised.value.code == reason
     assert raised.value.role == "selfie"
@@ -260,7 +260,7 @@ def test_a_soft_reference_is_compared_not_refused(engine: FaceEngine, faces_dir:
 
     blurred = degrade.encode(cv2.GaussianBlur(decode_image(_read(faces_dir, "obama.jpg")).rgb, (0, 0), 9))
     with pytest.raises(FaceQualityError):
-        engine.analyze(blurred, Role.SELFIE)
-    reference = engine.analyze(blurred, Role.REFERENCE)
+        engine.analyze(blurred, ImageRole.SELFIE)
+    reference = engine.analyze(blurred, ImageRole.REFERENCE)
     assert reference.quality.ok
     assert reference.quality.sharpness < engine.gates.min_sharpness

@@ -10,7 +10,7 @@ from PIL import Image
 
 from facematch.engine.fake import FakeEngine, fake_face_image
 from facematch.engine.images import decode_image
-from facematch.engine.types import Role
+from facematch.engine.types import ImageRole
 from facematch.errors import CorruptImageError, FaceQualityError, MultipleFacesError, NoFaceError
 
 
@@ -26,22 +26,22 @@ def test_failures_mirror_the_real_engine() -> None:
     with pytest.raises(MultipleFacesError) as raised:
         engine.compare(fake_face_image(1, faces=2), fake_face_image(1))
     assert raised.value.role == "selfie"
-    assert engine.analyze(fake_face_image(1, faces=2), Role.REFERENCE).faces_found == 2
+    assert engine.analyze(fake_face_image(1, faces=2), ImageRole.REFERENCE).faces_found == 2
     with pytest.raises(NoFaceError):
-        engine.analyze(fake_face_image(1, faces=0), Role.SELFIE)
+        engine.analyze(fake_face_image(1, faces=0), ImageRole.SELFIE)
     with pytest.raises(FaceQualityError) as quality:
-        engine.analyze(fake_face_image(1, quality_issue="FACE_TOO_DARK"), Role.SELFIE)
+        engine.analyze(fake_face_image(1, quality_issue="FACE_TOO_DARK"), ImageRole.SELFIE)
     assert quality.value.reasons == ("FACE_TOO_DARK",)
     with pytest.raises(CorruptImageError):
-        engine.analyze(fake_face_image(1)[:40], Role.SELFIE)
+        engine.analyze(fake_face_image(1)[:40], ImageRole.SELFIE)
 
 
 def test_blur_refuses_a_selfie_but_not_a_reference() -> None:
     engine = FakeEngine()
     blurred = fake_face_image(4, quality_issue="FACE_BLURRED")
     with pytest.raises(FaceQualityError):
-        engine.analyze(blurred, Role.SELFIE)
-    assert engine.analyze(blurred, Role.REFERENCE).quality.ok
+        engine.analyze(blurred, ImageRole.SELFIE)
+    assert engine.analyze(blurred, ImageRole.REFERENCE).quality.ok
 
 
 def _fake_session(*, flat: bool = False, selfie_person: int = 5):
@@ -88,6 +88,6 @@ def test_the_fake_reads_its_images_after_jpeg_re_encoding(quality: int) -> None:
     out = io.BytesIO()
     Image.open(io.BytesIO(png)).save(out, format="JPEG", quality=quality)
     for image in (jpeg, out.getvalue()):
-        analysis = engine.analyze(image, Role.SELFIE)
-        assert np.allclose(analysis.template, engine.analyze(png, Role.SELFIE).template)
+        analysis = engine.analyze(image, ImageRole.SELFIE)
+        assert np.allclose(analysis.template, engine.analyze(png, ImageRole.SELFIE).template)
         assert engine.observe(decode_image(image)) == engine.observe(decode_image(png))

@@ -11,7 +11,7 @@ from facematch.engine import degrade
 from facematch.engine.detect import Detection, _rotate_faces, _unrotate, rotate
 from facematch.engine.facade import FaceEngine
 from facematch.engine.images import decode_image
-from facematch.engine.types import Role
+from facematch.engine.types import ImageRole
 
 #: (probe photo, another photo of the same person)
 SAME_PERSON = [
@@ -36,12 +36,12 @@ def test_grey_low_contrast_faces_in_four_rotations(
 ) -> None:
     grey = _grey_flat(faces_dir, probe)
     turned = degrade.rotated(grey, degrees) if degrees else grey
-    selfie = engine.analyze(degrade.encode(_grey_flat(faces_dir, other)), Role.SELFIE)
-    reference = engine.analyze(degrade.encode(turned), Role.REFERENCE)
+    selfie = engine.analyze(degrade.encode(_grey_flat(faces_dir, other)), ImageRole.SELFIE)
+    reference = engine.analyze(degrade.encode(turned), ImageRole.REFERENCE)
     assert reference.rotation == (360 - degrees) % 360
     result = engine.compare_analyses(selfie, reference)
     assert result.match, result.similarity
-    upright = engine.compare_analyses(selfie, engine.analyze(degrade.encode(grey), Role.REFERENCE))
+    upright = engine.compare_analyses(selfie, engine.analyze(degrade.encode(grey), ImageRole.REFERENCE))
     assert result.similarity == pytest.approx(upright.similarity, abs=0.05)
 
 
@@ -64,7 +64,7 @@ def test_tight_grey_crops_are_acquired_and_match(engine: FaceEngine, faces_dir: 
     failures = []
     for probe, other in SAME_PERSON:
         data = (faces_dir / "images" / probe).read_bytes()
-        box = engine.analyze(data, Role.REFERENCE).box
+        box = engine.analyze(data, ImageRole.REFERENCE).box
         crop = degrade.tight_crop(decode_image(data).rgb, box)
         tight = degrade.grey(degrade.low_contrast(crop))
         assert tight.shape == (112, 92, 3)

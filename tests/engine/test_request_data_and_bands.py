@@ -12,7 +12,7 @@ from facematch.engine import degrade
 from facematch.engine.calibrate import Band, Calibration
 from facematch.engine.facade import AdaptedTemplates, EngineOptions, FaceEngine
 from facematch.engine.images import decode_image
-from facematch.engine.types import Role
+from facematch.engine.types import ImageRole
 
 pytestmark = pytest.mark.model
 
@@ -23,7 +23,9 @@ def _read(faces_dir: Path, name: str) -> bytes:
 
 def _card(engine: FaceEngine, faces_dir: Path, name: str, face_px: int) -> bytes:
     data = _read(faces_dir, name)
-    return degrade.id_card(decode_image(data).rgb, engine.analyze(data, Role.REFERENCE).box, face_px, seed=3)
+    return degrade.id_card(
+        decode_image(data).rgb, engine.analyze(data, ImageRole.REFERENCE).box, face_px, seed=3
+    )
 
 
 def test_the_engine_holds_nothing_of_a_compare_after_it(engine: FaceEngine, faces_dir: Path) -> None:
@@ -43,9 +45,10 @@ def test_the_engine_holds_nothing_of_a_compare_after_it(engine: FaceEngine, face
 
 
 def test_a_caller_owned_store_reuses_adapted_templates(engine: FaceEngine, faces_dir: Path) -> None:
-    selfie = engine.analyze(_read(faces_dir, "obama.jpg"), Role.SELFIE)
+    selfie = engine.analyze(_read(faces_dir, "obama.jpg"), ImageRole.SELFIE)
     cards = [
-        engine.analyze(_card(engine, faces_dir, n, 24), Role.REFERENCE) for n in ("obama2.jpg", "biden.jpg")
+        engine.analyze(_card(engine, faces_dir, n, 24), ImageRole.REFERENCE)
+        for n in ("obama2.jpg", "biden.jpg")
     ]
     store = AdaptedTemplates(maxsize=8)
     first = [engine.compare_analyses(selfie, c, store).similarity for c in cards]

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from facematch.engine.calibrate import calibrate_bands, calibrate_from_scores
     from facematch.engine.evaluation import BandTally, PairScore, auc, eer, tar_at_far
     from facematch.engine.facade import AdaptedTemplates
-    from facematch.engine.types import FaceAnalysis, Role
+    from facematch.engine.types import FaceAnalysis, ImageRole
     from facematch.security.capacity import tune_allocator
     from facematch.services import load_engine
 
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
     def analyse(name: str) -> tuple[str, FaceAnalysis | str]:
         try:
-            return name, engine.analyze((root / name).read_bytes(), Role.REFERENCE)
+            return name, engine.analyze((root / name).read_bytes(), ImageRole.REFERENCE)
         except FacematchError as error:
             return name, error.code
         except OSError as error:

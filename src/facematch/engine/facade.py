@@ -32,7 +32,7 @@ from facematch.engine.models import (
     normalise,
 )
 from facematch.engine.quality import QualityGates, measure
-from facematch.engine.types import Box, FaceAnalysis, FrameObservation, MatchResult, Role, Template
+from facematch.engine.types import Box, FaceAnalysis, FrameObservation, ImageRole, MatchResult, Template
 from facematch.errors import (
     FaceError,
     FaceQualityError,
@@ -74,7 +74,7 @@ class EngineOptions:
     with none) at three embeddings instead of seven."""
 
 
-def choose_subject(faces: tuple[Detection, ...], role: Role) -> Detection:
+def choose_subject(faces: tuple[Detection, ...], role: ImageRole) -> Detection:
     """The face the comparison is about.
 
     Selfie: the one dominant face; a second face of comparable size is ambiguous.
@@ -85,7 +85,11 @@ def choose_subject(faces: tuple[Detection, ...], role: Role) -> Detection:
         raise NoFaceError()
     ranked = sorted(faces, key=lambda f: (-f.width, -f.score, f.y, f.x))
     subject = ranked[0]
-    if role is Role.SELFIE and len(ranked) > 1 and ranked[1].width >= COMPARABLE_FACE_RATIO * subject.width:
+    if (
+        role is ImageRole.SELFIE
+        and len(ranked) > 1
+        and ranked[1].width >= COMPARABLE_FACE_RATIO * subject.width
+    ):
         raise MultipleFacesError(f"{len(ranked)} faces found; the selfie must show one person")
     return subject
 
@@ -231,7 +235,7 @@ class FaceEngine:
     def recognizer_sha256(self) -> str:
         return self._recognizer.spec.sha256
 
-    def analyze(self, image: bytes, role: Role) -> FaceAnalysis:
+    def analyze(self, image: bytes, role: ImageRole) -> FaceAnalysis:
         """Decode ``image`` and return its subject face with quality and template.
 
         Raises an ImageError subclass for unusable bytes, NoFaceError, MultipleFacesError (selfie),
@@ -249,14 +253,14 @@ class FaceEngine:
             raise
         return self.analyze_decoded(decoded, role)
 
-    def analyze_decoded(self, decoded: DecodedImage, role: Role) -> FaceAnalysis:
+    def analyze_decoded(self, decoded: DecodedImage, role: ImageRole) -> FaceAnalysis:
         """:meth:`analyze` of an image decoded already (by :func:`~facematch.engine.images.decode_image`
         within the same caps), for callers that also need the pixels: one decode serves both."""
         try:
             found, known = self._settle_orientation(find_faces(self._detector, decoded.rgb))
             subject = choose_subject(found.faces, role)
             crop = align_face(found.image, subject.landmarks)
-            quality = measure(subject, crop, decoded.scale, self.gates, judge_blur=role is Role.SELFIE)
+            quality = measure(subject, crop, decoded.scale, self.gates, judge_blur=role is ImageRole.SELFIE)
             if not quality.ok:
                 raise FaceQualityError(reasons=quality.reasons)
         except (ImageError, FaceError) as error:
@@ -389,5 +393,5 @@ class FaceEngine:
 
     def compare(self, selfie: bytes, reference: bytes) -> MatchResult:
         return self.compare_analyses(
-            self.analyze(selfie, Role.SELFIE), self.analyze(reference, Role.REFERENCE)
+            self.analyze(selfie, ImageRole.SELFIE), self.analyze(reference, ImageRole.REFERENCE)
         )

@@ -19,7 +19,7 @@ from PIL import Image
 
 from facematch.engine.images import DecodedImage, decode_image
 from facematch.engine.liveness import pose
-from facematch.engine.types import Box, FaceAnalysis, FrameObservation, MatchResult, Quality, Role
+from facematch.engine.types import Box, FaceAnalysis, FrameObservation, ImageRole, MatchResult, Quality
 from facematch.errors import FaceError, FaceQualityError, ImageError, MultipleFacesError, NoFaceError
 
 _QUALITY_REASONS = ("FACE_TOO_SMALL", "FACE_BLURRED", "FACE_TOO_DARK")
@@ -149,12 +149,12 @@ class FakeEngine:
     def model_version(self) -> str:
         return "fake-1"
 
-    def analyze(self, image: bytes, role: Role) -> FaceAnalysis:
+    def analyze(self, image: bytes, role: ImageRole) -> FaceAnalysis:
         return self.analyze_decoded(
             decode_image(image, max_bytes=self._max_bytes, max_pixels=self._max_pixels), role
         )
 
-    def analyze_decoded(self, decoded: DecodedImage, role: Role) -> FaceAnalysis:
+    def analyze_decoded(self, decoded: DecodedImage, role: ImageRole) -> FaceAnalysis:
         rgb = decoded.rgb
         code = _read_code(rgb)
         if code is None:
@@ -162,10 +162,10 @@ class FakeEngine:
         identity, faces, issue = _number(code[2:6]), code[6], code[7]
         if faces == 0:
             raise NoFaceError()
-        if faces > 1 and role is Role.SELFIE:
+        if faces > 1 and role is ImageRole.SELFIE:
             raise MultipleFacesError()
         reasons = (_QUALITY_REASONS[issue - 1],) if issue else ()
-        if role is Role.REFERENCE and reasons == ("FACE_BLURRED",):
+        if role is ImageRole.REFERENCE and reasons == ("FACE_BLURRED",):
             reasons = ()  # like the real engine: a document's softness is compared, not refused
         if reasons:
             raise FaceQualityError(reasons=reasons)
@@ -237,7 +237,7 @@ class FakeEngine:
 
     def compare(self, selfie: bytes, reference: bytes) -> MatchResult:
         analyses = []
-        for image, role in ((selfie, Role.SELFIE), (reference, Role.REFERENCE)):
+        for image, role in ((selfie, ImageRole.SELFIE), (reference, ImageRole.REFERENCE)):
             try:
                 analyses.append(self.analyze(image, role))
             except (ImageError, FaceError) as error:

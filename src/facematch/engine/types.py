@@ -14,7 +14,7 @@ from facematch.engine.images import DecodedImage
 Template = npt.NDArray[np.float32]
 
 
-class Role(StrEnum):
+class ImageRole(StrEnum):
     """What an image is for: it decides how the subject face is chosen."""
 
     SELFIE = "selfie"
@@ -53,7 +53,7 @@ class Quality:
 class FaceAnalysis:
     """The subject face of one image, ready to compare."""
 
-    role: Role
+    role: ImageRole
     box: Box
     landmarks: tuple[tuple[float, float], ...]
     quality: Quality
@@ -119,11 +119,11 @@ class Engine(Protocol):
     @property
     def model_version(self) -> str: ...
 
-    def analyze(self, image: bytes, role: Role) -> FaceAnalysis:
+    def analyze(self, image: bytes, role: ImageRole) -> FaceAnalysis:
         """Decode ``image`` and return its subject face; raises ImageError / FaceError subclasses."""
         ...
 
-    def analyze_decoded(self, decoded: DecodedImage, role: Role) -> FaceAnalysis:
+    def analyze_decoded(self, decoded: DecodedImage, role: ImageRole) -> FaceAnalysis:
         """:meth:`analyze` of an image decoded already; raises FaceError subclasses."""
         ...
 

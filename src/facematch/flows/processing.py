@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from facematch.engine.types import Role
+from facematch.engine.types import ImageRole
 from facematch.errors import (
     DeadlineExceededError,
     DuplicatePartnerSessionError,
@@ -86,14 +86,14 @@ def decide(
     once it has passed (every stage is bounded by the image budget, so none runs on for long)."""
     engine = svc.require_engine()
     try:
-        selfie_face = engine.analyze(selfie, Role.SELFIE)
+        selfie_face = engine.analyze(selfie, ImageRole.SELFIE)
     except (ImageError, FaceError) as error:
         return decisions.selfie_unusable(error)
     _check(deadline)
     if isinstance(reference, Decision):
         return reference
     try:
-        reference_face = engine.analyze(reference, Role.REFERENCE)
+        reference_face = engine.analyze(reference, ImageRole.REFERENCE)
     except (ImageError, FaceError) as error:
         return decisions.reference_unusable(error)
     _check(deadline)

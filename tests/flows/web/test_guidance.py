@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facematch.engine.types import Box, FaceAnalysis, Quality, Role
+from facematch.engine.types import Box, FaceAnalysis, ImageRole, Quality
 from facematch.flows.web.guidance import Hint, hint_for_reasons, placement_hint
 
 
@@ -14,7 +14,7 @@ def _face(x: float, y: float, w: float, *, width: int = 640, height: int = 480) 
         interocular_px=w * 0.4, sharpness=50, brightness=0.5, contrast=0.2, yaw=0, roll=0, detector_score=0.9
     )
     return FaceAnalysis(
-        role=Role.SELFIE,
+        role=ImageRole.SELFIE,
         box=Box(x - w / 2, y - w * 0.6, w, w * 1.2),
         landmarks=(),
         quality=quality,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from facematch.engine.images import DecodedImage
-from facematch.engine.types import Engine, FaceAnalysis, Role
+from facematch.engine.types import Engine, FaceAnalysis, ImageRole
 from facematch.errors import FaceQualityError, MultipleFacesError, NoFaceError
 
 # The visible area is a 3:4 (portrait) centre crop of the frame; the oval's centre and radii are
@@ -105,9 +105,9 @@ def guide(engine: Engine, frame: bytes | DecodedImage, *, placement: bool = True
     """
     try:
         if isinstance(frame, DecodedImage):
-            analysis = engine.analyze_decoded(frame, Role.SELFIE)
+            analysis = engine.analyze_decoded(frame, ImageRole.SELFIE)
         else:
-            analysis = engine.analyze(frame, Role.SELFIE)
+            analysis = engine.analyze(frame, ImageRole.SELFIE)
     except NoFaceError:
         return Guidance(Hint.NO_FACE)
     except MultipleFacesError:
