@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from facematch.engine.fake import FakeEngine, fake_face_image
 from facematch.engine.types import FaceAnalysis, MatchResult
-from facematch.flows import sessions
+from facematch.flows import flow_sessions
 from facematch.storage.models import FlowSession, OutboxMessage, Submission
 from partner_client import Api, make_api
 from servicekit import LiveServer, ReceivedRequest, Receiver, live_app
@@ -296,8 +296,8 @@ def test_leaving_after_a_retry_makes_the_last_attempt_final(api: Api) -> None:
         flow = session.scalar(select(FlowSession).where(FlowSession.partner_session_id == psid))
         assert flow is not None
         flow_id = flow.id
-    assert sessions.finish_session(svc, flow_id) is sessions.Finished.FINISHED
-    assert sessions.finish_session(svc, flow_id) is sessions.Finished.ALREADY_FINAL  # once
+    assert flow_sessions.finish_session(svc, flow_id) is flow_sessions.Finished.FINISHED
+    assert flow_sessions.finish_session(svc, flow_id) is flow_sessions.Finished.ALREADY_FINAL  # once
     data = api.details(x_partner_session_id=psid).json()["data"]
     assert (data["status"], data["result"]) == ("COMPLETED", "INVALID")
     assert data["reasonCode"] == "FACE_MATCH_FAILED"

@@ -15,7 +15,7 @@ from facematch.errors import (
     InvalidFieldError,
     ReviewConflictError,
 )
-from facematch.flows import processing, review, sessions, verdicts
+from facematch.flows import flow_sessions, processing, review, verdicts
 from facematch.flows.console import desk
 from facematch.flows.console.operators import OperatorRole
 from facematch.flows.context import Services
@@ -126,7 +126,7 @@ def test_a_user_who_leaves_after_a_borderline_retry_offer_is_reviewed(svc: Servi
         flow_id = flow_session.id
     processing.record_decision(svc, submission_id, compared(1, 2))
     assert review_state(svc, submission_id)[0].next_action == "RETRY"
-    assert sessions.finish_session(svc, flow_id) is sessions.Finished.FINISHED
+    assert flow_sessions.finish_session(svc, flow_id) is flow_sessions.Finished.FINISHED
     submission, item, messages = review_state(svc, submission_id)
     assert submission.status == "IN_REVIEW" and item is not None and messages == []
 

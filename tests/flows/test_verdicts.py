@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from consolekit import compared, console_user, make_operator, partner_with_band, review_state, submit
-from facematch.flows import processing, sessions, verdicts
+from facematch.flows import flow_sessions, processing, verdicts
 from facematch.flows.console import desk
 from facematch.flows.console.operators import OperatorRole
 from facematch.flows.context import Services
@@ -49,7 +49,7 @@ def test_a_retry_waits_for_the_next_attempt_and_the_end_makes_it_final_without_a
     submission, _, messages = review_state(svc, submission_id)
     assert (submission.final, submission.next_action, messages) == (False, NextAction.RETRY, [])
     assert counted(svc, reason="FACE_MATCH_FAILED") == before + 1
-    assert sessions.finish_session(svc, flow_id) is sessions.Finished.FINISHED
+    assert flow_sessions.finish_session(svc, flow_id) is flow_sessions.Finished.FINISHED
     submission, _, messages = review_state(svc, submission_id)
     assert (submission.final, submission.next_action, len(messages)) == (True, NextAction.STATUS, 1)
     assert counted(svc, reason="FACE_MATCH_FAILED") == before + 1  # counted when it was recorded

@@ -5,7 +5,7 @@ Three actors decide attempts, and all of them go through :func:`settle`:
 
 * the engine, for a job or a synchronous compare (:func:`facematch.flows.processing.record_decision`);
 * the end of the session, when the partner finishes it or its user stays away past the retry window
-  (:func:`facematch.flows.sessions.finish_session`): the last verdict becomes final;
+  (:func:`facematch.flows.flow_sessions.finish_session`): the last verdict becomes final;
 * a person or the review deadline, for an attempt the partner's review band held
   (:func:`decide_held`, from the console's review desk and from :func:`sweep_overdue_reviews`).
 

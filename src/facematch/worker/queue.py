@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from facematch.flows import processing, sessions
+from facematch.flows import flow_sessions, processing
 from facematch.flows.context import Services
 from facematch.flows.leases import LeaseHeartbeat
 from facematch.rules import decisions
@@ -136,9 +136,9 @@ class JobRunners:
 def sweep_abandoned(svc: Services, batch: int = 100) -> int:
     """Finish the flow sessions whose user was offered a retry and then stayed away longer than the
     partner's retry window: the last decided attempt becomes final, with its callback. Safe to run in
-    several workers at once (see :func:`~facematch.flows.sessions.finish_session`). Returns how many
+    several workers at once (see :func:`~facematch.flows.flow_sessions.finish_session`). Returns how many
     sessions this call finished."""
-    return sessions.finish_idle_sessions(svc, batch)
+    return flow_sessions.finish_idle_sessions(svc, batch)
 
 
 class Sweeper:

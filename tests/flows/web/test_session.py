@@ -20,7 +20,7 @@ from facematch.errors import (
     WebSessionError,
     WebSessionExpiredError,
 )
-from facematch.flows import processing, review, sessions
+from facematch.flows import flow_sessions, processing, review
 from facematch.flows.console import desk
 from facematch.flows.console.operators import ConsoleUser, OperatorRole
 from facematch.flows.context import Services
@@ -119,7 +119,7 @@ def test_a_session_finished_on_demand_leaves_no_attempts(world: WebWorld, svc: S
     web = web_session.resolve_session(svc, _open(world).token)
     _process(svc, web_capture.capture(svc, web, fake_face_image(99)))
     assert web_session.web_state(svc, web).attempts_left == 2
-    assert sessions.finish_session(svc, web.flow_session_id) is sessions.Finished.FINISHED
+    assert flow_sessions.finish_session(svc, web.flow_session_id) is flow_sessions.Finished.FINISHED
     state = web_session.web_state(svc, web)
     assert state.final and state.attempts_left == 0  # as presign now says: no new attempt
 

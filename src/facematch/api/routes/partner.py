@@ -21,7 +21,7 @@ from facematch.api.deps import (
 from facematch.api.errors import Surface
 from facematch.api.schemas import DetailsResponse, InitiateFlowResponse
 from facematch.errors import InvalidFieldError, UploadTooLargeError
-from facematch.flows import initiate, processing, results, sessions
+from facematch.flows import flow_sessions, initiate, processing, results
 from facematch.outbound.reference import decode_base64_image
 from facematch.rules import sandbox
 
@@ -162,4 +162,4 @@ def finish_session(
 ) -> dict[str, Any]:
     """Finish a session now (our extension): no more attempts; the last decided attempt becomes the
     final result, with its one callback. Answers with the Get Submission Details ``data``."""
-    return ok(sessions.finish(svc, sessions.FinishRequest(token, partner_session_id)))
+    return ok(flow_sessions.finish(svc, flow_sessions.FinishRequest(token, partner_session_id)))

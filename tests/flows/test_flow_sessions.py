@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from facematch.flows import sessions
+from facematch.flows import flow_sessions
 from facematch.flows.context import Services
-from facematch.flows.sessions import Finished
+from facematch.flows.flow_sessions import Finished
 from facematch.storage.models import OutboxMessage, Submission, utcnow
 from servicekit import create_partner, seed_session
 
@@ -42,22 +42,22 @@ def callbacks(svc: Services, flow_id: str) -> int:
 
 
 def test_nothing_to_finish_without_a_verdict(fake_services: Services) -> None:
-    assert sessions.finish_session(fake_services, interactive_session(fake_services)) is Finished.NOTHING
+    assert flow_sessions.finish_session(fake_services, interactive_session(fake_services)) is Finished.NOTHING
     opened = interactive_session(fake_services, {"status": "INITIATED"})
-    assert sessions.finish_session(fake_services, opened) is Finished.NOTHING
-    assert sessions.finish_session(fake_services, str(uuid.uuid4())) is Finished.NOTHING
+    assert flow_sessions.finish_session(fake_services, opened) is Finished.NOTHING
+    assert flow_sessions.finish_session(fake_services, str(uuid.uuid4())) is Finished.NOTHING
 
 
 def test_an_attempt_being_processed_comes_first(fake_services: Services) -> None:
     flow_id = interactive_session(fake_services, RETRY, {"status": "IN_PROGRESS"})
-    assert sessions.finish_session(fake_services, flow_id) is Finished.PROCESSING
+    assert flow_sessions.finish_session(fake_services, flow_id) is Finished.PROCESSING
     assert callbacks(fake_services, flow_id) == 0
 
 
 def test_the_last_verdict_becomes_final_and_an_open_attempt_is_dropped(fake_services: Services) -> None:
     blob = fake_services.blobs.put(b"\x89PNG not really")
     flow_id = interactive_session(fake_services, RETRY, RETRY, {"status": "INITIATED", "selfie_blob": blob})
-    assert sessions.finish_session(fake_services, flow_id) is Finished.FINISHED
+    assert flow_sessions.finish_session(fake_services, flow_id) is Finished.FINISHED
     with fake_services.db.session() as session:
         rows = list(session.scalars(select(Submission).where(Submission.session_id == flow_id)))
         assert [
@@ -67,7 +67,7 @@ def test_the_last_verdict_becomes_final_and_an_open_attempt_is_dropped(fake_serv
             (2, True, "STATUS"),
         ]
     assert callbacks(fake_services, flow_id) == 1
-    assert sessions.finish_session(fake_services, flow_id) is Finished.ALREADY_FINAL
+    assert flow_sessions.finish_session(fake_services, flow_id) is Finished.ALREADY_FINAL
     assert callbacks(fake_services, flow_id) == 1
 
 
@@ -78,7 +78,7 @@ def test_two_finishers_at_once_write_one_callback(fake_services: Services) -> No
 
     def finisher() -> None:
         barrier.wait()
-        outcomes.append(sessions.finish_session(fake_services, flow_id))
+        outcomes.append(flow_sessions.finish_session(fake_services, flow_id))
 
     threads = [threading.Thread(target=finisher) for _ in range(4)]
     for thread in threads:
