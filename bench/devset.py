@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facematch.engine import degrade
+import degrade
 from facematch.engine.images import decode_image
 from facematch.engine.types import Box
 

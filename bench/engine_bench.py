@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from facematch.engine import degrade
+import degrade
 from facematch.engine.evaluation import PairScore, rates_at, tar_at_far
 from facematch.engine.facade import EngineOptions, FaceEngine
 from facematch.engine.images import decode_image

@@ -2,7 +2,7 @@
 example uses: ``python bench/make_card.py PHOTO OUT.jpg [--face-px 36] [--colour] [--seed N]``.
 
 The face is found with the engine, then printed on a card at ``--face-px`` pixels wide (grey unless
-``--colour``), JPEG-crushed, and photographed again (:func:`facematch.engine.degrade.id_card`).
+``--colour``), JPEG-crushed, and photographed again (``degrade.id_card`` in bench/degrade.py).
 Deterministic for a given seed.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from facematch.engine import degrade
+import degrade
 from facematch.engine.facade import FaceEngine
 from facematch.engine.images import decode_image
 from facematch.engine.types import ImageRole

@@ -3,7 +3,7 @@ of the engine alone against the engine plus the band (band pairs counted as "nee
 
 Pairs come from ../shared/faces-more (LFW): the first image is the selfie as it is, the second is
 the reference, as it is (``original``) or turned into a document-style derivative in memory
-(``id_card_36``: a 36 px grey card portrait, re-photographed; see facematch.engine.degrade). Nothing
+(``id_card_36``: a 36 px grey card portrait, re-photographed; see bench/degrade.py). Nothing
 is written to disk but the report.
 
 The accept threshold is the engine's default (fixed before this benchmark). Fixed-width bands
@@ -44,7 +44,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facematch.engine import degrade
+import degrade
 from facematch.engine.facade import EngineOptions, FaceEngine
 from facematch.engine.images import decode_image
 from facematch.engine.types import FaceAnalysis, ImageRole

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facematch.engine import degrade
+import degrade
 from facematch.engine.facade import FaceEngine
 from facematch.engine.images import decode_image
 from facematch.engine.types import FaceAnalysis, ImageRole

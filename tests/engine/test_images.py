@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from facematch.engine import degrade
+import degrade
 from facematch.engine.images import decode_image, encode_jpeg, sniff_format
 from facematch.errors import (
     AnimatedImageError,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facematch.engine import degrade
+import degrade
 from facematch.engine.detect import Detection, _rotate_faces, _unrotate, rotate
 from facematch.engine.facade import FaceEngine
 from facematch.engine.images import decode_image

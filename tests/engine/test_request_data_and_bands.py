@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from facematch.engine import degrade
+import degrade
 from facematch.engine.calibrate import Band, Calibration
 from facematch.engine.facade import AdaptedTemplates, EngineOptions, FaceEngine
 from facematch.engine.images import decode_image

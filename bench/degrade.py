@@ -1,4 +1,4 @@
-"""Document-style derivatives of a face photo, for benchmarks, tests and operator evaluations.
+"""Document-style derivatives of a face photo, for benchmarks and tests (bench/ is on the tests' import path).
 
 Real references are rarely clean photos: a KTP portrait is ~24-40 px wide, grey or tinted,
 JPEG-crushed and re-photographed; passport scans are cropped to the face with no margin; phone
