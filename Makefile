@@ -42,7 +42,7 @@ test: install chromium ## lint, type-check, the whole suite on SQLite, then on P
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (see above: lint, the SQLite pass or the PostgreSQL pass)"; fi; \
 	exit $$status
 
-test-pg: install ## the suite on PostgreSQL (fresh databases; model and browser tests ran on SQLite and run once)
+test-pg: install ## the suite on PostgreSQL: the tests that touch a database (model, browser and database-free tests run once, on SQLite)
 	FACEMATCH_TEST_DATABASE_URL=$${FACEMATCH_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 		$(PYTEST) -m "not model and not e2e"
 

@@ -22,8 +22,6 @@ from s3kit import _ports
 from servicekit import free_port
 from test_readme_walkthrough import blocks_between
 
-pytestmark = pytest.mark.slow
-
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "docs" / "deploy.md"
 SHARED = ROOT.parent / "shared"
@@ -32,6 +30,8 @@ SECTION = ("## A small cluster on one machine", "## Keys and secrets")
 SAFETY_NET = "set -eu -o pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true; wait' EXIT\n"
 
 
+@pytest.mark.slow
+@pytest.mark.postgresql
 def test_the_one_machine_cluster_comes_up_from_the_documents_commands(tmp_path: Path) -> None:
     if not os.environ.get("FACEMATCH_TEST_DATABASE_URL", "").startswith("postgresql"):
         pytest.skip("PostgreSQL only (the suite runs again on PostgreSQL)")
