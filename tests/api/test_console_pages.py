@@ -28,7 +28,7 @@ from facematch.flows.console import operators, zones
 from facematch.flows.console.guard import login_guard
 from facematch.flows.console.operators import OperatorRole
 from facematch.rules import decisions
-from facematch.storage.models import AuditEvent, FlowSession, OutboxMessage, ReviewItem, Submission
+from facematch.storage.models import AuditEvent, FlowSession, OutboxMessage, Partner, ReviewItem, Submission
 from servicekit import SECRETS, LiveServer, create_partner, live_app, seed_session, seed_submission
 
 EXPORT_CAP = 3
@@ -431,3 +431,26 @@ def test_control_characters_in_forms_get_a_400_or_are_kept_readable(
             )
         ).all()
     assert sorted(reasons) == ["same\ufffd person", "ticket\ufffd 4711"]
+
+
+def test_the_partner_form_switches_liveness(console: LiveServer) -> None:
+    client, _ = signed_in(console, OperatorRole.ADMIN)
+    with client:
+        page = client.get("/console/partners/new")
+        assert 'name="liveness"' in page.text and '<option value="off" selected>' in page.text
+        name = f"Bank {uuid.uuid4().hex[:6]}"
+        form = {"csrf": csrf_of(page.text), "name": name, "liveness": "active"}
+        made = client.post("/console/partners", data=form)
+        assert made.status_code == 200
+        for secret in re.findall(r'class="secret" id="[^"]+">([^<]+)<', made.text):
+            SECRETS.add(secret)
+        with console.services.db.session() as session:
+            partner = session.scalars(select(Partner).where(Partner.name == name)).one()
+            assert partner.liveness == "active"
+            partner_id = partner.id
+        shown = client.get(f"/console/partners/{partner_id}")
+        assert '<option value="active" selected>' in shown.text
+        refused = client.post(
+            f"/console/partners/{partner_id}", data={"csrf": csrf_of(shown.text), "liveness": "passive"}
+        )
+        assert refused.status_code == 400 and "liveness" in refused.text

@@ -107,6 +107,7 @@ def backend_session(
         source=Source.API,
         interactive=False,
         sandbox=partner.sandbox,
+        liveness=partner.liveness,
     )
 
 

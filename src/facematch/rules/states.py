@@ -178,3 +178,19 @@ class ReviewState(StrEnum):
 class ReviewOutcome(StrEnum):
     APPROVE = "APPROVE"
     REJECT = "REJECT"
+
+
+class LivenessMode(StrEnum):
+    """Whether a session's selfie must come with a live head-move challenge (docs/liveness.md):
+    a partner's setting ``liveness``, and Initiate Flow's ``additionalDetails.liveness``."""
+
+    OFF = "off"
+    ACTIVE = "active"
+
+
+def liveness_of(partner: LivenessMode | str, asked: LivenessMode | str | None = None) -> LivenessMode:
+    """A session's liveness: what its partner requires, or more if the session asked for it (a
+    session never turns off what its partner requires)."""
+    if LivenessMode.ACTIVE in (partner, asked):
+        return LivenessMode.ACTIVE
+    return LivenessMode.OFF
