@@ -6,7 +6,9 @@ built in memory from frames.
   poses), each held for a while, letterboxed into the camera's frame;
 * :func:`print_frames` shows one photo as a print moved, tilted and turned in front of the
   camera (``presentation.planar_view``: a homography per frame), the attack the depth check stops;
-* :func:`encode_clip` encodes frames as a backend partner's clip, for the clip decoder.
+* :func:`encode_clip` encodes frames as a backend partner's clip, for the clip decoder;
+* :func:`fake_moves` makes frames the fake engine reads as a head (or a flat print of it) doing a
+  challenge's moves, for the service's tests that run on the fake engine.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import av
 import cv2
 import numpy as np
 
+from facematch.engine.fake import fake_face_image
+from facematch.engine.images import decode_image
 from facematch.engine.presentation import CardPose, planar_view
 
 RGB = np.ndarray
@@ -99,3 +103,26 @@ def encode_clip(frames: Sequence[RGB], kind: str = "webm", fps: int = 10) -> byt
         for packet in stream.encode():
             output.mux(packet)
     return buffer.getvalue()
+
+
+def fake_moves(
+    moves: Sequence[str], *, person: int = 1, flat: bool = False, hold: int = 4, size: int = 64
+) -> list[RGB]:
+    """Frames the fake engine reads as person ``person`` doing ``moves`` (``TURN_LEFT``,
+    ``TURN_RIGHT``, ``COME_CLOSER``), each pose held for ``hold`` frames: frontal first, each turn
+    (30°) there and back, coming closer (1.4×) and back. ``flat``: a print of the head, slanted to
+    fake the turns (no depth)."""
+
+    def frame(yaw: int = 0, scale: float = 1.0) -> RGB:
+        image = fake_face_image(person, yaw_deg=yaw, scale=scale, flat=flat, size=size)
+        return decode_image(image).rgb
+
+    frontal = frame()
+    out = [frontal] * (2 * hold)
+    for move in moves:
+        if move == "COME_CLOSER":
+            out += [frame(scale=1.4)] * hold
+        else:
+            out += [frame(yaw=30 if move == "TURN_LEFT" else -30)] * hold
+        out += [frontal] * hold
+    return out

@@ -300,6 +300,10 @@ class FaceEngine:
             self._detector, self._recognizer, decoded, comparable_ratio=COMPARABLE_FACE_RATIO
         )
 
+    def threshold_at(self, far: float) -> float:
+        """The recognizer's similarity at false-accept rate ``far`` (its general calibration)."""
+        return self.calibration.threshold_for(far)
+
     def _settle_orientation(
         self, found: DetectionResult
     ) -> tuple[DetectionResult, tuple[Detection, npt.NDArray[np.float32]] | None]:

@@ -384,7 +384,7 @@ class LivenessFrame(Base):
     __tablename__ = "liveness_frames"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
     nonce: Mapped[str] = mapped_column(String(64))
     at: Mapped[float] = mapped_column(Float)  # received, seconds since the epoch (the service's clock)
     size: Mapped[int] = mapped_column(Integer)  # bytes received (the challenge's upload budget)

@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("seen", sa.JSON(), nullable=False),
         sa.Column("blob", sa.String(length=64), nullable=True),
-        sa.ForeignKeyConstraint(["submission_id"], ["submissions.id"]),
+        sa.ForeignKeyConstraint(["submission_id"], ["submissions.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("liveness_frames", schema=None) as batch_op:
