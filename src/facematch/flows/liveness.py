@@ -18,7 +18,6 @@ attempt's verdict is recorded (:func:`discard_evidence`), and none of it is ever
 from __future__ import annotations
 
 import io
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -99,7 +98,7 @@ def challenge_of(submission: Submission) -> Challenge | None:
 def issue(svc: Services, submission: Submission, *, session: Session) -> Challenge:
     """A fresh challenge for an open attempt. An earlier challenge's clip and frames are dropped
     (their blobs deleted once this transaction commits): they answered another nonce."""
-    challenge = random_challenge(secrets.SystemRandom(), now=now_s(svc), plan=plan(svc.settings))
+    challenge = random_challenge(svc.rng, now=now_s(svc), plan=plan(svc.settings))
     stale = liveness_repo.delete_frames(submission.id, session=session)
     if submission.liveness_blob:
         stale.append(submission.liveness_blob)
