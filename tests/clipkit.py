@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import av
@@ -151,6 +151,17 @@ def closer(frame: RGB, zoom: float) -> RGB:
     return np.ascontiguousarray(cv2.warpAffine(frame, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE))
 
 
+def _moves(
+    front: RGB, shown: Callable[[str], RGB], moves: Sequence[str], lead: int, hold: int, tail: int
+) -> list[RGB]:
+    """``front`` for ``lead`` frames, then for each move ``shown(move)`` for ``hold`` frames and
+    ``front`` for ``hold`` more, then ``tail`` frames of ``front``."""
+    out = [front] * lead
+    for move in moves:
+        out += [shown(move)] * hold + [front] * hold
+    return out + [front] * tail
+
+
 def live_moves(
     poses: dict[str, RGB],
     moves: Sequence[str],
@@ -160,15 +171,15 @@ def live_moves(
     tail: int = 8,
     size: tuple[int, int] = (640, 480),
 ) -> list[RGB]:
-    """A person doing ``moves``: ``poses["FRONT"]`` for ``lead`` frames, then for each move its
-    photo (``poses[move]``; ``COME_CLOSER``: the frontal photo enlarged 1.35×) for ``hold`` frames
-    and the frontal one for ``hold`` more, then ``tail`` frontal frames (the selfie)."""
+    """A person doing ``moves``: ``poses["FRONT"]``, and for each move its photo (``poses[move]``;
+    ``COME_CLOSER``: the frontal photo enlarged 1.35×), timed as :func:`_moves` says (the tail:
+    facing the camera for the selfie)."""
     front = fit(poses["FRONT"], size)
-    out = [front] * lead
-    for move in moves:
-        shown = closer(front, 1.35) if move == "COME_CLOSER" else fit(poses[move], size)
-        out += [shown] * hold + [front] * hold
-    return out + [front] * tail
+
+    def shown(move: str) -> RGB:
+        return closer(front, 1.35) if move == "COME_CLOSER" else fit(poses[move], size)
+
+    return _moves(front, shown, moves, lead, hold, tail)
 
 
 #: how a print is held to answer each move: turned and tilted, or brought closer
@@ -188,13 +199,12 @@ def print_moves(
     tail: int = 8,
     size: tuple[int, int] = (640, 480),
 ) -> list[RGB]:
-    """``photo`` printed and held in front of the camera through ``moves`` (as :func:`live_moves`
-    times them): turned and tilted in 3D for a turn, brought closer for ``COME_CLOSER``."""
+    """``photo`` printed and held in front of the camera through ``moves`` (timed as
+    :func:`live_moves`): turned and tilted in 3D for a turn, brought closer for ``COME_CLOSER``."""
     front = planar_view(photo, CardPose(), size)[0]
-    out = [front] * lead
-    for move in moves:
-        out += [planar_view(photo, _PRINT_POSES[move], size)[0]] * hold + [front] * hold
-    return out + [front] * tail
+    return _moves(
+        front, lambda move: planar_view(photo, _PRINT_POSES[move], size)[0], moves, lead, hold, tail
+    )
 
 
 def load_poses(faces_dir: Path, poses: dict[str, tuple[str, bool]] = OBAMA) -> dict[str, RGB]:

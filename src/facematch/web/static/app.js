@@ -275,7 +275,7 @@
   function grab(canvas, width, height, crop) {
     // Draw the camera frame into ``canvas`` (width x height); ``crop``: only the 3:4 centre the oval
     // is drawn on (what the user sees), else the whole frame scaled to ``width``.
-    var video = S.screen === 'challenge' ? $('challenge-video') : $('video');
+    var video = $('video');
     var w = video.videoWidth, h = video.videoHeight;
     if (!w || !h) return null;
     var sx = 0, sy = 0, sw = w, sh = h;
@@ -296,13 +296,17 @@
 
   /* ---------- the head-move challenge ---------- */
   function enterCamera() { return S.config.liveness ? enterChallenge() : enterCapture(); }
+  function placeStage(screen) {
+    // One camera stage (video, oval, cues) for both screens: it moves to the one being shown.
+    var stage = document.querySelector('.stage');
+    var heading = $('screen-' + screen).querySelector('h1');
+    if (stage.parentNode !== heading.parentNode) heading.parentNode.insertBefore(stage, heading.nextSibling);
+    var video = $('video');
+    if (video.paused && video.srcObject) video.play().catch(function () { /* a muted stream may autoplay */ });
+  }
   function enterChallenge() {
+    placeStage('challenge');
     show('challenge');
-    var video = $('challenge-video');
-    if (video.srcObject !== S.stream) {
-      video.srcObject = S.stream;
-      video.play().catch(function () { /* autoplay of a muted stream is allowed */ });
-    }
     var c = S.config;
     $('challenge-attempts').textContent = c.maxAttempts > 1 ? t('capture.attempt', { n: Math.min(c.attemptsUsed + 1, c.maxAttempts), max: c.maxAttempts }) : '';
     say(t('challenge.ready'), null);
@@ -401,6 +405,7 @@
 
   /* ---------- capture with live guidance ---------- */
   function enterCapture() {
+    placeStage('capture');
     show('capture');
     setHint('WAIT', false);
     var c = S.config;
