@@ -28,7 +28,15 @@ from facematch.flows.console import operators, zones
 from facematch.flows.console.guard import login_guard
 from facematch.flows.console.operators import OperatorRole
 from facematch.rules import decisions
-from facematch.storage.models import AuditEvent, FlowSession, OutboxMessage, Partner, ReviewItem, Submission
+from facematch.storage.models import (
+    AuditEvent,
+    FlowSession,
+    OutboxMessage,
+    Partner,
+    ReviewItem,
+    Submission,
+    utcnow,
+)
 from servicekit import SECRETS, LiveServer, create_partner, live_app, seed_session, seed_submission
 
 EXPORT_CAP = 3
@@ -454,3 +462,31 @@ def test_the_partner_form_switches_liveness(console: LiveServer) -> None:
             f"/console/partners/{partner_id}", data={"csrf": csrf_of(shown.text), "liveness": "passive"}
         )
         assert refused.status_code == 400 and "liveness" in refused.text
+
+
+def test_a_submission_shows_its_liveness_challenge_and_verdict(console: LiveServer) -> None:
+    partner_id = create_partner(console.services.db, liveness="active").partner_id
+    issued = utcnow().timestamp() - 60
+    checks = [
+        {"name": "MOVES", "passed": True, "value": 2.0},
+        {"name": "DEPTH", "passed": False, "value": 0.0},
+    ]
+    submission_id = seed_submission(
+        console.services.db,
+        partner_id,
+        status="COMPLETED",
+        result="INVALID",
+        reason_code="NOT_LIVE",
+        final=True,
+        completed_at=utcnow(),
+        liveness_challenge={"nonce": "n" * 32, "moves": ["TURN_LEFT", "TURN_RIGHT"], "issuedAt": issued},
+        details={
+            "verificationResults": {"liveness": {"result": False, "version": "active-1", "checks": checks}}
+        },
+    )
+    client, _ = signed_in(console, OperatorRole.VIEWER)
+    with client:
+        page = client.get(f"/console/submissions/{submission_id}")
+    assert page.status_code == 200
+    assert "Liveness challenge issued" in page.text and "TURN_LEFT → TURN_RIGHT" in page.text
+    assert '<p id="liveness">failed' in page.text and "<code>DEPTH</code> failed: 0.0" in page.text
