@@ -28,7 +28,9 @@
     │   ├── InvalidSubmissionTypeError  submissionType is not FACE_MATCH
     │   ├── InvalidConfirmRequestError  the confirm body is malformed
     │   ├── InvalidSubmissionIdError    a submission id that cannot be one
-    │   └── SessionUserMismatchError    the session belongs to another partner user
+    │   ├── SessionUserMismatchError    the session belongs to another partner user
+    │   └── LivenessRequiredError       the session asks for liveness: this path cannot give it
+    │       └── LivenessClipRequiredError  a confirm before the challenge clip was uploaded
     ├── AuthError                       who is calling may not do this
     │   ├── UnauthorizedError           no, bad, expired or wrong-kind credentials or token
     │   │   └── TokenExpiredError       a token we signed, of the right kind, past its expiry
@@ -68,6 +70,7 @@
     │   │   └── WebSessionExpiredError  the web session or launch link ran out (SESSION_EXPIRED)
     │   ├── HandoffLinkError            a Smart QR link that is used, expired or unknown (LINK_EXPIRED)
     │   ├── CaptureRejectedError        a capture without a usable face; no submission made (hint attached)
+    │   ├── LivenessChallengeError      a frame or selfie for no, another or a spent challenge (refused)
     │   └── CaptureLimitError           the session sent too many photos without a usable face
     └── ConsoleError                    the operator console refuses a request
         ├── LoginFailedError            wrong e-mail, password or second-factor code (never says which)
@@ -288,6 +291,20 @@ class SessionUserMismatchError(RequestError):
     """The partner session belongs to another partner user."""
 
     code = "PARTNER_SESSION_ID_DOES_NOT_BELONG_TO_THE_USER"
+
+
+class LivenessRequiredError(RequestError):
+    """The session asks for liveness (its partner's setting or Initiate Flow's
+    ``additionalDetails.liveness``): use the presigned uploads with the challenge clip."""
+
+    code = "LIVENESS_REQUIRED"
+
+
+class LivenessClipRequiredError(LivenessRequiredError):
+    """The session asks for liveness: upload the challenge clip (the LIVENESS document) with its
+    nonce before confirming."""
+
+    code = "LIVENESS_CLIP_REQUIRED"
 
 
 class AuthError(FacematchError):
@@ -573,6 +590,13 @@ class CaptureRejectedError(WebError):
     def __init__(self, hint: str) -> None:
         super().__init__(f"no usable face in the capture: {hint}")
         self.hint = hint
+
+
+class LivenessChallengeError(WebError):
+    """A challenge frame or selfie that answers no challenge of this session, another one, or one
+    that is over (past its deadline, its frames or its bytes); nothing was stored."""
+
+    code = "LIVENESS_CHALLENGE_REFUSED"
 
 
 class CaptureLimitError(WebError):

@@ -28,7 +28,15 @@ from facematch.flows.console import operators, zones
 from facematch.flows.console.guard import login_guard
 from facematch.flows.console.operators import OperatorRole
 from facematch.rules import decisions
-from facematch.storage.models import AuditEvent, FlowSession, OutboxMessage, ReviewItem, Submission
+from facematch.storage.models import (
+    AuditEvent,
+    FlowSession,
+    OutboxMessage,
+    Partner,
+    ReviewItem,
+    Submission,
+    utcnow,
+)
 from servicekit import SECRETS, LiveServer, create_partner, live_app, seed_session, seed_submission
 
 EXPORT_CAP = 3
@@ -431,3 +439,54 @@ def test_control_characters_in_forms_get_a_400_or_are_kept_readable(
             )
         ).all()
     assert sorted(reasons) == ["same\ufffd person", "ticket\ufffd 4711"]
+
+
+def test_the_partner_form_switches_liveness(console: LiveServer) -> None:
+    client, _ = signed_in(console, OperatorRole.ADMIN)
+    with client:
+        page = client.get("/console/partners/new")
+        assert 'name="liveness"' in page.text and '<option value="off" selected>' in page.text
+        name = f"Bank {uuid.uuid4().hex[:6]}"
+        form = {"csrf": csrf_of(page.text), "name": name, "liveness": "active"}
+        made = client.post("/console/partners", data=form)
+        assert made.status_code == 200
+        for secret in re.findall(r'class="secret" id="[^"]+">([^<]+)<', made.text):
+            SECRETS.add(secret)
+        with console.services.db.session() as session:
+            partner = session.scalars(select(Partner).where(Partner.name == name)).one()
+            assert partner.liveness == "active"
+            partner_id = partner.id
+        shown = client.get(f"/console/partners/{partner_id}")
+        assert '<option value="active" selected>' in shown.text
+        refused = client.post(
+            f"/console/partners/{partner_id}", data={"csrf": csrf_of(shown.text), "liveness": "passive"}
+        )
+        assert refused.status_code == 400 and "liveness" in refused.text
+
+
+def test_a_submission_shows_its_liveness_challenge_and_verdict(console: LiveServer) -> None:
+    partner_id = create_partner(console.services.db, liveness="active").partner_id
+    issued = utcnow().timestamp() - 60
+    checks = [
+        {"name": "MOVES", "passed": True, "value": 2.0},
+        {"name": "DEPTH", "passed": False, "value": 0.0},
+    ]
+    submission_id = seed_submission(
+        console.services.db,
+        partner_id,
+        status="COMPLETED",
+        result="INVALID",
+        reason_code="NOT_LIVE",
+        final=True,
+        completed_at=utcnow(),
+        liveness_challenge={"nonce": "n" * 32, "moves": ["TURN_LEFT", "TURN_RIGHT"], "issuedAt": issued},
+        details={
+            "verificationResults": {"liveness": {"result": False, "version": "active-1", "checks": checks}}
+        },
+    )
+    client, _ = signed_in(console, OperatorRole.VIEWER)
+    with client:
+        page = client.get(f"/console/submissions/{submission_id}")
+    assert page.status_code == 200
+    assert "Liveness challenge issued" in page.text and "TURN_LEFT → TURN_RIGHT" in page.text
+    assert '<p id="liveness">failed' in page.text and "<code>DEPTH</code> failed: 0.0" in page.text

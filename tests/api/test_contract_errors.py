@@ -125,6 +125,8 @@ def test_initiate_duplicate_session(api: Api) -> None:
         ({"theme": "PINK"}, "INVALID_THEME"),
         ({"additionalDetails": {"userLocale": "fr_FR"}}, "INVALID_USER_LOCALE"),
         ({"additionalDetails": {"allowQr": "yes"}}, "INVALID_ALLOW_QR"),
+        ({"additionalDetails": {"liveness": "passive"}}, "INVALID_LIVENESS"),
+        ({"additionalDetails": {"liveness": True}}, "INVALID_LIVENESS"),
         ({"additionalDetails": {"referenceImageUrl": "file:///etc/passwd"}}, "INVALID_REFERENCE_IMAGE_URL"),
         (
             {"additionalDetails": {"referenceImageUrl": "http://169.254.169.254/x"}},

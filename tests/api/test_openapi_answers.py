@@ -7,20 +7,25 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
+from clipkit import encode_clip, fake_moves
 from consolekit import console_user, make_operator
+from facematch.clock import ManualClock
 from facematch.engine.fake import fake_face_image
 from facematch.flows import review
 from facematch.flows.console import desk
 from facematch.flows.console.operators import OperatorRole
 from facematch.rules.review_band import Band
+from facematch.storage.models import utcnow
 from partner_client import Api, make_api
-from servicekit import LiveServer, Receiver, wait_for
+from servicekit import LiveServer, Receiver, live_app, wait_for
 
 from .test_results import attempt, sdk_session
 
@@ -233,3 +238,48 @@ def test_the_completion_callback_is_documented_as_sent(live: LiveServer, answers
     finally:
         api.http.close()
         receiver.stop()
+
+
+def test_liveness_answers_as_documented(database_url: str, tmp_path: Path, answers: Answers) -> None:
+    """Presign with its challenge and LIVENESS slot, the clip's upload, and the details and the
+    callback of a passed challenge (liveness with faceMatch) and of a print (NOT_LIVE, no faceMatch)."""
+    clock = ManualClock(utcnow() + timedelta(hours=1))
+    receiver = Receiver(lambda _, __: (200, {}, b"ok")).start()
+    with live_app(database_url, tmp_path, clock=clock) as server:
+        api = make_api(server, liveness="active", callback_url=receiver.url + "/hook")
+        try:
+            for flat, reason in ((False, ""), (True, "NOT_LIVE")):
+                token, psid = api.user_token(), str(uuid.uuid4())
+                presigned = answers.check("get", "/coe/v1/submissions/urls", api.presign(token, psid))["data"]
+                clock.advance(8.0)
+                clip = encode_clip(fake_moves(presigned["liveness"]["moves"], flat=flat), "mjpeg")
+                sent = httpx.put(
+                    presigned["documents"]["LIVENESS"]["documentUrl"],
+                    content=clip,
+                    headers={"x-liveness-nonce": presigned["liveness"]["nonce"]},
+                )
+                answers.check("put", "/coe/v1/submissions/{submission_id}/documents/{document_type}", sent)
+                for slot in ("SELFIE", "REFERENCE"):
+                    assert api.upload(
+                        presigned["documents"][slot]["documentUrl"], fake_face_image(1)
+                    ).is_success
+                answers.check(
+                    "put", "/coe/v1/submissions/urls", api.confirm(token, psid, presigned["submissionId"])
+                )
+                api.wait_decided(token, psid, presigned["submissionId"])
+                data = details(api, answers, psid)
+                assert data["reasonCode"] == reason
+                assert data["submissionDetails"]["verificationResults"]["liveness"]["result"] is not flat
+            webhook = answers.document["webhooks"]["submission.completed"]["post"]
+            schema = webhook["requestBody"]["content"]["application/json"]["schema"]
+            root = strict({**schema, "components": answers.document["components"]})
+            bodies = [
+                json.loads(r.body)
+                for r in wait_for(lambda: receiver.requests if len(receiver.requests) >= 2 else None)
+            ]
+            assert {b["reasonCode"] for b in bodies} == {"", "NOT_LIVE"}
+            for body in bodies:
+                assert not list(Draft202012Validator(root).iter_errors(body))
+        finally:
+            api.http.close()
+            receiver.stop()

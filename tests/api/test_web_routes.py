@@ -66,7 +66,9 @@ def test_every_string_exists_in_both_locales() -> None:
     js = (STATIC / "app.js").read_text()
     used |= {k for k in re.findall(r"(?<![\w.])t\('([\w.]+)'", js) if not k.endswith(".")}
     hints = [hint.value for hint in Hint if hint is not Hint.BUSY] + ["WAIT", "OFFLINE"]
-    for prefix, values in (("hint.", hints), ("retry.", ["FACE_MATCH_FAILED", "QUALITY", "FACE"])):
+    moves = ["TURN_LEFT", "TURN_RIGHT", "COME_CLOSER"]
+    retries = ["FACE_MATCH_FAILED", "QUALITY", "FACE", "NOT_LIVE"]
+    for prefix, values in (("hint.", hints), ("retry.", retries), ("move.", moves)):
         used |= {prefix + v for v in values}
     for code in (
         "CAMERA_PERMISSION_DENIED",

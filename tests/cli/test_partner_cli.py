@@ -83,8 +83,13 @@ def test_partner_lifecycle(cli_env: Path, capsys: pytest.CaptureFixture[str], da
     )
     cleared = json.loads(run(capsys, "partner", "update", client_id, "--privacy-url", "", "--sandbox", "off"))
     assert cleared["privacyUrl"] is None and cleared["sandbox"] is False
+    assert shown["liveness"] == "off"
+    live = json.loads(run(capsys, "partner", "update", client_id, "--liveness", "active"))
+    assert live["liveness"] == "active" and live["retryWindowS"] == 120
     for bad in (["--privacy-url", "javascript:alert(1)"], ["--retry-window-s", "0"]):
         assert main(["partner", "update", client_id, *bad]) == 2
+    with pytest.raises(SystemExit):
+        main(["partner", "update", client_id, "--liveness", "passive"])
     run(capsys, "partner", "disable", client_id)
     assert json.loads(run(capsys, "partner", "show", client_id))["disabled"] is True
     assert main(["partner", "show", "no-such-client"]) == 2

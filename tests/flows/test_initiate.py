@@ -1,5 +1,6 @@
 """Initiate Flow called directly: a valid body stores one session and hands out an SDK token or a
-launch URL; every refused field is named."""
+launch URL; every refused field is named; a session asks for liveness and cannot turn off what its
+partner requires."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from facematch.errors import (
 )
 from facematch.flows import gateway, initiate
 from facematch.flows.context import Services
+from facematch.rules.states import LivenessMode
 from facematch.storage.models import FlowSession
 from servicekit import ONBOARDING, PartnerCreds, create_partner
 
@@ -111,3 +113,32 @@ def test_another_onboarding_partner_is_refused(fake_services: Services) -> None:
     svc = fake_services
     with pytest.raises(OnboardingPartnerMismatchError):
         initiate.initiate_flow(svc, _request(svc, create_partner(svc.db), WEB, obp="OTHER"))
+
+
+@pytest.mark.parametrize(
+    ("partner", "asked", "expected"),
+    [
+        ("off", None, LivenessMode.OFF),
+        ("off", "off", LivenessMode.OFF),
+        ("off", "active", LivenessMode.ACTIVE),
+        ("active", None, LivenessMode.ACTIVE),
+        ("active", "off", LivenessMode.ACTIVE),
+    ],
+)
+def test_a_session_asks_for_liveness_and_cannot_turn_off_its_partners(
+    fake_services: Services, partner: str, asked: str | None, expected: LivenessMode
+) -> None:
+    svc = fake_services
+    creds = create_partner(svc.db, liveness=partner)
+    details = {} if asked is None else {"liveness": asked}
+    initiate.initiate_flow(svc, _request(svc, creds, {**WEB, "additionalDetails": details}))
+    with svc.db.session() as session:
+        stored = session.query(FlowSession).filter_by(partner_id=creds.partner_id).one()
+        assert stored.liveness is expected
+
+
+def test_an_unknown_liveness_mode_is_refused(fake_services: Services) -> None:
+    svc = fake_services
+    body = {**WEB, "additionalDetails": {"liveness": "passive"}}
+    with pytest.raises(InvalidFieldError):
+        initiate.initiate_flow(svc, _request(svc, create_partner(svc.db), body))

@@ -19,6 +19,7 @@ from facematch.flows import retention, submissions
 from facematch.flows.context import Services
 from facematch.security.tokens import TokenKind
 from facematch.services import build_services
+from facematch.storage import liveness_repo
 from facematch.storage.blobs import BlobNotFoundError
 from facematch.storage.models import AuditEvent, FlowSession, Submission, utcnow
 from facematch.worker.queue import sweep_abandoned
@@ -172,3 +173,31 @@ def test_an_attempt_begun_after_a_retry_and_abandoned_is_removed_and_the_session
         assert session.get(Submission, second) is None
         row = session.get(Submission, first)
         assert row is not None and row.final and row.next_action in ("STATUS", "EXIT")
+
+
+def test_liveness_evidence_is_never_an_orphan_and_goes_with_its_unconfirmed_attempt(svc: Services) -> None:
+    """A clip and a challenge frame's blob are kept while their attempt is open (the orphan purge
+    leaves them), and deleted with an attempt that was never confirmed."""
+    clock = ManualClock()
+    svc = dataclasses.replace(svc, clock=clock)
+    partner_id = create_partner(svc.db).partner_id
+    clip, face = svc.blobs.put(b"clip"), svc.blobs.put(b"face")
+    challenge = {"nonce": "n" * 32, "moves": ["TURN_LEFT", "TURN_RIGHT"], "withinS": 6.0}
+    submission_id = seed_submission(
+        svc.db,
+        partner_id,
+        status="INITIATED",
+        liveness_blob=clip,
+        liveness_challenge={**challenge, "issuedAt": 0.0, "deadline": 30.0},
+        created_at=utcnow() - timedelta(days=31),
+    )
+    with svc.db.session() as session:
+        liveness_repo.add_frame(submission_id, "n" * 32, 1.0, 100, {"faces": 1}, face, session=session)
+    clock.advance(svc.settings.blobs.orphan_grace_s + 60)
+    assert retention.purge_orphans(svc, before=clock.now()) == 0
+    assert stored(svc, clip) and stored(svc, face)
+    assert retention.purge_images(svc, days=30).unconfirmed == 1
+    assert not stored(svc, clip) and not stored(svc, face)
+    with svc.db.session() as session:
+        assert session.get(Submission, submission_id) is None
+        assert liveness_repo.frames_of(submission_id, session=session) == []

@@ -115,6 +115,7 @@ def body_limits(settings: Settings, routes: Sequence[BaseRoute]) -> Callable[[st
         Surface.FACE_MATCH.value: settings.server.max_body_bytes,
         web.CAPTURE_ROUTE: settings.web.capture_max_bytes,
         web.PREVIEW_ROUTE: settings.web.preview_max_bytes,
+        web.FRAME_ROUTE: settings.liveness.frame_max_bytes,
     }
     patterns = [
         (route.path_regex, caps[route.name])

@@ -71,6 +71,12 @@ class AdditionalDetails(Model):
     allowQr: bool | None = Field(default=None, description="Smart QR when the device has no camera.")
     forceQr: bool | None = Field(default=None, description="Smart QR always.")
     portraitOnly: bool = True
+    liveness: Literal["off", "active"] | None = Field(
+        default=None,
+        description="Our extension: `active` asks this session for a head-move challenge before each "
+        "selfie (docs/liveness.md); `off` (or absent) leaves the partner's setting, which a session "
+        "cannot turn off.",
+    )
 
 
 class InitiateFlowRequest(Model):
@@ -108,12 +114,40 @@ class DocumentSlot(Model):
 class PresignedDocuments(Model):
     SELFIE: DocumentSlot
     REFERENCE: DocumentSlot
+    LIVENESS: DocumentSlot | None = Field(
+        default=None,
+        description="Our addition, only when the session asks for liveness: the challenge clip (WebM, "
+        "MP4 or MJPEG, at most 10 s and 5 MB), sent with the challenge's nonce in `x-liveness-nonce`.",
+    )
+
+
+class LivenessClip(Model):
+    formats: list[Literal["webm", "mp4", "mjpeg"]]
+    maxBytes: int
+    maxSeconds: float
+
+
+class LivenessChallenge(Model):
+    """Our addition: the head-move challenge the clip must show, in order."""
+
+    version: str = Field(description="The verdict's algorithm, e.g. `active-1`.")
+    nonce: str = Field(description="Send it with the clip (`x-liveness-nonce`).")
+    moves: list[Literal["TURN_LEFT", "TURN_RIGHT", "COME_CLOSER"]] = Field(
+        description="In order; directions are the user's own (`TURN_LEFT`: the user turns to their left)."
+    )
+    moveWithinSeconds: float = Field(description="Each move within this long of the one before.")
+    issuedAt: str
+    deadline: str = Field(description="The clip (and the selfie) must arrive by then.")
+    clip: LivenessClip
 
 
 class PresignedData(Model):
     submissionId: str
     status: str
     documents: PresignedDocuments
+    liveness: LivenessChallenge | None = Field(
+        default=None, description="Our addition, only when the session asks for liveness."
+    )
 
 
 class PresignedResponse(Model):
@@ -241,8 +275,25 @@ class ReferenceImageValidation(Model):
     ktp: DocumentValidation
 
 
+class LivenessCheck(Model):
+    name: Literal["NONCE", "TIMING", "CADENCE", "ONE_FACE", "MOVES", "DEPTH", "SAME_PERSON", "FLAT_TEXTURE"]
+    passed: bool
+    value: float = Field(description="What the check measured (docs/liveness.md, The verdict).")
+
+
+class Liveness(Model):
+    result: bool = Field(description="Whether the head-move challenge showed a live person.")
+    version: str = Field(description="The verdict's algorithm, e.g. `active-1`.")
+    checks: list[LivenessCheck] = Field(description="Our addition: each check of the verdict.")
+
+
 class VerificationResults(Model):
     faceMatch: FaceMatch | None = None
+    liveness: Liveness | None = Field(
+        default=None,
+        description="Only when the session asked for liveness (the partner's setting or Initiate Flow's "
+        "`additionalDetails.liveness`); with `NOT_LIVE` it comes without `faceMatch`.",
+    )
     referenceImageValidation: ReferenceImageValidation | None = None
 
 

@@ -26,7 +26,7 @@ def _options_arguments(parser: argparse.ArgumentParser) -> None:
         "--frame-origin", action="append", help="origin allowed to frame the web app (repeat)"
     )
     for setting in SETTINGS:
-        if setting.kind is bool:
+        if setting.kind is bool or setting.kind is str:
             parser.add_argument(setting.flag, dest=setting.name, choices=setting.words, help=setting.help)
         else:
             parser.add_argument(setting.flag, dest=setting.name, type=int, help=setting.help)
@@ -98,7 +98,7 @@ def _options(args: argparse.Namespace) -> Any:
         for item in args.reference_header:
             name, _, value = item.partition(":")
             headers[name.strip()] = value.strip()
-    settings = {
+    settings: dict[str, Any] = {
         s.name: onoff(getattr(args, s.name), s.words[0]) if s.kind is bool else getattr(args, s.name)
         for s in SETTINGS
     }

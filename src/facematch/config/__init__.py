@@ -23,7 +23,7 @@ from facematch.config.serving import (
     SubmissionSettings,
     WorkerSettings,
 )
-from facematch.config.surfaces import AdminSettings, ConsoleSettings, WebSettings
+from facematch.config.surfaces import AdminSettings, ConsoleSettings, LivenessSettings, WebSettings
 
 
 class Settings(BaseSettings):
@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     reference: ReferenceSettings = Field(default_factory=ReferenceSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    liveness: LivenessSettings = Field(default_factory=LivenessSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)

@@ -47,6 +47,37 @@ class WebSettings(BaseModel):
     )
 
 
+class LivenessSettings(BaseModel):
+    """The head-move challenge of sessions that ask for liveness (docs/liveness.md)."""
+
+    same_person_far: float = Field(
+        default=1e-3,
+        gt=0,
+        lt=1,
+        description="False-accept rate of the threshold at which every challenge frame must match the "
+        "final selfie (SAME_PERSON).",
+    )
+    move_within_s: float = Field(default=6.0, gt=0, description="Time for each move of a challenge.")
+    start_s: float = Field(
+        default=10.0, gt=0, description="Time from a challenge's issue to its first move (camera start)."
+    )
+    finish_s: float = Field(
+        default=10.0, gt=0, description="Time after a challenge's last move for the selfie (and the upload)."
+    )
+    clip_max_bytes: int = Field(
+        default=5 * 1024 * 1024, gt=0, description="Largest challenge clip a backend partner may upload."
+    )
+    clip_max_s: float = Field(default=10.0, gt=0, description="Longest challenge clip accepted, in seconds.")
+    frame_max_bytes: int = Field(
+        default=96_000, gt=0, description="Largest challenge frame the hosted flow's page may send."
+    )
+    challenge_max_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Bytes of frames one hosted challenge may upload in all (past it, frames are refused).",
+    )
+
+
 class AdminSettings(BaseModel):
     """Operator endpoints: /metrics and the OpenAPI documents (/docs, /redoc, /openapi.json)."""
 

@@ -300,9 +300,12 @@ class FaceEngine:
 
     def observe(self, decoded: DecodedImage) -> FrameObservation:
         """A liveness frame's faces and its subject's pose and template, with no quality gate."""
-        return observe_frame(
-            self._detector, self._recognizer, decoded, comparable_ratio=COMPARABLE_FACE_RATIO
-        )
+        ratio = COMPARABLE_FACE_RATIO
+        return observe_frame(self._detector, self._recognizer, decoded, comparable_ratio=ratio)
+
+    def threshold_at(self, far: float) -> float:
+        """The recognizer's similarity at false-accept rate ``far`` (its general calibration)."""
+        return self.calibration.threshold_for(far)
 
     def _settle_orientation(
         self, found: DetectionResult

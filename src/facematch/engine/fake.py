@@ -220,6 +220,9 @@ class FakeEngine:
             template=_template(identity),
         )
 
+    def threshold_at(self, far: float) -> float:
+        return self.threshold
+
     def compare_analyses(self, selfie: FaceAnalysis, reference: FaceAnalysis) -> MatchResult:
         same = bool(np.allclose(selfie.template, reference.template))
         similarity = 0.9 if same else 0.1

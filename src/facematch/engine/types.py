@@ -139,3 +139,8 @@ class Engine(Protocol):
         """The faces of one liveness frame and its subject's geometry and template, without
         quality gates; never raises for a frame without a face (``face_count`` 0)."""
         ...
+
+    def threshold_at(self, far: float) -> float:
+        """The cosine similarity of this engine's templates whose false-accept rate is ``far``
+        (the liveness verdict's SAME_PERSON threshold)."""
+        ...

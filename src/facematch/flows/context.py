@@ -5,9 +5,11 @@ that only the engine is attached, once it has loaded."""
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from secrets import SystemRandom
 from typing import Protocol
 
 from facematch.clock import Clock, SystemClock
@@ -92,6 +94,9 @@ class Services:
     engine: Engine | None = None
     clock: Clock = field(default_factory=SystemClock)
     """The time as every flow, lease and sweep sees it (tests move a ManualClock)."""
+    rng: random.Random = field(default_factory=SystemRandom)
+    """Where liveness challenges draw their moves and nonces (tests that film a challenge in
+    advance seed a ``random.Random``)."""
 
     def close(self) -> None:
         """Release what the services hold: the analysis threads and the database pool."""

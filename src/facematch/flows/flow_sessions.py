@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from facematch.errors import SubmissionNotFoundError, SubmissionStateConflictError
-from facematch.flows import gateway, results, verdicts
+from facematch.flows import gateway, liveness, results, verdicts
 from facematch.flows.context import Services
 from facematch.flows.gateway import require_header
 from facematch.rules.decisions import final_action
@@ -69,11 +69,11 @@ def finish_session(svc: Services, flow_session_id: str) -> Finished:
                 return Finished.NOTHING
             last = decided[-1]
             for open_attempt in (a for a in attempts if a.attempt > last.attempt):
+                evidence = liveness.evidence_blobs(open_attempt, session=session)
                 if not submission_repo.delete_unconfirmed_attempt(open_attempt.id, session=session):
                     raise _RaceError(Finished.PROCESSING)  # it was confirmed meanwhile
-                discarded += [
-                    blob for blob in (open_attempt.selfie_blob, open_attempt.reference_blob) if blob
-                ]
+                images = (open_attempt.selfie_blob, open_attempt.reference_blob)
+                discarded += [blob for blob in images if blob] + evidence
             # the last verdict (counted when it was recorded) becomes final; a borderline non-match
             # in the partner's review band goes to a person instead
             settled = verdicts.settle(

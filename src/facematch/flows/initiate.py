@@ -19,7 +19,7 @@ from facematch.flows import gateway
 from facematch.flows.context import Services
 from facematch.flows.gateway import require_header
 from facematch.outbound.urls import UrlPolicy
-from facematch.rules.states import INITIATE_SOURCES, Flow, Locale, Source, Theme
+from facematch.rules.states import INITIATE_SOURCES, Flow, LivenessMode, Locale, Source, Theme, liveness_of
 from facematch.security.tokens import TokenKind
 from facematch.storage import submission_repo
 from facematch.storage.models import FlowSession
@@ -129,6 +129,11 @@ def initiate_flow(svc: Services, request: InitiateRequest) -> InitiateResult:
             force_qr=_flag("forceQr", details.get("forceQr"), partner.force_qr),
             portrait_only=_flag("portraitOnly", details.get("portraitOnly"), True),
             sandbox=partner.sandbox,
+            # our extension: a session may ask for the challenge; it cannot turn off its partner's
+            liveness=liveness_of(
+                partner.liveness,
+                _enum("liveness", details.get("liveness"), tuple(LivenessMode), LivenessMode.OFF),
+            ),
         )
         session.add(flow_session)
         try:

@@ -26,6 +26,7 @@ from facematch.errors import DestinationNotAllowedError, InvalidFieldError, Unau
 from facematch.outbound import safe_http, webhooks
 from facematch.outbound.urls import UrlPolicy
 from facematch.rules import partner_settings
+from facematch.rules.states import LivenessMode
 from facematch.security.throttle import AuthThrottle
 from facematch.storage import partner_repo
 from facematch.storage.models import Partner, utcnow
@@ -59,6 +60,8 @@ class PartnerOptions:
     sandbox: bool | None = None
     auto_capture: bool | None = None
     retry_window_s: int | None = None
+    liveness: str | None = None
+    """``off`` or ``active`` (:class:`~facematch.rules.states.LivenessMode`)."""
 
 
 #: Longest retry window: a week (an abandoned session becomes final after the window).
@@ -174,6 +177,8 @@ def apply_options(partner: Partner, options: PartnerOptions, *, box: SecretBox |
         raise InvalidFieldError("max-attempts", "max attempts must be 1..20")
     if options.retry_window_s is not None and not 0 < options.retry_window_s <= MAX_RETRY_WINDOW_S:
         raise InvalidFieldError("retry-window-s", f"the retry window must be 1..{MAX_RETRY_WINDOW_S} s")
+    if options.liveness is not None and options.liveness not in tuple(LivenessMode):
+        raise InvalidFieldError("liveness", "liveness must be off or active")
     for setting in partner_settings.SETTINGS:
         value = getattr(options, setting.name)
         if value is not None:

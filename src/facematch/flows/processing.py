@@ -12,26 +12,28 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from facematch.engine.types import ImageRole
+from facematch.engine.types import FaceAnalysis, ImageRole
 from facematch.errors import (
     DeadlineExceededError,
     DuplicatePartnerSessionError,
     FaceError,
     ImageError,
+    LivenessRequiredError,
     MissingFieldError,
     ReferenceFetchError,
 )
-from facematch.flows import gateway, partners, results, verdicts
+from facematch.flows import gateway, liveness, partners, results, verdicts
 from facematch.flows.context import Services
 from facematch.flows.gateway import require_header
 from facematch.flows.leases import LeaseHeartbeat
 from facematch.flows.submissions import backend_session, make_derivative
 from facematch.rules import decisions, sandbox
 from facematch.rules.decisions import Decision
-from facematch.rules.states import ReasonCode, Result, SubmissionStatus
+from facematch.rules.states import LivenessMode, ReasonCode, Result, SubmissionStatus
 from facematch.security.capacity import AnalysisPool
 from facematch.storage import job_repo, submission_repo
 from facematch.storage.blobs import BlobNotFoundError, discard
+from facematch.storage.db import on_commit
 from facematch.storage.models import FlowSession, Partner, Submission, utcnow
 
 log = logging.getLogger(__name__)
@@ -77,10 +79,17 @@ def obtain_reference(
 
 
 def decide(
-    svc: Services, selfie: bytes, reference: bytes | Decision, *, deadline: float | None = None
+    svc: Services,
+    selfie: bytes,
+    reference: bytes | Decision,
+    *,
+    deadline: float | None = None,
+    evidence: liveness.Evidence | None = None,
 ) -> Decision:
     """Apply the result rules to a selfie and what :func:`obtain_reference` gave (the selfie is
-    judged first: an unusable selfie is the answer whatever the reference).
+    judged first: an unusable selfie is the answer whatever the reference). With ``evidence`` (the
+    session asks for liveness) the head-move challenge is judged next: a failed one is the answer
+    (``NOT_LIVE``) and no face match is run; a passed one's verdict joins the decision.
 
     ``deadline`` (a ``time.monotonic()`` value): checked between the stages, DeadlineExceededError
     once it has passed (every stage is bounded by the image budget, so none runs on for long)."""
@@ -90,6 +99,19 @@ def decide(
     except (ImageError, FaceError) as error:
         return decisions.selfie_unusable(error)
     _check(deadline)
+    if evidence is None:
+        return _match(svc, selfie_face, reference, deadline)
+    verdict = liveness.judge_evidence(svc, evidence, selfie_face)
+    if not verdict.passed:
+        return decisions.not_live(verdict)
+    _check(deadline)
+    return decisions.with_liveness(_match(svc, selfie_face, reference, deadline), verdict)
+
+
+def _match(
+    svc: Services, selfie_face: FaceAnalysis, reference: bytes | Decision, deadline: float | None
+) -> Decision:
+    engine = svc.require_engine()
     if isinstance(reference, Decision):
         return reference
     try:
@@ -102,7 +124,8 @@ def decide(
 
 def process_submission(svc: Services, submission_id: str, *, cpu: AnalysisPool | None = None) -> None:
     """The job: decide one confirmed submission. Idempotent (a decided submission is left alone), and
-    opens its own sessions, so any queue can call it with just the id.
+    opens its own sessions, so any queue can call it with just the id. Liveness evidence (a clip,
+    challenge frames) is deleted once the verdict is recorded (by this try, or an earlier one).
 
     ``cpu``: where the analyses run (a worker's CPU slots), so a job waiting on a partner's
     reference server holds no CPU slot."""
@@ -110,31 +133,44 @@ def process_submission(svc: Services, submission_id: str, *, cpu: AnalysisPool |
         submission = session.get(Submission, submission_id)
         if submission is None or submission.status != SubmissionStatus.IN_PROGRESS:
             job_repo.finish_job(submission_id, session=session)
+            if submission is not None and submission.status != SubmissionStatus.INITIATED:
+                on_commit(session, lambda: liveness.discard_evidence(svc, submission_id))
             return
         flow_session = session.get(FlowSession, submission.session_id)
         partner = session.get(Partner, submission.partner_id)
         assert flow_session is not None and partner is not None
         session.expunge_all()
+    record_decision(svc, submission_id, _decision(svc, submission, flow_session, partner, cpu))
+    liveness.discard_evidence(svc, submission_id)
+
+
+def _decision(
+    svc: Services,
+    submission: Submission,
+    flow_session: FlowSession,
+    partner: Partner,
+    cpu: AnalysisPool | None,
+) -> Decision:
+    """The decision of one confirmed submission (its rows detached from their session)."""
     try:
         selfie = svc.blobs.get(submission.selfie_blob) if submission.selfie_blob else None
         reference = svc.blobs.get(submission.reference_blob) if submission.reference_blob else None
     except BlobNotFoundError:
-        decision = decisions.unexpected_failure("stored image unreadable")
-    else:
-        if submission.metadata_json.get(DIRECT):
-            decision = decisions.unexpected_failure("the synchronous compare was interrupted")
-        elif selfie is None:
-            decision = decisions.Decision(
-                SubmissionStatus.COMPLETED, Result.INVALID, ReasonCode.DOCUMENT_NOT_FOUND, {}
-            )
-        elif (forced := sandbox.forced_decision(flow_session)) is not None:
-            decision = forced
-        else:
-            obtained = obtain_reference(svc, reference, partner, flow_session)
-            decision = (
-                cpu.run(lambda: decide(svc, selfie, obtained)) if cpu else decide(svc, selfie, obtained)
-            )
-    record_decision(svc, submission_id, decision)
+        return decisions.unexpected_failure("stored image unreadable")
+    if submission.metadata_json.get(DIRECT):
+        return decisions.unexpected_failure("the synchronous compare was interrupted")
+    if selfie is None:
+        return decisions.Decision(
+            SubmissionStatus.COMPLETED, Result.INVALID, ReasonCode.DOCUMENT_NOT_FOUND, {}
+        )
+    forced = sandbox.forced_decision(flow_session)
+    if forced is not None:
+        return forced
+    evidence = liveness.evidence_of(svc, submission)
+    obtained = obtain_reference(svc, reference, partner, flow_session)
+    if cpu is None:
+        return decide(svc, selfie, obtained, evidence=evidence)
+    return cpu.run(lambda: decide(svc, selfie, obtained, evidence=evidence))
 
 
 def record_decision(svc: Services, submission_id: str, decision: Decision) -> bool:
@@ -221,6 +257,10 @@ def face_match_now(svc: Services, request: DirectMatchRequest) -> dict[str, Any]
         uidt = require_header("partner-user-id-type", request.partner_user_id_type)
         if request.onboarding_partner:
             gateway.check_onboarding_partner(partner, request.onboarding_partner)
+        if partner.liveness == LivenessMode.ACTIVE:
+            raise LivenessRequiredError(
+                "the partner asks every session for liveness: use presigned uploads with a challenge clip"
+            )
         if not request.selfie:
             raise MissingFieldError("selfie")
         if not request.reference:

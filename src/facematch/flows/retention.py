@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
 
+from facematch.flows import liveness
 from facematch.flows.context import Services
 from facematch.rules.states import DECIDED
 from facematch.storage import audit_repo, submission_repo
@@ -63,9 +64,11 @@ def purge_images(svc: Services, *, days: int, dry_run: bool = False) -> PurgeRep
         for submission in submission_repo.unconfirmed_attempts_before(min(cutoff, grace), session=session):
             if dry_run:
                 unconfirmed += 1
-            elif submission_repo.delete_unconfirmed_attempt(submission.id, session=session):
+                continue
+            evidence = liveness.evidence_blobs(submission, session=session)
+            if submission_repo.delete_unconfirmed_attempt(submission.id, session=session):
                 unconfirmed += 1
-                released += [submission.selfie_blob, submission.reference_blob]
+                released += [submission.selfie_blob, submission.reference_blob, *evidence]
                 audit_repo.audit("operator", "expire_unconfirmed", submission.id, session=session)
     for blob in released:
         if blob:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from facematch.config import Settings
 from facematch.engine.images import DecodedImage, decode_image, encode_jpeg
+from facematch.engine.liveness import Challenge
 from facematch.errors import (
     ForbiddenError,
     ImageError,
@@ -22,23 +23,26 @@ from facematch.errors import (
     InvalidSubmissionIdError,
     InvalidSubmissionTypeError,
     InvalidUploadArtifactError,
+    LivenessClipRequiredError,
     SubmissionNotFoundError,
     SubmissionQuotaExceededError,
     SubmissionStateConflictError,
     UnauthorizedError,
 )
-from facematch.flows import gateway
+from facematch.flows import gateway, liveness
 from facematch.flows.context import Services
 from facematch.flows.gateway import require_header
 from facematch.rules import sandbox, views
 from facematch.rules.decisions import attempts_remaining, next_action_for
-from facematch.rules.states import DECIDED, UNDECIDED, DocumentType, Source, SubmissionStatus
+from facematch.rules.states import DECIDED, UNDECIDED, DocumentType, LivenessMode, Source, SubmissionStatus
 from facematch.security.tokens import TokenKind
 from facematch.storage import job_repo, submission_repo
 from facematch.storage.blobs import discard
 from facematch.storage.models import FlowSession, Partner, Submission, utcnow
 
 DOCUMENT_TYPES = tuple(DocumentType)
+#: the images every attempt takes (a session that asks for liveness adds the LIVENESS clip)
+IMAGE_TYPES = (DocumentType.SELFIE, DocumentType.REFERENCE)
 ACCEPTED_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
 T = TypeVar("T")
 _ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -58,6 +62,7 @@ class UploadSlot:
     url: str
     reference: str
     expiry_seconds: int
+    max_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +70,8 @@ class Presigned:
     submission_id: str
     status: str
     documents: dict[DocumentType, UploadSlot]
-    max_bytes: int
+    challenge: Challenge | None = None
+    """The head-move challenge the LIVENESS clip must show (the session asks for liveness)."""
 
 
 def decode_for_storage(data: bytes, settings: Settings) -> DecodedImage:
@@ -107,6 +113,7 @@ def backend_session(
         source=Source.API,
         interactive=False,
         sandbox=partner.sandbox,
+        liveness=partner.liveness,
     )
 
 
@@ -186,9 +193,10 @@ def presign(svc: Services, request: UserRequest, submission_type: str | None) ->
         partner = scope.partner
         sandbox.check_environment(flow_session, partner)
         submission = open_attempt(flow_session, partner, sdk, session=session)
+        live = flow_session.liveness == LivenessMode.ACTIVE
         ttl = svc.settings.tokens.upload_ttl_s
         documents = {}
-        for doc in DOCUMENT_TYPES:
+        for doc in (*IMAGE_TYPES, DocumentType.LIVENESS) if live else IMAGE_TYPES:
             issued = svc.tokens.issue(
                 TokenKind.UPLOAD, submission.id, ttl, doc=doc, pid=partner.id, gen=scope.token_generation
             )
@@ -196,8 +204,14 @@ def presign(svc: Services, request: UserRequest, submission_type: str | None) ->
                 url=svc.links.upload(submission.id, doc, issued.token),
                 reference=f"{submission.id}/{doc}",
                 expiry_seconds=ttl,
+                max_bytes=(
+                    svc.settings.liveness.clip_max_bytes
+                    if doc == DocumentType.LIVENESS
+                    else svc.settings.engine.max_image_bytes
+                ),
             )
-        return Presigned(submission.id, submission.status, documents, svc.settings.engine.max_image_bytes)
+        challenge = liveness.issue(svc, submission, session=session) if live else None
+        return Presigned(submission.id, submission.status, documents, challenge)
 
 
 def upload(
@@ -207,16 +221,21 @@ def upload(
     signature: str | None,
     data: bytes,
     content_type: str | None,
+    nonce: str | None = None,
 ) -> str:
-    """Store one presigned upload (an image, re-encoded and encrypted); returns its document reference."""
+    """Store one presigned upload (an image, re-encoded and encrypted; or the challenge clip, sent
+    with the challenge's ``nonce``); returns its document reference."""
     claims = svc.tokens.verify(signature, TokenKind.UPLOAD)
     if claims["sub"] != submission_id or claims.get("doc") != doc_type:
         raise UnauthorizedError("the signature is for another upload")
     media = (content_type or "").split(";", 1)[0].strip().lower()
-    if media and media != "application/octet-stream" and media not in ACCEPTED_CONTENT_TYPES:
-        raise InvalidUploadArtifactError(f"content type {media} is not an accepted image type")
+    accepted = liveness.CLIP_CONTENT_TYPES if doc_type == DocumentType.LIVENESS else ACCEPTED_CONTENT_TYPES
+    if media and media != "application/octet-stream" and media not in accepted:
+        raise InvalidUploadArtifactError(f"content type {media} is not accepted for {doc_type}")
     with svc.db.session() as session:
         partner_id = gateway.token_partner(claims.get("pid"), claims, session=session).id
+    if doc_type == DocumentType.LIVENESS:
+        return liveness.attach_clip(svc, partner_id, submission_id, nonce, data)
     try:
         derivative = svc.analysis.run(lambda: make_derivative(data, svc.settings))
     except ImageError as error:
@@ -255,7 +274,10 @@ def attach_document(
         submission = submission_repo.submission_of_partner(partner_id, submission_id, session=session)
         if submission is None:
             raise SubmissionNotFoundError()
-        return f"{submission_id}/{doc_type}", store_document(submission, doc_type, blob_id)
+        replaced = store_document(submission, doc_type, blob_id)
+        if doc_type == DocumentType.SELFIE:
+            liveness.note_selfie(submission, at=liveness.now_s(svc))
+        return f"{submission_id}/{doc_type}", replaced
 
     return record_image(svc, derivative, record)
 
@@ -308,6 +330,8 @@ def confirm(svc: Services, request: UserRequest, body: Any) -> str:
         submission, flow_session = _user_submission(scope, psid, submission_id, session=session)
         if submission.sdk_session_id != sdk:
             raise ForbiddenError("the submission belongs to another SDK session")
+        if flow_session.liveness == LivenessMode.ACTIVE and not submission.liveness_blob:
+            raise LivenessClipRequiredError()
         confirm_attempt(submission, flow_session, metadata or {}, session=session)
     svc.doorbell.ring()
     return submission_id

@@ -4,6 +4,9 @@
 * selfie unusable (no face, several faces, quality, not an image) → ``INVALID``/``INVALID_DOCUMENT``
 * reference missing or not fetchable → ``INVALID``/``DOCUMENT_NOT_FOUND`` (with the failure kind)
 * reference without a usable face → ``INVALID``/``REFERENCE_IMAGE_VALIDATION_FAILED``
+* a session that asks for liveness: a failed head-move challenge → ``INVALID``/``NOT_LIVE`` (judged
+  after the selfie's own gates, before the reference; no face match is run), and every other
+  decision of such an attempt carries the challenge's verdict (``verificationResults.liveness``)
 * anything unexpected → ``ERROR``/``VERIFICATION_FAILED``
 
 A final ``FACE_MATCH_FAILED`` whose similarity falls in the partner's review band is held
@@ -12,9 +15,10 @@ A final ``FACE_MATCH_FAILED`` whose similarity falls in the partner's review ban
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from facematch.engine.liveness import Verdict
 from facematch.engine.types import FaceAnalysis, MatchResult
 from facematch.errors import FaceError, ImageError, ServiceUnavailableError
 from facematch.rules.states import (
@@ -177,6 +181,38 @@ def reference_unusable(error: ImageError | FaceError) -> Decision:
         details,
         error_message=error.message,
     )
+
+
+def liveness_block(verdict: Verdict) -> dict[str, Any]:
+    """``verificationResults.liveness``: the contract's ``result`` and ``version``, and (our
+    addition) each check with the value it measured."""
+    return {
+        "result": verdict.passed,
+        "version": verdict.version,
+        "checks": [{"name": c.name, "passed": c.passed, "value": c.value} for c in verdict.checks],
+    }
+
+
+def not_live(verdict: Verdict) -> Decision:
+    """A failed challenge: no face match is run (the contract's "not live" shape: no faceMatch)."""
+    details = {"verificationResults": {"liveness": liveness_block(verdict)}}
+    failed = ", ".join(c.name for c in verdict.checks if not c.passed)
+    return Decision(
+        SubmissionStatus.COMPLETED,
+        Result.INVALID,
+        ReasonCode.NOT_LIVE,
+        details,
+        error_message=f"liveness challenge failed ({failed})",
+    )
+
+
+def with_liveness(decision: Decision, verdict: Verdict) -> Decision:
+    """``decision`` (of an attempt whose challenge passed) with the challenge's verdict in its details."""
+    details = dict(decision.details)
+    results = dict(details.get("verificationResults", {}))
+    results["liveness"] = liveness_block(verdict)
+    details["verificationResults"] = results
+    return replace(decision, details=details)
 
 
 def unexpected_failure(message: str = "verification failed") -> Decision:

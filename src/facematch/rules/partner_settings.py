@@ -19,14 +19,15 @@ class Setting:
     """The attribute of the partner row and of ``PartnerOptions``."""
     wire: str
     """Its name where it is shown (``partner show``, the console's partner record)."""
-    kind: type[bool] | type[int]
-    default: bool | int | None
+    kind: type[bool] | type[int] | type[str]
+    default: bool | int | str | None
     """A new partner's value (None: the deployment's own, e.g. ``submissions.default_max_attempts``)."""
     flag: str
     """The option of ``facematch partner create|update``."""
     help: str
-    words: tuple[str, str] = ("on", "off")
-    """A switch's two command-line words: (true, false)."""
+    words: tuple[str, ...] = ("on", "off")
+    """A switch's two command-line words: (true, false); a choice's values (``str``), the
+    default's first."""
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -53,11 +54,20 @@ SETTINGS: tuple[Setting, ...] = (
         "--retry-window-s",
         "a session left after a retry becomes final after this (default 600)",
     ),
+    Setting(
+        "liveness",
+        "liveness",
+        str,
+        "off",
+        "--liveness",
+        "active: every session asks for a head-move challenge before the selfie (docs/liveness.md)",
+        ("off", "active"),
+    ),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
-def default(name: str) -> bool | int | None:
+def default(name: str) -> bool | int | str | None:
     """A new partner's value of setting ``name``."""
     return BY_NAME[name].default

@@ -54,6 +54,8 @@ class ReasonCode(StrEnum):
     """Anything unexpected (status ERROR)."""
     FRAUD_REJECT = "FRAUD_REJECT"
     """A reviewer's rejection for suspected fraud (review band only)."""
+    NOT_LIVE = "NOT_LIVE"
+    """The session asked for liveness and the head-move challenge failed (no face match was run)."""
 
 
 class WebOutcome(StrEnum):
@@ -64,14 +66,18 @@ class WebOutcome(StrEnum):
     """The faces do not match (or a reviewer rejected the match)."""
     PHOTO_UNUSABLE = "PHOTO_UNUSABLE"
     """The user's own photo could not be used (no clear face, several faces, quality)."""
+    NOT_LIVE = "NOT_LIVE"
+    """The head-move challenge did not show a live person doing the moves asked for."""
     NOT_COMPARED = "NOT_COMPARED"
     """The document's side failed: the partner's reference was missing, unreachable or held no
     usable face. Nothing the user did; the message must not say otherwise."""
     ERROR = "ERROR"
 
 
-#: Outcomes a user can fix by taking another selfie.
-RETRYABLE_REASONS = frozenset({ReasonCode.FACE_MATCH_FAILED, ReasonCode.INVALID_DOCUMENT})
+#: Outcomes a user can fix by taking another selfie (with its challenge, where one is asked for).
+RETRYABLE_REASONS = frozenset(
+    {ReasonCode.FACE_MATCH_FAILED, ReasonCode.INVALID_DOCUMENT, ReasonCode.NOT_LIVE}
+)
 
 
 class DocumentType(StrEnum):
@@ -80,6 +86,8 @@ class DocumentType(StrEnum):
 
     SELFIE = "SELFIE"
     REFERENCE = "REFERENCE"
+    LIVENESS = "LIVENESS"
+    """A backend partner's challenge clip (only when the session asks for liveness)."""
 
 
 class Flow(StrEnum):
@@ -178,3 +186,19 @@ class ReviewState(StrEnum):
 class ReviewOutcome(StrEnum):
     APPROVE = "APPROVE"
     REJECT = "REJECT"
+
+
+class LivenessMode(StrEnum):
+    """Whether a session's selfie must come with a live head-move challenge (docs/liveness.md):
+    a partner's setting ``liveness``, and Initiate Flow's ``additionalDetails.liveness``."""
+
+    OFF = "off"
+    ACTIVE = "active"
+
+
+def liveness_of(partner: LivenessMode | str, asked: LivenessMode | str | None = None) -> LivenessMode:
+    """A session's liveness: what its partner requires, or more if the session asked for it (a
+    session never turns off what its partner requires)."""
+    if LivenessMode.ACTIVE in (partner, asked):
+        return LivenessMode.ACTIVE
+    return LivenessMode.OFF

@@ -141,13 +141,15 @@ def web_outcome(submission: AttemptRecord) -> WebOutcome:
         return WebOutcome.NOT_COMPARED
     if submission.reason_code == ReasonCode.INVALID_DOCUMENT:
         return WebOutcome.PHOTO_UNUSABLE
+    if submission.reason_code == ReasonCode.NOT_LIVE:
+        return WebOutcome.NOT_LIVE
     return WebOutcome.REJECTED
 
 
 def _risk(submission: AttemptRecord) -> RiskLevel:
     if submission.result == Result.VALID:
         return RiskLevel.LOW
-    if submission.reason_code == ReasonCode.FACE_MATCH_FAILED:
+    if submission.reason_code in (ReasonCode.FACE_MATCH_FAILED, ReasonCode.NOT_LIVE):
         return RiskLevel.HIGH
     return RiskLevel.MEDIUM
 
@@ -156,7 +158,7 @@ def _document_status(blob: str | None, submission: AttemptRecord, role: Document
     if submission.status == SubmissionStatus.INITIATED or submission.status in UNDECIDED:
         return DocumentStatus.UPLOADED if blob else DocumentStatus.PENDING
     reason = submission.reason_code
-    if role == DocumentType.SELFIE and reason == ReasonCode.INVALID_DOCUMENT:
+    if role == DocumentType.SELFIE and reason in (ReasonCode.INVALID_DOCUMENT, ReasonCode.NOT_LIVE):
         return DocumentStatus.INVALID
     if role == DocumentType.REFERENCE and reason == ReasonCode.REFERENCE_IMAGE_VALIDATION_FAILED:
         return DocumentStatus.INVALID

@@ -1,5 +1,5 @@
 """The typed ORM: partners, partner sessions, submissions, jobs, the callback outbox, audit events,
-and the operator console's operators, sessions, login throttles and review queue."""
+the operator console's operators, sessions and review queue, and the hosted flow's liveness frames."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from facematch.rules.states import (
     DeliveryState,
     Flow,
     JobState,
+    LivenessMode,
     Locale,
     NextAction,
     ReasonCode,
@@ -121,6 +122,9 @@ class Partner(Base):
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_capture: Mapped[bool] = mapped_column(Boolean, default=partner_settings.default("auto_capture"))
     retry_window_s: Mapped[int] = mapped_column(Integer, default=partner_settings.default("retry_window_s"))
+    liveness: Mapped[LivenessMode] = mapped_column(
+        StateText(LivenessMode, 16), default=partner_settings.default("liveness")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -151,6 +155,8 @@ class FlowSession(Base):
     """Web captures refused for want of a usable face (they use no attempt, so they are capped)."""
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
     """Made by a sandbox partner: its attempts may have forced outcomes and say so in their results."""
+    liveness: Mapped[LivenessMode] = mapped_column(StateText(LivenessMode, 16), default=LivenessMode.OFF)
+    """A head-move challenge before each selfie: the partner's, or asked for by Initiate Flow."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -188,6 +194,10 @@ class Submission(Base):
     """The engine's cosine similarity (the threshold and review band are on this scale)."""
     analysis: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """What the engine saw, for the console: face boxes and landmarks in image pixels, quality."""
+    liveness_challenge: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """The head-move challenge and what answered it when (:mod:`facematch.flows.liveness`)."""
+    liveness_blob: Mapped[str | None] = mapped_column(String(64), default=None)
+    """A backend partner's challenge clip (encrypted), deleted once the verdict is in."""
 
 
 class Job(Base):
@@ -319,17 +329,6 @@ class OperatorSession(Base):
     source: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
-class LoginThrottle(Base):
-    """No longer written: failed console logins are counted in the shared limits storage
-    (:mod:`facematch.security.login_guard`). The table stays until a migration drops it."""
-
-    __tablename__ = "login_throttles"
-
-    key: Mapped[str] = mapped_column(String(400), primary_key=True)
-    window_started_at: Mapped[datetime] = mapped_column()
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-
-
 class ReviewPolicy(Base):
     """A partner's review band (similarity, below the accept threshold), deadline and default outcome."""
 
@@ -376,3 +375,18 @@ class ReviewItem(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(36), default=None)
     """The operator id of the reviewer who has the open item in front of them, until ``claimed_until``."""
     claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class LivenessFrame(Base):
+    """A hosted-flow challenge frame as observed on arrival, until the verdict: its geometry (``seen``:
+    faces, box, landmarks, yaw, size) and, in the blob store, its face's template and patch."""
+
+    __tablename__ = "liveness_frames"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Float)  # received, seconds since the epoch (the service's clock)
+    size: Mapped[int] = mapped_column(Integer)  # bytes received (the challenge's upload budget)
+    seen: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    blob: Mapped[str | None] = mapped_column(String(64), default=None)

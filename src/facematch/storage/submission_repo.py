@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from facematch.rules.states import JobState, NextAction, SubmissionStatus
+from facematch.storage import liveness_repo
 from facematch.storage.models import FlowSession, Job, Submission
 
 
@@ -166,11 +167,16 @@ def delete_unconfirmed_attempt(submission_id: str, *, session: Session) -> bool:
 
 
 def referenced_blobs(blob_ids: list[str], *, session: Session) -> set[str]:
-    """Which of ``blob_ids`` an attempt still refers to."""
+    """Which of ``blob_ids`` an attempt (its images, its liveness clip or frames) still refers to."""
     rows = session.execute(
-        select(Submission.selfie_blob, Submission.reference_blob).where(
-            or_(Submission.selfie_blob.in_(blob_ids), Submission.reference_blob.in_(blob_ids))
+        select(Submission.selfie_blob, Submission.reference_blob, Submission.liveness_blob).where(
+            or_(
+                Submission.selfie_blob.in_(blob_ids),
+                Submission.reference_blob.in_(blob_ids),
+                Submission.liveness_blob.in_(blob_ids),
+            )
         )
     )
     wanted = set(blob_ids)
-    return {blob for row in rows for blob in row if blob in wanted}
+    found = {blob for row in rows for blob in row if blob in wanted}
+    return found | liveness_repo.referenced_frame_blobs(blob_ids, session=session)

@@ -37,9 +37,11 @@ def _number(name: str, text: str) -> int | None:
         raise InvalidFieldError(name, f"{name.replace('-', ' ')} must be a number") from None
 
 
-def _setting(setting: Setting, form: dict[str, str]) -> bool | int | None:
+def _setting(setting: Setting, form: dict[str, str]) -> bool | int | str | None:
     if setting.kind is bool:
         return form.get(setting.name) == "1"
+    if setting.kind is str:
+        return form.get(setting.name) or None
     return _number(setting.flag.lstrip("-"), form.get(setting.name, ""))
 
 

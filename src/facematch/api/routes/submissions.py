@@ -11,10 +11,13 @@ from starlette.concurrency import run_in_threadpool
 from facematch.api.deps import OneKycToken, PartnerSessionId, SdkSessionId, Svc, ok, read_capped_body
 from facematch.api.errors import Surface
 from facematch.api.schemas import ConfirmResponse, PresignedResponse, StatusResponse, UploadResponse
+from facematch.config import Settings
 from facematch.engine.images import sniff_format
+from facematch.engine.liveness import VERSION as LIVENESS_VERSION
+from facematch.engine.liveness import Challenge
 from facematch.errors import InvalidUploadArtifactError
-from facematch.flows import results, submissions
-from facematch.rules.states import DocumentStatus
+from facematch.flows import liveness, results, submissions
+from facematch.rules.states import DocumentStatus, DocumentType
 
 router = APIRouter(tags=["submissions"])
 
@@ -42,11 +45,31 @@ def presigned_urls(
             "documentReference": slot.reference,
             "expiryInSeconds": str(slot.expiry_seconds),
             "method": "PUT",
-            "maxBytes": str(presigned.max_bytes),
+            "maxBytes": str(slot.max_bytes),
         }
         for doc, slot in presigned.documents.items()
     }
-    return ok({"submissionId": presigned.submission_id, "status": presigned.status, "documents": documents})
+    data = {"submissionId": presigned.submission_id, "status": presigned.status, "documents": documents}
+    if presigned.challenge is not None:
+        data["liveness"] = liveness_challenge(presigned.challenge, svc.settings)
+    return ok(data)
+
+
+def liveness_challenge(challenge: Challenge, settings: Settings) -> dict[str, Any]:
+    """The challenge as a backend partner reads it (``data.liveness`` of Get Presigned URLs)."""
+    return {
+        "version": LIVENESS_VERSION,
+        "nonce": challenge.nonce,
+        "moves": [move.value for move in challenge.moves],
+        "moveWithinSeconds": challenge.steps[0].within_s,
+        "issuedAt": liveness.iso(challenge.issued_at),
+        "deadline": liveness.iso(challenge.deadline),
+        "clip": {
+            "formats": list(liveness.CLIP_FORMATS),
+            "maxBytes": settings.liveness.clip_max_bytes,
+            "maxSeconds": settings.liveness.clip_max_s,
+        },
+    }
 
 
 @router.put(
@@ -104,10 +127,13 @@ async def upload_document(
     svc: Svc,
     signature: str | None = Query(default=None),
 ) -> dict[str, Any]:
-    """The presigned upload target: the raw image bytes as the body (JPEG, PNG, WebP or HEIC)."""
+    """The presigned upload target: the raw image bytes as the body (JPEG, PNG, WebP or HEIC); for
+    ``LIVENESS``, the challenge clip (WebM, MP4 or MJPEG) with its nonce in ``x-liveness-nonce``."""
     if document_type not in submissions.DOCUMENT_TYPES:
         raise InvalidUploadArtifactError("unknown document type")
-    body = await read_capped_body(request, svc.settings.engine.max_image_bytes)
+    clip = document_type == DocumentType.LIVENESS
+    cap = svc.settings.liveness.clip_max_bytes if clip else svc.settings.engine.max_image_bytes
+    body = await read_capped_body(request, cap)
     reference = await run_in_threadpool(
         submissions.upload,
         svc,
@@ -116,6 +142,7 @@ async def upload_document(
         signature,
         body,
         request.headers.get("content-type"),
+        request.headers.get("x-liveness-nonce"),
     )
     return ok({"documentReference": reference, "status": DocumentStatus.UPLOADED})
 

@@ -19,6 +19,7 @@ from facematch.api.deps import Svc, read_capped_body
 from facematch.api.errors import error_body, lookup
 from facematch.errors import CaptureRejectedError, HandoffLinkError, WebSessionError
 from facematch.flows.web import capture as web_capture
+from facematch.flows.web import challenge as web_challenge
 from facematch.flows.web import exit as web_exit
 from facematch.flows.web import session as web_session
 from facematch.security.tokens import TokenKind
@@ -33,6 +34,8 @@ HANDOFF_ROUTE = "handoff_link"
 #: the routes that take an image body (their caps: ``web.preview_max_bytes``, ``web.capture_max_bytes``)
 PREVIEW_ROUTE = "web_preview"
 CAPTURE_ROUTE = "web_capture"
+#: the challenge frames of a flow that asks for liveness (cap: ``liveness.frame_max_bytes``)
+FRAME_ROUTE = "web_liveness_frame"
 COOKIE = "__Host-facematch-web"
 _STATIC = {"app.js": "text/javascript", "app.css": "text/css", "i18n.js": "text/javascript"}
 #: every ``/web/`` answer (errors and 404s included) carries these (``middleware.PathHeaders``); a
@@ -67,6 +70,7 @@ def _session(
 
 
 SessionDep = Annotated[web_session.WebSession, Depends(_session)]
+NonceHeader = Annotated[str | None, Header(alias="x-liveness-nonce")]
 
 
 def _config(config: web_session.WebConfig) -> dict[str, Any]:
@@ -84,6 +88,7 @@ def _config(config: web_session.WebConfig) -> dict[str, Any]:
         "privacyUrl": config.privacy_url,
         "retentionDays": config.retention_days,
         "autoCapture": config.auto_capture,
+        "liveness": config.liveness,
         "environment": "sandbox" if config.sandbox else "production",
         "callback": {
             "partnerSessionId": config.partner_session_id,
@@ -224,14 +229,48 @@ async def preview(svc: Svc, web: SessionDep, request: Request) -> Response:
 
 
 @router.post("/web/api/capture", name=CAPTURE_ROUTE)
-async def capture(svc: Svc, web: SessionDep, request: Request) -> Response:
+async def capture(svc: Svc, web: SessionDep, request: Request, nonce: NonceHeader = None) -> Response:
     image = await read_capped_body(request, svc.settings.web.capture_max_bytes)
     try:
-        submission_id = await run_in_threadpool(web_capture.capture, svc, web, image)
+        submission_id = await run_in_threadpool(web_capture.capture, svc, web, image, nonce)
     except CaptureRejectedError as error:
         # Not a failed attempt: nothing was submitted; the app shows the hint and keeps the camera on.
         return _json({"hint": error.hint}, status=422)
     return _json({"submissionId": submission_id})
+
+
+@router.post("/web/api/liveness/challenge")
+def liveness_challenge(svc: Svc, web: SessionDep) -> Response:
+    """A new head-move challenge before the selfie (a flow that asks for liveness)."""
+    issued = web_challenge.start(svc, web)
+    challenge = issued.challenge
+    live = svc.settings.liveness
+    return _json(
+        {
+            "nonce": challenge.nonce,
+            "moves": [move.value for move in challenge.moves],
+            "moveWithinSeconds": challenge.steps[0].within_s,
+            "expiresInSeconds": round(issued.expires_in_s, 1),
+            "frameMaxBytes": live.frame_max_bytes,
+            "budgetBytes": live.challenge_max_bytes,
+        }
+    )
+
+
+@router.post("/web/api/liveness/frame", name=FRAME_ROUTE)
+async def liveness_frame(svc: Svc, web: SessionDep, request: Request, nonce: NonceHeader = None) -> Response:
+    """One downscaled camera frame of the challenge; the answer is guidance, never the verdict."""
+    frame = await read_capped_body(request, svc.settings.liveness.frame_max_bytes)
+    guidance = await run_in_threadpool(web_challenge.receive_frame, svc, web, nonce, frame)
+    return _json(
+        {
+            "completed": guidance.completed,
+            "nextMove": guidance.next_move.value if guidance.next_move else None,
+            "offTrack": guidance.off_track,
+            "faces": guidance.faces,
+            "expiresInSeconds": round(guidance.expires_in_s, 1),
+        }
+    )
 
 
 @router.post("/web/api/handoff")

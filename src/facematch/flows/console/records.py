@@ -9,7 +9,7 @@ box goes through the same query as the filters, so it finds what the filters wou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from facematch.errors import (
@@ -247,6 +247,12 @@ def _timeline(
     events = [TimelineEvent(submission.created_at, "Initiated", f"attempt {submission.attempt}")]
     if submission.uploaded_at:
         events.append(TimelineEvent(submission.uploaded_at, "Uploaded"))
+    challenge = submission.liveness_challenge or {}
+    if "issuedAt" in challenge:  # the head-move challenge (its clip and frames are gone after the verdict)
+        issued = datetime.fromtimestamp(float(challenge["issuedAt"]), UTC)
+        events.append(
+            TimelineEvent(issued, "Liveness challenge issued", " → ".join(challenge.get("moves", [])))
+        )
     if submission.confirmed_at:
         events.append(TimelineEvent(submission.confirmed_at, "Confirmed", "queued for the engine"))
     if item is not None:
@@ -321,13 +327,8 @@ def submission_detail(svc: Services, user: ConsoleUser, submission_id: str, *, s
         session.expunge_all()
     analysis = dict(submission.analysis or {})
     face_match = dict((submission.details.get("verificationResults") or {}).get("faceMatch") or {})
-    images = []
-    if submission.images_purged_at is None:
-        images = [
-            doc
-            for doc, blob in zip(DOCUMENTS, (submission.selfie_blob, submission.reference_blob), strict=True)
-            if blob
-        ]
+    blobs = (submission.selfie_blob, submission.reference_blob) if submission.images_purged_at is None else ()
+    images = [doc for doc, blob in zip(DOCUMENTS, blobs, strict=False) if blob]
     return Detail(
         submission=submission,
         flow_session=flow_session,

@@ -10,21 +10,24 @@ for it and none is parsed.
 
 from __future__ import annotations
 
+import hmac
+
 from sqlalchemy.orm import Session
 
 from facematch.errors import (
     CaptureLimitError,
     CaptureRejectedError,
     ImageError,
+    LivenessChallengeError,
     RateLimitedError,
     ServiceBusyError,
 )
-from facematch.flows import submissions
+from facematch.flows import liveness, submissions
 from facematch.flows.context import Services
 from facematch.flows.web import guidance
 from facematch.flows.web.session import WebSession, load, load_in
 from facematch.rules import sandbox
-from facematch.rules.states import DocumentType, Source
+from facematch.rules.states import DocumentType, LivenessMode, Source
 from facematch.storage import submission_repo
 
 #: The ``x-sdk-session-id`` the web app's attempts carry.
@@ -60,8 +63,10 @@ def check_preview(svc: Services, web: WebSession, frame: bytes) -> guidance.Guid
             return guidance.Guidance(guidance.Hint.NO_FACE)
 
 
-def capture(svc: Services, web: WebSession, image: bytes) -> str:
-    """Submit the selfie as the flow's next attempt and queue it; returns the submission id.
+def capture(svc: Services, web: WebSession, image: bytes, nonce: str | None = None) -> str:
+    """Submit the selfie as the flow's next attempt and queue it; returns the submission id. In a
+    flow that asks for liveness the selfie closes the open challenge and carries its ``nonce``
+    (LivenessChallengeError for no, or another, challenge).
 
     A photo without a usable face is refused before any submission exists (CaptureRejectedError),
     so an empty frame never costs the user an attempt; such refusals are counted and capped per
@@ -93,10 +98,10 @@ def capture(svc: Services, web: WebSession, image: bytes) -> str:
             with svc.db.session() as session:
                 submission_repo.count_refused_capture(flow_session.id, session=session)
             raise CaptureRejectedError(derivative)
-        return submit_selfie(svc, web, derivative)
+        return submit_selfie(svc, web, derivative, nonce)
 
 
-def submit_selfie(svc: Services, web: WebSession, derivative: bytes) -> str:
+def submit_selfie(svc: Services, web: WebSession, derivative: bytes, nonce: str | None = None) -> str:
     """Store the selfie (already re-encoded) and make it the flow's next confirmed attempt, in one
     transaction; refused (SubmissionStateConflictError) while an attempt is processed or reviewed,
     and once the flow has its final result."""
@@ -105,6 +110,11 @@ def submit_selfie(svc: Services, web: WebSession, derivative: bytes) -> str:
         flow_session, partner = load_in(web, session=session)
         sandbox.check_environment(flow_session, partner)
         submission = submissions.open_attempt(flow_session, partner, SDK_SESSION_ID, session=session)
+        if flow_session.liveness == LivenessMode.ACTIVE:
+            challenge = liveness.challenge_of(submission)
+            if challenge is None or not hmac.compare_digest(challenge.nonce, nonce or ""):
+                raise LivenessChallengeError("the selfie is for no open challenge of this flow")
+            liveness.note_selfie(submission, at=liveness.now_s(svc), nonce=nonce)
         replaced = submissions.store_document(submission, DocumentType.SELFIE, blob_id)
         metadata = {"channel": Source.WEB_SDK, "device": web.role.value}
         submissions.confirm_attempt(submission, flow_session, metadata, session=session)

@@ -28,7 +28,7 @@ from facematch.flows.context import Services
 from facematch.flows.web import handoff
 from facematch.rules import views
 from facematch.rules.decisions import attempts_remaining
-from facematch.rules.states import NextAction, ReasonCode, Source, SubmissionStatus
+from facematch.rules.states import LivenessMode, NextAction, ReasonCode, Source, SubmissionStatus
 from facematch.security.tokens import TokenKind
 from facematch.storage import partner_repo, submission_repo
 from facematch.storage.models import FlowSession, Partner, Submission
@@ -85,6 +85,8 @@ class WebConfig:
     retention_days: int = 30
     auto_capture: bool = True
     sandbox: bool = False
+    liveness: bool = False
+    """A head-move challenge before the selfie (:mod:`facematch.flows.web.challenge`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +240,7 @@ def web_config(svc: Services, web: WebSession) -> WebConfig:
         retention_days=svc.settings.blobs.retention_days,
         auto_capture=partner.auto_capture,
         sandbox=flow_session.sandbox,
+        liveness=flow_session.liveness == LivenessMode.ACTIVE,
     )
 
 
@@ -245,8 +248,8 @@ def web_config(svc: Services, web: WebSession) -> WebConfig:
 
 
 def _retry_reason(submission: Submission) -> str:
-    if submission.reason_code == ReasonCode.FACE_MATCH_FAILED:
-        return ReasonCode.FACE_MATCH_FAILED
+    if submission.reason_code in (ReasonCode.FACE_MATCH_FAILED, ReasonCode.NOT_LIVE):
+        return submission.reason_code
     selfie: dict[str, Any] = submission.details.get("selfieValidation") or {}
     if selfie.get("verificationReasonCode") in ("NO_FACE", "MULTIPLE_FACES"):
         return "FACE"

@@ -22,11 +22,18 @@
   var READY_HOLD_MS = 1000; // auto-capture: READY this long, then the 3-2-1 countdown
   var COUNTDOWN_FROM = 3;
 
+  /* The head-move challenge (a flow that asks for liveness; docs/liveness.md): whole camera frames,
+     320 px wide, a JPEG every FRAME_MS while the user moves, within the challenge's byte budget;
+     the selfie is taken from the same stream once the server's guidance says the moves are done. */
+  var FRAME_W = 320, FRAME_QUALITY = 0.7, FRAME_MS = 250;
+  var SELFIE_WAIT_MS = 900; // after the last move: time to face the camera again
+  var SELFIE_RETRY_MS = 1200;
+
   var $ = function (id) { return document.getElementById(id); };
   var S = {
     token: null, config: null, dict: null, screen: 'loading', stream: null,
     shot: null, polling: null, finished: false, lastSubmission: null, handoffExpiresAt: 0, errorCode: null,
-    finalCallback: null, qrChosen: false, guide: null
+    finalCallback: null, qrChosen: false, guide: null, challenge: null
   };
 
   /* ---------- text ---------- */
@@ -101,6 +108,7 @@
     document.querySelectorAll('.screen').forEach(function (el) { el.hidden = el.id !== 'screen-' + name; });
     S.screen = name;
     if (name !== 'capture') stopGuidance();
+    if (name !== 'challenge') stopChallenge();
     var heading = document.querySelector('#screen-' + name + ' h1');
     var main = $('main');
     window.scrollTo(0, 0);
@@ -132,10 +140,11 @@
     var first = (this.body.errors || [])[0] || {};
     this.code = first.cause;
   }
-  function request(method, path, body, type, tries) {
+  function request(method, path, body, type, tries, extra) {
     tries = tries === undefined ? 3 : tries;
     var headers = {};
     if (S.token) headers['x-web-session'] = S.token;
+    if (extra) Object.keys(extra).forEach(function (k) { headers[k] = extra[k]; });
     if (body !== undefined) headers['content-type'] = type || 'application/json';
     var payload = body === undefined ? undefined : (type ? body : JSON.stringify(body));
     return fetch(API + path, { method: method, headers: headers, body: payload, credentials: 'same-origin', cache: 'no-store' })
@@ -145,7 +154,7 @@
           return json;
         });
       }, function (err) {
-        if (tries > 1) return delay(600 * (4 - tries)).then(function () { return request(method, path, body, type, tries - 1); });
+        if (tries > 1) return delay(600 * (4 - tries)).then(function () { return request(method, path, body, type, tries - 1, extra); });
         throw err;
       });
   }
@@ -246,7 +255,7 @@
         video.srcObject = stream;
         return video.play().catch(function () { /* autoplay of a muted stream is allowed */ });
       })
-      .then(function () { if (S.stream) enterCapture(); })
+      .then(function () { if (S.stream) enterCamera(); })
       .catch(function (err) {
         var name = err && err.name;
         if (name === 'NotAllowedError' || name === 'SecurityError') return showError('CAMERA_PERMISSION_DENIED', { retry: startCamera });
@@ -259,6 +268,7 @@
   }
   function stopCamera() {
     stopGuidance();
+    stopChallenge();
     if (S.stream) S.stream.getTracks().forEach(function (track) { track.stop(); });
     S.stream = null;
   }
@@ -284,8 +294,118 @@
   }
   function jpeg(canvas, quality) { return new Promise(function (resolve) { canvas.toBlob(resolve, 'image/jpeg', quality); }); }
 
+  /* ---------- the head-move challenge ---------- */
+  function enterCamera() { return S.config.liveness ? enterChallenge() : enterCapture(); }
+  function placeStage(screen) {
+    // One camera stage (video, oval, cues) for both screens: it moves to the one being shown.
+    var stage = document.querySelector('.stage');
+    var heading = $('screen-' + screen).querySelector('h1');
+    if (stage.parentNode !== heading.parentNode) heading.parentNode.insertBefore(stage, heading.nextSibling);
+    var video = $('video');
+    if (video.paused && video.srcObject) video.play().catch(function () { /* a muted stream may autoplay */ });
+  }
+  function enterChallenge() {
+    placeStage('challenge');
+    show('challenge');
+    var c = S.config;
+    $('challenge-attempts').textContent = c.maxAttempts > 1 ? t('capture.attempt', { n: Math.min(c.attemptsUsed + 1, c.maxAttempts), max: c.maxAttempts }) : '';
+    say(t('challenge.ready'), null);
+    request('POST', '/liveness/challenge').then(function (r) {
+      if (S.screen !== 'challenge') return;
+      S.challenge = {
+        nonce: r.nonce, moves: r.moves, budget: r.budgetBytes, frameMax: r.frameMaxBytes, sent: 0,
+        timer: null, done: false, shooting: false, canvas: document.createElement('canvas'), shown: null
+      };
+      nextFrame(0);
+    }, function (err) { failed(err, enterChallenge); });
+  }
+  function stopChallenge() {
+    var ch = S.challenge;
+    if (!ch) return;
+    clearTimeout(ch.timer);
+    S.challenge = null;
+    $('move-cue').className = 'cue';
+  }
+  function say(text, move) {
+    // Text and animation of the current step; the live region speaks only when the text changes.
+    var el = $('challenge-say');
+    if (el.textContent !== text) el.textContent = text;
+    $('move-cue').className = 'cue' + (move ? ' ' + move.toLowerCase().replace('_', '-') : '');
+  }
+  function nextFrame(ms) {
+    var ch = S.challenge;
+    if (!ch || ch.done) return;
+    clearTimeout(ch.timer);
+    ch.timer = setTimeout(sendFrame, ms);
+  }
+  function sendFrame() {
+    var ch = S.challenge;
+    if (!ch || ch.done || S.screen !== 'challenge') return;
+    var started = Date.now();
+    if (!grab(ch.canvas, FRAME_W, 0, false)) return nextFrame(FRAME_MS);
+    jpeg(ch.canvas, FRAME_QUALITY).then(function (blob) {
+      if (S.challenge !== ch || ch.done) return null;
+      if (!blob || blob.size > ch.frameMax) return nextFrame(FRAME_MS);
+      if (ch.sent + blob.size > ch.budget) return endChallenge(ch);
+      ch.sent += blob.size;
+      return request('POST', '/liveness/frame', blob, 'image/jpeg', 1, { 'x-liveness-nonce': ch.nonce }).then(function (r) {
+        if (S.challenge !== ch || ch.done) return;
+        if (r.offTrack || r.nextMove === null || r.expiresInSeconds <= 0) return endChallenge(ch, r);
+        if (r.faces !== 1) say(t('challenge.oneFace'), null);
+        else say(t('challenge.step', { n: r.completed + 1, max: ch.moves.length }) + ' ' + t('move.' + r.nextMove), r.nextMove);
+        nextFrame(Math.max(0, FRAME_MS - (Date.now() - started)));
+      });
+    }).catch(function (err) {
+      if (S.challenge !== ch) return;
+      if (err instanceof ApiError && err.status === 409) return endChallenge(ch); // the challenge is over
+      if (err instanceof ApiError && err.status === 429) return nextFrame(1000 * (err.retryAfter || 1));
+      if (err instanceof ApiError && err.status < 500 && err.status !== 401 && err.status !== 403) return nextFrame(FRAME_MS);
+      if (!(err instanceof ApiError)) return nextFrame(FRAME_MS * 2); // the network: try the next frame
+      stopChallenge();
+      failed(err);
+    });
+  }
+  function endChallenge(ch, r) {
+    // The moves are done, or can no longer be (off track, out of time or bytes): the selfie closes
+    // the challenge either way. The server judges it; a failed challenge is a retry, not a loop.
+    ch.done = true;
+    clearTimeout(ch.timer);
+    var finished = r && r.nextMove === null && !r.offTrack;
+    say(t(finished ? 'challenge.hold' : 'challenge.look'), null);
+    ch.timer = setTimeout(function () { shootChallenge(ch); }, SELFIE_WAIT_MS);
+  }
+  function shootChallenge(ch) {
+    if (S.challenge !== ch || ch.shooting) return;
+    var canvas = $('frame');
+    if (!grab(canvas, 1280, 0, false)) { ch.timer = setTimeout(function () { shootChallenge(ch); }, SELFIE_RETRY_MS); return; }
+    ch.shooting = true;
+    jpeg(canvas, 0.92).then(function (blob) {
+      if (!blob || S.challenge !== ch) return null;
+      return request('POST', '/capture', blob, 'image/jpeg', 3, { 'x-liveness-nonce': ch.nonce }).then(function (r) {
+        S.lastSubmission = r.submissionId;
+        stopCamera();
+        show('processing');
+        poll();
+      });
+    }).catch(function (err) {
+      if (S.challenge !== ch) return;
+      ch.shooting = false;
+      if (err instanceof ApiError && err.status === 422 && err.body.hint) {
+        // no usable face in this one: say what to fix and take the next
+        say(t('hint.' + err.body.hint), null);
+        ch.timer = setTimeout(function () { shootChallenge(ch); }, SELFIE_RETRY_MS);
+        return;
+      }
+      if (err instanceof ApiError && err.status === 429) { ch.timer = setTimeout(function () { shootChallenge(ch); }, 1000 * (err.retryAfter || 2)); return; }
+      if (err instanceof ApiError && err.status === 409) return poll(); // answered elsewhere: the state says what next
+      stopChallenge();
+      failed(err, enterCamera);
+    });
+  }
+
   /* ---------- capture with live guidance ---------- */
   function enterCapture() {
+    placeStage('capture');
     show('capture');
     setHint('WAIT', false);
     var c = S.config;
@@ -705,7 +825,7 @@
     $('btn-shoot').addEventListener('click', function () { cancelCountdown(); shoot(); });
     $('btn-retake').addEventListener('click', function () { S.shot = null; enterCapture(); });
     $('btn-submit').addEventListener('click', submitShot);
-    $('btn-retry').addEventListener('click', function () { if (S.stream) { enterCapture(); } else { startCamera(); } });
+    $('btn-retry').addEventListener('click', function () { if (S.stream) { enterCamera(); } else { startCamera(); } });
     $('btn-done').addEventListener('click', function () { if (S.finalCallback) callback(S.finalCallback.status, S.finalCallback.errorCode); });
     $('btn-qr-new').addEventListener('click', newCode);
     $('btn-qr-back').addEventListener('click', backFromQr);
