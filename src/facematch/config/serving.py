@@ -187,3 +187,21 @@ class LimitsSettings(BaseModel):
         description="How long a request waits for an analysis slot before it is answered 503 with "
         "Retry-After.",
     )
+    partner_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="The share of a process's analysis slots, and of its waiting places, that one "
+        "partner may hold at once (its uploads and synchronous compares and its end users' web "
+        "captures and previews together; at least one slot, and one fewer than all while there are "
+        "two or more); past it the partner's requests are answered 429 PARTNER_CAPACITY_EXCEEDED with "
+        "Retry-After, so its flood never takes the slots other partners' requests need. 1: no share.",
+    )
+    partner_analyses_at_once: int | None = Field(
+        default=None,
+        ge=1,
+        description="Analyses one partner may have running or waiting at once over every API "
+        "process together (counted in the limits storage: with redis:// it holds however requests "
+        "spread over processes); past it 429 PARTNER_CAPACITY_EXCEEDED with Retry-After. Default: no "
+        "bound beyond each process's `partner_share`.",
+    )

@@ -208,7 +208,8 @@ def face_match_now(svc: Services, request: DirectMatchRequest) -> dict[str, Any]
     a safety-net job leased by this request and kept alive while the compare runs, so a crash
     mid-request still ends with a decided submission (ERROR: the reference was never stored, so the
     interrupted compare cannot be redone) while a compare that is merely slow is never overwritten.
-    The compare runs in the analysis pool (ServiceBusyError when no slot frees up in time) and has a
+    The compare runs in the analysis pool within the partner's share (PartnerBusyError past it,
+    ServiceBusyError when no slot frees up in time) and has a
     deadline (``submissions.sync_deadline_s``): past it, nothing is recorded and the answer is
     DeadlineExceededError (503), so the partner may retry with the same session id.
     """
@@ -234,6 +235,7 @@ def face_match_now(svc: Services, request: DirectMatchRequest) -> dict[str, Any]
     submission_id = svc.analysis.run(
         lambda: _compare_now(svc, partner, started, selfie, reference, deadline),
         wait_s=min(svc.settings.limits.analysis_wait_s, deadline - time.monotonic()),
+        owner=partner.id,
     )
     return results.details_for_partner(svc, caller, submission_id)
 

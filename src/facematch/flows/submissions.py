@@ -218,7 +218,7 @@ def upload(
     with svc.db.session() as session:
         partner_id = gateway.token_partner(claims.get("pid"), claims, session=session).id
     try:
-        derivative = svc.analysis.run(lambda: make_derivative(data, svc.settings))
+        derivative = svc.analysis.run(lambda: make_derivative(data, svc.settings), owner=partner_id)
     except ImageError as error:
         raise InvalidUploadArtifactError(f"{error.code}: {error.message}") from None
     return attach_document(svc, partner_id, submission_id, doc_type, derivative)

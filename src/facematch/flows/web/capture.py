@@ -36,8 +36,8 @@ def check_preview(svc: Services, web: WebSession, frame: bytes) -> guidance.Guid
 
     Previews are best effort: a frame over the session's or the partner's rate, sent while the
     session's previous frame is still being checked, or arriving when every analysis slot is
-    taken is answered BUSY at once (the app keeps its last hint), so a client sending frames fast
-    or in parallel cannot buy CPU time."""
+    taken (or the partner's share of them) is answered BUSY at once (the app keeps its last hint),
+    so a client sending frames fast or in parallel cannot buy CPU time."""
     if len(frame) > svc.settings.web.preview_max_bytes:
         raise CaptureRejectedError(guidance.Hint.ADJUST)
     flow_session, partner = load(svc, web)
@@ -53,8 +53,8 @@ def check_preview(svc: Services, web: WebSession, frame: bytes) -> guidance.Guid
             return busy
         engine = svc.require_engine()
         try:
-            return svc.analysis.run(lambda: guidance.guide(engine, frame), wait_s=0)
-        except ServiceBusyError:
+            return svc.analysis.run(lambda: guidance.guide(engine, frame), wait_s=0, owner=partner.id)
+        except (ServiceBusyError, RateLimitedError):
             return busy
         except ImageError:
             return guidance.Guidance(guidance.Hint.NO_FACE)
@@ -66,7 +66,8 @@ def capture(svc: Services, web: WebSession, image: bytes) -> str:
     A photo without a usable face is refused before any submission exists (CaptureRejectedError),
     so an empty frame never costs the user an attempt; such refusals are counted and capped per
     session (``web.max_refused_captures``, then CaptureLimitError), and photos are rate-limited
-    per session and per partner and checked one at a time per session.
+    per session and per partner and checked one at a time per session, in the partner's share of
+    the analysis slots (PartnerBusyError past it).
     """
     flow_session, partner = load(svc, web)
     if flow_session.refused_captures >= svc.settings.web.max_refused_captures:
@@ -88,7 +89,7 @@ def capture(svc: Services, web: WebSession, image: bytes) -> str:
     with limits.captures_at_once.slot(flow_session.id) as got:
         if not got:
             raise RateLimitedError(1)
-        derivative = svc.analysis.run(check_and_encode)
+        derivative = svc.analysis.run(check_and_encode, owner=partner.id)
         if isinstance(derivative, guidance.Hint):
             with svc.db.session() as session:
                 submission_repo.count_refused_capture(flow_session.id, session=session)
