@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from PIL import Image
@@ -308,21 +309,27 @@ def confirm(svc: Services, request: UserRequest, body: Any) -> str:
         submission, flow_session = _user_submission(scope, psid, submission_id, session=session)
         if submission.sdk_session_id != sdk:
             raise ForbiddenError("the submission belongs to another SDK session")
-        confirm_attempt(submission, flow_session, metadata or {}, session=session)
+        confirm_attempt(submission, flow_session, metadata or {}, session=session, now=svc.clock.now())
     svc.doorbell.ring()
     return submission_id
 
 
 def confirm_attempt(
-    submission: Submission, flow_session: FlowSession, metadata: dict[str, Any], *, session: Session
+    submission: Submission,
+    flow_session: FlowSession,
+    metadata: dict[str, Any],
+    *,
+    session: Session,
+    now: datetime,
 ) -> None:
-    """The attempt becomes IN_PROGRESS and its job is written in the same transaction (so a
-    confirmed attempt is never without its job); the caller wakes its queue after the commit."""
+    """The attempt becomes IN_PROGRESS at ``now`` and its job, due then, is written in the same
+    transaction (so a confirmed attempt is never without its job); the caller wakes its queue after
+    the commit."""
     if submission.status != SubmissionStatus.INITIATED:
         raise SubmissionStateConflictError("the submission was already confirmed")
     if not submission.selfie_blob:
         raise InvalidUploadArtifactError("the SELFIE document was not uploaded")
-    confirmed = {"status": SubmissionStatus.IN_PROGRESS, "confirmed_at": utcnow(), "metadata_json": metadata}
+    confirmed = {"status": SubmissionStatus.IN_PROGRESS, "confirmed_at": now, "metadata_json": metadata}
     if not submission_repo.move_attempt(
         submission.id, SubmissionStatus.INITIATED, confirmed, session=session
     ):
@@ -332,6 +339,7 @@ def confirm_attempt(
         submission.partner_id,
         session=session,
         delay_s=sandbox.processing_delay_s(flow_session),
+        now=now,
     )
 
 

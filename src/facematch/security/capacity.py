@@ -121,6 +121,7 @@ class AnalysisPool:
         self._queue = queue
         self._wait_s = wait_s
         self.owner_slots, self.owner_queue = owner_limits(slots, queue, owner_share)
+        self._shared = owner_share < 1
         self._cluster = cluster
         self._trim = trim
         self._changed = threading.Condition()
@@ -186,7 +187,7 @@ class AnalysisPool:
 
     def _refuse_or_queue(self, me: _Waiter, wait: float) -> None:
         waiting_of_owner = sum(1 for w in self._waiting if w.owner == me.owner)
-        if wait <= 0 or (me.owner is not None and waiting_of_owner >= self.owner_queue):
+        if wait <= 0 or (self._shared and me.owner is not None and waiting_of_owner >= self.owner_queue):
             raise self._refusal(me.owner)
         if len(self._waiting) >= self._queue:
             raise ServiceBusyError(retry_after_s=1)
@@ -199,8 +200,9 @@ class AnalysisPool:
         return ServiceBusyError(retry_after_s=1)
 
     def _at_share(self, owner: str | None) -> bool:
-        """Whether ``owner`` runs its whole share (work of no owner has none)."""
-        return owner is not None and self._running[owner] >= self.owner_slots
+        """Whether ``owner`` runs its whole share (work of no owner has none, nor has any owner
+        when the share is the whole pool)."""
+        return self._shared and owner is not None and self._running[owner] >= self.owner_slots
 
     def _leave(self, owner: str | None) -> None:
         now = time.monotonic()

@@ -108,7 +108,7 @@ def submit_selfie(svc: Services, web: WebSession, derivative: bytes) -> str:
         submission = submissions.open_attempt(flow_session, partner, SDK_SESSION_ID, session=session)
         replaced = submissions.store_document(submission, DocumentType.SELFIE, blob_id)
         metadata = {"channel": Source.WEB_SDK, "device": web.role.value}
-        submissions.confirm_attempt(submission, flow_session, metadata, session=session)
+        submissions.confirm_attempt(submission, flow_session, metadata, session=session, now=svc.clock.now())
         return submission.id, replaced
 
     submission_id = submissions.record_image(svc, derivative, record)
