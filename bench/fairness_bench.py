@@ -64,7 +64,7 @@ def other_partner(workdir: Path) -> dict[str, str]:
     return {"clientId": fields["client-id"].strip(), "passKey": fields["pass-key"].strip()}
 
 
-def compare(http: httpx.Client, url: str, token: str, selfie: bytes, reference: bytes) -> tuple[int, float]:
+def compare(http: httpx.Client, url: str, token: str, selfie: bytes, reference: bytes) -> tuple[str, float]:
     headers = {
         "x-onekyc-token": token,
         "x-partner-session-id": str(uuid.uuid4()),
@@ -76,13 +76,16 @@ def compare(http: httpx.Client, url: str, token: str, selfie: bytes, reference: 
         "reference": ("r.jpg", reference, "image/jpeg"),
     }
     started = time.perf_counter()
-    status = http.post(url + "/coe-partner/v1/face-match", headers=headers, files=files).status_code
-    return status, time.perf_counter() - started
+    answer = http.post(url + "/coe-partner/v1/face-match", headers=headers, files=files)
+    seconds = time.perf_counter() - started
+    if answer.status_code == 200:
+        return "200", seconds
+    return f"{answer.status_code} {answer.json()['errors'][0]['cause']}", seconds
 
 
-def summary(samples: list[tuple[int, float]]) -> dict[str, Any]:
-    served = sorted(seconds for status, seconds in samples if status == 200)
-    codes = Counter(str(status) for status, _ in samples)
+def summary(samples: list[tuple[str, float]]) -> dict[str, Any]:
+    served = sorted(seconds for status, seconds in samples if status == "200")
+    codes = Counter(status for status, _ in samples)
     if not served:
         return {"n": len(samples), "codes": dict(codes)}
     p95 = served[min(len(served) - 1, round(0.95 * (len(served) - 1)))]
@@ -94,7 +97,7 @@ def summary(samples: list[tuple[int, float]]) -> dict[str, Any]:
     }
 
 
-def quiet_run(url: str, token: str, count: int, images: tuple[bytes, bytes]) -> list[tuple[int, float]]:
+def quiet_run(url: str, token: str, count: int, images: tuple[bytes, bytes]) -> list[tuple[str, float]]:
     with httpx.Client(timeout=120) as http:
         return [compare(http, url, token, *images) for _ in range(count)]
 
@@ -111,7 +114,7 @@ def run(
         idle = quiet_run(url, quiet_token, args.compares, pair)
         flooding = threading.Event()
         flooding.set()
-        flood: list[tuple[int, float]] = []
+        flood: list[tuple[str, float]] = []
         lock = threading.Lock()
         flood_selfie = images["heavy"] if args.heavy else images["selfie"]
 
@@ -144,6 +147,11 @@ def main() -> None:
     parser.add_argument("--compares", type=int, default=20, help="the quiet partner's compares, per phase")
     parser.add_argument("--flood-clients", type=int, default=40)
     parser.add_argument("--heavy", action="store_true", help="the flood sends 4096x4096 PNG selfies")
+    parser.add_argument(
+        "--configs",
+        default="share_off,shipped",
+        help="share_off (FACEMATCH_LIMITS__PARTNER_SHARE=1) and/or shipped (the settings as they are)",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     folder = args.shared / "faces" / "images"
@@ -155,20 +163,24 @@ def main() -> None:
         "load_average_at_start": os.getloadavg()[0],
         "flood": {"clients": args.flood_clients, "heavy": args.heavy},
     }
-    for label, env in (("fair_share_off", {"FACEMATCH_LIMITS__PARTNER_SHARE": "1"}), ("fair_share_on", {})):
+    configs = {"share_off": {"FACEMATCH_LIMITS__PARTNER_SHARE": "1"}, "shipped": {}}
+    labels = args.configs.split(",")
+    for label in labels:
+        env = configs[label]
         with tempfile.TemporaryDirectory() as tmp:
             result[label] = run(Path(tmp), {"FACEMATCH_SUBMISSIONS__WORKERS": "0", **env}, args, images)
         print(label, json.dumps(result[label]), flush=True)
     print(
-        f"{'':16} {'quiet alone p50/p95':>22} {'quiet under flood p50/p95':>28} {'quiet codes':>14} "
-        f"{'flood p50/p95':>16} flood codes"
+        f"{'':16} {'quiet alone p50/p95':>22} {'quiet under flood p50/p95':>28} {'ratio':>6} "
+        f"{'quiet codes':>14} {'flood p50/p95':>16} flood codes"
     )
-    for label in ("fair_share_off", "fair_share_on"):
+    for label in labels:
         row = result[label]
         idle, loaded, flood = row["quiet_idle"], row["quiet_under_flood"], row["flood"]
         print(
             f"{label:16} {idle.get('p50_s')!s:>10}/{idle.get('p95_s')!s:<11} "
-            f"{loaded.get('p50_s')!s:>14}/{loaded.get('p95_s')!s:<13} {json.dumps(loaded['codes']):>14} "
+            f"{loaded.get('p50_s')!s:>14}/{loaded.get('p95_s')!s:<13} "
+            f"{loaded.get('p50_s', 0) / idle.get('p50_s', 1):>5.2f}x {json.dumps(loaded['codes']):>14} "
             f"{flood.get('p50_s')!s:>8}/{flood.get('p95_s')!s:<7} {json.dumps(flood['codes'])}"
         )
     if args.json:

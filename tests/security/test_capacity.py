@@ -94,7 +94,8 @@ def test_an_owners_share_leaves_a_slot_to_the_others(
 
 
 def _waiting_thread(pool: AnalysisPool, owner: str, done: list[str]) -> threading.Thread:
-    thread = threading.Thread(target=lambda: done.append(pool.run(lambda: owner, owner=owner)))
+    """A thread running work of ``owner`` that notes, as it runs, whose work it was."""
+    thread = threading.Thread(target=lambda: pool.run(lambda: done.append(owner), owner=owner))
     thread.start()
     return thread
 

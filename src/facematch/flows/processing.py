@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 import uuid
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,7 +213,9 @@ def face_match_now(svc: Services, request: DirectMatchRequest) -> dict[str, Any]
     The compare runs in the analysis pool within the partner's share (PartnerBusyError past it,
     ServiceBusyError when no slot frees up in time) and has a
     deadline (``submissions.sync_deadline_s``): past it, nothing is recorded and the answer is
-    DeadlineExceededError (503), so the partner may retry with the same session id.
+    DeadlineExceededError (503), so the partner may retry with the same session id. The request
+    answers at the deadline whatever the input (:class:`_Answer`): an analysis still running then
+    goes on in its slot and records nothing when it ends.
     """
     deadline = time.monotonic() + svc.settings.submissions.sync_deadline_s
     with svc.db.session() as session:
@@ -232,12 +236,41 @@ def face_match_now(svc: Services, request: DirectMatchRequest) -> dict[str, Any]
     svc.require_engine()
     started = _Started(psid, uid, uidt, request.onboarding_partner)
     selfie, reference = request.selfie, request.reference
-    submission_id = svc.analysis.run(
-        lambda: _compare_now(svc, partner, started, selfie, reference, deadline),
+    answer = _Answer()
+    future = svc.analysis.submit(
+        lambda: _compare_now(svc, partner, started, selfie, reference, deadline, answer),
         wait_s=min(svc.settings.limits.analysis_wait_s, deadline - time.monotonic()),
         owner=partner.id,
     )
+    try:
+        submission_id = future.result(timeout=max(0.0, deadline - time.monotonic()))
+    except FutureTimeoutError:
+        if answer.give_up():  # the compare runs on, and forgets itself when it ends
+            raise DeadlineExceededError() from None
+        submission_id = future.result()  # it is recording its verdict already: that is the answer
     return results.details_for_partner(svc, caller, submission_id)
+
+
+class _Answer:
+    """Who ends a synchronous compare that runs up to its deadline: the request, which gives up
+    and answers 503 (the compare then records nothing), or the compare, which starts recording its
+    verdict (the request then waits for that short transaction and answers it). Whichever comes
+    first wins; so the deadline holds whatever the input, and an answer never contradicts the
+    records."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ended_by: str | None = None
+
+    def give_up(self) -> bool:
+        with self._lock:
+            self._ended_by = self._ended_by or "request"
+            return self._ended_by == "request"
+
+    def record(self) -> bool:
+        with self._lock:
+            self._ended_by = self._ended_by or "compare"
+            return self._ended_by == "compare"
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +282,13 @@ class _Started:
 
 
 def _compare_now(
-    svc: Services, partner: Partner, started: _Started, selfie: bytes, reference: bytes, deadline: float
+    svc: Services,
+    partner: Partner,
+    started: _Started,
+    selfie: bytes,
+    reference: bytes,
+    deadline: float,
+    answer: _Answer,
 ) -> str:
     selfie_blob = _derivative_or_none(selfie, svc)
     submission_id = str(uuid.uuid4())
@@ -289,17 +328,22 @@ def _compare_now(
             discard(svc.blobs, selfie_blob)
         raise DuplicatePartnerSessionError() from None
     with LeaseHeartbeat(svc, job_id, owner):
+        decision: Decision | None
         try:
             decision = sandbox.forced_decision(flow_session) or decide(
                 svc, selfie, reference, deadline=deadline
             )
         except DeadlineExceededError:
-            if _forget(svc, submission_id, flow_session.id, selfie_blob, owner):
-                raise
-            return submission_id  # the safety net decided it meanwhile: its verdict is the answer
+            decision = None
         except Exception:
             log.exception("synchronous compare of submission %s failed", submission_id)
             decision = decisions.unexpected_failure("the synchronous compare failed")
+        # however the decision came (an unusable image too), never past the deadline, and never
+        # once the request has answered without it
+        if decision is None or time.monotonic() > deadline or not answer.record():
+            if _forget(svc, submission_id, flow_session.id, selfie_blob, owner):
+                raise DeadlineExceededError()
+            return submission_id  # the safety net decided it meanwhile: its verdict is the answer
         record_decision(svc, submission_id, decision)
     return submission_id
 

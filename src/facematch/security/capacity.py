@@ -26,8 +26,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -148,13 +148,30 @@ class AnalysisPool:
         owner is at its share (running and waiting) or its wait ends while it is; ServiceBusyError
         when the pool's queue is full or no slot frees up within the wait (``wait_s=0``: only a free
         slot will do)."""
+        return self.submit(work, wait_s=wait_s, owner=owner).result()
+
+    def submit(
+        self, work: Callable[[], T], *, wait_s: float | None = None, owner: str | None = None
+    ) -> Future[T]:
+        """Like :meth:`run`, but once a slot is had, answer the future of ``work()`` at once (a
+        caller with a deadline stops waiting for it; the slot stays taken until the work ends)."""
         wait = self._wait_s if wait_s is None else wait_s
-        with self._cluster.hold(owner) if self._cluster and owner else nullcontext():
+        held = ExitStack()
+        if self._cluster and owner:
+            held.enter_context(self._cluster.hold(owner))
+        try:
             self._admit(owner, wait)
-            try:
-                return self._executor.submit(work).result()
-            finally:
-                self._leave(owner)
+        except BaseException:
+            held.close()
+            raise
+        held.callback(self._leave, owner)
+        try:
+            future = self._executor.submit(work)
+        except BaseException:
+            held.close()
+            raise
+        future.add_done_callback(lambda _: held.close())
+        return future
 
     def _admit(self, owner: str | None, wait: float) -> None:
         deadline = time.monotonic() + wait
