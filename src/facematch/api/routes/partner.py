@@ -113,13 +113,17 @@ async def face_match(
     selfie: bytes | None = None
     reference: bytes | None = None
     if media == "multipart/form-data":
-        form = await request.form(max_files=2, max_fields=4, max_part_size=cap)
+        # a part's size is ours to judge (413, as for a file part); the body's own cap bounds it
+        form = await request.form(max_files=2, max_fields=4, max_part_size=svc.settings.server.max_body_bytes)
         try:
             parts: dict[str, bytes | None] = {}
             for name in ("selfie", "reference"):
                 item = form.get(name)
                 if item is None or isinstance(item, str):
-                    parts[name] = item.encode() if isinstance(item, str) and item else None
+                    data = item.encode() if isinstance(item, str) and item else None
+                    if data is not None and len(data) > cap:
+                        raise UploadTooLargeError(f"{name} exceeds {cap} bytes")
+                    parts[name] = data
                     continue
                 data = await item.read(cap + 1)
                 if len(data) > cap:
