@@ -21,7 +21,9 @@ from facematch.errors import (
     FaceError,
     ImageError,
     MissingFieldError,
+    PartnerBusyError,
     ReferenceFetchError,
+    UnauthorizedError,
 )
 from facematch.flows import gateway, partners, results, verdicts
 from facematch.flows.context import Services
@@ -32,6 +34,7 @@ from facematch.rules import decisions, sandbox
 from facematch.rules.decisions import Decision
 from facematch.rules.states import ReasonCode, Result, SubmissionStatus
 from facematch.security.capacity import AnalysisPool
+from facematch.security.tokens import TokenKind
 from facematch.storage import job_repo, submission_repo
 from facematch.storage.blobs import BlobNotFoundError, discard
 from facematch.storage.models import FlowSession, Partner, Submission, utcnow
@@ -201,6 +204,18 @@ def _derivative_or_none(data: bytes, svc: Services) -> str | None:
         return svc.blobs.put(make_derivative(data, svc.settings))
     except ImageError:
         return None
+
+
+def refuse_when_busy(svc: Services, token: str | None) -> None:
+    """Before a compare's images are read: PartnerBusyError when the partner its token names
+    holds its whole share of analyses already, so a flood's refusals cost no image parsing. A token
+    that is not a valid partner token is left for :func:`face_match_now` to refuse properly."""
+    try:
+        partner_id = str(svc.tokens.verify(token, TokenKind.PARTNER)["sub"])
+    except UnauthorizedError:
+        return
+    if svc.analysis.full(partner_id):
+        raise PartnerBusyError(1)
 
 
 def face_match_now(svc: Services, request: DirectMatchRequest) -> dict[str, Any]:

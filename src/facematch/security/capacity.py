@@ -139,6 +139,15 @@ class AnalysisPool:
     def waiting(self) -> int:
         return len(self._waiting)
 
+    def full(self, owner: str) -> bool:
+        """Whether work of ``owner`` would be refused now as past its share (its slots and its
+        waiting places in this process, or its bound over all processes, are taken)."""
+        with self._changed:
+            waiting = sum(1 for w in self._waiting if w.owner == owner)
+            if self._at_share(owner) and waiting >= self.owner_queue:
+                return True
+        return self._cluster is not None and self._cluster.in_flight(owner) >= self._cluster.limit
+
     def running(self, owner: str | None) -> int:
         """Analyses of ``owner`` running now in this process."""
         return self._running[owner]

@@ -108,6 +108,7 @@ async def face_match(
 ) -> dict[str, Any]:
     """Compare now: multipart ``selfie`` + ``reference`` files, or JSON with base64 ``selfie`` and
     ``reference``; answers with the Get Submission Details ``data`` (the attempt is recorded)."""
+    await run_in_threadpool(processing.refuse_when_busy, svc, token)  # before the images are read
     cap = svc.settings.engine.max_image_bytes
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     selfie: bytes | None = None
