@@ -176,8 +176,10 @@ def test_the_deadline_holds_while_an_unusable_image_is_still_being_analysed(
         # answered while the analysis is still held: at the deadline, not when the analysis ends
         assert not engine.gate.is_set() and answers and answers[0].status_code == 503
         assert answers[0].json()["errors"][0]["cause"] == "SERVICE_UNAVAILABLE"
+        with live.services.db.session() as session:  # forgotten already: a retry is free at once
+            assert session.scalar(select(FlowSession).where(FlowSession.partner_session_id == psid)) is None
         engine.gate.set()
-        wait_for(lambda: live.services.analysis.busy == 0)  # the analysis ended, and forgot itself
+        wait_for(lambda: live.services.analysis.busy == 0)  # the analysis ended, and recorded nothing
         with live.services.db.session() as session:
             assert session.scalar(select(FlowSession).where(FlowSession.partner_session_id == psid)) is None
         again = api.http.post("/coe-partner/v1/face-match", headers=headers, files=no_face)
