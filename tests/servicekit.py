@@ -551,15 +551,16 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: floa
         time.sleep(interval)
 
 
-def occupy(pool: AnalysisPool, release: threading.Event) -> Callable[[], None]:
-    """Take one of ``pool``'s slots from another thread until ``release`` is set; returns a join."""
+def occupy(pool: AnalysisPool, release: threading.Event, owner: str | None = None) -> Callable[[], None]:
+    """Take one of ``pool``'s slots from another thread until ``release`` is set (counted to
+    ``owner``); returns a join."""
     entered = threading.Event()
 
     def work() -> None:
         entered.set()
         release.wait(10)
 
-    thread = threading.Thread(target=pool.run, args=(work,))
+    thread = threading.Thread(target=pool.run, args=(work,), kwargs={"owner": owner})
     thread.start()
     assert entered.wait(5)
     return lambda: thread.join(10)

@@ -65,6 +65,7 @@
     │   └── BlobStoreUnavailableError   the image store is unreachable, slow or failing (retry_after)
     │       └── BlobStoreRefusedError   it answers but refuses: no such bucket, credentials refused
     ├── RateLimitedError                a partner sends more requests than its rate allows (retry_after)
+    │   └── PartnerBusyError            a partner holds its whole share of the image analyses (retry_after)
     ├── WebError                        the hosted web flow (H5 app) cannot go on
     │   ├── WebSessionError             no, invalid, or wrong-flow web session (INVALID_SESSION)
     │   │   └── WebSessionExpiredError  the web session or launch link ran out (SESSION_EXPIRED)
@@ -394,9 +395,22 @@ class RateLimitedError(FacematchError):
 
     code = "TOO_MANY_REQUESTS"
 
-    def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"rate limit exceeded; retry after {retry_after_s} s")
+    def __init__(self, retry_after_s: int, message: str = "") -> None:
+        super().__init__(message or f"rate limit exceeded; retry after {retry_after_s} s")
         self.retry_after_s = retry_after_s
+
+
+class PartnerBusyError(RateLimitedError):
+    """This partner already holds its whole share of the service's image analyses; try again shortly.
+
+    Other partners are not affected: their requests have a share of their own."""
+
+    code = "PARTNER_CAPACITY_EXCEEDED"
+
+    def __init__(self, retry_after_s: int = 1) -> None:
+        super().__init__(
+            retry_after_s, f"this partner's share of image analyses is in use; retry after {retry_after_s} s"
+        )
 
 
 class ServiceUnavailableError(FacematchError):

@@ -26,6 +26,7 @@ from facematch.outbound import reference, webhooks
 from facematch.outbound.safe_http import FetchPolicy
 from facematch.outbound.urls import UrlPolicy
 from facematch.security.capacity import AnalysisPool, release_memory
+from facematch.security.shares import ClusterShares
 from facematch.security.throttle import AuthThrottle, Counters, RateLimiter
 from facematch.security.tokens import TokenKeyError, TokenService, load_or_create_secret
 from facematch.storage.blobs import BlobKeyError, BlobStore, decode_key, load_or_create_key
@@ -208,6 +209,12 @@ def build_services(
             analysis_slots(settings),
             queue=settings.limits.analysis_queue,
             wait_s=settings.limits.analysis_wait_s,
+            owner_share=settings.limits.partner_share,
+            cluster=(
+                ClusterShares(counters, settings.limits.partner_analyses_at_once)
+                if settings.limits.partner_analyses_at_once
+                else None
+            ),
             trim=release_memory if settings.limits.release_memory else lambda: None,
         ),
         web_limits=_web_limits(settings, counters),

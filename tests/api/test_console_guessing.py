@@ -200,3 +200,41 @@ def test_parallel_guesses_on_two_processes_are_counted_exactly(
     ]
     assert later == [401] * (limit - burst) + [429] * (10 - limit + burst)
     assert audited(svc, "login_failed", creds.email) == limit
+
+
+def test_thirty_parallel_logins_from_one_client_leave_everyone_elses_login_working(
+    servers: list[ServerProcess], fake_services: Services
+) -> None:
+    """The campaign's burst: 30 logins at once from one client made every login answer 503 (they
+    queued for the password hashes all clients share). The client's tries beyond its own one at a
+    time are answered 429 at once; other operators, on either process, log in meanwhile."""
+    svc = fake_services
+    target = make_operator(svc, OperatorRole.VIEWER)
+    others = [make_operator(svc, OperatorRole.VIEWER) for _ in range(2)]
+    barrier = threading.Barrier(30 + len(others))
+    burst: list[int] = []
+    theirs: list[int] = []
+
+    def one(n: int) -> None:
+        with browser(servers[n % 2]) as client:
+            form = login_form(client)
+            email, secret, address, out = (
+                (target.email, f"guess {n}", "203.0.113.50", burst)
+                if n < 30
+                else (others[n - 30].email, others[n - 30].password, f"198.51.100.{n}", theirs)
+            )
+            barrier.wait()
+            answer = client.post(
+                "/console/login",
+                data={"email": email, "password": secret, "form_token": form},
+                headers={"x-forwarded-for": address},
+            )
+            out.append(answer.status_code)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(30 + len(others))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert len(burst) == 30 and set(burst) <= {401, 429} and 429 in burst  # never 503
+    assert theirs == [303] * len(others)  # the others logged in during the burst

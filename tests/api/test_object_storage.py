@@ -17,11 +17,12 @@ import pytest
 from sqlalchemy import select, update
 
 from facematch.api.app import create_app
+from facematch.clock import ManualClock
 from facematch.engine.fake import FakeEngine, fake_face_image
 from facematch.errors import BlobStoreRefusedError
 from facematch.flows import retention
 from facematch.storage.models import FlowSession, Job, Submission, utcnow
-from partner_client import Api
+from partner_client import Api, make_api
 from s3kit import SeaweedFS, is_sealed_blob
 from servicekit import LiveServer, live_app, make_settings, wait_for
 
@@ -37,13 +38,7 @@ def live(
 ) -> Iterator[LiveServer]:
     """This module's server (the package's ``api`` fixture talks to it), its images in SeaweedFS."""
     env = seaweedfs.env(prefix)
-    # enough tries (backoff 2, 4, 8, 16 s) for a job to outlast a SeaweedFS restart
-    with live_app(
-        module_database_url,
-        tmp_path_factory.mktemp("live-s3"),
-        FACEMATCH_SUBMISSIONS__JOB_MAX_TRIES="5",
-        **env,
-    ) as server:
+    with live_app(module_database_url, tmp_path_factory.mktemp("live-s3"), **env) as server:
         yield server
 
 
@@ -169,6 +164,44 @@ def test_a_job_waits_while_s3_is_down_and_completes_when_it_is_back(
         assert api.status(token, psid, submission_id).json()["data"]["status"] == "IN_PROGRESS"
     status = api.wait_decided(token, psid, submission_id)
     assert (status["status"], status["result"]) == ("COMPLETED", "VALID")
+
+
+def test_a_job_outlasts_an_outage_far_longer_than_its_tries(
+    database_url: str, tmp_path: Path, seaweedfs: SeaweedFS
+) -> None:
+    """Five minutes of outage in the services' clock (three tries, about 6 s, once ended a job
+    ERROR): the job keeps waiting, without spending a try, and completes once the store is back."""
+    clock = ManualClock()
+    env = seaweedfs.env(f"outage-{secrets.token_hex(4)}/")
+    with live_app(database_url, tmp_path, clock=clock, **env) as server:
+        api = make_api(server, callback_url=None)
+        try:
+            token, psid = api.user_token(), str(uuid.uuid4())
+            presigned = api.presign(token, psid).json()["data"]
+            submission_id = presigned["submissionId"]
+            for slot in ("SELFIE", "REFERENCE"):
+                url = presigned["documents"][slot]["documentUrl"]
+                assert api.upload(url, fake_face_image(6)).status_code == 200
+
+            def waiting_after(tries: int) -> Job | None:
+                with server.services.db.session() as session:
+                    job = session.scalar(select(Job).where(Job.submission_id == submission_id))
+                    if job is not None:
+                        session.expunge(job)
+                return job if job and job.state == "queued" and job.tries >= tries else None
+
+            with seaweedfs.stopped():
+                assert api.confirm(token, psid, submission_id).status_code == 200
+                for tries in range(1, 6):
+                    job = wait_for(lambda t=tries: waiting_after(t), timeout=60)
+                    assert job.failures == 0 and "BlobStoreUnavailableError" in (job.last_error or "")
+                    clock.advance(58)  # past the try's backoff, in the services' time
+                assert api.status(token, psid, submission_id).json()["data"]["status"] == "IN_PROGRESS"
+            clock.advance(30)  # due again: the store is back
+            status = api.wait_decided(token, psid, submission_id)
+            assert (status["status"], status["result"]) == ("COMPLETED", "VALID")
+        finally:
+            api.http.close()
 
 
 def test_the_service_does_not_start_without_its_bucket(

@@ -33,11 +33,12 @@ def png_bomb() -> bytes:
     return out.getvalue()
 
 
-def face_match(api: Api, **kwargs: object) -> httpx.Response:
+def face_match(api: Api, extra_headers: dict[str, str] | None = None, **kwargs: object) -> httpx.Response:
     headers = {
         "x-onekyc-token": api.partner_token(),
         "x-partner-session-id": str(uuid.uuid4()),
         **api.user_headers(),
+        **(extra_headers or {}),
     }
     return api.http.post("/coe-partner/v1/face-match", headers=headers, **kwargs)  # type: ignore[arg-type]
 
@@ -73,6 +74,34 @@ def test_json_endpoints_refuse_a_large_body_with_413(api: Api, chunked: bool) ->
         content=chunks(2 * 1024 * 1024) if chunked else b" " * (2 * 1024 * 1024),
     )
     assert confirm.status_code == 413 and confirm.json()["errors"][0]["cause"] == "PAYLOAD_TOO_LARGE"
+
+
+def multipart(parts: dict[str, bytes], boundary: str = "fm-boundary") -> bytes:
+    body = b""
+    for name, data in parts.items():
+        body += (
+            (
+                f'--{boundary}\r\ncontent-disposition: form-data; name="{name}"; filename="{name}.jpg"\r\n'
+                "content-type: image/jpeg\r\n\r\n"
+            ).encode()
+            + data
+            + b"\r\n"
+        )
+    return body + f"--{boundary}--\r\n".encode()
+
+
+@pytest.mark.parametrize("as_field", [False, True], ids=["file-parts", "text-parts"])
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
+def test_an_oversized_multipart_compare_gets_413(api: Api, chunked: bool, as_field: bool) -> None:
+    cap = api.server.services.settings.engine.max_image_bytes
+    big = fake_face_image(1) + b"\0" * (cap + 1024)  # one image past the cap, the body under its own
+    body = multipart({"selfie": big, "reference": fake_face_image(1)})
+    if as_field:
+        body = body.replace(b'; filename="selfie.jpg"', b"").replace(b'; filename="reference.jpg"', b"")
+    content = (body[i : i + 65536] for i in range(0, len(body), 65536)) if chunked else body
+    answer = face_match(api, {"content-type": "multipart/form-data; boundary=fm-boundary"}, content=content)
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["errors"][0]["cause"] == "PAYLOAD_TOO_LARGE"
 
 
 @pytest.mark.parametrize(

@@ -154,6 +154,38 @@ def test_a_compare_past_its_deadline_records_nothing_and_can_be_retried(
         assert again.status_code == 200 and again.json()["data"]["result"] == "VALID"
 
 
+def test_the_deadline_holds_while_an_unusable_image_is_still_being_analysed(
+    database_url: str, tmp_path: Path
+) -> None:
+    engine = GatedEngine()
+    with server(
+        database_url, tmp_path, engine, ManualClock(), FACEMATCH_SUBMISSIONS__SYNC_DEADLINE_S="1"
+    ) as (live, api):
+        psid = str(uuid.uuid4())
+        engine.gate.clear()
+        headers = {"x-onekyc-token": api.partner_token(), "x-partner-session-id": psid, **api.user_headers()}
+        no_face = {
+            "selfie": ("s.png", fake_face_image(5, faces=0), "image/png"),
+            "reference": ("r.png", fake_face_image(5), "image/png"),
+        }
+        thread, answers = in_background(
+            lambda: api.http.post("/coe-partner/v1/face-match", headers=headers, files=no_face)
+        )
+        assert engine.entered.wait(10)
+        thread.join(60)
+        # answered while the analysis is still held: at the deadline, not when the analysis ends
+        assert not engine.gate.is_set() and answers and answers[0].status_code == 503
+        assert answers[0].json()["errors"][0]["cause"] == "SERVICE_UNAVAILABLE"
+        with live.services.db.session() as session:  # forgotten already: a retry is free at once
+            assert session.scalar(select(FlowSession).where(FlowSession.partner_session_id == psid)) is None
+        engine.gate.set()
+        wait_for(lambda: live.services.analysis.busy == 0)  # the analysis ended, and recorded nothing
+        with live.services.db.session() as session:
+            assert session.scalar(select(FlowSession).where(FlowSession.partner_session_id == psid)) is None
+        again = api.http.post("/coe-partner/v1/face-match", headers=headers, files=no_face)
+        assert again.status_code == 200 and again.json()["data"]["status"] == "COMPLETED"
+
+
 def test_a_full_process_refuses_a_compare_at_once(database_url: str, tmp_path: Path) -> None:
     engine = GatedEngine()
     with server(

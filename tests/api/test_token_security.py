@@ -68,6 +68,20 @@ def claims(api: Api, **changes: object) -> dict[str, object]:
             id="audience-list",
         ),
         pytest.param(lambda api: api.partner_token()[:-3] + "abc", id="tampered-signature"),
+        # signed with the real key, but naming a key or where to fetch one: not a token we made
+        pytest.param(lambda api: jwt.encode(claims(api), TOKEN_SECRET, headers={"kid": "1"}), id="kid"),
+        pytest.param(
+            lambda api: jwt.encode(claims(api), TOKEN_SECRET, headers={"jku": "https://evil.example/k"}),
+            id="jku",
+        ),
+        pytest.param(
+            lambda api: jwt.encode(claims(api), TOKEN_SECRET, headers={"jwk": {"kty": "oct", "k": "AA"}}),
+            id="jwk",
+        ),
+        pytest.param(
+            lambda api: jwt.encode(claims(api), TOKEN_SECRET, headers={"x5u": "https://evil.example/c"}),
+            id="x5u",
+        ),
     ],
 )
 def test_bad_partner_tokens_are_401(api: Api, forge: object) -> None:

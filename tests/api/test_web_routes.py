@@ -7,11 +7,14 @@ import json
 import re
 from importlib import resources
 
+import pytest
+
 from facematch.engine.fake import fake_face_image
-from facematch.flows import processing
+from facematch.flows import partners, processing
 from facematch.flows.web import session as web_session
 from facematch.flows.web.guidance import Hint
 from facematch.rules.states import WebOutcome
+from facematch.storage.models import FlowSession, Partner
 from imagekit import decode_qr
 from servicekit import CAPTURED_LOGS
 from webkit import REFERENCE_PERSON, TestClient, WebWorld
@@ -225,6 +228,27 @@ def test_qr_link_handoff(app_world: tuple[TestClient, WebWorld]) -> None:
     assert client.post("/web/api/handoff", headers=phone).status_code == 403
     desktop = client.get("/web/api/status", headers={"x-web-session": token}).json()
     assert desktop["handoff"]["state"] == "REDEEMED"
+
+
+@pytest.mark.parametrize(("overlap_s", "redeems"), [(0, False), (3600, True)])
+def test_a_qr_link_minted_before_a_passkey_rotation_dies_with_its_tokens(
+    app_world: tuple[TestClient, WebWorld], overlap_s: int, redeems: bool
+) -> None:
+    client, world = app_world
+    token, _ = _launch(client, world, forceQr=True)
+    link = client.post("/web/api/handoff", headers={"x-web-session": token}).json()["link"]
+    flow_session_id = web_session.resolve_session(world.svc, token).flow_session_id
+    with world.svc.db.session() as session:  # the partner rotates its pass-key
+        flow = session.get(FlowSession, flow_session_id)
+        partner = session.get(Partner, flow.partner_id) if flow else None
+        assert partner is not None
+        partners.rotate_passkey(partner, overlap_s=overlap_s)
+    opened = client.get("/web/h/" + link.rsplit("/", 1)[1], follow_redirects=False)
+    if redeems:  # within the overlap the old generation's tokens, and so its links, still work
+        assert opened.headers["location"] == "/web/index.html" and "set-cookie" in opened.headers
+    else:  # revoked at once: refused as its desktop session is, and no phone session is made
+        assert opened.headers["location"].endswith("#/link-expired?locale=id_ID")
+        assert "set-cookie" not in opened.headers
 
 
 def test_the_access_log_never_shows_a_qr_link_code(app_world: tuple[TestClient, WebWorld]) -> None:

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from facematch.config import Settings
 from facematch.engine.fake import FakeEngine, fake_face_image
+from facematch.errors import BlobStoreUnavailableError
 from facematch.flows import processing
 from facematch.flows.context import Services
 from facematch.rules import decisions
 from facematch.services import build_services
 from facematch.storage import job_repo, submission_repo
 from facematch.storage.models import FlowSession, Job, OutboxMessage, Submission, utcnow
-from facematch.worker.queue import AbandonedSweeper, run_one, sweep_abandoned
+from facematch.worker.queue import AbandonedSweeper, run_one, sweep_abandoned, transient_delay
 from servicekit import create_partner, make_settings, seed_confirmed, seed_submission, wait_for
 
 
@@ -133,19 +135,21 @@ def test_an_interrupted_synchronous_compare_ends_as_error(svc: Services) -> None
 
 def test_a_job_that_keeps_killing_its_worker_ends_as_error(svc: Services) -> None:
     submission_id = confirmed_submission(svc)
-    limit = svc.settings.submissions.job_max_tries
+    limit = svc.settings.submissions.job_max_crashes
     with svc.db.session() as session:  # each earlier try died with its process (no except ran)
         session.execute(
             update(Job)
             .where(Job.submission_id == submission_id)
-            .values(state="running", tries=limit, lease_until=utcnow() - timedelta(seconds=1))
+            .values(
+                state="running", tries=limit, crashes=limit - 1, lease_until=utcnow() - timedelta(seconds=1)
+            )
         )
     calls: list[str] = []
 
     def never(_: Services, sid: str) -> None:
         calls.append(sid)
 
-    assert run_one(svc, "w", job=never)
+    assert run_one(svc, "w", job=never)  # this take-over is the last crash it is allowed
     assert calls == []
     with svc.db.session() as session:
         submission = session.get(Submission, submission_id)
@@ -155,8 +159,87 @@ def test_a_job_that_keeps_killing_its_worker_ends_as_error(svc: Services) -> Non
             select(OutboxMessage).where(OutboxMessage.submission_id == submission_id)
         ).all()
     assert len(messages) == 1
-    assert job_of(svc, submission_id).state == "done"
+    job = job_of(svc, submission_id)
+    assert job.state == "done" and job.crashes == limit
     assert not run_one(svc, "w", job=never)
+
+
+def _crash(svc: Services, owner: str) -> None:
+    """``owner`` takes the job (due at once) and dies with it: its lease lapses."""
+    with svc.db.session() as session:
+        session.execute(update(Job).values(available_at=utcnow()))
+    with svc.db.session() as session:
+        job = job_repo.claim_job(owner, 30, session=session)
+        assert job is not None
+        session.execute(
+            update(Job).where(Job.id == job.id).values(lease_until=utcnow() - timedelta(seconds=1))
+        )
+
+
+def test_worker_crashes_do_not_spend_the_tries_of_failures(svc: Services) -> None:
+    submission_id = confirmed_submission(svc)
+    settings = svc.settings.submissions
+    assert settings.job_max_tries == 3 and settings.job_max_crashes > 3
+
+    def broken(_: Services, sid: str) -> None:
+        raise RuntimeError("boom")
+
+    for _ in range(settings.job_max_tries - 1):  # every failure it may have but the last
+        with svc.db.session() as session:  # skip the backoff
+            session.execute(
+                update(Job).where(Job.submission_id == submission_id).values(available_at=utcnow())
+            )
+        assert run_one(svc, "w", job=broken)
+        _crash(svc, "dies")  # and a crash after each (the worker killed during the next try)
+    _crash(svc, "dies too")
+    job = job_of(svc, submission_id)
+    # five takes: two failed, two died with their worker (each crash is seen by the next take), one
+    # died just now
+    assert (job.failures, job.crashes, job.tries) == (2, 2, 5)
+    assert run_one(svc, "w")  # taken over (a third crash), and still it runs and is decided
+    with svc.db.session() as session:
+        submission = session.get(Submission, submission_id)
+        assert submission is not None and (submission.status, submission.result) == ("COMPLETED", "VALID")
+    job = job_of(svc, submission_id)
+    assert job.state == "done" and (job.failures, job.crashes, job.tries) == (2, 3, 6)
+
+
+def test_an_unreachable_store_or_database_is_waited_out_not_counted(svc: Services) -> None:
+    submission_id = confirmed_submission(svc)
+    outage = [
+        BlobStoreUnavailableError("the image store could not read an image: unreachable"),
+        OperationalError("SELECT 1", {}, Exception("connection refused")),
+    ]
+
+    def unreachable(_: Services, sid: str) -> None:
+        raise outage[len(failures_seen) % 2]
+
+    failures_seen: list[datetime | None] = []
+    for _ in range(svc.settings.submissions.job_max_tries * 3):
+        with svc.db.session() as session:  # skip the backoff
+            session.execute(
+                update(Job).where(Job.submission_id == submission_id).values(available_at=utcnow())
+            )
+        assert run_one(svc, "w", job=unreachable)
+        job = job_of(svc, submission_id)
+        expected = type(outage[len(failures_seen) % 2]).__name__
+        assert job.state == "queued" and job.failures == 0 and expected in (job.last_error or "")
+        failures_seen.append(job.transient_since)
+    # one outage, counted from its start, and no failure spent
+    assert failures_seen[0] is not None and set(failures_seen) == {failures_seen[0]}
+    with svc.db.session() as session:
+        session.execute(update(Job).where(Job.submission_id == submission_id).values(available_at=utcnow()))
+    drain(svc)  # the store is back
+    with svc.db.session() as session:
+        submission = session.get(Submission, submission_id)
+        assert submission is not None and submission.result == "VALID"
+
+
+@pytest.mark.parametrize(
+    ("waited", "delay"), [(0, 1.0), (1, 1.0), (10, 5.0), (59, 29.5), (100, 30.0), (290, 10.0)]
+)
+def test_waiting_out_an_outage_backs_off_to_the_end_of_the_budget(waited: float, delay: float) -> None:
+    assert transient_delay(waited, 300.0) == delay
 
 
 def decided_attempt(

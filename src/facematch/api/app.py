@@ -34,6 +34,7 @@ from facematch.api.routes import (
 from facematch.clock import Clock
 from facematch.config import Settings, get_settings
 from facematch.engine.types import Engine
+from facematch.security import admin
 from facematch.services import build_services, check_blob_store, load_engine
 from facematch.worker.runtime import Background
 
@@ -90,9 +91,8 @@ def create_app(
     # added innermost first: the console's headers are outermost, so even the answer to an
     # unexpected error gets them
     app.add_middleware(PathHeaders, prefix="/web", headers=web.HEADERS, fallback=web.FALLBACK_HEADERS)
-    token = settings.admin.token.get_secret_value() if settings.admin.token else None
     app.add_middleware(
-        AdminGuard, token=token, open_without_token=settings.development or settings.environment == "test"
+        AdminGuard, token=admin.admin_token(settings), open_without_token=admin.open_without_token(settings)
     )
     app.add_middleware(
         RequestContext,

@@ -62,6 +62,7 @@ DEFAULT: dict[type[Exception], ErrorSpec] = {
     e.OnboardingPartnerMismatchError: ErrorSpec(403, "110", "ONBOARDING_PARTNER_DOES_NOT_BELONG_TO_CLIENT"),
     e.AuthThrottledError: ErrorSpec(429, "429", "TOO_MANY_REQUESTS"),
     e.AuthError: ErrorSpec(401, "110", "UNAUTHORIZED"),
+    e.PartnerBusyError: ErrorSpec(429, "429", "PARTNER_CAPACITY_EXCEEDED"),
     e.RateLimitedError: ErrorSpec(429, "429", "TOO_MANY_REQUESTS"),
     e.SubmissionNotFoundError: ErrorSpec(404, "404", "SUBMISSION_DOES_NOT_EXIST"),
     e.SubmissionStateConflictError: ErrorSpec(409, "409", "SUBMISSION_STATE_CONFLICT"),

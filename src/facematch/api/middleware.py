@@ -17,9 +17,6 @@ Their own refusals use the contract's error envelope (:func:`facematch.api.error
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
 import logging
 import re
@@ -34,11 +31,11 @@ from facematch.api.errors import error_body, unexpected_error_response
 from facematch.errors import UploadTooLargeError
 from facematch.flows.metrics import Metrics
 from facematch.logs import request_id_var
+from facematch.security.admin import CHALLENGE, authorized
 
 access_log = logging.getLogger("facematch.access")
 log = logging.getLogger(__name__)
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-_CHALLENGE = b'Basic realm="facematch admin"'
 ADMIN_PATHS = frozenset({"/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
 
@@ -177,9 +174,9 @@ def loggable_path(path: str, hidden_prefix: str) -> str:
 class AdminGuard:
     """Pure ASGI middleware guarding :data:`ADMIN_PATHS`."""
 
-    def __init__(self, app: ASGIApp, *, token: str | None, open_without_token: bool) -> None:
+    def __init__(self, app: ASGIApp, *, token: bytes | None, open_without_token: bool) -> None:
         self.app = app
-        self._token = token.encode() if token else None
+        self._token = token
         self._open = open_without_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -195,17 +192,8 @@ class AdminGuard:
         if self._allowed(dict(scope.get("headers") or []).get(b"authorization", b"")):
             await self.app(scope, receive, send)
         else:
-            await answer_error(send, 401, "UNAUTHORIZED", [(b"www-authenticate", _CHALLENGE)])
+            await answer_error(send, 401, "UNAUTHORIZED", [(b"www-authenticate", CHALLENGE)])
 
     def _allowed(self, header: bytes) -> bool:
         assert self._token is not None
-        scheme, _, value = header.partition(b" ")
-        if scheme.lower() == b"bearer":
-            return hmac.compare_digest(value.strip(), self._token)
-        if scheme.lower() == b"basic":
-            try:
-                _, _, password = base64.b64decode(value.strip(), validate=True).partition(b":")
-            except (binascii.Error, ValueError):
-                return False
-            return hmac.compare_digest(password, self._token)
-        return False
+        return authorized(header, self._token)

@@ -92,7 +92,23 @@ class SubmissionSettings(BaseModel):
         default=30.0, gt=0, description="A job whose worker stops heart-beating is retaken after this."
     )
     job_max_tries: int = Field(
-        default=3, ge=1, description="Tries before an unexpectedly failing job ends as ERROR."
+        default=3,
+        ge=1,
+        description="Tries that fail unexpectedly (a poison input) before the job ends as ERROR; an "
+        "unreachable image store or database and a worker's death are counted apart.",
+    )
+    job_max_crashes: int = Field(
+        default=5,
+        ge=1,
+        description="Times a job's worker may die while running it (its lease lapsed) before the job "
+        "ends as ERROR: an input that kills every worker that takes it stops, while kills and restarts "
+        "of a cluster do not spend the tries of poison inputs.",
+    )
+    transient_budget_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a job retries, with backoff (1 s growing to 30 s), while the image store "
+        "or the database is unreachable, from its first such failure, before it ends as ERROR.",
     )
     poll_interval_s: float = Field(default=0.5, gt=0, description="How often idle workers look for jobs.")
     sweep_interval_s: float = Field(
@@ -186,4 +202,22 @@ class LimitsSettings(BaseModel):
         ge=0,
         description="How long a request waits for an analysis slot before it is answered 503 with "
         "Retry-After.",
+    )
+    partner_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="The share of a process's analysis slots, and of its waiting places, that one "
+        "partner may hold at once (its uploads and synchronous compares and its end users' web "
+        "captures and previews together; at least one slot, and one fewer than all while there are "
+        "two or more); past it the partner's requests are answered 429 PARTNER_CAPACITY_EXCEEDED with "
+        "Retry-After, so its flood never takes the slots other partners' requests need. 1: no share.",
+    )
+    partner_analyses_at_once: int | None = Field(
+        default=None,
+        ge=1,
+        description="Analyses one partner may have running or waiting at once over every API "
+        "process together (counted in the limits storage: with redis:// it holds however requests "
+        "spread over processes); past it 429 PARTNER_CAPACITY_EXCEEDED with Retry-After. Default: no "
+        "bound beyond each process's `partner_share`.",
     )

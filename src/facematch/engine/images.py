@@ -201,10 +201,18 @@ def _exif_orientation(image: Image.Image) -> int:
 def _to_rgb8(image: Image.Image) -> npt.NDArray[np.uint8]:
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        pixels = np.asarray(image, dtype=np.float64)
+        # in float32, in place: a 4096x4096 16-bit image never needs more than one 64 MB buffer
+        # beside its pixels (float64 and a copy per step made that 400 MB per analysis thread)
+        pixels = np.asarray(image).astype(np.float32)
         top = 65535.0 if mode.startswith("I;16") else max(float(pixels.max()), 1.0)
-        grey = np.clip(pixels / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.stack([grey] * 3, axis=-1))
+        pixels *= 255.0 / top
+        pixels += 0.5
+        np.clip(pixels, 0, 255, out=pixels)
+        grey = pixels.astype(np.uint8)
+        del pixels
+        rgb = np.empty((*grey.shape, 3), dtype=np.uint8)
+        rgb[...] = grey[:, :, None]
+        return rgb
     if mode == "P":
         image = image.convert("RGBA")
         mode = "RGBA"

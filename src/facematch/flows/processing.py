@@ -4,37 +4,25 @@ synchronous "pass image data directly" compare."""
 from __future__ import annotations
 
 import logging
-import secrets
 import time
-import uuid
-from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy.exc import IntegrityError
 
 from facematch.engine.types import FaceAnalysis, ImageRole
 from facematch.errors import (
     DeadlineExceededError,
-    DuplicatePartnerSessionError,
     FaceError,
     ImageError,
-    LivenessRequiredError,
-    MissingFieldError,
     ReferenceFetchError,
 )
-from facematch.flows import gateway, liveness, partners, results, verdicts
+from facematch.flows import liveness, partners, verdicts
 from facematch.flows.context import Services
-from facematch.flows.gateway import require_header
-from facematch.flows.leases import LeaseHeartbeat
-from facematch.flows.submissions import backend_session, make_derivative
 from facematch.rules import decisions, sandbox
 from facematch.rules.decisions import Decision
-from facematch.rules.states import LivenessMode, ReasonCode, Result, SubmissionStatus
+from facematch.rules.states import ReasonCode, Result, SubmissionStatus
 from facematch.security.capacity import AnalysisPool
 from facematch.storage import job_repo, submission_repo
-from facematch.storage.blobs import BlobNotFoundError, discard
+from facematch.storage.blobs import BlobNotFoundError
 from facematch.storage.db import on_commit
-from facematch.storage.models import FlowSession, Partner, Submission, utcnow
+from facematch.storage.models import FlowSession, Partner, Submission
 
 log = logging.getLogger(__name__)
 #: metadata key of a synchronous compare (its images live only in the request)
@@ -215,142 +203,3 @@ def record_decision(svc: Services, submission_id: str, decision: Decision) -> bo
         )
         job_repo.finish_job(submission_id, session=session)
         return settled is not None
-
-
-@dataclass(frozen=True, slots=True)
-class DirectMatchRequest:
-    """Face-match-now: partner token, session and user headers, and both images."""
-
-    token: str | None
-    partner_session_id: str | None
-    onboarding_partner: str | None
-    partner_user_id: str | None
-    partner_user_id_type: str | None
-    selfie: bytes | None
-    reference: bytes | None
-
-
-def _derivative_or_none(data: bytes, svc: Services) -> str | None:
-    try:
-        return svc.blobs.put(make_derivative(data, svc.settings))
-    except ImageError:
-        return None
-
-
-def face_match_now(svc: Services, request: DirectMatchRequest) -> dict[str, Any]:
-    """Compare two images in the request and answer with the Get Submission Details ``data``.
-
-    The attempt is recorded like any other (details and callbacks work the same). Behind it stands
-    a safety-net job leased by this request and kept alive while the compare runs, so a crash
-    mid-request still ends with a decided submission (ERROR: the reference was never stored, so the
-    interrupted compare cannot be redone) while a compare that is merely slow is never overwritten.
-    The compare runs in the analysis pool (ServiceBusyError when no slot frees up in time) and has a
-    deadline (``submissions.sync_deadline_s``): past it, nothing is recorded and the answer is
-    DeadlineExceededError (503), so the partner may retry with the same session id.
-    """
-    deadline = time.monotonic() + svc.settings.submissions.sync_deadline_s
-    with svc.db.session() as session:
-        caller = gateway.require_partner_caller(svc, request.token, session=session)
-        partner = caller.partner
-        psid = require_header("x-partner-session-id", request.partner_session_id)
-        uid = require_header("partner-user-id", request.partner_user_id)
-        uidt = require_header("partner-user-id-type", request.partner_user_id_type)
-        if request.onboarding_partner:
-            gateway.check_onboarding_partner(partner, request.onboarding_partner)
-        if partner.liveness == LivenessMode.ACTIVE:
-            raise LivenessRequiredError(
-                "the partner asks every session for liveness: use presigned uploads with a challenge clip"
-            )
-        if not request.selfie:
-            raise MissingFieldError("selfie")
-        if not request.reference:
-            raise MissingFieldError("reference")
-        if submission_repo.flow_session_by_psid(partner.id, psid, session=session) is not None:
-            raise DuplicatePartnerSessionError()
-        session.expunge(partner)
-    svc.require_engine()
-    started = _Started(psid, uid, uidt, request.onboarding_partner)
-    selfie, reference = request.selfie, request.reference
-    submission_id = svc.analysis.run(
-        lambda: _compare_now(svc, partner, started, selfie, reference, deadline),
-        wait_s=min(svc.settings.limits.analysis_wait_s, deadline - time.monotonic()),
-    )
-    return results.details_for_partner(svc, caller, submission_id)
-
-
-@dataclass(frozen=True, slots=True)
-class _Started:
-    psid: str
-    uid: str
-    uidt: str
-    onboarding_partner: str | None
-
-
-def _compare_now(
-    svc: Services, partner: Partner, started: _Started, selfie: bytes, reference: bytes, deadline: float
-) -> str:
-    selfie_blob = _derivative_or_none(selfie, svc)
-    submission_id = str(uuid.uuid4())
-    owner = "sync-" + secrets.token_hex(6)
-    flow_session = backend_session(
-        partner, started.psid, started.onboarding_partner, started.uid, started.uidt
-    )
-    try:
-        with svc.db.session() as session:
-            session.add(flow_session)
-            session.flush()
-            session.add(
-                Submission(
-                    id=submission_id,
-                    partner_id=partner.id,
-                    session_id=flow_session.id,
-                    attempt=1,
-                    status=SubmissionStatus.IN_PROGRESS,
-                    selfie_blob=selfie_blob,
-                    metadata_json={DIRECT: True},
-                    details={},
-                    confirmed_at=utcnow(),
-                )
-            )
-            session.flush()
-            job_id = job_repo.enqueue_leased_job(
-                submission_id,
-                partner.id,
-                owner,
-                svc.settings.submissions.job_lease_s,
-                session=session,
-                now=svc.clock.now(),
-            )
-            session.expunge(flow_session)
-    except IntegrityError:
-        if selfie_blob:
-            discard(svc.blobs, selfie_blob)
-        raise DuplicatePartnerSessionError() from None
-    with LeaseHeartbeat(svc, job_id, owner):
-        try:
-            decision = sandbox.forced_decision(flow_session) or decide(
-                svc, selfie, reference, deadline=deadline
-            )
-        except DeadlineExceededError:
-            if _forget(svc, submission_id, flow_session.id, selfie_blob, owner):
-                raise
-            return submission_id  # the safety net decided it meanwhile: its verdict is the answer
-        except Exception:
-            log.exception("synchronous compare of submission %s failed", submission_id)
-            decision = decisions.unexpected_failure("the synchronous compare failed")
-        record_decision(svc, submission_id, decision)
-    return submission_id
-
-
-def _forget(
-    svc: Services, submission_id: str, flow_session_id: str, selfie_blob: str | None, owner: str
-) -> bool:
-    """Undo a synchronous compare that ran out of time: as if it had never been received. False when
-    the safety net behind it had already decided it (then that verdict stands)."""
-    with svc.db.session() as session:
-        if not submission_repo.delete_direct_attempt(submission_id, flow_session_id, owner, session=session):
-            return False
-    if selfie_blob:
-        discard(svc.blobs, selfie_blob)
-    log.warning("synchronous compare %s passed its deadline; nothing recorded", submission_id)
-    return True

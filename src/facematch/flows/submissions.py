@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
-from PIL import Image
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from facematch.config import Settings
-from facematch.engine.images import DecodedImage, decode_image, encode_jpeg
 from facematch.engine.liveness import Challenge
 from facematch.errors import (
     ForbiddenError,
@@ -31,6 +28,7 @@ from facematch.errors import (
 )
 from facematch.flows import gateway, liveness
 from facematch.flows.context import Services
+from facematch.flows.derivatives import make_derivative
 from facematch.flows.gateway import require_header
 from facematch.rules import sandbox, views
 from facematch.rules.decisions import attempts_remaining, next_action_for
@@ -72,31 +70,6 @@ class Presigned:
     documents: dict[DocumentType, UploadSlot]
     challenge: Challenge | None = None
     """The head-move challenge the LIVENESS clip must show (the session asks for liveness)."""
-
-
-def decode_for_storage(data: bytes, settings: Settings) -> DecodedImage:
-    """Decode an image within the engine's caps (the one decode an upload or a capture pays for)."""
-    return decode_image(
-        data,
-        max_bytes=settings.engine.max_image_bytes,
-        max_pixels=settings.engine.max_image_pixels,
-        max_full_decode_pixels=settings.engine.max_full_decode_pixels,
-    )
-
-
-def encode_derivative(decoded: DecodedImage) -> bytes:
-    """The stored form of a decoded image, re-encoded from its pixels (no EXIF, GPS, ICC or trailing
-    bytes). PNG stays lossless PNG; everything else becomes JPEG."""
-    if decoded.format != "png":
-        return encode_jpeg(decoded.rgb)
-    out = io.BytesIO()
-    Image.fromarray(decoded.rgb).save(out, format="PNG")
-    return out.getvalue()
-
-
-def make_derivative(data: bytes, settings: Settings) -> bytes:
-    """The stored form of an image's bytes (:func:`decode_for_storage`, then :func:`encode_derivative`)."""
-    return encode_derivative(decode_for_storage(data, settings))
 
 
 def backend_session(
@@ -237,7 +210,7 @@ def upload(
     if doc_type == DocumentType.LIVENESS:
         return liveness.attach_clip(svc, partner_id, submission_id, nonce, data)
     try:
-        derivative = svc.analysis.run(lambda: make_derivative(data, svc.settings))
+        derivative = svc.analysis.run(lambda: make_derivative(data, svc.settings), owner=partner_id)
     except ImageError as error:
         raise InvalidUploadArtifactError(f"{error.code}: {error.message}") from None
     return attach_document(svc, partner_id, submission_id, doc_type, derivative)
@@ -332,21 +305,27 @@ def confirm(svc: Services, request: UserRequest, body: Any) -> str:
             raise ForbiddenError("the submission belongs to another SDK session")
         if flow_session.liveness == LivenessMode.ACTIVE and not submission.liveness_blob:
             raise LivenessClipRequiredError()
-        confirm_attempt(submission, flow_session, metadata or {}, session=session)
+        confirm_attempt(submission, flow_session, metadata or {}, session=session, now=svc.clock.now())
     svc.doorbell.ring()
     return submission_id
 
 
 def confirm_attempt(
-    submission: Submission, flow_session: FlowSession, metadata: dict[str, Any], *, session: Session
+    submission: Submission,
+    flow_session: FlowSession,
+    metadata: dict[str, Any],
+    *,
+    session: Session,
+    now: datetime,
 ) -> None:
-    """The attempt becomes IN_PROGRESS and its job is written in the same transaction (so a
-    confirmed attempt is never without its job); the caller wakes its queue after the commit."""
+    """The attempt becomes IN_PROGRESS at ``now`` and its job, due then, is written in the same
+    transaction (so a confirmed attempt is never without its job); the caller wakes its queue after
+    the commit."""
     if submission.status != SubmissionStatus.INITIATED:
         raise SubmissionStateConflictError("the submission was already confirmed")
     if not submission.selfie_blob:
         raise InvalidUploadArtifactError("the SELFIE document was not uploaded")
-    confirmed = {"status": SubmissionStatus.IN_PROGRESS, "confirmed_at": utcnow(), "metadata_json": metadata}
+    confirmed = {"status": SubmissionStatus.IN_PROGRESS, "confirmed_at": now, "metadata_json": metadata}
     if not submission_repo.move_attempt(
         submission.id, SubmissionStatus.INITIATED, confirmed, session=session
     ):
@@ -356,6 +335,7 @@ def confirm_attempt(
         submission.partner_id,
         session=session,
         delay_s=sandbox.processing_delay_s(flow_session),
+        now=now,
     )
 
 

@@ -2,7 +2,9 @@
 
 Every token carries ``iss``, ``aud`` = ``facematch:<kind>``, ``sub``, ``iat`` and ``exp``; verification
 names the one kind it accepts, so a user token cannot call a partner endpoint, an upload URL cannot
-read an image, and so on. Only HS256 is accepted (``alg: none`` and key-confusion tricks fail).
+read an image, and so on. Only HS256 is accepted (``alg: none`` and key-confusion tricks fail), and
+only a header of ``alg`` and ``typ``: a token naming a key (``kid``, ``jku``, ``jwk``, ``x5u``) is
+refused even when signed with ours.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 
 ISSUER = "facematch"
 _ALGORITHM = "HS256"
+#: the header fields our tokens carry (no other is accepted)
+_HEADER_FIELDS = frozenset({"alg", "typ"})
 
 
 class TokenKeyError(FacematchError):
@@ -118,6 +122,10 @@ class TokenService:
             return None
 
     def _decode(self, token: str, kind: TokenKind, *, verify_exp: bool) -> dict[str, Any]:
+        # our tokens' header is exactly {alg, typ}: one that names a key (kid, jku, jwk, x5u, ...)
+        # or anything else was not made here, whatever key it was signed with
+        if set(jwt.get_unverified_header(token)) - _HEADER_FIELDS:
+            raise jwt.InvalidTokenError("unexpected header field")
         claims: dict[str, Any] = jwt.decode(
             token,
             self._secret,

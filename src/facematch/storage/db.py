@@ -18,11 +18,21 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from facematch.storage.sealed import SecretBox
 
 log = logging.getLogger(__name__)
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says the database could not be reached or used right now (a lost or
+    refused connection, a server restarting, a lock that outlived its timeout), not that a query
+    was wrong: the same work may succeed later."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 def _sqlite_setup(engine: Engine) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from facematch.rules.states import DeliveryState, JobState
@@ -17,9 +17,17 @@ from facematch.storage.channels import JOBS_CHANNEL, notify
 from facematch.storage.models import Job, OutboxMessage, utcnow
 
 
-def enqueue_job(submission_id: str, partner_id: str, *, session: Session, delay_s: float = 0.0) -> None:
-    """A durable job row, due now (or after ``delay_s``), announced to listening workers at commit."""
-    available = utcnow() + timedelta(seconds=delay_s)
+def enqueue_job(
+    submission_id: str,
+    partner_id: str,
+    *,
+    session: Session,
+    delay_s: float = 0.0,
+    now: datetime | None = None,
+) -> None:
+    """A durable job row, due ``now`` (or ``delay_s`` after it), announced to listening workers at
+    commit."""
+    available = (now or utcnow()) + timedelta(seconds=delay_s)
     session.add(
         Job(submission_id=submission_id, partner_id=partner_id, state=JobState.QUEUED, available_at=available)
     )
@@ -60,7 +68,8 @@ def claim_job(
     per_partner: int | None = None,
     now: datetime | None = None,
 ) -> Job | None:
-    """Lease one due job: queued, or running with an expired lease (its worker died).
+    """Lease one due job: queued, or running with an expired lease (its worker died: counted in
+    ``crashes``).
 
     Fair across partners: the partner with the fewest jobs running (with a live lease, in any
     process) goes first, then the oldest job; a partner already running ``per_partner`` jobs waits
@@ -97,6 +106,8 @@ def claim_job(
             lease_owner=owner,
             lease_until=now + timedelta(seconds=lease_s),
             tries=Job.tries + 1,
+            # a running job with a lapsed lease: the worker that had it died
+            crashes=Job.crashes + case((Job.state == JobState.RUNNING, 1), else_=0),
         )
         .execution_options(synchronize_session=False)
     )
@@ -127,19 +138,35 @@ def finish_job(submission_id: str, *, session: Session) -> None:
     )
 
 
-def release_job(job_id: int, error: str, delay_s: float, *, session: Session) -> None:
-    session.execute(
+def release_job(
+    job_id: int,
+    owner: str,
+    error: str,
+    delay_s: float,
+    *,
+    failures: int,
+    transient_since: datetime | None,
+    session: Session,
+    now: datetime | None = None,
+) -> bool:
+    """Hand ``owner``'s try back to the queue, due after ``delay_s``, with the job's count of
+    failures and the start of its outage (None: none); False when the lease was no longer
+    ``owner``'s (another worker took the job over meanwhile: it is left alone)."""
+    result = session.execute(
         update(Job)
-        .where(Job.id == job_id)
+        .where(Job.id == job_id, Job.lease_owner == owner, Job.state == JobState.RUNNING)
         .values(
             state=JobState.QUEUED,
             lease_owner=None,
             lease_until=None,
             last_error=error[:2000],
-            available_at=utcnow() + timedelta(seconds=delay_s),
+            failures=failures,
+            transient_since=transient_since,
+            available_at=(now or utcnow()) + timedelta(seconds=delay_s),
         )
         .execution_options(synchronize_session=False)
     )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def hand_back_jobs(job_ids: list[int], owner: str, *, session: Session) -> int:

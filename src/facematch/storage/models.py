@@ -214,6 +214,14 @@ class Job(Base):
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", name="fk_jobs_partner_id_partners"))
     state: Mapped[JobState] = mapped_column(StateText(JobState, 16), default=JobState.QUEUED)
     tries: Mapped[int] = mapped_column(Integer, default=0)
+    """Claims of the job (a try handed back at a worker's shutdown is not counted)."""
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Tries that ended in an unexpected error (what ``submissions.job_max_tries`` bounds)."""
+    crashes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Tries whose worker died (its lease lapsed); bounded apart, by ``submissions.job_max_crashes``."""
+    transient_since: Mapped[datetime | None] = mapped_column(default=None)
+    """Since when the job's tries fail because the image store or the database is unreachable
+    (None: they do not); bounded by ``submissions.transient_budget_s``."""
     available_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)

@@ -6,6 +6,7 @@ import logging
 import threading
 
 from facematch.flows.context import Services
+from facematch.security import admin
 from facematch.worker.health import HealthServer
 from facematch.worker.runtime import Background
 
@@ -17,7 +18,15 @@ def run_worker(
 ) -> None:
     """Serve /healthz, /readyz and /metrics, run the background loops until ``stopping`` is set,
     then drain them (see :meth:`Background.stop`). ``svc.engine`` must be loaded when ``jobs``."""
-    health = HealthServer(svc, host, port, alive=lambda: not stopping.is_set(), analyses=jobs > 0)
+    health = HealthServer(
+        svc,
+        host,
+        port,
+        alive=lambda: not stopping.is_set(),
+        analyses=jobs > 0,
+        metrics_token=admin.admin_token(svc.settings),
+        metrics_open=admin.open_without_token(svc.settings),
+    )
     health.start()
     background = Background(svc, jobs=jobs, deliveries=deliveries)
     background.start()

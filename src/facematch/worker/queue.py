@@ -14,15 +14,34 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 
+from facematch.errors import ServiceUnavailableError
 from facematch.flows import flow_sessions, processing
 from facematch.flows.context import Services
 from facematch.flows.leases import LeaseHeartbeat
 from facematch.rules import decisions
 from facematch.security.capacity import AnalysisPool, release_memory
 from facematch.storage import job_repo
+from facematch.storage.db import is_unreachable
 
 log = logging.getLogger(__name__)
+
+
+#: the longest wait between two tries of a job that waits out an outage
+TRANSIENT_MAX_DELAY_S = 30.0
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a try failed because something the job needs is unreachable for now (the image
+    store, the database, the engine still loading): waited out, not counted as a failure."""
+    return isinstance(error, ServiceUnavailableError) or is_unreachable(error)
+
+
+def transient_delay(waited_s: float, budget_s: float) -> float:
+    """The wait before the next try of a job that has waited out an outage for ``waited_s``: 1 s,
+    growing by half each time up to 30 s, and never past the end of the budget."""
+    return max(0.0, min(TRANSIENT_MAX_DELAY_S, max(1.0, waited_s / 2), budget_s - waited_s))
 
 
 def run_one(
@@ -34,7 +53,12 @@ def run_one(
     running: set[int] | None = None,
 ) -> bool:
     """Lease and run one due job; False when none was due. ``per_partner``: the claim's cap on a
-    partner's running jobs; ``running``: the set of job ids this process is working on."""
+    partner's running jobs; ``running``: the set of job ids this process is working on.
+
+    A try that fails is judged by why: the image store or the database unreachable (the job waits
+    it out, retrying with backoff, for ``transient_budget_s`` from the outage's first failure),
+    anything else (a failure, ``job_max_tries`` of them end the job ERROR). A worker that died
+    running the job (its lease lapsed) is counted apart: ``job_max_crashes`` such deaths end it."""
     settings = svc.settings.submissions
     with svc.db.session() as session:
         claimed = job_repo.claim_job(
@@ -42,11 +66,12 @@ def run_one(
         )
         if claimed is None:
             return False
-        job_id, submission_id, tries = claimed.id, claimed.submission_id, claimed.tries
-    if tries > settings.job_max_tries:
-        # every try so far ended without reaching the except below (the process was killed while
-        # running it): running it again would only kill the next process too
-        log.error("job for submission %s abandoned after %d tries", submission_id, tries - 1)
+        job_id, submission_id, crashes = claimed.id, claimed.submission_id, claimed.crashes
+        failures, transient_since = claimed.failures, claimed.transient_since
+    if crashes >= settings.job_max_crashes:
+        # the job's worker died that many times (no except below ran): running it again would only
+        # kill the next one too
+        log.error("job for submission %s abandoned after %d crashes of its worker", submission_id, crashes)
         processing.record_decision(svc, submission_id, decisions.unexpected_failure())
         return True
     if running is not None:
@@ -56,18 +81,79 @@ def run_one(
             try:
                 job(svc, submission_id)
             except Exception as error:
-                log.exception("job for submission %s failed (try %d)", submission_id, tries)
-                if tries >= settings.job_max_tries:
-                    processing.record_decision(svc, submission_id, decisions.failed_every_try(error))
-                else:
-                    with svc.db.session() as session:
-                        job_repo.release_job(
-                            job_id, f"{type(error).__name__}: {error}", 2.0**tries, session=session
-                        )
+                _failed(svc, owner, job_id, submission_id, error, failures, transient_since)
     finally:
         if running is not None:
             running.discard(job_id)
     return True
+
+
+def _failed(
+    svc: Services,
+    owner: str,
+    job_id: int,
+    submission_id: str,
+    error: Exception,
+    failures: int,
+    transient_since: datetime | None,
+) -> None:
+    """Decide what a failed try leaves: a later try (with backoff) or the job's end as ERROR."""
+    settings = svc.settings.submissions
+    now = svc.clock.now()
+    reason = f"{type(error).__name__}: {error}"
+    if is_transient(error):
+        since = transient_since or now
+        waited = (now - since).total_seconds()
+        if waited >= settings.transient_budget_s:
+            log.error("job for submission %s gave up after waiting %.0f s: %s", submission_id, waited, reason)
+            processing.record_decision(svc, submission_id, decisions.failed_every_try(error))
+            return
+        log.warning(
+            "job for submission %s waits out an outage (%.0f s so far): %s", submission_id, waited, reason
+        )
+        delay = transient_delay(waited, settings.transient_budget_s)
+        _release(svc, owner, job_id, reason, delay, failures, since)
+        return
+    failures += 1
+    log.error("job for submission %s failed (failure %d)", submission_id, failures, exc_info=error)
+    if failures >= settings.job_max_tries:
+        processing.record_decision(svc, submission_id, decisions.failed_every_try(error))
+    else:
+        _release(svc, owner, job_id, reason, 2.0**failures, failures, None)
+
+
+def _release(
+    svc: Services,
+    owner: str,
+    job_id: int,
+    reason: str,
+    delay_s: float,
+    failures: int,
+    transient_since: datetime | None,
+) -> None:
+    """Hand the try back; while the database is unreachable keep trying for as long as the lease
+    lasts (past it another worker takes the job over, counting a crash, and nothing is lost)."""
+    give_up_at = time.monotonic() + svc.settings.submissions.job_lease_s
+    pause = 0.5
+    while True:
+        try:
+            with svc.db.session() as session:
+                job_repo.release_job(
+                    job_id,
+                    owner,
+                    reason,
+                    delay_s,
+                    failures=failures,
+                    transient_since=transient_since,
+                    session=session,
+                    now=svc.clock.now(),
+                )
+            return
+        except Exception as error:
+            if not is_unreachable(error) or time.monotonic() + pause > give_up_at:
+                raise
+            time.sleep(pause)
+            pause = min(4.0, pause * 2)
 
 
 class JobRunners:

@@ -294,12 +294,12 @@ def test_a_capture_decodes_once_and_becomes_an_attempt_in_one_transaction(
     world: WebWorld, svc: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import facematch.engine.fake
-    import facematch.flows.submissions
+    import facematch.flows.derivatives
 
     opened = _open(world)
     web = web_session.resolve_session(svc, opened.token)
     decodes: list[int] = []
-    for module in (facematch.flows.submissions, facematch.engine.fake):
+    for module in (facematch.flows.derivatives, facematch.engine.fake):
         real = module.decode_image
 
         def counted(*args: object, _real: object = real, **kwargs: object) -> object:

@@ -21,7 +21,7 @@ from facematch.api.deps import (
 from facematch.api.errors import Surface
 from facematch.api.schemas import DetailsResponse, InitiateFlowResponse
 from facematch.errors import InvalidFieldError, UploadTooLargeError
-from facematch.flows import flow_sessions, initiate, processing, results
+from facematch.flows import direct, flow_sessions, initiate, results
 from facematch.outbound.reference import decode_base64_image
 from facematch.rules import sandbox
 
@@ -108,18 +108,23 @@ async def face_match(
 ) -> dict[str, Any]:
     """Compare now: multipart ``selfie`` + ``reference`` files, or JSON with base64 ``selfie`` and
     ``reference``; answers with the Get Submission Details ``data`` (the attempt is recorded)."""
+    await run_in_threadpool(direct.refuse_when_busy, svc, token)  # before the images are read
     cap = svc.settings.engine.max_image_bytes
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     selfie: bytes | None = None
     reference: bytes | None = None
     if media == "multipart/form-data":
-        form = await request.form(max_files=2, max_fields=4, max_part_size=cap)
+        # a part's size is ours to judge (413, as for a file part); the body's own cap bounds it
+        form = await request.form(max_files=2, max_fields=4, max_part_size=svc.settings.server.max_body_bytes)
         try:
             parts: dict[str, bytes | None] = {}
             for name in ("selfie", "reference"):
                 item = form.get(name)
                 if item is None or isinstance(item, str):
-                    parts[name] = item.encode() if isinstance(item, str) and item else None
+                    data = item.encode() if isinstance(item, str) and item else None
+                    if data is not None and len(data) > cap:
+                        raise UploadTooLargeError(f"{name} exceeds {cap} bytes")
+                    parts[name] = data
                     continue
                 data = await item.read(cap + 1)
                 if len(data) > cap:
@@ -136,7 +141,7 @@ async def face_match(
         if not isinstance(body, dict):
             raise InvalidFieldError("body", "expected multipart/form-data or a JSON object")
         selfie, reference = _b64("selfie", body.get("selfie")), _b64("reference", body.get("reference"))
-    direct = processing.DirectMatchRequest(
+    asked = direct.DirectMatchRequest(
         token,
         partner_session_id,
         onboarding_partner,
@@ -145,7 +150,7 @@ async def face_match(
         selfie,
         reference,
     )
-    answer = await run_in_threadpool(processing.face_match_now, svc, direct)
+    answer = await run_in_threadpool(direct.face_match_now, svc, asked)
     if sandbox.is_slow(answer.get("environment") == sandbox.ENVIRONMENT, answer.get("userId")):
         await anyio.sleep(sandbox.SLOW_DELAY_S)  # holds no thread while it waits
     return ok(answer)

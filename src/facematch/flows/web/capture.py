@@ -22,7 +22,7 @@ from facematch.errors import (
     RateLimitedError,
     ServiceBusyError,
 )
-from facematch.flows import liveness, submissions
+from facematch.flows import derivatives, liveness, submissions
 from facematch.flows.context import Services
 from facematch.flows.web import guidance
 from facematch.flows.web.session import WebSession, load, load_in
@@ -39,8 +39,8 @@ def check_preview(svc: Services, web: WebSession, frame: bytes) -> guidance.Guid
 
     Previews are best effort: a frame over the session's or the partner's rate, sent while the
     session's previous frame is still being checked, or arriving when every analysis slot is
-    taken is answered BUSY at once (the app keeps its last hint), so a client sending frames fast
-    or in parallel cannot buy CPU time."""
+    taken (or the partner's share of them) is answered BUSY at once (the app keeps its last hint),
+    so a client sending frames fast or in parallel cannot buy CPU time."""
     if len(frame) > svc.settings.web.preview_max_bytes:
         raise CaptureRejectedError(guidance.Hint.ADJUST)
     flow_session, partner = load(svc, web)
@@ -56,8 +56,8 @@ def check_preview(svc: Services, web: WebSession, frame: bytes) -> guidance.Guid
             return busy
         engine = svc.require_engine()
         try:
-            return svc.analysis.run(lambda: guidance.guide(engine, frame), wait_s=0)
-        except ServiceBusyError:
+            return svc.analysis.run(lambda: guidance.guide(engine, frame), wait_s=0, owner=partner.id)
+        except (ServiceBusyError, RateLimitedError):
             return busy
         except ImageError:
             return guidance.Guidance(guidance.Hint.NO_FACE)
@@ -71,7 +71,8 @@ def capture(svc: Services, web: WebSession, image: bytes, nonce: str | None = No
     A photo without a usable face is refused before any submission exists (CaptureRejectedError),
     so an empty frame never costs the user an attempt; such refusals are counted and capped per
     session (``web.max_refused_captures``, then CaptureLimitError), and photos are rate-limited
-    per session and per partner and checked one at a time per session.
+    per session and per partner and checked one at a time per session, in the partner's share of
+    the analysis slots (PartnerBusyError past it).
     """
     flow_session, partner = load(svc, web)
     if flow_session.refused_captures >= svc.settings.web.max_refused_captures:
@@ -84,16 +85,16 @@ def capture(svc: Services, web: WebSession, image: bytes, nonce: str | None = No
     def check_and_encode() -> bytes | guidance.Hint:
         """The stored form of a usable photo, or the hint for one without a usable face."""
         try:
-            decoded = submissions.decode_for_storage(image, svc.settings)
+            decoded = derivatives.decode_for_storage(image, svc.settings)
         except ImageError:
             return guidance.Hint.NO_FACE
         verdict = guidance.guide(engine, decoded, placement=False)
-        return submissions.encode_derivative(decoded) if verdict.ready else verdict.hint
+        return derivatives.encode_derivative(decoded) if verdict.ready else verdict.hint
 
     with limits.captures_at_once.slot(flow_session.id) as got:
         if not got:
             raise RateLimitedError(1)
-        derivative = svc.analysis.run(check_and_encode)
+        derivative = svc.analysis.run(check_and_encode, owner=partner.id)
         if isinstance(derivative, guidance.Hint):
             with svc.db.session() as session:
                 submission_repo.count_refused_capture(flow_session.id, session=session)
@@ -117,7 +118,7 @@ def submit_selfie(svc: Services, web: WebSession, derivative: bytes, nonce: str 
             liveness.note_selfie(submission, at=liveness.now_s(svc), nonce=nonce)
         replaced = submissions.store_document(submission, DocumentType.SELFIE, blob_id)
         metadata = {"channel": Source.WEB_SDK, "device": web.role.value}
-        submissions.confirm_attempt(submission, flow_session, metadata, session=session)
+        submissions.confirm_attempt(submission, flow_session, metadata, session=session, now=svc.clock.now())
         return submission.id, replaced
 
     submission_id = submissions.record_image(svc, derivative, record)

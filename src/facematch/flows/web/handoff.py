@@ -18,9 +18,10 @@ from enum import StrEnum
 import segno
 
 from facematch.errors import HandoffLinkError
+from facematch.flows import partners
 from facematch.flows.context import Services
-from facematch.storage import handoff_repo
-from facematch.storage.models import Handoff
+from facematch.storage import handoff_repo, partner_repo
+from facematch.storage.models import FlowSession, Handoff
 
 
 class HandoffState(StrEnum):
@@ -88,15 +89,24 @@ def create_handoff(svc: Services, flow_session_id: str, *, generation: int) -> I
 
 
 def redeem_handoff(svc: Services, code: str) -> RedeemedHandoff:
-    """Use the code once. Used, expired or unknown: HandoffLinkError."""
+    """Use the code once. Used, expired or unknown: HandoffLinkError; likewise a code minted under
+    a token generation the partner has revoked since (a pass-key rotation, a disable), like every
+    token of that generation."""
     now = svc.clock.now()
     if not code or len(code) > 100:
         raise HandoffLinkError()
     with svc.db.session() as session:
         claimed = handoff_repo.redeem(_digest(code), now, session=session)
-    if claimed is None:
-        raise HandoffLinkError()
-    return RedeemedHandoff(*claimed)
+        if claimed is None:
+            raise HandoffLinkError()
+        flow_session_id, generation = claimed
+        flow_session = session.get(FlowSession, flow_session_id)
+        partner = (
+            partner_repo.partner_by_id(flow_session.partner_id, session=session) if flow_session else None
+        )
+        if partner is None or partner.disabled or not partners.token_is_current(partner, {"gen": generation}):
+            raise HandoffLinkError()
+    return RedeemedHandoff(flow_session_id, generation)
 
 
 def flow_of_code(svc: Services, code: str) -> str | None:
