@@ -8,6 +8,7 @@ queueing behind the burst (:class:`~facematch.errors.ServiceBusyError`).
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
 from collections.abc import Iterator
@@ -24,8 +25,13 @@ MAX_CONCURRENT_HASHES = 2
 HASH_WAIT_S = 5.0
 _HASHER = argon2.PasswordHasher()
 _hash_slots = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
-#: verified against when the e-mail is unknown, so both cases cost the same
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so both cases cost the same (made at the first
+    login that needs it, not at import: every process imports this module)."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 def check_policy(password: str, email: str) -> None:
@@ -51,7 +57,7 @@ def verify(stored_hash: str | None, password: str) -> bool:
     """Constant-shape check: an unknown operator (``stored_hash`` None) costs one hash too."""
     with _slot():
         try:
-            return _HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+            return _HASHER.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
             return False
 
