@@ -141,7 +141,8 @@ def decode_image(
                 image.draft("RGB", (max(1, int(width * ratio)), max(1, int(height * ratio))))
                 scale = image.size[0] / width
             image.load()
-            upright = ImageOps.exif_transpose(image) or image
+            # exif_transpose copies the pixels even when there is nothing to turn
+            upright = image if orientation == 1 else ImageOps.exif_transpose(image) or image
             rgb = _to_rgb8(upright)
             if kind != "jpeg" and draft_side is not None:
                 rgb, scale = _reduced(rgb, draft_side)
@@ -220,8 +221,9 @@ def _to_rgb8(image: Image.Image) -> npt.NDArray[np.uint8]:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    return np.ascontiguousarray(rgb)
+    if mode != "RGB":  # convert() copies the pixels even when they are RGB already
+        image = image.convert("RGB")
+    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
 
 
 def encode_jpeg(rgb: npt.NDArray[np.uint8], *, quality: int = 92) -> bytes:
