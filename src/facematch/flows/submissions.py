@@ -271,13 +271,12 @@ def _user_submission(
     scope: gateway.UserScope, psid: str, submission_id: str, *, session: Session
 ) -> tuple[Submission, FlowSession]:
     """The submission if this user token may see it; SubmissionNotFoundError otherwise (no leaks)."""
-    submission = submission_repo.submission_of_partner(scope.partner.id, submission_id, session=session)
-    if submission is None:
+    found = submission_repo.submission_and_session(scope.partner.id, submission_id, session=session)
+    if found is None:
         raise SubmissionNotFoundError()
-    flow_session = session.get(FlowSession, submission.session_id)
+    submission, flow_session = found
     if (
-        flow_session is None
-        or flow_session.partner_session_id != psid
+        flow_session.partner_session_id != psid
         or (scope.flow_session_id is not None and scope.flow_session_id != flow_session.id)
         or flow_session.partner_user_id != scope.partner_user_id
         or flow_session.partner_user_id_type != scope.partner_user_id_type
@@ -365,9 +364,9 @@ def status(svc: Services, request: UserRequest, submission_id: str) -> dict[str,
         if not _ID.match(submission_id):
             raise InvalidSubmissionIdError()
         submission, flow_session = _user_submission(scope, psid, submission_id, session=session)
-        attempts = submission_repo.count_attempts(flow_session.id, session=session)
-        action = attempt_next_action(submission, flow_session, scope.partner, attempts)
         every_attempt = submission_repo.session_attempts(flow_session.id, session=session)
+        attempts = len(every_attempt)
+        action = attempt_next_action(submission, flow_session, scope.partner, attempts)
         remaining = attempts_remaining(
             scope.partner.max_attempts, attempts, session_final=any(a.final for a in every_attempt)
         )

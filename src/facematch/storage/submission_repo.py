@@ -34,6 +34,18 @@ def submission_of_partner(partner_id: str, submission_id: str, *, session: Sessi
     )
 
 
+def submission_and_session(
+    partner_id: str, submission_id: str, *, session: Session
+) -> tuple[Submission, FlowSession] | None:
+    """The submission with its flow session (one query), only if it belongs to ``partner_id``."""
+    row = session.execute(
+        select(Submission, FlowSession)
+        .join(FlowSession, FlowSession.id == Submission.session_id)
+        .where(Submission.id == submission_id, Submission.partner_id == partner_id)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def latest_submission(session_id: str, *, session: Session) -> Submission | None:
     return session.scalar(
         select(Submission)
