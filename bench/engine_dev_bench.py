@@ -41,8 +41,9 @@ from benchio import save_json
 from engine_bench import PlainOpenCV, System
 from facematch.engine.calibrate import BandedImpostor, Calibration, calibrate_bands
 from facematch.engine.evaluation import BandTally, PairScore, tar_at_far
-from facematch.engine.facade import AdaptedTemplates, EngineOptions, FaceEngine
+from facematch.engine.facade import EngineOptions, FaceEngine
 from facematch.engine.images import decode_image
+from facematch.engine.templates import AdaptedTemplates
 from facematch.engine.types import ImageRole, MatchResult
 
 

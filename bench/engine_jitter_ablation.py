@@ -26,8 +26,9 @@ from benchio import save_json
 from engine_dev_bench import Facematch, analyse_all, derivative_jobs
 from facematch.engine.detect import rotate
 from facematch.engine.evaluation import PairScore, tar_at_far
-from facematch.engine.facade import EngineOptions, FaceEngine, jittered_crops, mean_template
+from facematch.engine.facade import EngineOptions, FaceEngine
 from facematch.engine.images import decode_image
+from facematch.engine.templates import jittered_crops, mean_template
 from facematch.engine.types import FaceAnalysis
 
 COUNTS = (0, 2, 6)

@@ -264,3 +264,39 @@ def test_a_soft_reference_is_compared_not_refused(engine: FaceEngine, faces_dir:
     reference = engine.analyze(blurred, ImageRole.REFERENCE)
     assert reference.quality.ok
     assert reference.quality.sharpness < engine.gates.min_sharpness
+
+
+def test_inspect_finds_what_analyze_finds_without_a_template(
+    engine: FaceEngine, faces_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Live guidance's check: the same subject, box and quality (and the same refusals) as the full
+    analysis, and the recognizer never runs on an upright photo."""
+    names = ("obama.jpg", "p_img20.jpg", "harington3.jpg", "couple.jpg", "obama_partial_face.jpg")
+    expected: dict[str, object] = {}
+    for name in names:
+        try:
+            expected[name] = engine.analyze(_read(faces_dir, name), ImageRole.SELFIE)
+        except FaceError as error:
+            expected[name] = error.code
+
+    def no_embedding(*_: object) -> None:
+        raise AssertionError("inspect computed a template")
+
+    monkeypatch.setattr(engine._recognizer, "features", no_embedding)
+    for name in names:
+        data = _read(faces_dir, name)
+        for image in (data, decode_image(data)):
+            try:
+                check = engine.inspect(image, ImageRole.SELFIE)
+            except FaceError as error:
+                assert error.code == expected[name], name
+                continue
+            analysis = expected[name]
+            assert isinstance(analysis, FaceAnalysis), name
+            assert (check.box, check.quality, check.rotation, check.faces_found) == (
+                analysis.box,
+                analysis.quality,
+                analysis.rotation,
+                analysis.faces_found,
+            )
+            assert (check.image_width, check.image_height) == (analysis.image_width, analysis.image_height)

@@ -10,8 +10,9 @@ import pytest
 
 import degrade
 from facematch.engine.calibrate import Band, Calibration
-from facematch.engine.facade import AdaptedTemplates, EngineOptions, FaceEngine
+from facematch.engine.facade import EngineOptions, FaceEngine
 from facematch.engine.images import decode_image
+from facematch.engine.templates import AdaptedTemplates
 from facematch.engine.types import ImageRole
 
 pytestmark = pytest.mark.model

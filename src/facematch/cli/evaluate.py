@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from facematch.config import get_settings
     from facematch.engine.calibrate import calibrate_bands, calibrate_from_scores
     from facematch.engine.evaluation import BandTally, PairScore, auc, eer, tar_at_far
-    from facematch.engine.facade import AdaptedTemplates
+    from facematch.engine.templates import AdaptedTemplates
     from facematch.engine.types import FaceAnalysis, ImageRole
     from facematch.security.capacity import tune_allocator
     from facematch.services import load_engine

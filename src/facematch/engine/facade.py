@@ -9,8 +9,6 @@ pass an :class:`AdaptedTemplates` it owns to reuse condition-matched templates a
 
 from __future__ import annotations
 
-import math
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from facematch.engine.align import CROP_SIZE, TEMPLATE_INTEROCULAR, align_face
+from facematch.engine.align import align_face
 from facematch.engine.calibrate import GENERAL_BAND, Calibration
 from facematch.engine.detect import Detection, DetectionResult, find_faces
 from facematch.engine.images import DecodedImage, decode_image
@@ -29,10 +27,26 @@ from facematch.engine.models import (
     bundled_detector,
     bundled_recognizer,
     custom_recognizer,
-    normalise,
 )
 from facematch.engine.quality import QualityGates, measure
-from facematch.engine.types import Box, FaceAnalysis, FrameObservation, ImageRole, MatchResult, Template
+from facematch.engine.templates import (
+    AdaptedTemplates,
+    adapted_side,
+    is_greyscale,
+    jittered_crops,
+    match_conditions,
+    mean_template,
+)
+from facematch.engine.types import (
+    Box,
+    FaceAnalysis,
+    FaceCheck,
+    FrameObservation,
+    ImageRole,
+    MatchResult,
+    Quality,
+    Template,
+)
 from facematch.errors import (
     FaceError,
     FaceQualityError,
@@ -49,8 +63,6 @@ SMALL_FACE_INTEROCULAR = 32.0
 #: the recognizer's feature norm settles near-tie orientations only for faces at least this large
 #: (detector pixels between the eyes)
 NORM_ORIENTATION_MIN_INTEROCULAR = 20.0
-#: mean saturation (0-255) under which a face counts as grey
-GREY_SATURATION = 18.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,85 +106,17 @@ def choose_subject(faces: tuple[Detection, ...], role: ImageRole) -> Detection:
     return subject
 
 
-#: condition-matched sides step by 2^(1/6) (~12%): finer steps change the similarity by less than
-#: the landmark noise of a face that small, and a coarse ladder lets one selfie's adapted templates
-#: serve many references in an evaluation
-SIDE_STEPS_PER_OCTAVE = 6
+@dataclass(frozen=True, slots=True)
+class _Subject:
+    """What :meth:`FaceEngine._subject` found: the detection (and the recognizer's feature when
+    settling the orientation computed one), the subject face, its aligned crop and quality."""
 
-
-def adapted_side(interocular_px: float) -> int:
-    """The crop side at which a face shows ``interocular_px`` between the eyes, on the ladder."""
-    exact = max(8.0, CROP_SIZE * interocular_px / TEMPLATE_INTEROCULAR)
-    step = round(math.log2(exact / 8.0) * SIDE_STEPS_PER_OCTAVE)
-    return max(8, round(8.0 * math.pow(2.0, step / SIDE_STEPS_PER_OCTAVE)))
-
-
-def is_greyscale(crop: npt.NDArray[np.uint8]) -> bool:
-    """Whether a face crop carries (almost) no colour: mean HSV saturation of its centre."""
-    hsv = cv2.cvtColor(crop[24:104, 20:92], cv2.COLOR_RGB2HSV)
-    return bool(hsv[:, :, 1].mean() < GREY_SATURATION)
-
-
-def match_conditions(crop: npt.NDArray[np.uint8], side: int | None, *, grey: bool) -> npt.NDArray[np.uint8]:
-    """``crop`` as it would look had the face been ``side`` pixels across at most, and/or grey."""
-    out = crop
-    if side is not None and side < CROP_SIZE:
-        small = cv2.resize(out, (side, side), interpolation=cv2.INTER_AREA)
-        out = np.asarray(cv2.resize(small, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_LINEAR), np.uint8)
-    if grey:
-        g = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
-        out = np.stack([g, g, g], axis=-1)
-    return np.ascontiguousarray(out)
-
-
-class AdaptedTemplates:
-    """Condition-matched templates of faces that meet many others, for one caller's run.
-
-    Keyed by the analysis itself, bounded (least recently used entries go first). The engine never
-    holds one: the caller creates it, passes it to :meth:`FaceEngine.compare_analyses`, and drops it.
-    """
-
-    def __init__(self, maxsize: int = 8192) -> None:
-        self._maxsize = maxsize
-        self._items: OrderedDict[tuple[FaceAnalysis, int | None, bool], Template] = OrderedDict()
-
-    def get(self, key: tuple[FaceAnalysis, int | None, bool]) -> Template | None:
-        found = self._items.get(key)
-        if found is not None:
-            self._items.move_to_end(key)
-        return found
-
-    def put(self, key: tuple[FaceAnalysis, int | None, bool], template: Template) -> None:
-        self._items[key] = template
-        self._items.move_to_end(key)
-        while len(self._items) > self._maxsize:
-            self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-def mean_template(features: npt.NDArray[np.float32]) -> Template:
-    """The unit-length mean of the unit-length rows of ``features``."""
-    mean = normalise(features).mean(axis=0, keepdims=True)
-    averaged: Template = normalise(mean)[0]
-    return averaged
-
-
-def jittered_crops(
-    image: npt.NDArray[np.uint8], landmarks: npt.NDArray[np.float64], count: int = 6
-) -> list[npt.NDArray[np.uint8]]:
-    """Alignments of a small face with its landmarks scaled by ±5% and shifted by 5% of the eye
-    distance: on a face a few pixels wide the landmarks are uncertain by about that much, and
-    averaging the templates over that uncertainty steadies them (measured in BENCHMARKS.md).
-    ``count``: how many of the six (scales first, then shifts)."""
-    centre = landmarks.mean(axis=0)
-    eye = float(np.hypot(*(landmarks[1] - landmarks[0])))
-    variants = [(landmarks - centre) * s + centre for s in (0.95, 1.05)]
-    variants += [
-        landmarks + np.array(shift) * eye for shift in ((0.05, 0), (-0.05, 0), (0, 0.05), (0, -0.05))
-    ]
-    return [align_face(image, marks) for marks in variants[:count]]
+    found: DetectionResult
+    known: tuple[Detection, npt.NDArray[np.float32]] | None
+    subject: Detection
+    crop: npt.NDArray[np.uint8]
+    quality: Quality
+    check: FaceCheck
 
 
 class FaceEngine:
@@ -241,8 +185,11 @@ class FaceEngine:
         Raises an ImageError subclass for unusable bytes, NoFaceError, MultipleFacesError (selfie),
         or FaceQualityError with the reasons when the face cannot be compared reliably.
         """
+        return self.analyze_decoded(self._decode(image, role), role)
+
+    def _decode(self, image: bytes, role: ImageRole) -> DecodedImage:
         try:
-            decoded = decode_image(
+            return decode_image(
                 image,
                 max_bytes=self.options.max_image_bytes,
                 max_pixels=self.options.max_image_pixels,
@@ -251,11 +198,51 @@ class FaceEngine:
         except ImageError as error:
             error.role = role.value
             raise
-        return self.analyze_decoded(decoded, role)
 
     def analyze_decoded(self, decoded: DecodedImage, role: ImageRole) -> FaceAnalysis:
         """:meth:`analyze` of an image decoded already (by :func:`~facematch.engine.images.decode_image`
         within the same caps), for callers that also need the pixels: one decode serves both."""
+        seen = self._subject(decoded, role)
+        found, subject, crop, quality = seen.found, seen.subject, seen.crop, seen.quality
+        crops = [crop]
+        if self.options.small_face_jitter and quality.interocular_px < SMALL_FACE_INTEROCULAR:
+            crops += jittered_crops(found.image, subject.landmarks, self.options.jitter_crops)
+        if self.options.flip_average:
+            crops += [np.ascontiguousarray(c[:, ::-1]) for c in crops]
+        known = seen.known
+        reuse = known is not None and known[0] is subject
+        rest = np.stack(crops[1:]) if len(crops) > 1 else None
+        features = (
+            [known[1][None]] if reuse and known is not None else [self._recognizer.features(crop[None])]
+        )
+        if rest is not None:
+            features.append(self._recognizer.features(rest))
+        template = mean_template(np.concatenate(features))
+        check = seen.check
+        inverse = 1.0 / decoded.scale
+        return FaceAnalysis(
+            role=role,
+            box=check.box,
+            landmarks=tuple((float(x) * inverse, float(y) * inverse) for x, y in subject.landmarks),
+            quality=quality,
+            rotation=found.rotation,
+            faces_found=len(found.faces),
+            image_width=check.image_width,
+            image_height=check.image_height,
+            template=template,
+            crop=crop,
+            greyscale=is_greyscale(crop),
+        )
+
+    def inspect(self, image: bytes | DecodedImage, role: ImageRole) -> FaceCheck:
+        """The subject face of ``image`` (its bytes, decoded here, or its decoded pixels) found and
+        quality-checked as :meth:`analyze` does, with the same errors, but no template: detection
+        and the quality measures only (live guidance judges many frames and compares none)."""
+        decoded = image if isinstance(image, DecodedImage) else self._decode(image, role)
+        return self._subject(decoded, role).check
+
+    def _subject(self, decoded: DecodedImage, role: ImageRole) -> _Subject:
+        """The subject face of ``decoded``: found, chosen, aligned and quality-checked."""
         try:
             found, known = self._settle_orientation(find_faces(self._detector, decoded.rgb))
             subject = choose_subject(found.faces, role)
@@ -266,37 +253,20 @@ class FaceEngine:
         except (ImageError, FaceError) as error:
             error.role = role.value
             raise
-        crops = [crop]
-        if self.options.small_face_jitter and quality.interocular_px < SMALL_FACE_INTEROCULAR:
-            crops += jittered_crops(found.image, subject.landmarks, self.options.jitter_crops)
-        if self.options.flip_average:
-            crops += [np.ascontiguousarray(c[:, ::-1]) for c in crops]
-        reuse = known is not None and known[0] is subject
-        rest = np.stack(crops[1:]) if len(crops) > 1 else None
-        features = (
-            [known[1][None]] if reuse and known is not None else [self._recognizer.features(crop[None])]
-        )
-        if rest is not None:
-            features.append(self._recognizer.features(rest))
-        template = mean_template(np.concatenate(features))
-        greyscale = is_greyscale(crop)
         h, w = found.image.shape[:2]
         inverse = 1.0 / decoded.scale
-        return FaceAnalysis(
+        check = FaceCheck(
             role=role,
             box=Box(
                 subject.x * inverse, subject.y * inverse, subject.width * inverse, subject.height * inverse
             ),
-            landmarks=tuple((float(x) * inverse, float(y) * inverse) for x, y in subject.landmarks),
             quality=quality,
             rotation=found.rotation,
             faces_found=len(found.faces),
             image_width=round(w * inverse),
             image_height=round(h * inverse),
-            template=template,
-            crop=crop,
-            greyscale=greyscale,
         )
+        return _Subject(found, known, subject, crop, quality, check)
 
     def observe(self, decoded: DecodedImage) -> FrameObservation:
         """A liveness frame's faces and its subject's pose and template, with no quality gate."""

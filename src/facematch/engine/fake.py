@@ -19,7 +19,15 @@ from PIL import Image
 
 from facematch.engine.images import DecodedImage, decode_image
 from facematch.engine.liveness import pose
-from facematch.engine.types import Box, FaceAnalysis, FrameObservation, ImageRole, MatchResult, Quality
+from facematch.engine.types import (
+    Box,
+    FaceAnalysis,
+    FaceCheck,
+    FrameObservation,
+    ImageRole,
+    MatchResult,
+    Quality,
+)
 from facematch.errors import FaceError, FaceQualityError, ImageError, MultipleFacesError, NoFaceError
 
 _QUALITY_REASONS = ("FACE_TOO_SMALL", "FACE_BLURRED", "FACE_TOO_DARK")
@@ -195,6 +203,23 @@ class FakeEngine:
             image_width=w,
             image_height=h,
             template=template,
+        )
+
+    def inspect(self, image: bytes | DecodedImage, role: ImageRole) -> FaceCheck:
+        decoded = (
+            image
+            if isinstance(image, DecodedImage)
+            else decode_image(image, max_bytes=self._max_bytes, max_pixels=self._max_pixels)
+        )
+        analysis = self.analyze_decoded(decoded, role)
+        return FaceCheck(
+            role=role,
+            box=analysis.box,
+            quality=analysis.quality,
+            rotation=analysis.rotation,
+            faces_found=analysis.faces_found,
+            image_width=analysis.image_width,
+            image_height=analysis.image_height,
         )
 
     def observe(self, decoded: DecodedImage) -> FrameObservation:

@@ -50,6 +50,20 @@ class Quality:
 
 
 @dataclass(frozen=True, slots=True)
+class FaceCheck:
+    """The subject face of one image as found and quality-checked, without a template: what live
+    guidance needs (:meth:`Engine.inspect`), at the cost of detection and the quality measures."""
+
+    role: ImageRole
+    box: Box
+    quality: Quality
+    rotation: int
+    faces_found: int
+    image_width: int
+    image_height: int
+
+
+@dataclass(frozen=True, slots=True)
 class FaceAnalysis:
     """The subject face of one image, ready to compare."""
 
@@ -125,6 +139,11 @@ class Engine(Protocol):
 
     def analyze_decoded(self, decoded: DecodedImage, role: ImageRole) -> FaceAnalysis:
         """:meth:`analyze` of an image decoded already; raises FaceError subclasses."""
+        ...
+
+    def inspect(self, image: bytes | DecodedImage, role: ImageRole) -> FaceCheck:
+        """The subject face found and quality-checked like :meth:`analyze` (the same errors), with
+        no template computed: for a frame that is judged and never compared."""
         ...
 
     def compare_analyses(self, selfie: FaceAnalysis, reference: FaceAnalysis) -> MatchResult:

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from facematch.engine.types import Box, FaceAnalysis, ImageRole, Quality
+from facematch.engine.types import Box, FaceCheck, ImageRole, Quality
 from facematch.flows.web.guidance import Hint, hint_for_reasons, placement_hint
 
 
-def _face(x: float, y: float, w: float, *, width: int = 640, height: int = 480) -> FaceAnalysis:
+def _face(x: float, y: float, w: float, *, width: int = 640, height: int = 480) -> FaceCheck:
     quality = Quality(
         interocular_px=w * 0.4, sharpness=50, brightness=0.5, contrast=0.2, yaw=0, roll=0, detector_score=0.9
     )
-    return FaceAnalysis(
+    return FaceCheck(
         role=ImageRole.SELFIE,
         box=Box(x - w / 2, y - w * 0.6, w, w * 1.2),
-        landmarks=(),
         quality=quality,
         rotation=0,
         faces_found=1,
         image_width=width,
         image_height=height,
-        template=np.zeros(4, np.float32),
     )
 
 
@@ -37,7 +34,7 @@ def _face(x: float, y: float, w: float, *, width: int = 640, height: int = 480) 
         (_face(360, 160 + 0.475 * 960, 360, width=720, height=1280), Hint.READY),  # portrait camera
     ],
 )
-def test_placement(face: FaceAnalysis, hint: Hint) -> None:
+def test_placement(face: FaceCheck, hint: Hint) -> None:
     assert placement_hint(face) is hint
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from facematch.engine.images import DecodedImage
-from facematch.engine.types import Engine, FaceAnalysis, ImageRole
+from facematch.engine.types import Engine, FaceCheck, ImageRole
 from facematch.errors import FaceQualityError, MultipleFacesError, NoFaceError
 
 # The visible area is a 3:4 (portrait) centre crop of the frame; the oval's centre and radii are
@@ -75,15 +75,15 @@ def hint_for_reasons(reasons: tuple[str, ...]) -> Hint:
     return Hint.ADJUST
 
 
-def placement_hint(analysis: FaceAnalysis) -> Hint:
+def placement_hint(face: FaceCheck) -> Hint:
     """READY when the face fills the oval, else which way to move."""
-    width, height = analysis.image_width, analysis.image_height
+    width, height = face.image_width, face.image_height
     if width / height > VIEW_ASPECT:  # landscape frame: the sides are cropped away
         view_w, view_h = height * VIEW_ASPECT, float(height)
     else:
         view_w, view_h = float(width), width / VIEW_ASPECT
     left, top = (width - view_w) / 2, (height - view_h) / 2
-    box = analysis.box
+    box = face.box
     if box.width / view_w < MIN_FACE_WIDTH:
         return Hint.MOVE_CLOSER
     if box.width / view_w > MAX_FACE_WIDTH:
@@ -104,16 +104,14 @@ def guide(engine: Engine, frame: bytes | DecodedImage, *, placement: bool = True
     the preview already checked). Raises an ImageError subclass when ``frame`` is not an image.
     """
     try:
-        if isinstance(frame, DecodedImage):
-            analysis = engine.analyze_decoded(frame, ImageRole.SELFIE)
-        else:
-            analysis = engine.analyze(frame, ImageRole.SELFIE)
+        # the frame is judged, never compared: no template (detection and quality only)
+        face = engine.inspect(frame, ImageRole.SELFIE)
     except NoFaceError:
         return Guidance(Hint.NO_FACE)
     except MultipleFacesError:
         return Guidance(Hint.MULTIPLE_FACES)
     except FaceQualityError as error:
         return Guidance(hint_for_reasons(error.reasons))
-    if not analysis.quality.ok:
-        return Guidance(hint_for_reasons(analysis.quality.reasons))
-    return Guidance(placement_hint(analysis) if placement else Hint.READY)
+    if not face.quality.ok:
+        return Guidance(hint_for_reasons(face.quality.reasons))
+    return Guidance(placement_hint(face) if placement else Hint.READY)
