@@ -19,8 +19,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -35,7 +33,7 @@ import numpy as np
 from PIL import Image
 
 from facematch.engine.images import decode_image
-from servers import partner_token, start_server
+from servers import create_partner, partner_token, start_server
 
 SELFIE, REFERENCE = "obama.jpg", "obama2.jpg"
 ONBOARDING = "DEMO-BE-FACE_MATCH"
@@ -48,20 +46,6 @@ def heavy_selfie(face: bytes) -> bytes:
     out = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(big[:4096, :4096])).save(out, "PNG", compress_level=1)
     return out.getvalue()
-
-
-def other_partner(workdir: Path) -> dict[str, str]:
-    binary = Path(sys.executable).with_name("facematch")
-    out = subprocess.run(
-        [str(binary), "partner", "create", "Quiet partner", "--onboarding-partner", ONBOARDING],
-        cwd=workdir,
-        env={**os.environ, "FACEMATCH_ENVIRONMENT": "development"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    return {"clientId": fields["client-id"].strip(), "passKey": fields["pass-key"].strip()}
 
 
 def compare(http: httpx.Client, url: str, token: str, selfie: bytes, reference: bytes) -> tuple[str, float]:
@@ -108,7 +92,7 @@ def run(
     process, url, demo = start_server(workdir, env)
     try:
         flood_token = partner_token(url, demo)
-        quiet_token = partner_token(url, other_partner(workdir))
+        quiet_token = partner_token(url, create_partner(workdir, "Quiet partner", ONBOARDING))
         pair = (images["selfie"], images["reference"])
         quiet_run(url, quiet_token, 5, pair)  # warm-up
         idle = quiet_run(url, quiet_token, args.compares, pair)

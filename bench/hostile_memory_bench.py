@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,27 +29,13 @@ from typing import Any
 
 import httpx
 
-from servers import partner_token, rss_mib, start_server
+from servers import create_partner, partner_token, rss_mib, start_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from imagekit import hostile_corpus
 
 SELFIE, REFERENCE = "obama.jpg", "obama2.jpg"
 ONBOARDING = "DEMO-BE-FACE_MATCH"
-
-
-def second_partner(workdir: Path) -> dict[str, str]:
-    binary = Path(sys.executable).with_name("facematch")
-    out = subprocess.run(
-        [str(binary), "partner", "create", "Second partner", "--onboarding-partner", ONBOARDING],
-        cwd=workdir,
-        env={**os.environ, "FACEMATCH_ENVIRONMENT": "development"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    return {"clientId": fields["client-id"].strip(), "passKey": fields["pass-key"].strip()}
 
 
 def compare(http: httpx.Client, url: str, token: str, selfie: bytes, reference: bytes) -> str:
@@ -75,7 +60,10 @@ def run(args: argparse.Namespace, face: bytes, reference: bytes) -> dict[str, An
     with tempfile.TemporaryDirectory() as tmp:
         process, url, demo = start_server(Path(tmp), {"FACEMATCH_SUBMISSIONS__WORKERS": "0"})
         try:
-            tokens = [partner_token(url, demo), partner_token(url, second_partner(Path(tmp)))]
+            tokens = [
+                partner_token(url, demo),
+                partner_token(url, create_partner(Path(tmp), "Second partner", ONBOARDING)),
+            ]
 
             def warm_up(n: int) -> None:
                 with httpx.Client(timeout=120) as http:

@@ -18,8 +18,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from servers import start_server
+from servers import create_partner, start_server
 
 SELFIE, REFERENCE = "obama.jpg", "obama2.jpg"
 ONBOARDING = "DEMO-BE-FACE_MATCH"
@@ -42,20 +40,6 @@ class Hanging(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
-
-
-def other_partner(workdir: Path) -> tuple[str, str]:
-    binary = Path(sys.executable).with_name("facematch")
-    out = subprocess.run(
-        [str(binary), "partner", "create", "Quick partner", "--onboarding-partner", ONBOARDING],
-        cwd=workdir,
-        env={**os.environ, "FACEMATCH_ENVIRONMENT": "development"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    return fields["client-id"].strip(), fields["pass-key"].strip()
 
 
 def user_token(url: str, client_id: str, passkey: str) -> str:
@@ -119,7 +103,8 @@ def run(
                 ]["token"]
                 confirm(http, url, token, psid, images[0], None)
             time.sleep(1.0)  # their fetches have started
-            client_id, passkey = other_partner(workdir)
+            quick = create_partner(workdir, "Quick partner", ONBOARDING)
+            client_id, passkey = quick["clientId"], quick["passKey"]
             token = user_token(url, client_id, passkey)
             waits = []
             for _ in range(quick):  # partner B, one after the other

@@ -62,3 +62,19 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS")
+
+
+def create_partner(workdir: Path, name: str, onboarding: str) -> dict[str, str]:
+    """A partner made with ``facematch partner create`` in the server's folder: its credentials as
+    the token calls take them (``clientId``, ``passKey``)."""
+    binary = Path(sys.executable).with_name("facematch")
+    out = subprocess.run(
+        [str(binary), "partner", "create", name, "--onboarding-partner", onboarding],
+        cwd=workdir,
+        env={**os.environ, "FACEMATCH_ENVIRONMENT": "development"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    return {"clientId": fields["client-id"].strip(), "passKey": fields["pass-key"].strip()}
