@@ -51,7 +51,8 @@ class Client:
         self.http.close()
 
     def _retry(self, call: object) -> httpx.Response:
-        deadline = time.monotonic() + 60
+        # as long as a restart may take on a loaded machine (servicekit's start bound): only a hang ends it
+        deadline = time.monotonic() + 300
         while True:
             try:
                 return call()  # type: ignore[operator,no-any-return]
@@ -187,21 +188,23 @@ def test_200_submissions_with_kills_at_random_points_all_reach_a_final_state(
     thread.start()
     ids: list[str] = []
     try:
-        for number in range(200):
-            person = number % 7
-            ids.append(
-                client.submit(f"crash-{uuid.uuid4()}", fake_face_image(person), fake_face_image(person % 3))
-            )
-            if number in kill_after:
-                due.set()
-    finally:
-        wait_for(lambda: not due.is_set(), timeout=60)
-        stop.set()
-        thread.join()
-    try:
-        wait_for(lambda: decided(db, ids) == len(ids), timeout=120)
-        wait_for(lambda: len(webhook_ids) == len(ids), timeout=120)
-    finally:
+        try:
+            for number in range(200):
+                person = number % 7
+                ids.append(
+                    client.submit(
+                        f"crash-{uuid.uuid4()}", fake_face_image(person), fake_face_image(person % 3)
+                    )
+                )
+                if number in kill_after:
+                    due.set()
+        finally:
+            wait_for(lambda: not due.is_set(), timeout=300)
+            stop.set()
+            thread.join()
+        wait_for(lambda: decided(db, ids) == len(ids), timeout=300)
+        wait_for(lambda: len(webhook_ids) == len(ids), timeout=300)
+    finally:  # whatever failed, no server is left running
         server.stop()
         client.close()
         receiver.stop()
